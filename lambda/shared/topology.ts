@@ -1,0 +1,89 @@
+/**
+ * The contract between the CDK app and the traffic-control code (Lambda handlers and CLI).
+ *
+ * The stateless stack renders one `Topology` per environment into each handler's `TOPOLOGY`
+ * environment variable and into the stack output `Topology`, which the CLI reads with
+ * DescribeStacks. Nothing else about an environment is hard-coded in the handlers.
+ */
+export const COLORS = ['blue', 'green'] as const;
+export type Color = (typeof COLORS)[number];
+
+export const SERVICES = ['frontend', 'backend'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+export function otherColor(color: Color): Color {
+  return color === 'blue' ? 'green' : 'blue';
+}
+
+/** Application Auto Scaling bounds a color gets back when it is brought up again. */
+export interface ScalingBounds {
+  readonly minCapacity: number;
+  readonly maxCapacity: number;
+}
+
+export interface ColorTopology {
+  /** ARN of the color's target group. */
+  readonly targetGroupArn: string;
+  /** Name of the color's ECS service in the environment's cluster. */
+  readonly serviceName: string;
+  /** Application Auto Scaling bounds from config; absent where the environment has no autoscaling. */
+  readonly scaling?: ScalingBounds;
+}
+
+export interface ServiceTopology {
+  /** ARN of the production (HTTPS) listener rule whose weighted forward splits this service between colors. */
+  readonly listenerRuleArn: string;
+  readonly colors: Readonly<Record<Color, ColorTopology>>;
+}
+
+export interface Topology {
+  /** Environment name: dev, staging or production. */
+  readonly environment: string;
+  /** Name of the ECS cluster running every service and color. */
+  readonly clusterName: string;
+  readonly services: Readonly<Record<ServiceName, ServiceTopology>>;
+  /** DynamoDB table holding the environment's release lock (partition key `pk`, string). */
+  readonly lockTableName: string;
+  /** DynamoDB table of the append-only ledger (partition key `pk`, sort key `sk`, strings). */
+  readonly ledgerTableName: string;
+  /** Names of the CloudWatch alarms that must be OK before traffic is added to a color, per color. */
+  readonly rollbackAlarmNames: Readonly<Record<Color, readonly string[]>>;
+  /** A color must have at least this many healthy targets in every AZ it serves before it gets traffic. */
+  readonly minHealthyTargetsPerAz: number;
+}
+
+/** Parses and validates a topology document; throws one error listing every problem. */
+export function parseTopology(raw: string | undefined): Topology {
+  if (!raw) throw new Error('TOPOLOGY is not set: the handler was deployed without its environment topology');
+  let doc: unknown;
+  try {
+    doc = JSON.parse(raw);
+  } catch (e) {
+    throw new Error(`TOPOLOGY is not valid JSON: ${(e as Error).message}`);
+  }
+  const problems: string[] = [];
+  const t = doc as Partial<Topology>;
+  const str = (v: unknown, field: string) => {
+    if (typeof v !== 'string' || v.length === 0) problems.push(`${field} must be a non-empty string, got ${JSON.stringify(v)}`);
+  };
+  str(t?.environment, 'environment');
+  str(t?.clusterName, 'clusterName');
+  str(t?.lockTableName, 'lockTableName');
+  str(t?.ledgerTableName, 'ledgerTableName');
+  if (!Number.isInteger(t?.minHealthyTargetsPerAz) || (t!.minHealthyTargetsPerAz as number) < 0) {
+    problems.push(`minHealthyTargetsPerAz must be an integer >= 0, got ${JSON.stringify(t?.minHealthyTargetsPerAz)}`);
+  }
+  for (const s of SERVICES) {
+    const svc = t?.services?.[s];
+    str(svc?.listenerRuleArn, `services.${s}.listenerRuleArn`);
+    for (const c of COLORS) {
+      str(svc?.colors?.[c]?.targetGroupArn, `services.${s}.colors.${c}.targetGroupArn`);
+      str(svc?.colors?.[c]?.serviceName, `services.${s}.colors.${c}.serviceName`);
+    }
+  }
+  for (const c of COLORS) {
+    if (!Array.isArray(t?.rollbackAlarmNames?.[c])) problems.push(`rollbackAlarmNames.${c} must be an array of alarm names`);
+  }
+  if (problems.length > 0) throw new Error(`TOPOLOGY is invalid:\n  - ${problems.join('\n  - ')}`);
+  return doc as Topology;
+}

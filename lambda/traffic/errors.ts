@@ -1,0 +1,89 @@
+/**
+ * Typed errors of the traffic core. Every error a caller should act on has a stable `code`; refusals name the guard
+ * and why, so handlers, the CLI and the ledger can report them without parsing messages.
+ */
+
+export type GuardName =
+  | 'weights' // weights not integers 0–999, or all zero
+  | 'health' // the color gaining traffic lacks healthy targets
+  | 'alarm' // a rollback alarm of the environment is in ALARM
+  | 'lock' // the caller does not hold the environment's release lock
+  | 'traffic' // e.g. scaling a color to 0 while it still carries traffic
+  | 'input'; // a request that cannot be satisfied as asked (e.g. restore the live color from itself)
+
+export abstract class TrafficError extends Error {
+  abstract readonly code: string;
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A guard refused the operation; nothing was changed. */
+export class GuardRefused extends TrafficError {
+  readonly code = 'GuardRefused';
+  constructor(
+    readonly guard: GuardName,
+    readonly reason: string,
+  ) {
+    super(`refused by the ${guard} guard: ${reason}`);
+  }
+}
+
+/** A write was accepted but reading it back showed different weights. */
+export class VerifyMismatch extends TrafficError {
+  readonly code = 'VerifyMismatch';
+  constructor(
+    readonly service: string,
+    readonly expected: { blue: number; green: number },
+    readonly actual: { blue: number; green: number },
+  ) {
+    super(
+      `verify failed for ${service}: expected blue ${expected.blue} / green ${expected.green}, ` +
+        `read back blue ${actual.blue} / green ${actual.green}`,
+    );
+  }
+}
+
+/** The environment's release lock is held by someone else (acquire, release). */
+export class LockHeld extends TrafficError {
+  readonly code = 'LockHeld';
+  constructor(
+    readonly environment: string,
+    readonly holder: string | undefined,
+    readonly expiresAt: number | undefined,
+  ) {
+    super(
+      holder
+        ? `release lock of ${environment} is held by ${holder} until ${new Date((expiresAt ?? 0) * 1000).toISOString()}`
+        : `release lock of ${environment} is not held by the caller`,
+    );
+  }
+}
+
+/**
+ * A coordinated shift failed part-way. `restored` says whether the services written before the failure were put back
+ * to their previous weights; when false, the environment is split and needs a person (the message says so).
+ */
+export class ShiftFailed extends TrafficError {
+  readonly code = 'ShiftFailed';
+  constructor(
+    message: string,
+    readonly failedService: string,
+    readonly restored: boolean,
+    readonly restoredServices: readonly string[],
+    readonly cause?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** The topology does not match what AWS reports (e.g. the rule forwards to a target group not in the topology). */
+export class TopologyMismatch extends TrafficError {
+  readonly code = 'TopologyMismatch';
+}
+
+export function errorMessage(e: unknown): string {
+  if (e instanceof Error) return e.name && e.name !== 'Error' && !e.message.includes(e.name) ? `${e.name}: ${e.message}` : e.message;
+  return String(e);
+}

@@ -1,0 +1,89 @@
+/**
+ * Append-only ledger of every shift, refusal, failure, scale and rollback: one item per event in the ledger table
+ * (pk = environment, sk = ISO time + '#' + random suffix), and the same record logged as structured JSON.
+ */
+import { randomBytes } from 'node:crypto';
+import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { ServiceName } from '../shared/topology';
+import { documentClient } from './clients';
+import { call, nowOf, TrafficContext } from './context';
+import { logger } from './logger';
+import { Weights } from './weights';
+
+export type LedgerAction = 'shift' | 'refused' | 'shift-failed' | 'rollback' | 'scale' | 'scale-failed';
+
+export type WeightsByService = Partial<Record<ServiceName, Weights>>;
+
+export interface LedgerInput {
+  readonly actor: string;
+  readonly action: LedgerAction;
+  readonly reason: string;
+  readonly weightsBefore?: WeightsByService;
+  readonly weightsAfter?: WeightsByService;
+  /** Extra structured detail (requested weights, refusing guard, desired counts, error). */
+  readonly detail?: Record<string, unknown>;
+}
+
+export interface LedgerEntry extends LedgerInput {
+  readonly pk: string;
+  readonly sk: string;
+  readonly time: string;
+  readonly environment: string;
+}
+
+const defaultSuffix = () => randomBytes(4).toString('hex');
+
+export async function appendLedger(ctx: TrafficContext, input: LedgerInput): Promise<LedgerEntry> {
+  const time = nowOf(ctx).toISOString();
+  const environment = ctx.topology.environment;
+  const entry: LedgerEntry = {
+    pk: environment,
+    sk: `${time}#${(ctx.randomSuffix ?? defaultSuffix)()}`,
+    time,
+    environment,
+    ...input,
+  };
+  logger.info(`ledger: ${input.action}`, { ledger: entry });
+  await call(ctx, 'dynamodb:PutItem(ledger)', () =>
+    documentClient(ctx.clients.dynamodb).send(
+      new PutCommand({
+        TableName: ctx.topology.ledgerTableName,
+        // JSON round trip drops undefined fields whatever marshall options the caller's document client has.
+        Item: JSON.parse(JSON.stringify(entry)),
+        // The sort key is unique; never overwrite an entry if a retry lands twice.
+        ConditionExpression: 'attribute_not_exists(sk)',
+      }),
+    ),
+  ).catch((e) => {
+    // A retried PutItem whose first attempt landed is not an error.
+    if ((e as { name?: string })?.name === 'ConditionalCheckFailedException') return;
+    throw e;
+  });
+  return entry;
+}
+
+/** Like appendLedger, but never throws (used on refusal/failure paths so the original error is what surfaces). */
+export async function appendLedgerQuietly(ctx: TrafficContext, input: LedgerInput): Promise<LedgerEntry | undefined> {
+  try {
+    return await appendLedger(ctx, input);
+  } catch (e) {
+    logger.error('could not write ledger entry', { action: input.action, error: e as Error });
+    return undefined;
+  }
+}
+
+/** Most recent ledger entries of the environment, newest first. */
+export async function readLedger(ctx: TrafficContext, limit = 50): Promise<LedgerEntry[]> {
+  const out = await call(ctx, 'dynamodb:Query(ledger)', () =>
+    documentClient(ctx.clients.dynamodb).send(
+      new QueryCommand({
+        TableName: ctx.topology.ledgerTableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': ctx.topology.environment },
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    ),
+  );
+  return (out.Items ?? []) as LedgerEntry[];
+}

@@ -1,0 +1,132 @@
+/**
+ * The environment's release lock: one item {pk: environment, owner, expiresAt (epoch seconds), acquiredAt} in the lock
+ * table, written with conditional PutItem. Acquire succeeds when the item is absent, expired, or already ours (renew).
+ */
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { documentClient } from './clients';
+import { call, epochSeconds, nowOf, TrafficContext } from './context';
+import { GuardRefused, LockHeld } from './errors';
+import { logger } from './logger';
+
+export const DEFAULT_LOCK_TTL_SECONDS = 15 * 60;
+
+export interface LockInfo {
+  readonly environment: string;
+  readonly owner: string;
+  /** Epoch seconds. */
+  readonly expiresAt: number;
+  readonly acquiredAt?: string;
+  /** True when the lease has run out (anyone may take it). */
+  readonly expired: boolean;
+}
+
+function isConditionalCheckFailed(e: unknown): boolean {
+  return (e as { name?: string })?.name === 'ConditionalCheckFailedException';
+}
+
+function validateOwner(owner: unknown): string {
+  if (typeof owner !== 'string' || owner.trim() === '') {
+    throw new GuardRefused('lock', `a lock owner token is required, got ${JSON.stringify(owner)}`);
+  }
+  return owner;
+}
+
+/** The current lock item, or undefined when nobody ever held it (or it was released). Strongly consistent read. */
+export async function readLock(ctx: TrafficContext): Promise<LockInfo | undefined> {
+  const env = ctx.topology.environment;
+  const out = await call(ctx, 'dynamodb:GetItem(lock)', () =>
+    documentClient(ctx.clients.dynamodb).send(
+      new GetCommand({ TableName: ctx.topology.lockTableName, Key: { pk: env }, ConsistentRead: true }),
+    ),
+  );
+  if (!out.Item) return undefined;
+  const expiresAt = Number(out.Item.expiresAt ?? 0);
+  return {
+    environment: env,
+    owner: String(out.Item.owner ?? ''),
+    expiresAt,
+    acquiredAt: out.Item.acquiredAt as string | undefined,
+    expired: expiresAt <= epochSeconds(ctx),
+  };
+}
+
+/** Takes or renews the lock for `ttlSeconds`. Throws LockHeld naming the holder and expiry when someone else holds it. */
+export async function acquireLock(
+  ctx: TrafficContext,
+  owner: string,
+  options: { ttlSeconds?: number } = {},
+): Promise<LockInfo> {
+  validateOwner(owner);
+  const ttl = options.ttlSeconds ?? DEFAULT_LOCK_TTL_SECONDS;
+  if (!Number.isInteger(ttl) || ttl <= 0) throw new GuardRefused('input', `ttlSeconds must be a positive integer, got ${JSON.stringify(ttl)}`);
+  const env = ctx.topology.environment;
+  const now = epochSeconds(ctx);
+  const expiresAt = now + ttl;
+  try {
+    await call(ctx, 'dynamodb:PutItem(lock)', () =>
+      documentClient(ctx.clients.dynamodb).send(
+        new PutCommand({
+          TableName: ctx.topology.lockTableName,
+          Item: { pk: env, owner, expiresAt, acquiredAt: nowOf(ctx).toISOString() },
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :now OR #owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':now': now, ':owner': owner },
+        }),
+      ),
+    );
+  } catch (e) {
+    if (!isConditionalCheckFailed(e)) throw e;
+    const current = await readLock(ctx);
+    throw new LockHeld(env, current?.owner, current?.expiresAt);
+  }
+  logger.info('release lock acquired', { environment: env, owner, expiresAt });
+  return { environment: env, owner, expiresAt, expired: false, acquiredAt: nowOf(ctx).toISOString() };
+}
+
+/**
+ * Releases the lock if `owner` holds it (expired or not). Releasing a lock nobody holds is a no-op success;
+ * releasing someone else's throws LockHeld.
+ */
+export async function releaseLock(ctx: TrafficContext, owner: string): Promise<void> {
+  validateOwner(owner);
+  const env = ctx.topology.environment;
+  try {
+    await call(ctx, 'dynamodb:DeleteItem(lock)', () =>
+      documentClient(ctx.clients.dynamodb).send(
+        new DeleteCommand({
+          TableName: ctx.topology.lockTableName,
+          Key: { pk: env },
+          ConditionExpression: 'attribute_not_exists(pk) OR #owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': owner },
+        }),
+      ),
+    );
+  } catch (e) {
+    if (!isConditionalCheckFailed(e)) throw e;
+    const current = await readLock(ctx);
+    throw new LockHeld(env, current?.owner, current?.expiresAt);
+  }
+  logger.info('release lock released', { environment: env, owner });
+}
+
+/** Throws GuardRefused('lock') unless `owner` holds an unexpired lock. */
+export async function assertLockHeld(ctx: TrafficContext, owner: string | undefined): Promise<LockInfo> {
+  validateOwner(owner);
+  const lock = await readLock(ctx);
+  if (!lock) throw new GuardRefused('lock', `${owner} does not hold the release lock of ${ctx.topology.environment} (nobody holds it)`);
+  if (lock.owner !== owner) {
+    throw new GuardRefused(
+      'lock',
+      `${owner} does not hold the release lock of ${ctx.topology.environment}: held by ${lock.owner}` +
+        (lock.expired ? ' (expired)' : ` until ${new Date(lock.expiresAt * 1000).toISOString()}`),
+    );
+  }
+  if (lock.expired) {
+    throw new GuardRefused(
+      'lock',
+      `the release lock of ${ctx.topology.environment} held by ${owner} expired at ${new Date(lock.expiresAt * 1000).toISOString()}`,
+    );
+  }
+  return lock;
+}

@@ -1,0 +1,60 @@
+/** Release-level operations composed from shift and scale: promote and rollback. */
+import { Color, COLORS, otherColor, SERVICES } from '../shared/topology';
+import { TrafficContext } from './context';
+import { GuardRefused } from './errors';
+import { ScaleResult, scaleColor } from './scale';
+import { shift, ShiftResult } from './shift';
+import { readRules } from './state';
+import { liveColorOf } from './weights';
+
+/** Sends all traffic of every service to the non-live color (guards apply; the caller must hold the lock). */
+export async function promote(
+  ctx: TrafficContext,
+  req: { owner: string; actor: string; reason?: string },
+): Promise<ShiftResult & { to: Color }> {
+  const rules = await readRules(ctx);
+  const to = otherColor(liveColorOf(rules.frontend.weights));
+  const result = await shift(ctx, { ...req, target: { to, percent: 100 }, reason: req.reason ?? `promote ${to}` });
+  return { ...result, to };
+}
+
+export interface RollbackResult {
+  readonly to: Color;
+  readonly shift: ShiftResult;
+  /** The other color scaled to 0, unless `scaleDown` was false. */
+  readonly scale?: ScaleResult;
+}
+
+/**
+ * Sends all traffic back to `to` (default: the stable color, i.e. the live color) ignoring the lock and alarms, then
+ * scales the other color to 0. Without `to`, refuses when no traffic is on the other color (nothing to roll back;
+ * undoing a completed promote needs the color named explicitly).
+ */
+export async function rollback(
+  ctx: TrafficContext,
+  req: { to?: Color; actor: string; reason?: string; scaleDown?: boolean },
+): Promise<RollbackResult> {
+  if (req.to !== undefined && !COLORS.includes(req.to)) {
+    throw new GuardRefused('input', `rollback color must be blue or green, got ${JSON.stringify(req.to)}`);
+  }
+  let to = req.to;
+  if (!to) {
+    const rules = await readRules(ctx);
+    to = liveColorOf(rules.frontend.weights);
+    const other = otherColor(to);
+    if (SERVICES.every((s) => rules[s].weights[other] === 0)) {
+      throw new GuardRefused(
+        'input',
+        `nothing to roll back: all traffic of ${ctx.topology.environment} is already on ${to}; ` +
+          `to undo a completed promote, name the color to roll back to (${other})`,
+      );
+    }
+  }
+  const reason = req.reason ?? `rollback to ${to}`;
+  const shifted = await shift(ctx, { target: { to, percent: 100 }, actor: req.actor, reason, rollback: true });
+  const scale =
+    req.scaleDown === false
+      ? undefined
+      : await scaleColor(ctx, { color: otherColor(to), desiredCount: 0, actor: req.actor, reason: `${reason}: scale ${otherColor(to)} to 0` });
+  return { to, shift: shifted, scale };
+}

@@ -1,0 +1,237 @@
+/**
+ * Guarded, coordinated, verified weight shifts.
+ *
+ * A shift moves the listener-rule weights of the environment's services (frontend then backend, or one named service)
+ * to a target. Before any shift that adds traffic to a color the guards run (weights valid, lock held, no rollback
+ * alarm in ALARM, the color healthy in every AZ it serves); a refused shift changes nothing and writes a `refused`
+ * ledger entry. Each write is read back (VerifyMismatch on difference). If a later service fails, the services already
+ * written are restored to their previous weights and ShiftFailed says so. Shifting to the weights already set is a
+ * no-op success that still verifies.
+ */
+import { Action, ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { Color, COLORS, ServiceName, SERVICES } from '../shared/topology';
+import { call, TrafficContext } from './context';
+import { errorMessage, GuardRefused, ShiftFailed, VerifyMismatch } from './errors';
+import { appendLedger, appendLedgerQuietly, LedgerAction, WeightsByService } from './ledger';
+import { assertLockHeld } from './lock';
+import { logger } from './logger';
+import { realSleep } from './retry';
+import { readAlarms, readRules, readTargetHealth, RuleState } from './state';
+import { addsTrafficTo, formatWeights, sameWeights, validateWeights, Weights, weightsForPercent } from './weights';
+
+export type ShiftTarget = { readonly to: Color; readonly percent: number } | { readonly weights: { blue: number; green: number } };
+
+export interface ShiftRequest {
+  /** Green percent (`{to:'green', percent:10}`) or explicit weights (`{weights:{blue:90, green:10}}`). */
+  readonly target: ShiftTarget;
+  /** Only this service; default: every service of the environment, moved together. */
+  readonly service?: ServiceName;
+  /** Lock owner token; the caller must hold the environment's release lock (not checked for rollbacks). */
+  readonly owner?: string;
+  /** Who asked (person, pipeline, alarm); recorded in the ledger. */
+  readonly actor: string;
+  readonly reason?: string;
+  /**
+   * Rollback: skips the lock and alarm guards (never waits on or is blocked by a lock, stale or not) but still refuses
+   * to send traffic to a color without any healthy target.
+   */
+  readonly rollback?: boolean;
+}
+
+export interface ShiftResult {
+  readonly environment: string;
+  /** False when every service already had the target weights (no write, still verified). */
+  readonly changed: boolean;
+  readonly services: readonly ServiceName[];
+  readonly weightsBefore: WeightsByService;
+  readonly weightsAfter: WeightsByService;
+  readonly action: LedgerAction;
+}
+
+/** Reads back a rule until its weights match (a few reads for eventual consistency), else VerifyMismatch. */
+export async function verifyWeights(ctx: TrafficContext, service: ServiceName, expected: Weights, attempts = 3): Promise<void> {
+  const sleep = ctx.retry?.sleep ?? realSleep;
+  let actual: Weights = { blue: NaN, green: NaN };
+  for (let i = 0; i < attempts; i++) {
+    if (i > 0) await sleep(100 * 2 ** (i - 1));
+    actual = (await readRules(ctx, [service]))[service].weights;
+    if (sameWeights(actual, expected)) return;
+  }
+  throw new VerifyMismatch(service, expected, actual);
+}
+
+/** The rule's actions with the forward action replaced by a weighted forward to blue and green, stickiness kept. */
+export function forwardActions(ctx: TrafficContext, rule: RuleState, weights: Weights): Action[] {
+  const colors = ctx.topology.services[rule.service].colors;
+  return rule.actions.map((a) =>
+    a.Type !== 'forward'
+      ? a
+      : {
+          Type: 'forward',
+          ...(a.Order !== undefined ? { Order: a.Order } : {}),
+          ForwardConfig: {
+            TargetGroups: COLORS.map((c) => ({ TargetGroupArn: colors[c].targetGroupArn, Weight: weights[c] })),
+            ...(rule.stickiness ? { TargetGroupStickinessConfig: rule.stickiness } : {}),
+          },
+        },
+  );
+}
+
+/** Writes one rule's weights (with retries) and verifies them. */
+export async function writeWeights(ctx: TrafficContext, rule: RuleState, weights: Weights): Promise<void> {
+  if (!sameWeights(rule.weights, weights)) {
+    const actions = forwardActions(ctx, rule, weights);
+    await call(ctx, 'elbv2:ModifyRule', () =>
+      ctx.clients.elbv2.send(new ModifyRuleCommand({ RuleArn: rule.ruleArn, Actions: actions })),
+    );
+  }
+  await verifyWeights(ctx, rule.service, weights);
+}
+
+function targetWeights(target: ShiftTarget): Weights {
+  if ('weights' in target) return validateWeights(target.weights ?? {});
+  if (!COLORS.includes(target.to)) {
+    throw new GuardRefused('weights', `target color must be blue or green, got ${JSON.stringify(target.to)}`);
+  }
+  return weightsForPercent(target.to, target.percent);
+}
+
+function weightsOf(rules: Partial<Record<ServiceName, RuleState>>, services: readonly ServiceName[]): WeightsByService {
+  const out: WeightsByService = {};
+  for (const s of services) if (rules[s]) out[s] = rules[s]!.weights;
+  return out;
+}
+
+/** Runs the guards for the colors gaining traffic; throws GuardRefused naming the first guard that refuses. */
+async function runGuards(
+  ctx: TrafficContext,
+  req: ShiftRequest,
+  services: readonly ServiceName[],
+  gaining: readonly Color[],
+): Promise<void> {
+  if (gaining.length === 0) return;
+  if (!req.rollback) {
+    await assertLockHeld(ctx, req.owner);
+    const firing = (await readAlarms(ctx)).filter((a) => a.state === 'ALARM');
+    if (firing.length > 0) {
+      throw new GuardRefused(
+        'alarm',
+        `rollback alarm${firing.length > 1 ? 's' : ''} in ALARM: ${firing.map((a) => `${a.name} (${a.color})`).join(', ')}`,
+      );
+    }
+  }
+  const min = ctx.topology.minHealthyTargetsPerAz;
+  for (const color of gaining) {
+    for (const service of services) {
+      const tg = ctx.topology.services[service].colors[color].targetGroupArn;
+      const health = await readTargetHealth(ctx, tg);
+      if (health.registered === 0) {
+        throw new GuardRefused('health', `${service} ${color} has no registered targets`);
+      }
+      if (req.rollback) {
+        if (health.healthy === 0) throw new GuardRefused('health', `${service} ${color} has no healthy targets`);
+        continue;
+      }
+      const short = Object.entries(health.byAz)
+        .filter(([, h]) => h.healthy < min)
+        .map(([az, h]) => `${az}: ${h.healthy} healthy of ${h.healthy + h.unhealthy}`);
+      if (short.length > 0) {
+        throw new GuardRefused(
+          'health',
+          `${service} ${color} needs at least ${min} healthy target${min === 1 ? '' : 's'} in every AZ it serves; ${short.join(', ')}`,
+        );
+      }
+    }
+  }
+}
+
+export async function shift(ctx: TrafficContext, req: ShiftRequest): Promise<ShiftResult> {
+  const environment = ctx.topology.environment;
+  const services: readonly ServiceName[] = req.service ? [req.service] : SERVICES;
+  const action: LedgerAction = req.rollback ? 'rollback' : 'shift';
+  const reason = req.reason ?? (req.rollback ? 'rollback' : 'shift');
+  if (req.service !== undefined && !SERVICES.includes(req.service)) {
+    throw new GuardRefused('input', `service must be one of ${SERVICES.join(', ')}, got ${JSON.stringify(req.service)}`);
+  }
+
+  const rules = await readRules(ctx, services);
+  const weightsBefore = weightsOf(rules, services);
+  let target: Weights | undefined;
+  try {
+    target = targetWeights(req.target);
+    const t = target;
+    const gaining = COLORS.filter((c) => services.some((s) => addsTrafficTo(c, rules[s].weights, t)));
+    await runGuards(ctx, req, services, gaining);
+  } catch (e) {
+    if (e instanceof GuardRefused) {
+      logger.warn('shift refused', { environment, guard: e.guard, reason: e.reason });
+      await appendLedgerQuietly(ctx, {
+        actor: req.actor,
+        action: 'refused',
+        reason: `${action} refused by ${e.guard} guard: ${e.reason}`,
+        weightsBefore,
+        weightsAfter: weightsBefore,
+        detail: { requested: req.target, guard: e.guard, requestedAction: action, reasonGiven: reason, owner: req.owner },
+      });
+    }
+    throw e;
+  }
+
+  const weightsAfter: WeightsByService = {};
+  for (const s of services) weightsAfter[s] = target;
+  const changed = services.some((s) => !sameWeights(rules[s].weights, target!));
+
+  const written: ServiceName[] = [];
+  for (const service of services) {
+    try {
+      await writeWeights(ctx, rules[service], target);
+      written.push(service);
+    } catch (error) {
+      // Put back what we changed: the services written before, and this one if its write may have landed.
+      const toRestore = error instanceof VerifyMismatch ? [...written, service] : [...written];
+      const restored: ServiceName[] = [];
+      const restoreErrors: string[] = [];
+      for (const s of toRestore) {
+        try {
+          const current = (await readRules(ctx, [s]))[s];
+          await writeWeights(ctx, current, rules[s].weights);
+          restored.push(s);
+        } catch (re) {
+          restoreErrors.push(`${s}: ${errorMessage(re)}`);
+        }
+      }
+      const ok = restoreErrors.length === 0;
+      const restoredText = restored.map((s) => `${s} restored to ${formatWeights(rules[s].weights)}`).join(', ');
+      const message =
+        `${action} of ${environment} to ${formatWeights(target)} failed on ${service}: ${errorMessage(error)}; ` +
+        (toRestore.length === 0
+          ? 'nothing was changed'
+          : ok
+            ? `${restoredText}`
+            : `RESTORE FAILED (${restoreErrors.join('; ')})${restoredText ? `; ${restoredText}` : ''}: ` +
+              `services are split, fix the listener rules by hand`);
+      logger.error('shift failed', { environment, service, error: errorMessage(error), restored, restoreErrors });
+      await appendLedgerQuietly(ctx, {
+        actor: req.actor,
+        action: 'shift-failed',
+        reason: message,
+        weightsBefore,
+        weightsAfter: await readRules(ctx, services)
+          .then((r) => weightsOf(r, services))
+          .catch(() => undefined),
+        detail: { requested: req.target, failedService: service, restored, restoreErrors, requestedAction: action },
+      });
+      throw new ShiftFailed(message, service, ok, restored, error);
+    }
+  }
+
+  await appendLedger(ctx, {
+    actor: req.actor,
+    action,
+    reason,
+    weightsBefore,
+    weightsAfter,
+    detail: { requested: req.target, changed, owner: req.owner },
+  });
+  return { environment, changed, services, weightsBefore, weightsAfter, action };
+}

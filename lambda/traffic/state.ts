@@ -1,0 +1,266 @@
+/**
+ * Reads the state of an environment: listener-rule weights, target health per AZ, ECS counts and versions, alarm
+ * states and the lock holder. Read-only; every call goes through the retry policy.
+ */
+import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeServicesCommand, DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
+import {
+  Action,
+  DescribeRulesCommand,
+  DescribeTargetHealthCommand,
+  Rule,
+  TargetGroupStickinessConfig,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { Color, COLORS, ServiceName, SERVICES } from '../shared/topology';
+import { call, TrafficContext } from './context';
+import { TopologyMismatch } from './errors';
+import { LockInfo, readLock } from './lock';
+import { liveColorOf, percentOf, Weights } from './weights';
+
+/** AZ label used when DescribeTargetHealth does not report a target's AZ (moto never does; AWS often omits it). */
+export const UNKNOWN_AZ = 'unknown';
+
+export interface RuleState {
+  readonly service: ServiceName;
+  readonly ruleArn: string;
+  readonly weights: Weights;
+  /** Stickiness config of the forward action as read; written back unchanged on every shift. */
+  readonly stickiness?: TargetGroupStickinessConfig;
+  /** All actions of the rule as read (non-forward actions are kept on write). */
+  readonly actions: readonly Action[];
+}
+
+export interface AzHealth {
+  readonly healthy: number;
+  readonly unhealthy: number;
+}
+
+export interface TargetHealthSummary {
+  /** Per AZ: healthy and not-healthy registered targets (draining targets are not counted). */
+  readonly byAz: Readonly<Record<string, AzHealth>>;
+  readonly healthy: number;
+  readonly registered: number;
+}
+
+export interface EcsServiceState {
+  readonly serviceName: string;
+  readonly found: boolean;
+  readonly desiredCount: number;
+  readonly runningCount: number;
+  readonly taskDefinition?: string;
+  /** Image tag of the first essential container (after the last ':'), 'unknown' when not found. */
+  readonly version: string;
+}
+
+export interface ColorState extends EcsServiceState {
+  readonly color: Color;
+  readonly targetGroupArn: string;
+  readonly weight: number;
+  /** Share of the service's traffic in percent. */
+  readonly percent: number;
+  readonly targets: TargetHealthSummary;
+}
+
+export interface ServiceState {
+  readonly service: ServiceName;
+  readonly listenerRuleArn: string;
+  readonly weights: Weights;
+  readonly colors: Readonly<Record<Color, ColorState>>;
+}
+
+export interface AlarmStatus {
+  readonly name: string;
+  readonly color: Color;
+  /** OK | ALARM | INSUFFICIENT_DATA, or MISSING when no alarm of that name exists. */
+  readonly state: string;
+  readonly reason?: string;
+}
+
+export interface EnvironmentState {
+  readonly environment: string;
+  readonly readAt: string;
+  readonly services: Readonly<Record<ServiceName, ServiceState>>;
+  /**
+   * The color carrying >= 50% of the frontend weight; blue on an exact tie. Green is live only when it carries
+   * strictly more frontend weight than blue.
+   */
+  readonly liveColor: Color;
+  /** The other color: where the next version is deployed. */
+  readonly idleColor: Color;
+  readonly alarms: readonly AlarmStatus[];
+  readonly lock?: LockInfo;
+}
+
+function forwardWeights(ctx: TrafficContext, service: ServiceName, rule: Rule): Omit<RuleState, 'actions' | 'service' | 'ruleArn'> {
+  const colors = ctx.topology.services[service].colors;
+  const forward = (rule.Actions ?? []).find((a) => a.Type === 'forward');
+  if (!forward) throw new TopologyMismatch(`listener rule of ${service} (${rule.RuleArn}) has no forward action`);
+  const groups = forward.ForwardConfig?.TargetGroups?.length
+    ? forward.ForwardConfig.TargetGroups.map((g) => ({ arn: g.TargetGroupArn, weight: g.Weight ?? 1 }))
+    : forward.TargetGroupArn
+      ? [{ arn: forward.TargetGroupArn, weight: 1 }]
+      : [];
+  const weights = { blue: 0, green: 0 };
+  for (const g of groups) {
+    const color = COLORS.find((c) => colors[c].targetGroupArn === g.arn);
+    if (!color) {
+      throw new TopologyMismatch(
+        `listener rule of ${service} forwards to ${g.arn}, which is neither its blue nor its green target group in the topology`,
+      );
+    }
+    weights[color] += g.weight;
+  }
+  return { weights, stickiness: forward.ForwardConfig?.TargetGroupStickinessConfig };
+}
+
+/** Reads the listener rules of the given services (one DescribeRules call). */
+export async function readRules(
+  ctx: TrafficContext,
+  services: readonly ServiceName[] = SERVICES,
+): Promise<Record<ServiceName, RuleState>> {
+  const arns = services.map((s) => ctx.topology.services[s].listenerRuleArn);
+  const out = await call(ctx, 'elbv2:DescribeRules', () => ctx.clients.elbv2.send(new DescribeRulesCommand({ RuleArns: arns })));
+  const result = {} as Record<ServiceName, RuleState>;
+  for (const service of services) {
+    const ruleArn = ctx.topology.services[service].listenerRuleArn;
+    const rule = (out.Rules ?? []).find((r) => r.RuleArn === ruleArn);
+    if (!rule) throw new TopologyMismatch(`listener rule of ${service} (${ruleArn}) was not found`);
+    result[service] = { service, ruleArn, actions: rule.Actions ?? [], ...forwardWeights(ctx, service, rule) };
+  }
+  return result;
+}
+
+/** Healthy and unhealthy targets per AZ of a target group; a target without an AZ counts under 'unknown'. */
+export async function readTargetHealth(ctx: TrafficContext, targetGroupArn: string): Promise<TargetHealthSummary> {
+  const out = await call(ctx, 'elbv2:DescribeTargetHealth', () =>
+    ctx.clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn })),
+  );
+  const byAz: Record<string, { healthy: number; unhealthy: number }> = {};
+  let healthy = 0;
+  let registered = 0;
+  for (const d of out.TargetHealthDescriptions ?? []) {
+    const state = d.TargetHealth?.State;
+    if (state === 'draining') continue;
+    const az = d.Target?.AvailabilityZone || UNKNOWN_AZ;
+    const bucket = (byAz[az] ??= { healthy: 0, unhealthy: 0 });
+    registered++;
+    if (state === 'healthy') {
+      bucket.healthy++;
+      healthy++;
+    } else {
+      bucket.unhealthy++;
+    }
+  }
+  return { byAz, healthy, registered };
+}
+
+/** States of every rollback alarm of the environment (both colors). */
+export async function readAlarms(ctx: TrafficContext): Promise<AlarmStatus[]> {
+  const wanted: { name: string; color: Color }[] = [];
+  for (const color of COLORS) for (const name of ctx.topology.rollbackAlarmNames[color]) wanted.push({ name, color });
+  if (wanted.length === 0) return [];
+  const found = new Map<string, { state: string; reason?: string }>();
+  // DescribeAlarms takes at most 100 names per call.
+  for (let i = 0; i < wanted.length; i += 100) {
+    const names = [...new Set(wanted.slice(i, i + 100).map((w) => w.name))];
+    let nextToken: string | undefined;
+    do {
+      const out = await call(ctx, 'cloudwatch:DescribeAlarms', () =>
+        ctx.clients.cloudwatch.send(
+          new DescribeAlarmsCommand({ AlarmNames: names, AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], NextToken: nextToken }),
+        ),
+      );
+      for (const a of [...(out.MetricAlarms ?? []), ...(out.CompositeAlarms ?? [])]) {
+        if (a.AlarmName) found.set(a.AlarmName, { state: a.StateValue ?? 'INSUFFICIENT_DATA', reason: a.StateReason });
+      }
+      nextToken = out.NextToken;
+    } while (nextToken);
+  }
+  return wanted.map((w) => ({ ...w, state: found.get(w.name)?.state ?? 'MISSING', reason: found.get(w.name)?.reason }));
+}
+
+/** Tag of an image reference: text after the last ':' that follows the last '/', 'latest' when untagged. */
+export function imageVersion(image: string | undefined): string {
+  if (!image) return 'unknown';
+  const digest = image.indexOf('@');
+  if (digest >= 0) return image.slice(digest + 1);
+  const colon = image.lastIndexOf(':');
+  return colon > image.lastIndexOf('/') ? image.slice(colon + 1) : 'latest';
+}
+
+/** ECS desired/running counts and image version of every service and color (one DescribeServices call). */
+export async function readEcs(ctx: TrafficContext): Promise<Record<ServiceName, Record<Color, EcsServiceState>>> {
+  const names = SERVICES.flatMap((s) => COLORS.map((c) => ctx.topology.services[s].colors[c].serviceName));
+  const out = await call(ctx, 'ecs:DescribeServices', () =>
+    ctx.clients.ecs.send(new DescribeServicesCommand({ cluster: ctx.topology.clusterName, services: names })),
+  );
+  const byName = new Map((out.services ?? []).filter((s) => s.status !== 'INACTIVE').map((s) => [s.serviceName!, s]));
+  const taskDefs = [...new Set([...byName.values()].map((s) => s.taskDefinition).filter((t): t is string => !!t))];
+  const versions = new Map<string, string>();
+  await Promise.all(
+    taskDefs.map(async (td) => {
+      const d = await call(ctx, 'ecs:DescribeTaskDefinition', () =>
+        ctx.clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: td })),
+      );
+      const containers = d.taskDefinition?.containerDefinitions ?? [];
+      const main = containers.find((c) => c.essential !== false) ?? containers[0];
+      versions.set(td, imageVersion(main?.image));
+    }),
+  );
+  const result = {} as Record<ServiceName, Record<Color, EcsServiceState>>;
+  for (const s of SERVICES) {
+    result[s] = {} as Record<Color, EcsServiceState>;
+    for (const c of COLORS) {
+      const serviceName = ctx.topology.services[s].colors[c].serviceName;
+      const svc = byName.get(serviceName);
+      result[s][c] = svc
+        ? {
+            serviceName,
+            found: true,
+            desiredCount: svc.desiredCount ?? 0,
+            runningCount: svc.runningCount ?? 0,
+            taskDefinition: svc.taskDefinition,
+            version: (svc.taskDefinition && versions.get(svc.taskDefinition)) || 'unknown',
+          }
+        : { serviceName, found: false, desiredCount: 0, runningCount: 0, version: 'unknown' };
+    }
+  }
+  return result;
+}
+
+/** The full state of the environment, read in parallel. */
+export async function readState(ctx: TrafficContext): Promise<EnvironmentState> {
+  const tgs = SERVICES.flatMap((s) => COLORS.map((c) => ({ s, c, arn: ctx.topology.services[s].colors[c].targetGroupArn })));
+  const [rules, ecs, alarms, lock, health] = await Promise.all([
+    readRules(ctx),
+    readEcs(ctx),
+    readAlarms(ctx),
+    readLock(ctx),
+    Promise.all(tgs.map((t) => readTargetHealth(ctx, t.arn))),
+  ]);
+  const services = {} as Record<ServiceName, ServiceState>;
+  for (const s of SERVICES) {
+    const colors = {} as Record<Color, ColorState>;
+    for (const c of COLORS) {
+      colors[c] = {
+        ...ecs[s][c],
+        color: c,
+        targetGroupArn: ctx.topology.services[s].colors[c].targetGroupArn,
+        weight: rules[s].weights[c],
+        percent: percentOf(rules[s].weights, c),
+        targets: health[tgs.findIndex((t) => t.s === s && t.c === c)],
+      };
+    }
+    services[s] = { service: s, listenerRuleArn: rules[s].ruleArn, weights: rules[s].weights, colors };
+  }
+  const liveColor = liveColorOf(rules.frontend.weights);
+  return {
+    environment: ctx.topology.environment,
+    readAt: (ctx.now ? ctx.now() : new Date()).toISOString(),
+    services,
+    liveColor,
+    idleColor: liveColor === 'blue' ? 'green' : 'blue',
+    alarms,
+    lock,
+  };
+}

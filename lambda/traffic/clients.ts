@@ -33,13 +33,18 @@ export interface ClientOptions {
   readonly maxAttempts?: number;
 }
 
-export function createClients(options: ClientOptions = {}): TrafficClients {
-  const config = {
+/** SDK client config shared by every client (also used by the CLI for its CloudFormation client). */
+export function clientConfig(options: ClientOptions = {}) {
+  return {
     ...(options.region ? { region: options.region } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : options.profile ? { profile: options.profile } : {}),
     maxAttempts: options.maxAttempts ?? 1,
   };
+}
+
+export function createClients(options: ClientOptions = {}): TrafficClients {
+  const config = clientConfig(options);
   const ddb = new DynamoDBClient(config);
   return {
     elbv2: new ElasticLoadBalancingV2Client(config),

@@ -1,0 +1,157 @@
+/** Argument parsing of the traffic CLI: pure, throws UsageError (exit 2) with one clear line. */
+import { Color, COLORS, ServiceName, SERVICES } from '../lambda/shared/topology';
+
+export const ENVIRONMENTS = ['dev', 'staging', 'production'] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+export const COMMANDS = ['status', 'shift', 'promote', 'rollback', 'scale', 'healthcheck'] as const;
+export type Command = (typeof COMMANDS)[number];
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+interface Common {
+  env: Environment;
+  profile?: string;
+  region?: string;
+  endpoint?: string;
+  reason?: string;
+}
+
+export type CliArgs = Common &
+  (
+    | { command: 'status' }
+    | { command: 'shift'; to: Color; percent: number; service?: ServiceName }
+    | { command: 'promote' }
+    | { command: 'rollback'; to?: Color; keepOther: boolean }
+    | { command: 'scale'; color: Color; count: number }
+    | { command: 'scale'; color: Color; restore: true }
+    | { command: 'healthcheck'; color: Color; baseUrl: string }
+  );
+
+export const USAGE = `usage: npx tsx cli/traffic.ts <command> --env <dev|staging|production> [--profile P] [--region R] [--endpoint URL]
+commands:
+  status                                   weights, healthy targets per AZ, counts, versions, alarms, lock
+  shift --to <blue|green> --percent N      [--service frontend|backend] [--reason TEXT] (takes the release lock)
+  promote                                  all traffic to the non-live color (takes the release lock)
+  rollback [--to <blue|green>]             all traffic back to the stable color ignoring the lock, then scale the
+           [--keep-other]                  other color to 0 (--keep-other: do not scale down)
+  scale --color <blue|green> --count N     or --restore (to the live color's desired counts)
+  healthcheck --color <blue|green> --base-url URL   GET /health, /health/db, /health/redis, /health/external`;
+
+const VALUE_FLAGS = new Set(['env', 'profile', 'region', 'endpoint', 'to', 'percent', 'service', 'color', 'count', 'base-url', 'reason']);
+const BOOLEAN_FLAGS = new Set(['restore', 'keep-other', 'help']);
+
+const ALLOWED: Record<Command, string[]> = {
+  status: [],
+  shift: ['to', 'percent', 'service', 'reason'],
+  promote: ['reason'],
+  rollback: ['to', 'keep-other', 'reason'],
+  scale: ['color', 'count', 'restore', 'reason'],
+  healthcheck: ['color', 'base-url'],
+};
+const COMMON = ['env', 'profile', 'region', 'endpoint'];
+
+function choice<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T {
+  if (value === undefined) throw new UsageError(`--${flag} is required (one of ${allowed.join(', ')})`);
+  if (!allowed.includes(value as T)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}, got '${value}'`);
+  return value as T;
+}
+
+function int(flag: string, value: string | undefined, min: number, max: number): number {
+  if (value === undefined) throw new UsageError(`--${flag} is required (an integer ${min}–${max})`);
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new UsageError(`--${flag} must be an integer ${min}–${max}, got '${value}'`);
+  }
+  return Number(value);
+}
+
+/** Parses argv (without node and script). Throws UsageError; `--help` throws UsageError(USAGE). */
+export function parseArgs(argv: readonly string[]): CliArgs {
+  const flags = new Map<string, string>();
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) {
+      positional.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
+    if (flags.has(name)) throw new UsageError(`--${name} given more than once`);
+    if (BOOLEAN_FLAGS.has(name)) {
+      if (eq > 0) throw new UsageError(`--${name} takes no value`);
+      flags.set(name, 'true');
+    } else if (VALUE_FLAGS.has(name)) {
+      const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
+      if (value === undefined || (eq < 0 && value.startsWith('--'))) throw new UsageError(`--${name} needs a value`);
+      flags.set(name, value);
+    } else {
+      throw new UsageError(`unknown option --${name}`);
+    }
+  }
+  if (flags.has('help')) throw new UsageError(USAGE);
+  if (positional.length === 0) throw new UsageError(`a command is required (one of ${COMMANDS.join(', ')})`);
+  if (positional.length > 1) throw new UsageError(`one command expected, got '${positional.join(' ')}'`);
+  const command = positional[0] as Command;
+  if (!COMMANDS.includes(command)) throw new UsageError(`unknown command '${positional[0]}' (one of ${COMMANDS.join(', ')})`);
+  for (const name of flags.keys()) {
+    if (!COMMON.includes(name) && !ALLOWED[command].includes(name)) throw new UsageError(`--${name} is not an option of ${command}`);
+  }
+  const env = flags.get('env');
+  if (env === undefined) throw new UsageError(`--env is required (one of ${ENVIRONMENTS.join(', ')})`);
+  if (!ENVIRONMENTS.includes(env as Environment)) throw new UsageError(`unknown environment '${env}' (one of ${ENVIRONMENTS.join(', ')})`);
+  const endpoint = flags.get('endpoint');
+  if (endpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(endpoint)) throw new UsageError(`--endpoint must be an http(s) URL, got '${endpoint}'`);
+  const common: Common = {
+    env: env as Environment,
+    ...(flags.has('profile') ? { profile: flags.get('profile') } : {}),
+    ...(flags.has('region') ? { region: flags.get('region') } : {}),
+    ...(endpoint ? { endpoint } : {}),
+    ...(flags.has('reason') ? { reason: flags.get('reason') } : {}),
+  };
+  switch (command) {
+    case 'status':
+    case 'promote':
+      return { ...common, command };
+    case 'shift':
+      return {
+        ...common,
+        command,
+        to: choice('to', flags.get('to'), COLORS),
+        percent: int('percent', flags.get('percent'), 0, 100),
+        ...(flags.has('service') ? { service: choice('service', flags.get('service'), SERVICES) } : {}),
+      };
+    case 'rollback':
+      return {
+        ...common,
+        command,
+        ...(flags.has('to') ? { to: choice('to', flags.get('to'), COLORS) } : {}),
+        keepOther: flags.has('keep-other'),
+      };
+    case 'scale': {
+      const color = choice('color', flags.get('color'), COLORS);
+      if (flags.has('restore')) {
+        if (flags.has('count')) throw new UsageError('give either --count or --restore, not both');
+        return { ...common, command, color, restore: true };
+      }
+      if (!flags.has('count')) throw new UsageError('--count is required (an integer 0–1000), or --restore');
+      return { ...common, command, color, count: int('count', flags.get('count'), 0, 1000) };
+    }
+    case 'healthcheck': {
+      const color = choice('color', flags.get('color'), COLORS);
+      const baseUrl = flags.get('base-url');
+      if (baseUrl === undefined) throw new UsageError('--base-url is required (e.g. https://green.dev.example.com)');
+      if (!/^https?:\/\/[^\s]+$/.test(baseUrl)) throw new UsageError(`--base-url must be an http(s) URL, got '${baseUrl}'`);
+      return { ...common, command, color, baseUrl: baseUrl.replace(/\/+$/, '') };
+    }
+  }
+}
+
+/** Stack holding the `Topology` output: `<Stage>-Stateless`, Stage = Dev | Staging | Production. */
+export function stackName(env: Environment): string {
+  return `${env.charAt(0).toUpperCase()}${env.slice(1)}-Stateless`;
+}

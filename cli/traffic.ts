@@ -1,0 +1,252 @@
+/**
+ * Traffic CLI: a thin shell around the traffic core (lambda/traffic).
+ *
+ *   npx tsx cli/traffic.ts <status|shift|promote|rollback|scale|healthcheck> --env <dev|staging|production> \
+ *     [--profile P] [--region R] [--endpoint URL] ...
+ *
+ * The environment's Topology comes from the `Topology` output of the `<Stage>-Stateless` CloudFormation stack.
+ * Exit codes: 0 done; 1 refused or failed (guard, lock held, failed shift, failing health check);
+ * 2 usage, unknown environment, missing/rejected credentials or region, stack not deployed.
+ */
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+import { hostname, userInfo } from 'node:os';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { parseTopology, SERVICES, Topology } from '../lambda/shared/topology';
+import {
+  acquireLock,
+  clientConfig,
+  ClientOptions,
+  createClients,
+  destroyClients,
+  errorMessage,
+  formatWeights,
+  logger,
+  promote,
+  readState,
+  releaseLock,
+  restoreColor,
+  RetryOptions,
+  rollback,
+  ScaleResult,
+  scaleColor,
+  shift,
+  ShiftResult,
+  TrafficContext,
+  TrafficError,
+  WeightsByService,
+} from '../lambda/traffic';
+import { CliArgs, Environment, parseArgs, stackName, USAGE, UsageError } from './args';
+import { formatStatus } from './format';
+import { FetchLike, formatHealthResults, runHealthchecks } from './healthcheck';
+
+/** A problem with where or as whom the CLI runs (exit 2), reported as one line. */
+export class EnvironmentError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EnvironmentError';
+  }
+}
+
+export interface CliDeps {
+  readonly stdout?: (line: string) => void;
+  readonly stderr?: (line: string) => void;
+  /** Overrides merged into the client options from the flags (tests pass dummy credentials). */
+  readonly clientOptions?: Partial<ClientOptions>;
+  readonly fetch?: FetchLike;
+  readonly retry?: RetryOptions;
+  /** Lock owner token; default `cli:<user>@<host>:<pid>`. */
+  readonly owner?: string;
+}
+
+export function defaultOwner(): string {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    user = process.env.USER ?? 'unknown';
+  }
+  return `cli:${user}@${hostname()}:${process.pid}`;
+}
+
+const CREDENTIAL_ERRORS = new Set([
+  'CredentialsProviderError',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'InvalidClientTokenId',
+  'UnrecognizedClientException',
+  'SignatureDoesNotMatch',
+  'InvalidSignatureException',
+  'TokenRefreshRequired',
+]);
+
+/** Maps errors about credentials, region or reachability to an EnvironmentError; other errors are returned as-is. */
+export function classifyError(e: unknown): unknown {
+  if (e instanceof EnvironmentError) return e;
+  const err = e as { name?: string; message?: string; code?: string };
+  const msg = err?.message ?? '';
+  if (err?.name === 'CredentialsProviderError' || /Could not load credentials|Unable to locate credentials/i.test(msg)) {
+    return new EnvironmentError(`no AWS credentials found: pass --profile or set AWS credentials (${msg.split('\n')[0]})`);
+  }
+  if (err?.name && CREDENTIAL_ERRORS.has(err.name)) return new EnvironmentError(`AWS rejected the credentials: ${err.name}: ${msg.split('\n')[0]}`);
+  if (/Region is missing/i.test(msg)) return new EnvironmentError('no AWS region: pass --region or set AWS_REGION / a profile region');
+  if (err?.code === 'ECONNREFUSED' || err?.code === 'ENOTFOUND' || err?.name === 'ECONNREFUSED') {
+    return new EnvironmentError(`cannot reach the AWS endpoint: ${msg.split('\n')[0]}`);
+  }
+  return e;
+}
+
+/** Reads the Topology output of the environment's stateless stack. */
+export async function loadTopology(cfn: CloudFormationClient, env: Environment): Promise<Topology> {
+  const name = stackName(env);
+  let outputs;
+  try {
+    const out = await cfn.send(new DescribeStacksCommand({ StackName: name }));
+    const stack = out.Stacks?.[0];
+    if (!stack || stack.StackStatus === 'DELETE_COMPLETE') throw new EnvironmentError(`stack ${name} is not deployed`);
+    outputs = stack.Outputs ?? [];
+  } catch (e) {
+    if (e instanceof EnvironmentError) throw e;
+    if ((e as Error)?.name === 'ValidationError' && /does not exist/i.test((e as Error).message)) {
+      throw new EnvironmentError(`stack ${name} is not deployed in ${await cfn.config.region()} (environment ${env})`);
+    }
+    throw classifyError(e);
+  }
+  const raw = outputs.find((o) => o.OutputKey === 'Topology')?.OutputValue;
+  if (!raw) throw new EnvironmentError(`stack ${name} has no output named Topology (deployed by an older version?)`);
+  try {
+    return parseTopology(raw);
+  } catch (e) {
+    throw new EnvironmentError(`stack ${name} output Topology: ${(e as Error).message.replace(/\n\s*/g, ' ')}`);
+  }
+}
+
+function formatChange(before: WeightsByService, after: WeightsByService): string {
+  return SERVICES.filter((s) => before[s] && after[s])
+    .map((s) => `  ${s.padEnd(9)} ${formatWeights(before[s]!)}  →  ${formatWeights(after[s]!)}`)
+    .join('\n');
+}
+
+function formatShift(label: string, r: ShiftResult): string {
+  return `${label} ${r.environment}${r.changed ? '' : ' (already at the target; nothing written)'}, verified:\n${formatChange(r.weightsBefore, r.weightsAfter)}`;
+}
+
+function formatScale(r: ScaleResult): string {
+  return (
+    `scaled ${r.color} in ${r.environment}:\n` +
+    SERVICES.map(
+      (s) =>
+        `  ${s.padEnd(9)} desired ${r.before[s]} → ${r.after[s]}` +
+        (r.scalableTargets[s] ? `  (autoscaling min ${r.scalableTargets[s]!.minCapacity} max ${r.scalableTargets[s]!.maxCapacity})` : ''),
+    ).join('\n')
+  );
+}
+
+/** Runs one command with the environment's core context. Returns the text to print. */
+async function execute(args: CliArgs, ctx: TrafficContext, owner: string): Promise<string> {
+  const actor = owner.replace(/:\d+$/, '');
+  const withLock = async <T>(fn: () => Promise<T>): Promise<T> => {
+    await acquireLock(ctx, owner);
+    try {
+      return await fn();
+    } finally {
+      await releaseLock(ctx, owner).catch((e) => logger.warn('could not release the release lock', { error: errorMessage(e) }));
+    }
+  };
+  switch (args.command) {
+    case 'status':
+      return formatStatus(await readState(ctx), args.env);
+    case 'shift': {
+      const r = await withLock(() =>
+        shift(ctx, { target: { to: args.to, percent: args.percent }, service: args.service, owner, actor, reason: args.reason }),
+      );
+      return formatShift('shifted', r);
+    }
+    case 'promote': {
+      const r = await withLock(() => promote(ctx, { owner, actor, reason: args.reason }));
+      return formatShift(`promoted ${r.to} in`, r);
+    }
+    case 'rollback': {
+      const r = await rollback(ctx, { to: args.to, actor, reason: args.reason, scaleDown: !args.keepOther });
+      return [formatShift(`rolled back to ${r.to} in`, r.shift), r.scale ? formatScale(r.scale) : 'other color left running (--keep-other)'].join('\n');
+    }
+    case 'scale':
+      return formatScale(
+        'restore' in args
+          ? await restoreColor(ctx, { color: args.color, actor, reason: args.reason })
+          : await scaleColor(ctx, { color: args.color, desiredCount: args.count, actor, reason: args.reason }),
+      );
+    case 'healthcheck':
+      throw new Error('healthcheck does not use AWS');
+  }
+}
+
+export async function main(argv: readonly string[], deps: CliDeps = {}): Promise<number> {
+  const out = deps.stdout ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const err = deps.stderr ?? ((l: string) => process.stderr.write(`${l}\n`));
+  let args: CliArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      if (e.message === USAGE) {
+        out(USAGE);
+        return 0;
+      }
+      err(`error: ${e.message} (see --help)`);
+      return 2;
+    }
+    throw e;
+  }
+
+  if (args.command === 'healthcheck') {
+    const results = await runHealthchecks(args.baseUrl, { fetch: deps.fetch });
+    out(formatHealthResults(args.color, args.baseUrl, results));
+    return results.every((r) => r.ok) ? 0 : 1;
+  }
+
+  const options: ClientOptions = {
+    region: args.region,
+    endpoint: args.endpoint,
+    profile: args.profile,
+    maxAttempts: 3,
+    ...deps.clientOptions,
+  };
+  const cfn = new CloudFormationClient(clientConfig(options));
+  let clients;
+  try {
+    const topology = await loadTopology(cfn, args.env);
+    clients = createClients({ ...options, maxAttempts: 1 });
+    const ctx: TrafficContext = { clients, topology, retry: deps.retry };
+    out(await execute(args, ctx, deps.owner ?? defaultOwner()));
+    return 0;
+  } catch (e) {
+    const c = classifyError(e);
+    if (c instanceof EnvironmentError) {
+      err(`error: ${c.message}`);
+      return 2;
+    }
+    if (c instanceof TrafficError) {
+      err(`${c.name}: ${c.message}`);
+      return 1;
+    }
+    err(`error: ${errorMessage(c)}`);
+    if (process.env.TRAFFIC_DEBUG) err((c as Error)?.stack ?? '');
+    return 1;
+  } finally {
+    cfn.destroy();
+    if (clients) destroyClients(clients);
+  }
+}
+
+if (require.main === module) {
+  // Ledger and retry records go to the structured log; keep the terminal to warnings unless asked otherwise.
+  if (!process.env.POWERTOOLS_LOG_LEVEL && !process.env.LOG_LEVEL) logger.setLogLevel('WARN');
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`error: ${errorMessage(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

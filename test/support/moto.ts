@@ -12,6 +12,9 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
 
+// The SDK's Node 20 end-of-support notice is noise in test output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export const MOTO_HOST = '127.0.0.1';
 export const MOTO_REGION = 'us-east-1';
 export const DUMMY_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' } as const;

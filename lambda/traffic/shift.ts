@@ -102,7 +102,10 @@ function weightsOf(rules: Partial<Record<ServiceName, RuleState>>, services: rea
   return out;
 }
 
-/** Runs the guards for the colors gaining traffic; throws GuardRefused naming the first guard that refuses. */
+/**
+ * Runs the guards for the colors gaining traffic; throws GuardRefused naming the first guard that refuses, in the
+ * order lock, alarm, health (the reads run in parallel; the verdict order is fixed).
+ */
 async function runGuards(
   ctx: TrafficContext,
   req: ShiftRequest,
@@ -110,37 +113,39 @@ async function runGuards(
   gaining: readonly Color[],
 ): Promise<void> {
   if (gaining.length === 0) return;
-  if (!req.rollback) {
-    await assertLockHeld(ctx, req.owner);
-    const firing = (await readAlarms(ctx)).filter((a) => a.state === 'ALARM');
-    if (firing.length > 0) {
-      throw new GuardRefused(
-        'alarm',
-        `rollback alarm${firing.length > 1 ? 's' : ''} in ALARM: ${firing.map((a) => `${a.name} (${a.color})`).join(', ')}`,
-      );
-    }
+  const checks = gaining.flatMap((color) => services.map((service) => ({ color, service })));
+  const [lock, alarms, health] = await Promise.allSettled([
+    req.rollback ? Promise.resolve(undefined) : assertLockHeld(ctx, req.owner),
+    req.rollback ? Promise.resolve([]) : readAlarms(ctx),
+    Promise.all(checks.map((c) => readTargetHealth(ctx, ctx.topology.services[c.service].colors[c.color].targetGroupArn))),
+  ]);
+  if (lock.status === 'rejected') throw lock.reason;
+  if (alarms.status === 'rejected') throw alarms.reason;
+  if (health.status === 'rejected') throw health.reason;
+
+  const firing = alarms.value.filter((a) => a.state === 'ALARM');
+  if (firing.length > 0) {
+    throw new GuardRefused(
+      'alarm',
+      `rollback alarm${firing.length > 1 ? 's' : ''} in ALARM: ${firing.map((a) => `${a.name} (${a.color})`).join(', ')}`,
+    );
   }
   const min = ctx.topology.minHealthyTargetsPerAz;
-  for (const color of gaining) {
-    for (const service of services) {
-      const tg = ctx.topology.services[service].colors[color].targetGroupArn;
-      const health = await readTargetHealth(ctx, tg);
-      if (health.registered === 0) {
-        throw new GuardRefused('health', `${service} ${color} has no registered targets`);
-      }
-      if (req.rollback) {
-        if (health.healthy === 0) throw new GuardRefused('health', `${service} ${color} has no healthy targets`);
-        continue;
-      }
-      const short = Object.entries(health.byAz)
-        .filter(([, h]) => h.healthy < min)
-        .map(([az, h]) => `${az}: ${h.healthy} healthy of ${h.healthy + h.unhealthy}`);
-      if (short.length > 0) {
-        throw new GuardRefused(
-          'health',
-          `${service} ${color} needs at least ${min} healthy target${min === 1 ? '' : 's'} in every AZ it serves; ${short.join(', ')}`,
-        );
-      }
+  for (const [i, { color, service }] of checks.entries()) {
+    const h = health.value[i];
+    if (h.registered === 0) throw new GuardRefused('health', `${service} ${color} has no registered targets`);
+    if (req.rollback) {
+      if (h.healthy === 0) throw new GuardRefused('health', `${service} ${color} has no healthy targets`);
+      continue;
+    }
+    const short = Object.entries(h.byAz)
+      .filter(([, az]) => az.healthy < min)
+      .map(([az, n]) => `${az}: ${n.healthy} healthy of ${n.healthy + n.unhealthy}`);
+    if (short.length > 0) {
+      throw new GuardRefused(
+        'health',
+        `${service} ${color} needs at least ${min} healthy target${min === 1 ? '' : 's'} in every AZ it serves; ${short.join(', ')}`,
+      );
     }
   }
 }

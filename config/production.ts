@@ -1,0 +1,52 @@
+import { EXAMPLE_HOSTED_ZONE, OPERATOR_CIDR, POSTGRES_VERSION, REGION, REPOSITORIES, VALKEY_VERSION } from './shared';
+import type { EnvironmentConfig } from './types';
+
+export const production: EnvironmentConfig = {
+  name: 'production',
+  account: '333333333333',
+  region: REGION,
+  availabilityZones: [`${REGION}a`, `${REGION}b`, `${REGION}c`],
+  domainName: 'example.com',
+  hostedZone: EXAMPLE_HOSTED_ZONE,
+  network: { cidr: '10.30.0.0/16', natGateways: 3, interfaceEndpoints: true, flowLogRetentionDays: 90 },
+  services: {
+    // The plan's compose limits (0.5 vCPU/512 MiB, 1 vCPU/1 GiB) are not Fargate sizes: Fargate's
+    // smallest memory for 512 CPU units is 1024 MiB and for 1024 units 2048 MiB. Each keeps the plan's
+    // CPU and replica count and takes the nearest valid memory (README, "Sizing").
+    frontend: {
+      repositoryName: REPOSITORIES.frontend,
+      cpu: 512,
+      memoryMiB: 1024,
+      desiredCount: 3,
+      containerPort: 3000,
+      colors: { blue: { version: '1.0.0' }, green: { version: '1.0.0' } },
+      autoscaling: { minCapacity: 3, maxCapacity: 9, targetCpuPercent: 60 },
+    },
+    backend: {
+      repositoryName: REPOSITORIES.backend,
+      cpu: 1024,
+      memoryMiB: 2048,
+      desiredCount: 2,
+      containerPort: 8080,
+      colors: { blue: { version: '1.0.0' }, green: { version: '1.0.0' } },
+      autoscaling: { minCapacity: 2, maxCapacity: 6, targetCpuPercent: 60 },
+    },
+  },
+  database: {
+    engineVersion: POSTGRES_VERSION,
+    instanceType: 'r6g.large',
+    allocatedStorageGiB: 100,
+    maxAllocatedStorageGiB: 500,
+    multiAz: true,
+    readReplicas: 2,
+    backupRetentionDays: 14,
+    protectData: true,
+    enhancedMonitoringSeconds: 60,
+    databaseName: 'ecommerce',
+  },
+  cache: { nodeType: 'cache.r7g.large', engineVersion: VALKEY_VERSION, nodes: 3, multiAz: true },
+  testListener: { port: 8443, allowedCidr: OPERATOR_CIDR },
+  waf: true,
+  logRetentionDays: 90,
+  traffic: { minHealthyTargetsPerAz: 1 },
+};

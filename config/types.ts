@@ -1,0 +1,97 @@
+/**
+ * The one typed configuration of an environment. Every environment (dev, staging,
+ * production) is a value of this type; `validateConfig` checks it at synth.
+ */
+import type { Color, ServiceName } from '../lambda/shared/topology';
+
+export type EnvironmentName = 'dev' | 'staging' | 'production';
+
+export interface ColorConfig {
+  /** Image tag of this color, deployed as `<repositoryName>:<version>`. */
+  readonly version: string;
+}
+
+export interface AutoscalingConfig {
+  readonly minCapacity: number;
+  readonly maxCapacity: number;
+  /** Target average CPU utilization, in percent, for target tracking. */
+  readonly targetCpuPercent: number;
+}
+
+export interface ServiceConfig {
+  /** ECR repository name in the environment's account and region. */
+  readonly repositoryName: string;
+  /** Fargate task CPU units (256 = 0.25 vCPU). */
+  readonly cpu: number;
+  /** Fargate task memory in MiB; must be valid for `cpu`. */
+  readonly memoryMiB: number;
+  /** Task count of the live color. */
+  readonly desiredCount: number;
+  readonly containerPort: number;
+  /** Image version per color. Change only the idle color's version (see README, "Releasing"). */
+  readonly colors: Readonly<Record<Color, ColorConfig>>;
+  /** Application Auto Scaling of the live color; absent = fixed `desiredCount`. */
+  readonly autoscaling?: AutoscalingConfig;
+}
+
+export interface DatabaseConfig {
+  /** PostgreSQL engine full version, for example `17.9`. */
+  readonly engineVersion: string;
+  /** RDS instance class without the `db.` prefix, for example `t4g.micro`. */
+  readonly instanceType: string;
+  readonly allocatedStorageGiB: number;
+  readonly maxAllocatedStorageGiB: number;
+  readonly multiAz: boolean;
+  /** Number of read replicas. */
+  readonly readReplicas: number;
+  readonly backupRetentionDays: number;
+  /** Deletion protection and a removal policy that keeps data (snapshot). */
+  readonly protectData: boolean;
+  /** RDS enhanced monitoring interval in seconds; 0 = off. */
+  readonly enhancedMonitoringSeconds: 0 | 1 | 5 | 10 | 15 | 30 | 60;
+  readonly databaseName: string;
+}
+
+export interface CacheConfig {
+  /** ElastiCache node type, for example `cache.t4g.micro`. */
+  readonly nodeType: string;
+  /** Valkey/Redis OSS engine version. */
+  readonly engineVersion: string;
+  /** Nodes in the replication group (1 primary + replicas). */
+  readonly nodes: number;
+  /** Multi-AZ with automatic failover; needs nodes >= 2. */
+  readonly multiAz: boolean;
+}
+
+export interface EnvironmentConfig {
+  readonly name: EnvironmentName;
+  /** 12-digit AWS account ID. The placeholder 111111111111 etc. must be replaced to deploy (README). */
+  readonly account: string;
+  readonly region: string;
+  /** Explicit AZs, so synth needs no account lookup. */
+  readonly availabilityZones: readonly string[];
+  /** Domain of the storefront; the API is served at `api.<domainName>`. */
+  readonly domainName: string;
+  /** Route 53 public hosted zone that holds `domainName` (used for DNS validation and aliases, no lookup). */
+  readonly hostedZone: { readonly zoneId: string; readonly zoneName: string };
+  readonly network: {
+    readonly cidr: string;
+    readonly natGateways: number;
+    /** Interface endpoints for ECR, Logs and Secrets Manager, so image pulls and secrets skip NAT. */
+    readonly interfaceEndpoints: boolean;
+    readonly flowLogRetentionDays: number;
+  };
+  readonly services: Readonly<Record<ServiceName, ServiceConfig>>;
+  readonly database: DatabaseConfig;
+  readonly cache: CacheConfig;
+  /** The pre-traffic test listener: reaches a named color; open only to `allowedCidr`. */
+  readonly testListener: { readonly port: number; readonly allowedCidr: string };
+  /** AWS WAF with AWS managed rule groups on the ALB. */
+  readonly waf: boolean;
+  /** Retention of application and access logs, in days. */
+  readonly logRetentionDays: number;
+  readonly traffic: {
+    /** A color needs this many healthy targets in every AZ before it gets traffic. */
+    readonly minHealthyTargetsPerAz: number;
+  };
+}

@@ -1,0 +1,142 @@
+import { COLORS, SERVICES } from '../lambda/shared/topology';
+import { fargatePairProblem } from './fargate';
+import type { EnvironmentConfig } from './types';
+
+/** One problem found in a config: which field, its value, why it is wrong and how to fix it. */
+export interface ConfigProblem {
+  readonly field: string;
+  readonly value: unknown;
+  readonly why: string;
+  readonly fix: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly environment: string, readonly problems: readonly ConfigProblem[]) {
+    super(
+      `config/${environment}.ts has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n` +
+        problems
+          .map((p) => `  - ${p.field} = ${JSON.stringify(p.value)}: ${p.why}. Fix: ${p.fix}.`)
+          .join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+const ACCOUNT = /^\d{12}$/;
+const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const RDS_RETENTION_MAX = 35;
+const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+function isCidr(v: string): boolean {
+  const m = CIDR.exec(v);
+  return !!m && m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32;
+}
+
+/**
+ * Checks an environment's config and throws one `ConfigError` listing every problem,
+ * so a user fixes them all in one pass instead of one synth per mistake.
+ */
+export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
+  const problems: ConfigProblem[] = [];
+  const check = (ok: boolean, field: string, value: unknown, why: string, fix: string) => {
+    if (!ok) problems.push({ field, value, why, fix });
+  };
+  const wholeAtLeast = (v: number, min: number, field: string, fix: string) =>
+    check(Number.isInteger(v) && v >= min, field, v, `must be a whole number >= ${min}`, fix);
+
+  check(ACCOUNT.test(c.account), 'account', c.account, 'must be a 12-digit AWS account ID', 'set the target account ID');
+  check(REGION.test(c.region), 'region', c.region, 'is not an AWS region name', 'use a region such as us-east-1');
+
+  check(
+    c.availabilityZones.length >= 2,
+    'availabilityZones',
+    c.availabilityZones,
+    c.name === 'production'
+      ? 'production needs at least 2 AZs (3 recommended) for Multi-AZ RDS, cache failover and a resilient ALB'
+      : 'an Application Load Balancer and an RDS subnet group need subnets in at least 2 AZs',
+    `list at least 2 AZs of ${c.region}, e.g. ${c.region}a and ${c.region}b`,
+  );
+  c.availabilityZones.forEach((az, i) =>
+    check(az.startsWith(c.region) && az.length === c.region.length + 1, `availabilityZones[${i}]`, az, `is not an AZ of ${c.region}`, `use ${c.region}a, ${c.region}b, …`),
+  );
+  check(new Set(c.availabilityZones).size === c.availabilityZones.length, 'availabilityZones', c.availabilityZones, 'lists an AZ twice', 'list each AZ once');
+
+  check(!!c.domainName && DOMAIN.test(c.domainName), 'domainName', c.domainName, 'must be a lower-case DNS name', 'set the environment\'s domain, e.g. staging.example.com');
+  check(!!c.hostedZone?.zoneId && /^Z[A-Z0-9]{1,31}$/.test(c.hostedZone.zoneId), 'hostedZone.zoneId', c.hostedZone?.zoneId, 'must be a Route 53 hosted zone ID (Z…)', 'copy the ID of the public hosted zone from Route 53');
+  check(
+    !!c.hostedZone?.zoneName && !!c.domainName && (c.domainName === c.hostedZone.zoneName || c.domainName.endsWith(`.${c.hostedZone.zoneName}`)),
+    'hostedZone.zoneName',
+    c.hostedZone?.zoneName,
+    `must be ${c.domainName} or a parent of it, so the certificate can be DNS-validated there`,
+    'set the name of the hosted zone that holds domainName',
+  );
+
+  check(isCidr(c.network.cidr), 'network.cidr', c.network.cidr, 'is not an IPv4 CIDR', 'use a block such as 10.0.0.0/16');
+  check(
+    Number.isInteger(c.network.natGateways) && c.network.natGateways >= 1 && c.network.natGateways <= c.availabilityZones.length,
+    'network.natGateways',
+    c.network.natGateways,
+    `must be between 1 and the number of AZs (${c.availabilityZones.length}); private subnets need a NAT gateway for egress`,
+    c.name === 'production' ? `use ${c.availabilityZones.length} (one per AZ)` : 'use 1',
+  );
+  if (c.name === 'production') {
+    check(c.network.natGateways === c.availabilityZones.length, 'network.natGateways', c.network.natGateways, 'production needs one NAT gateway per AZ so an AZ outage does not cut egress of the others', `use ${c.availabilityZones.length}`);
+  }
+  check(LOG_RETENTION_DAYS.includes(c.network.flowLogRetentionDays), 'network.flowLogRetentionDays', c.network.flowLogRetentionDays, 'is not a CloudWatch Logs retention value', `use one of ${LOG_RETENTION_DAYS.join(', ')}`);
+  check(LOG_RETENTION_DAYS.includes(c.logRetentionDays), 'logRetentionDays', c.logRetentionDays, 'is not a CloudWatch Logs retention value', `use one of ${LOG_RETENTION_DAYS.join(', ')}`);
+
+  for (const name of SERVICES) {
+    const s = c.services[name];
+    const f = `services.${name}`;
+    const pair = fargatePairProblem(s.cpu, s.memoryMiB);
+    if (pair) problems.push({ field: `${f}.cpu/memoryMiB`, value: { cpu: s.cpu, memoryMiB: s.memoryMiB }, why: pair, fix: 'pick a listed memory value or another CPU size' });
+    wholeAtLeast(s.desiredCount, 1, `${f}.desiredCount`, 'set the replica count of the live color to 1 or more');
+    check(Number.isInteger(s.containerPort) && s.containerPort >= 1 && s.containerPort <= 65535, `${f}.containerPort`, s.containerPort, 'must be a TCP port', 'use the port the container listens on');
+    check(/^[a-z0-9]+(?:[._/-][a-z0-9]+)*$/.test(s.repositoryName), `${f}.repositoryName`, s.repositoryName, 'is not an ECR repository name', 'use the repository name, e.g. ecommerce-frontend');
+    for (const color of COLORS) {
+      const v = s.colors[color]?.version;
+      check(!!v && IMAGE_TAG.test(v), `${f}.colors.${color}.version`, v, 'is not a valid image tag', 'use the tag pushed to ECR, e.g. 1.0.0');
+    }
+    if (s.autoscaling) {
+      const a = s.autoscaling;
+      wholeAtLeast(a.minCapacity, 1, `${f}.autoscaling.minCapacity`, 'use 1 or more');
+      check(Number.isInteger(a.maxCapacity) && a.maxCapacity >= a.minCapacity, `${f}.autoscaling.maxCapacity`, a.maxCapacity, `must be a whole number >= minCapacity (${a.minCapacity})`, 'raise maxCapacity');
+      check(s.desiredCount >= a.minCapacity && s.desiredCount <= a.maxCapacity, `${f}.desiredCount`, s.desiredCount, `must lie within autoscaling min ${a.minCapacity} and max ${a.maxCapacity}`, 'adjust desiredCount or the autoscaling bounds');
+      check(a.targetCpuPercent > 0 && a.targetCpuPercent <= 100, `${f}.autoscaling.targetCpuPercent`, a.targetCpuPercent, 'must be a percentage in (0, 100]', 'use e.g. 60');
+    } else if (c.name !== 'dev') {
+      problems.push({ field: `${f}.autoscaling`, value: undefined, why: `${c.name} runs with autoscaling`, fix: 'set minCapacity, maxCapacity and targetCpuPercent' });
+    }
+  }
+
+  const d = c.database;
+  check(/^\d+(\.\d+)?$/.test(d.engineVersion) && Number(d.engineVersion.split('.')[0]) >= 14, 'database.engineVersion', d.engineVersion, 'must be a supported PostgreSQL version (14 or newer)', 'use e.g. 17.9');
+  wholeAtLeast(d.readReplicas, 0, 'database.readReplicas', 'use 0 or more');
+  if (c.name === 'production') {
+    check(d.readReplicas >= 1, 'database.readReplicas', d.readReplicas, 'production serves reads from replicas (the plan: "PostgreSQL RDS with read replicas"); a replica count below 1 leaves none', 'use 2');
+    check(d.multiAz, 'database.multiAz', d.multiAz, 'production needs a Multi-AZ primary', 'set true');
+    check(d.protectData, 'database.protectData', d.protectData, 'production data must survive a stack deletion', 'set true');
+  }
+  if (c.name === 'staging') check(d.protectData, 'database.protectData', d.protectData, 'staging data must survive a stack deletion', 'set true');
+  check(Number.isInteger(d.backupRetentionDays) && d.backupRetentionDays >= 1 && d.backupRetentionDays <= RDS_RETENTION_MAX, 'database.backupRetentionDays', d.backupRetentionDays, `must be 1–${RDS_RETENTION_MAX} days (0 turns automated backups off)`, 'use e.g. 7');
+  wholeAtLeast(d.allocatedStorageGiB, 20, 'database.allocatedStorageGiB', 'use 20 or more');
+  check(d.maxAllocatedStorageGiB >= d.allocatedStorageGiB, 'database.maxAllocatedStorageGiB', d.maxAllocatedStorageGiB, 'must be >= allocatedStorageGiB', 'raise it');
+  check(/^[a-z0-9]+\.[a-z0-9]+$/.test(d.instanceType), 'database.instanceType', d.instanceType, 'must be an instance class without the db. prefix', 'use e.g. t4g.medium');
+  check(/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(d.databaseName), 'database.databaseName', d.databaseName, 'is not a PostgreSQL identifier', 'use letters, digits and _');
+
+  const k = c.cache;
+  wholeAtLeast(k.nodes, 1, 'cache.nodes', 'use 1 or more');
+  if (k.multiAz) check(k.nodes >= 2, 'cache.nodes', k.nodes, 'Multi-AZ with automatic failover needs a replica', 'use 2 or more');
+  if (c.name !== 'dev') check(k.multiAz, 'cache.multiAz', k.multiAz, `${c.name} needs automatic failover`, 'set true and nodes >= 2');
+  check(/^cache\.[a-z0-9]+\.[a-z0-9]+$/.test(k.nodeType), 'cache.nodeType', k.nodeType, 'is not an ElastiCache node type', 'use e.g. cache.t4g.small');
+
+  const t = c.testListener;
+  check(Number.isInteger(t.port) && t.port >= 1 && t.port <= 65535 && t.port !== 80 && t.port !== 443, 'testListener.port', t.port, 'must be a TCP port other than 80 and 443', 'use e.g. 8443');
+  check(isCidr(t.allowedCidr) && !t.allowedCidr.endsWith('/0'), 'testListener.allowedCidr', t.allowedCidr, 'must be an IPv4 CIDR narrower than the whole internet: the test listener reaches colors without traffic', 'use your office or VPN CIDR');
+  wholeAtLeast(c.traffic.minHealthyTargetsPerAz, 1, 'traffic.minHealthyTargetsPerAz', 'use 1 or more');
+
+  if (problems.length > 0) throw new ConfigError(c.name, problems);
+  return c;
+}

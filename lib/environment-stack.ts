@@ -1,0 +1,23 @@
+import { Stack, type StackProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import type { EnvironmentConfig } from '../config';
+
+export interface EnvironmentStackProps extends StackProps {
+  readonly config: EnvironmentConfig;
+}
+
+/** A stack of one environment: its AZs come from config, so nothing looks them up in the account. */
+export abstract class EnvironmentStack extends Stack {
+  readonly config: EnvironmentConfig;
+
+  constructor(scope: Construct, id: string, props: EnvironmentStackProps) {
+    super(scope, id, props);
+    this.config = props.config;
+  }
+
+  // Stack.availabilityZones would otherwise need an `availability-zones` context lookup with
+  // credentials for the account. https://docs.aws.amazon.com/cdk/v2/guide/context.html
+  override get availabilityZones(): string[] {
+    return [...this.config.availabilityZones];
+  }
+}

@@ -1,0 +1,156 @@
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as targets from 'aws-cdk-lib/aws-route53-targets';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
+import { Construct } from 'constructs';
+
+export interface PublicLoadBalancerProps {
+  readonly vpc: ec2.IVpc;
+  /** Storefront domain; the API is `api.<domainName>`. */
+  readonly domainName: string;
+  readonly hostedZone: route53.IHostedZone;
+  readonly accessLogBucket: s3.IBucket;
+  /** Port of the pre-traffic test listener. */
+  readonly testListenerPort: number;
+  /** The only CIDR that may reach the test listener. */
+  readonly testListenerCidr: string;
+  /** Associate a WAF web ACL with AWS managed rule groups. @default false */
+  readonly waf?: boolean;
+  /** Key and retention of the WAF log group; required with `waf`. @default - no WAF */
+  readonly wafLogs?: { readonly encryptionKey: kms.IKey; readonly retention: logs.RetentionDays };
+}
+
+const NOT_FOUND = elbv2.ListenerAction.fixedResponse(404, { contentType: 'text/plain', messageBody: 'Not found' });
+
+/**
+ * The internet-facing ALB: HTTPS with a DNS-validated certificate and a current TLS policy, HTTP
+ * redirected to HTTPS, a separate test listener for pre-traffic checks, access logs and optional WAF.
+ * Both listeners answer 404 by default; services are routed by host rules added elsewhere.
+ */
+export class PublicLoadBalancer extends Construct {
+  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  /** Customer traffic: host rules carry the blue/green weights. */
+  readonly productionListener: elbv2.ApplicationListener;
+  /** Pre-traffic checks: reaches a named color regardless of weights. */
+  readonly testListener: elbv2.ApplicationListener;
+  readonly apiDomainName: string;
+
+  constructor(scope: Construct, id: string, props: PublicLoadBalancerProps) {
+    super(scope, id);
+    this.apiDomainName = `api.${props.domainName}`;
+
+    const certificate = new acm.Certificate(this, 'Certificate', {
+      domainName: props.domainName,
+      subjectAlternativeNames: [this.apiDomainName],
+      validation: acm.CertificateValidation.fromDns(props.hostedZone),
+    });
+
+    const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: 'Internet-facing ALB: 80/443 from anywhere, test listener from the operator CIDR only',
+      allowAllOutbound: false,
+    });
+    securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS from the internet');
+    securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80), 'HTTP from the internet, redirected to HTTPS');
+    securityGroup.addIngressRule(ec2.Peer.ipv4(props.testListenerCidr), ec2.Port.tcp(props.testListenerPort), 'Pre-traffic test listener');
+    Validations.of(securityGroup).acknowledge({
+      id: 'AwsSolutions-EC23',
+      reason: 'The public storefront and API must accept 80/443 from anywhere; 80 only redirects to HTTPS, and WAF filters 443 in staging and production',
+    });
+
+    this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'Alb', {
+      vpc: props.vpc,
+      internetFacing: true,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      securityGroup,
+      dropInvalidHeaderFields: true,
+      http2Enabled: true,
+      idleTimeout: Duration.seconds(60),
+    });
+    this.loadBalancer.logAccessLogs(props.accessLogBucket, 'alb');
+
+    const sslPolicy = elbv2.SslPolicy.RECOMMENDED_TLS;
+    this.productionListener = this.loadBalancer.addListener('Https', {
+      port: 443,
+      protocol: elbv2.ApplicationProtocol.HTTPS,
+      certificates: [certificate],
+      sslPolicy,
+      open: false,
+      defaultAction: NOT_FOUND,
+    });
+    const http = this.loadBalancer.addListener('Http', {
+      port: 80,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      open: false,
+      defaultAction: elbv2.ListenerAction.redirect({ protocol: 'HTTPS', port: '443', permanent: true }),
+    });
+    Validations.of(http).acknowledge({
+      id: 'PCI.DSS.321-ELBv2ACMCertificateRequired',
+      reason: 'Port 80 answers only with a permanent redirect to HTTPS and forwards nothing',
+    });
+    this.testListener = this.loadBalancer.addListener('Test', {
+      port: props.testListenerPort,
+      protocol: elbv2.ApplicationProtocol.HTTPS,
+      certificates: [certificate],
+      sslPolicy,
+      open: false,
+      defaultAction: NOT_FOUND,
+    });
+
+    for (const [recordId, name] of [['Storefront', props.domainName], ['Api', this.apiDomainName]] as const) {
+      new route53.ARecord(this, recordId, {
+        zone: props.hostedZone,
+        recordName: name,
+        target: route53.RecordTarget.fromAlias(new targets.LoadBalancerTarget(this.loadBalancer)),
+      });
+    }
+
+    if (props.waf) {
+      if (!props.wafLogs) throw new Error('PublicLoadBalancer: wafLogs is required when waf is true');
+      this.addWebAcl(props.wafLogs);
+    } else {
+      Validations.of(this.loadBalancer).acknowledge({
+        id: 'PCI.DSS.321-ALBWAFEnabled',
+        reason: 'WAF is off by config in dev (developers only, no customer data); config turns it on in staging and production',
+      });
+    }
+  }
+
+  private addWebAcl(wafLogs: NonNullable<PublicLoadBalancerProps['wafLogs']>): void {
+    const managed = ['AWSManagedRulesCommonRuleSet', 'AWSManagedRulesKnownBadInputsRuleSet', 'AWSManagedRulesAmazonIpReputationList', 'AWSManagedRulesSQLiRuleSet'];
+    const acl = new wafv2.CfnWebACL(this, 'WebAcl', {
+      scope: 'REGIONAL',
+      defaultAction: { allow: {} },
+      visibilityConfig: { cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName: 'WebAcl' },
+      rules: managed.map((name, priority) => ({
+        name,
+        priority,
+        overrideAction: { none: {} },
+        statement: { managedRuleGroupStatement: { vendorName: 'AWS', name } },
+        visibilityConfig: { cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName: name },
+      })),
+    });
+    new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', {
+      resourceArn: this.loadBalancer.loadBalancerArn,
+      webAclArn: acl.attrArn,
+    });
+    // WAF only delivers to log groups whose name starts with aws-waf-logs-.
+    // https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html
+    const logGroup = new logs.LogGroup(this, 'WafLogs', {
+      logGroupName: `aws-waf-logs-${Stack.of(this).stackName}`,
+      encryptionKey: wafLogs.encryptionKey,
+      retention: wafLogs.retention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    new wafv2.CfnLoggingConfiguration(this, 'WafLogging', {
+      resourceArn: acl.attrArn,
+      logDestinationConfigs: [logGroup.logGroupArn],
+    });
+  }
+}

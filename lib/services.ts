@@ -1,0 +1,138 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { ServiceConfig } from '../config';
+import { COLORS, type Color, type ServiceName } from '../lambda/shared/topology';
+
+export const HEALTH_CHECK_PATH = '/health';
+
+export interface ColoredServiceProps {
+  readonly serviceName: ServiceName;
+  readonly cluster: ecs.ICluster;
+  readonly config: ServiceConfig;
+  /** Shared by both colors, so data stores allow the service once, whatever color runs. */
+  readonly securityGroup: ec2.ISecurityGroup;
+  /** Plain environment variables; never put secret values here, use `secrets`. */
+  readonly environment: Readonly<Record<string, string>>;
+  /** Injected by ECS from Secrets Manager at task start. @default - none */
+  readonly secrets?: Readonly<Record<string, ecs.Secret>>;
+  readonly logRetention: logs.RetentionDays;
+  /** Key for the log groups. */
+  readonly logKey: kms.IKey;
+}
+
+/** One color of a service: what a blue/green switch moves traffic between. */
+export interface ServiceColor {
+  readonly color: Color;
+  readonly service: ecs.FargateService;
+  readonly taskDefinition: ecs.FargateTaskDefinition;
+  readonly targetGroup: elbv2.ApplicationTargetGroup;
+  readonly logGroup: logs.LogGroup;
+}
+
+/**
+ * A service (frontend or backend) as two Fargate services, blue and green, each with its own task
+ * definition, image version, target group and log group. Which color serves users is decided by
+ * the listener rule weights, not here.
+ */
+export class ColoredService extends Construct {
+  readonly colors: Readonly<Record<Color, ServiceColor>>;
+
+  constructor(scope: Construct, id: string, props: ColoredServiceProps) {
+    super(scope, id);
+    const { config: c } = props;
+    const repository = ecr.Repository.fromRepositoryName(this, 'Repository', c.repositoryName);
+    const colors = {} as Record<Color, ServiceColor>;
+    for (const color of COLORS) {
+      colors[color] = this.addColor(color, repository, props);
+    }
+    this.colors = colors;
+  }
+
+  private addColor(color: Color, repository: ecr.IRepository, props: ColoredServiceProps): ServiceColor {
+    const { config: c } = props;
+    const scope = new Construct(this, color === 'blue' ? 'Blue' : 'Green');
+    const version = c.colors[color].version;
+
+    const logGroup = new logs.LogGroup(scope, 'Logs', {
+      retention: props.logRetention,
+      encryptionKey: props.logKey,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const taskDefinition = new ecs.FargateTaskDefinition(scope, 'Task', {
+      cpu: c.cpu,
+      memoryLimitMiB: c.memoryMiB,
+      runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+    });
+    taskDefinition.addContainer('App', {
+      image: ecs.ContainerImage.fromEcrRepository(repository, version),
+      portMappings: [{ containerPort: c.containerPort }],
+      environment: { ...props.environment, APP_COLOR: color, APP_VERSION: version, PORT: String(c.containerPort) },
+      secrets: props.secrets ? { ...props.secrets } : undefined,
+      logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: props.serviceName }),
+      healthCheck: {
+        // The image must ship curl; the same endpoint serves the ALB health check.
+        command: ['CMD-SHELL', `curl -fsS http://localhost:${c.containerPort}${HEALTH_CHECK_PATH} || exit 1`],
+        interval: Duration.seconds(15),
+        timeout: Duration.seconds(5),
+        retries: 3,
+        startPeriod: Duration.seconds(30),
+      },
+    });
+
+    Validations.of(taskDefinition).acknowledge({
+      id: 'AwsSolutions-ECS2',
+      reason: 'Only non-secret settings (host names, ports, color, version) are environment variables; credentials are ECS secrets from Secrets Manager, and a test checks no secret value reaches the template',
+    });
+    Validations.of(taskDefinition.obtainExecutionRole()).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ecr:GetAuthorizationToken supports no resource-level permissions; pulls are limited to the one repository',
+    });
+
+    const targetGroup = new elbv2.ApplicationTargetGroup(scope, 'TargetGroup', {
+      vpc: props.cluster.vpc,
+      port: c.containerPort,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      targetType: elbv2.TargetType.IP,
+      // Shorter than the 300 s default: a rollback should not wait five minutes for draining.
+      deregistrationDelay: Duration.seconds(30),
+      healthCheck: {
+        path: HEALTH_CHECK_PATH,
+        healthyHttpCodes: '200',
+        interval: Duration.seconds(10),
+        timeout: Duration.seconds(5),
+        healthyThresholdCount: 2,
+        unhealthyThresholdCount: 3,
+      },
+    });
+
+    const service = new ecs.FargateService(scope, 'Service', {
+      cluster: props.cluster,
+      taskDefinition,
+      securityGroups: [props.securityGroup],
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      assignPublicIp: false,
+      desiredCount: color === 'blue' ? c.desiredCount : 0,
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      circuitBreaker: { enable: true, rollback: true },
+      propagateTags: ecs.PropagatedTagSource.SERVICE,
+      enableECSManagedTags: true,
+    });
+    service.attachToApplicationTargetGroup(targetGroup);
+
+    if (c.autoscaling) {
+      const scaling = service.autoScaleTaskCount({
+        minCapacity: color === 'blue' ? c.autoscaling.minCapacity : 0,
+        maxCapacity: color === 'blue' ? c.autoscaling.maxCapacity : 0,
+      });
+      scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: c.autoscaling.targetCpuPercent });
+    }
+    return { color, service, taskDefinition, targetGroup, logGroup };
+  }
+}

@@ -1,0 +1,25 @@
+import { Stage, type StageProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { type EnvironmentConfig, validateConfig } from '../config';
+import { StatefulStack } from './stateful-stack';
+import { StatelessStack } from './stateless-stack';
+
+export interface EnvironmentStageProps extends StageProps {
+  readonly config: EnvironmentConfig;
+}
+
+/**
+ * One environment: `cdk deploy '<Stage>/*'` deploys it. The stateful stack (network, data) is
+ * separate so a release never replaces or deletes data.
+ */
+export class EnvironmentStage extends Stage {
+  readonly stateful: StatefulStack;
+  readonly stateless: StatelessStack;
+
+  constructor(scope: Construct, id: string, props: EnvironmentStageProps) {
+    const config = validateConfig(props.config);
+    super(scope, id, { ...props, env: { account: config.account, region: config.region } });
+    this.stateful = new StatefulStack(this, 'Stateful', { config });
+    this.stateless = new StatelessStack(this, 'Stateless', { config, stateful: this.stateful });
+  }
+}

@@ -1,0 +1,54 @@
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import { Validations } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { EnvironmentStack, type EnvironmentStackProps } from './environment-stack';
+import { AuditLogs } from './audit';
+import { Cache } from './cache';
+import { Database } from './database';
+import { EnvironmentKey } from './encryption';
+import { Network } from './network';
+
+export interface StatefulStackProps extends EnvironmentStackProps {
+}
+
+/**
+ * What holds data or addresses and must outlive any release: VPC, database, cache, audit logs.
+ * Deployed rarely; termination protection follows the environment's data protection.
+ */
+export class StatefulStack extends EnvironmentStack {
+  readonly network: Network;
+  readonly database: Database;
+  readonly cache: Cache;
+  readonly audit: AuditLogs;
+  /** Encrypts the data, the secrets and the audit logs. */
+  readonly dataKey: EnvironmentKey;
+
+  constructor(scope: Construct, id: string, props: StatefulStackProps) {
+    super(scope, id, { ...props, terminationProtection: props.config.database.protectData });
+    const { config: c } = props;
+    const key = (this.dataKey = new EnvironmentKey(this, 'DataKey', { description: `${c.name}: database, cache, secrets, audit logs` }));
+    const retain = c.database.protectData;
+
+    this.network = new Network(this, 'Network', {
+      cidr: c.network.cidr,
+      availabilityZones: c.availabilityZones,
+      natGateways: c.network.natGateways,
+      interfaceEndpoints: c.network.interfaceEndpoints,
+      flowLogRetention: c.network.flowLogRetentionDays as logs.RetentionDays,
+      encryptionKey: key,
+      retainLogs: retain,
+    });
+    this.database = new Database(this, 'Database', { vpc: this.network.vpc, config: c.database, encryptionKey: key });
+    this.cache = new Cache(this, 'Cache', { vpc: this.network.vpc, config: c.cache, encryptionKey: key });
+    this.audit = new AuditLogs(this, 'Audit', {
+      encryptionKey: key,
+      retention: c.logRetentionDays as logs.RetentionDays,
+      retain,
+    });
+    // CDK grants write one AWS::IAM::Policy per role holding only that role's scoped statements.
+    Validations.of(this).acknowledge({
+      id: 'PCI.DSS.321-IAMNoInlinePolicy',
+      reason: 'Each role carries one CDK-generated least-privilege policy bound to it alone; wildcard use is checked by AwsSolutions-IAM5',
+    });
+  }
+}

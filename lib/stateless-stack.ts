@@ -1,0 +1,174 @@
+import { CfnOutput, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { EnvironmentStack, type EnvironmentStackProps } from './environment-stack';
+import { SERVICES, type ServiceName, type Topology } from '../lambda/shared/topology';
+import { Cache } from './cache';
+import { EnvironmentKey } from './encryption';
+import { PublicLoadBalancer } from './load-balancer';
+import { ServiceRouting } from './routing';
+import { ColoredService } from './services';
+import type { StatefulStack } from './stateful-stack';
+import { TrafficControl } from './traffic-control';
+
+export interface StatelessStackProps extends EnvironmentStackProps {
+  /** The environment's data and network, deployed before this stack. */
+  readonly stateful: StatefulStack;
+}
+
+/**
+ * What a release changes and what can be rebuilt at any time: the cluster and its blue/green
+ * services, the load balancer, traffic control.
+ */
+export class StatelessStack extends EnvironmentStack {
+  readonly services: Readonly<Record<ServiceName, ColoredService>>;
+  readonly routing: Readonly<Record<ServiceName, ServiceRouting>>;
+  readonly loadBalancer: PublicLoadBalancer;
+  readonly trafficControl: TrafficControl;
+  readonly topology: Topology;
+
+  constructor(scope: Construct, id: string, props: StatelessStackProps) {
+    super(scope, id, props);
+    const { config: c, stateful } = props;
+    const vpc = stateful.network.vpc;
+    const logRetention = c.logRetentionDays as logs.RetentionDays;
+    const key = new EnvironmentKey(this, 'AppKey', { description: `${c.name}: application logs, traffic ledger` });
+
+    const cluster = new ecs.Cluster(this, 'Cluster', { vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
+    const hostedZone = route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', {
+      hostedZoneId: c.hostedZone.zoneId,
+      zoneName: c.hostedZone.zoneName,
+    });
+    this.loadBalancer = new PublicLoadBalancer(this, 'LoadBalancer', {
+      vpc,
+      domainName: c.domainName,
+      hostedZone,
+      accessLogBucket: stateful.audit.loadBalancerLogs,
+      testListenerPort: c.testListener.port,
+      testListenerCidr: c.testListener.allowedCidr,
+      waf: c.waf,
+      wafLogs: { encryptionKey: key, retention: logRetention },
+    });
+
+    const securityGroups = {
+      frontend: new ec2.SecurityGroup(this, 'FrontendTasks', { vpc, description: 'Frontend tasks, both colors', allowAllOutbound: false }),
+      backend: new ec2.SecurityGroup(this, 'BackendTasks', { vpc, description: 'Backend tasks, both colors', allowAllOutbound: false }),
+    };
+    // HTTPS out: ECR, Logs and Secrets Manager (through endpoints or NAT), the public API for the
+    // frontend, payment gateways for the backend.
+    for (const sg of Object.values(securityGroups)) sg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs and third parties');
+    // Rules are created from the backend's side so they live in this stack and the stateful
+    // stack never depends on this one.
+    securityGroups.backend.connections.allowToDefaultPort(stateful.database, 'Backend to PostgreSQL');
+    securityGroups.backend.connections.allowToDefaultPort(stateful.cache, 'Backend to cache');
+
+    const { database, cache } = stateful;
+    // Imported, so that granting the execution roles access adds statements to the roles only: a
+    // grant on the stateful stack's own key and secrets would write these roles into its key
+    // policy and make the stateful stack depend on this one.
+    const dataKey = kms.Key.fromKeyArn(this, 'DataKey', stateful.dataKey.keyArn);
+    const databaseSecret = secretsmanager.Secret.fromSecretAttributes(this, 'DatabaseSecret', {
+      secretCompleteArn: database.secret.secretArn,
+      encryptionKey: dataKey,
+    });
+    const cacheToken = secretsmanager.Secret.fromSecretAttributes(this, 'CacheToken', {
+      secretCompleteArn: cache.authToken.secretArn,
+      encryptionKey: dataKey,
+    });
+    const common = { cluster, logRetention, logKey: key };
+    this.services = {
+      frontend: new ColoredService(this, 'Frontend', {
+        ...common,
+        serviceName: 'frontend',
+        config: c.services.frontend,
+        securityGroup: securityGroups.frontend,
+        environment: { NODE_ENV: 'production', API_URL: `https://${this.loadBalancer.apiDomainName}` },
+      }),
+      backend: new ColoredService(this, 'Backend', {
+        ...common,
+        serviceName: 'backend',
+        config: c.services.backend,
+        securityGroup: securityGroups.backend,
+        // The plan's DATABASE_URL and REDIS_URL hold passwords, so they are split: addresses as plain
+        // variables, credentials as ECS secrets; the backend assembles the URLs (README, "Runtime contract").
+        environment: {
+          NODE_ENV: 'production',
+          DATABASE_HOST: database.primary.dbInstanceEndpointAddress,
+          DATABASE_PORT: database.primary.dbInstanceEndpointPort,
+          DATABASE_NAME: c.database.databaseName,
+          DATABASE_READ_HOSTS: database.readEndpoints,
+          DATABASE_SSL: 'require',
+          REDIS_HOST: cache.endpoint,
+          REDIS_PORT: String(Cache.PORT),
+          REDIS_TLS: 'true',
+        },
+        secrets: {
+          DATABASE_USERNAME: ecs.Secret.fromSecretsManager(databaseSecret, 'username'),
+          DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(databaseSecret, 'password'),
+          REDIS_AUTH_TOKEN: ecs.Secret.fromSecretsManager(cacheToken),
+        },
+      }),
+    };
+
+    const hosts: Record<ServiceName, string> = { frontend: c.domainName, backend: this.loadBalancer.apiDomainName };
+    this.routing = Object.fromEntries(
+      SERVICES.map((name, i) => [
+        name,
+        new ServiceRouting(this, `${name === 'frontend' ? 'Frontend' : 'Backend'}Routing`, {
+          productionListener: this.loadBalancer.productionListener,
+          testListener: this.loadBalancer.testListener,
+          hostHeader: hosts[name],
+          colors: this.services[name].colors,
+          priority: (i + 1) * 10,
+        }),
+      ]),
+    ) as Record<ServiceName, ServiceRouting>;
+
+    this.trafficControl = new TrafficControl(this, 'TrafficControl', {
+      encryptionKey: key,
+      retainLedger: c.database.protectData,
+    });
+
+    this.topology = {
+      environment: c.name,
+      clusterName: cluster.clusterName,
+      services: Object.fromEntries(
+        SERVICES.map((name) => {
+          const svc = this.services[name];
+          const scaling = c.services[name].autoscaling;
+          const bounds = scaling ? { minCapacity: scaling.minCapacity, maxCapacity: scaling.maxCapacity } : undefined;
+          return [
+            name,
+            {
+              listenerRuleArn: this.routing[name].productionRuleArn,
+              colors: {
+                blue: { targetGroupArn: svc.colors.blue.targetGroup.targetGroupArn, serviceName: svc.colors.blue.service.serviceName, scaling: bounds },
+                green: { targetGroupArn: svc.colors.green.targetGroup.targetGroupArn, serviceName: svc.colors.green.service.serviceName, scaling: bounds },
+              },
+            },
+          ];
+        }),
+      ) as Topology['services'],
+      lockTableName: this.trafficControl.lockTable.tableName,
+      ledgerTableName: this.trafficControl.ledgerTable.tableName,
+      rollbackAlarmNames: { blue: [], green: [] },
+      minHealthyTargetsPerAz: c.traffic.minHealthyTargetsPerAz,
+    };
+    // CDK grants write one AWS::IAM::Policy per role holding only that role's scoped statements;
+    // a managed policy would be a broader, reusable attachment. Wildcards stay checked by AwsSolutions-IAM5.
+    Validations.of(this).acknowledge({
+      id: 'PCI.DSS.321-IAMNoInlinePolicy',
+      reason: 'Each role carries one CDK-generated least-privilege policy bound to it alone; wildcard use is checked by AwsSolutions-IAM5',
+    });
+
+    new CfnOutput(this, 'Topology', {
+      description: 'Traffic-control topology of this environment, read by `npm run traffic`',
+      value: this.toJsonString(this.topology),
+    });
+  }
+}

@@ -240,8 +240,9 @@ export async function main(argv: readonly string[], deps: CliDeps = {}): Promise
 }
 
 if (require.main === module) {
-  // Ledger and retry records go to the structured log; keep the terminal to warnings unless asked otherwise.
-  if (!process.env.POWERTOOLS_LOG_LEVEL && !process.env.LOG_LEVEL) logger.setLogLevel('WARN');
+  // Ledger, refusal and retry records go to the structured log (and the ledger table); keep the terminal to the
+  // command's own output and errors unless POWERTOOLS_LOG_LEVEL asks for more.
+  if (!process.env.POWERTOOLS_LOG_LEVEL && !process.env.LOG_LEVEL) logger.setLogLevel('ERROR');
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e) => {

@@ -30,18 +30,37 @@ export class GuardRefused extends TrafficError {
   }
 }
 
-/** A write was accepted but reading it back showed different weights. */
+/** How a failed coordinated shift left the environment. */
+export interface ShiftOutcome {
+  /** Full message including what was restored. */
+  readonly message: string;
+  readonly restored: boolean;
+  readonly restoredServices: readonly string[];
+}
+
+/**
+ * A write was accepted but reading it back showed different weights. When raised by `shift`, the message also says
+ * which services were restored (`restored`, `restoredServices`), as for ShiftFailed.
+ */
 export class VerifyMismatch extends TrafficError {
   readonly code = 'VerifyMismatch';
+  readonly failedService: string;
+  readonly restored?: boolean;
+  readonly restoredServices?: readonly string[];
   constructor(
     readonly service: string,
     readonly expected: { blue: number; green: number },
     readonly actual: { blue: number; green: number },
+    outcome?: ShiftOutcome,
   ) {
     super(
-      `verify failed for ${service}: expected blue ${expected.blue} / green ${expected.green}, ` +
-        `read back blue ${actual.blue} / green ${actual.green}`,
+      outcome?.message ??
+        `verify failed for ${service}: expected blue ${expected.blue} / green ${expected.green}, ` +
+          `read back blue ${actual.blue} / green ${actual.green}`,
     );
+    this.failedService = service;
+    this.restored = outcome?.restored;
+    this.restoredServices = outcome?.restoredServices;
   }
 }
 

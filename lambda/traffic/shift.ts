@@ -5,7 +5,7 @@
  * to a target. Before any shift that adds traffic to a color the guards run (weights valid, lock held, no rollback
  * alarm in ALARM, the color healthy in every AZ it serves); a refused shift changes nothing and writes a `refused`
  * ledger entry. Each write is read back (VerifyMismatch on difference). If a later service fails, the services already
- * written are restored to their previous weights and ShiftFailed says so. Shifting to the weights already set is a
+ * written are restored to their previous weights and ShiftFailed (VerifyMismatch when a read-back differed) says so. Shifting to the weights already set is a
  * no-op success that still verifies.
  */
 import { Action, ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -226,6 +226,9 @@ export async function shift(ctx: TrafficContext, req: ShiftRequest): Promise<Shi
           .catch(() => undefined),
         detail: { requested: req.target, failedService: service, restored, restoreErrors, requestedAction: action },
       });
+      if (error instanceof VerifyMismatch) {
+        throw new VerifyMismatch(error.service, error.expected, error.actual, { message, restored: ok, restoredServices: restored });
+      }
       throw new ShiftFailed(message, service, ok, restored, error);
     }
   }

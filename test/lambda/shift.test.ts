@@ -174,13 +174,13 @@ describe('GIVEN a rollback', () => {
 });
 
 describe('GIVEN failures during the write', () => {
-  test('fails WHEN the read-back differs THEN ShiftFailed wraps VerifyMismatch and both written rules are restored', async () => {
+  test('fails WHEN the read-back differs THEN VerifyMismatch is thrown and both written rules are restored', async () => {
     // The backend rule reads back 50/50 whenever 90/10 was written to it.
     let current: Record<'frontend' | 'backend', [number, number]> = { frontend: [100, 0], backend: [100, 0] };
     current = statefulRules(current, (arn) => (arn.endsWith('backend') && current.backend[1] === 10 ? [50, 50] : undefined));
     const err = await shift(m.ctx, { target: { to: 'green', percent: 10 }, owner: 'me', actor: 't' }).catch((e) => e);
-    expect(err).toBeInstanceOf(ShiftFailed);
-    expect(err.cause).toBeInstanceOf(VerifyMismatch);
+    expect(err).toBeInstanceOf(VerifyMismatch);
+    expect(err).toMatchObject({ failedService: 'backend', expected: { blue: 90, green: 10 }, actual: { blue: 50, green: 50 } });
     expect(err.message).toContain('verify failed for backend: expected blue 90 / green 10, read back blue 50 / green 50');
     expect(err).toMatchObject({ restored: true, restoredServices: ['frontend', 'backend'] });
     expect(err.message).toContain('frontend restored to blue 100 / green 0, backend restored to blue 100 / green 0');

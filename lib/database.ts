@@ -121,7 +121,6 @@ export class Database extends Construct implements ec2.IConnectable {
         ['AwsSolutions-RDS11', `The replica listens on ${POSTGRES_PORT}; the rule reads the engine, which a replica inherits from its source instead of declaring`],
         ['AwsSolutions-RDS2', 'A same-region replica inherits the encryption and KMS key of its encrypted source; the property is not allowed on replicas'],
         ['PCI.DSS.321-RDSStorageEncrypted', 'A same-region replica inherits the encryption and KMS key of its encrypted source; the property is not allowed on replicas'],
-        ['CloudFormation-Validate::W3010', 'Replicas are pinned one per configured AZ on purpose, so they never share an AZ'],
       ]) {
         Validations.of(replica).acknowledge({ id: rule, reason });
       }

@@ -72,10 +72,6 @@ export class Network extends Construct {
     // The internet-facing ALB and the NAT gateways must sit in subnets routed to the internet
     // gateway; tasks, database and cache are in private and isolated subnets without such a route.
     Validations.of(this.vpc).acknowledge({
-      id: 'CloudFormation-Validate::W3010',
-      reason: 'AZs are explicit in config so synth needs no account lookup and every environment has a fixed, reviewed AZ layout',
-    });
-    Validations.of(this.vpc).acknowledge({
       id: 'PCI.DSS.321-VPCNoUnrestrictedRouteToIGW',
       reason: 'Only the public subnets route 0.0.0.0/0 to the IGW; they hold just the internet-facing ALB and NAT gateways',
     });

@@ -1,0 +1,137 @@
+import { ConfigError, ENVIRONMENTS, type EnvironmentConfig, validateConfig } from '../../config';
+import { FARGATE_MEMORY_BY_CPU, fargatePairProblem } from '../../config/fargate';
+
+type Mutable<T> = { -readonly [K in keyof T]: Mutable<T[K]> };
+const clone = (c: EnvironmentConfig): Mutable<EnvironmentConfig> => structuredClone(c) as Mutable<EnvironmentConfig>;
+
+function problemsOf(c: EnvironmentConfig): ConfigError['problems'] {
+  try {
+    validateConfig(c);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+describe('config validation', () => {
+  test.each(Object.keys(ENVIRONMENTS))('GIVEN the shipped %s config THEN it is valid', (name) => {
+    expect(problemsOf(ENVIRONMENTS[name as keyof typeof ENVIRONMENTS])).toEqual([]);
+  });
+
+  test('fails on a Fargate CPU/memory pair Fargate does not accept, listing the valid memory values', () => {
+    const c = clone(ENVIRONMENTS.production);
+    c.services.frontend.memoryMiB = 512; // the plan's compose limit with 0.5 vCPU
+    const [p] = problemsOf(c);
+    expect(p.field).toBe('services.frontend.cpu/memoryMiB');
+    expect(p.value).toEqual({ cpu: 512, memoryMiB: 512 });
+    expect(p.why).toContain('valid memory for 512 CPU: 1024, 2048, 3072, 4096 MiB');
+  });
+
+  test('fails on a CPU size Fargate does not offer', () => {
+    expect(fargatePairProblem(300, 1024)).toMatch(/must be one of 256, 512, 1024/);
+  });
+
+  test('accepts every documented Fargate pair', () => {
+    for (const [cpu, memories] of Object.entries(FARGATE_MEMORY_BY_CPU)) {
+      for (const m of memories) expect(fargatePairProblem(Number(cpu), m)).toBeUndefined();
+    }
+  });
+
+  test('fails for production with fewer than 2 AZs', () => {
+    const c = clone(ENVIRONMENTS.production);
+    c.availabilityZones = ['us-east-1a'];
+    c.network.natGateways = 1;
+    const problems = problemsOf(c);
+    expect(problems.map((p) => p.field)).toContain('availabilityZones');
+    expect(problems.find((p) => p.field === 'availabilityZones')!.why).toMatch(/production needs at least 2 AZs/);
+  });
+
+  test('fails for a production read replica count below 1', () => {
+    const c = clone(ENVIRONMENTS.production);
+    c.database.readReplicas = 0;
+    const [p] = problemsOf(c);
+    expect(p).toMatchObject({ field: 'database.readReplicas', value: 0 });
+    expect(p.fix).toBe('use 2');
+  });
+
+  test('fails for a live replica count below 1', () => {
+    const c = clone(ENVIRONMENTS.dev);
+    c.services.backend.desiredCount = 0;
+    expect(problemsOf(c).map((p) => p.field)).toEqual(['services.backend.desiredCount']);
+  });
+
+  test('fails for a missing domain', () => {
+    const c = clone(ENVIRONMENTS.staging);
+    c.domainName = '';
+    const fields = problemsOf(c).map((p) => p.field);
+    expect(fields).toContain('domainName');
+  });
+
+  test('fails for a hosted zone that does not hold the domain', () => {
+    const c = clone(ENVIRONMENTS.staging);
+    c.hostedZone = { zoneId: 'Z123', zoneName: 'other.org' };
+    expect(problemsOf(c).map((p) => p.field)).toEqual(['hostedZone.zoneName']);
+  });
+
+  test('fails for production with fewer NAT gateways than AZs', () => {
+    const c = clone(ENVIRONMENTS.production);
+    c.network.natGateways = 1;
+    expect(problemsOf(c)).toEqual([expect.objectContaining({ field: 'network.natGateways', fix: 'use 3' })]);
+  });
+
+  test('fails for a test listener open to the whole internet', () => {
+    const c = clone(ENVIRONMENTS.dev);
+    c.testListener.allowedCidr = '0.0.0.0/0';
+    expect(problemsOf(c).map((p) => p.field)).toEqual(['testListener.allowedCidr']);
+  });
+
+  test('fails for staging without autoscaling', () => {
+    const c = clone(ENVIRONMENTS.staging);
+    delete c.services.frontend.autoscaling;
+    expect(problemsOf(c).map((p) => p.field)).toEqual(['services.frontend.autoscaling']);
+  });
+
+  test('fails for canary steps that are not strictly increasing or do not end at 100', () => {
+    const c = clone(ENVIRONMENTS.production);
+    c.release.canarySteps = [10, 10, 50];
+    const fields = problemsOf(c).map((p) => `${p.field}: ${p.why}`);
+    expect(fields).toEqual([
+      'release.canarySteps: steps must be strictly increasing',
+      'release.canarySteps: the last step must be 100, or the release never completes',
+    ]);
+  });
+
+  test('fails for a canary step outside 1–100 and a bake beyond the Step Functions limit', () => {
+    const c = clone(ENVIRONMENTS.production);
+    c.release.canarySteps = [0, 100];
+    c.release.bakeSeconds = 400 * 24 * 3600;
+    expect(problemsOf(c).map((p) => p.field)).toEqual(['release.canarySteps[0]', 'release.bakeSeconds']);
+  });
+
+  test('fails for production without a backup before release', () => {
+    const c = clone(ENVIRONMENTS.production);
+    c.release.backupBeforeRelease = false;
+    expect(problemsOf(c).map((p) => p.field)).toEqual(['release.backupBeforeRelease']);
+  });
+
+  test('GIVEN several mistakes WHEN validated THEN one error lists every problem with field, value, why and fix', () => {
+    const c = clone(ENVIRONMENTS.production);
+    c.account = '1234';
+    c.domainName = '';
+    c.services.backend.cpu = 1024;
+    c.services.backend.memoryMiB = 1024;
+    c.database.readReplicas = 0;
+    expect(() => validateConfig(c)).toThrow(ConfigError);
+    try {
+      validateConfig(c);
+    } catch (e) {
+      const err = e as ConfigError;
+      expect(err.problems.length).toBeGreaterThanOrEqual(4);
+      expect(err.message).toMatch(/^config\/production\.ts has \d+ problems:/);
+      expect(err.message).toContain('- account = "1234": must be a 12-digit AWS account ID. Fix: set the target account ID.');
+      expect(err.message).toContain('services.backend.cpu/memoryMiB');
+      expect(err.message).toContain('database.readReplicas = 0');
+    }
+  });
+});

@@ -7,6 +7,8 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /** The SDK clients the traffic core needs. Everything in lambda/traffic receives these; nothing creates its own. */
@@ -17,7 +19,14 @@ export interface TrafficClients {
   readonly dynamodb: DynamoDBDocumentClient | DynamoDBClient;
   readonly cloudwatch: CloudWatchClient;
   readonly autoscaling: ApplicationAutoScalingClient;
+  /** Step Functions (the rollback Lambda stops the running release execution). Optional: the traffic core never uses it. */
+  readonly sfn?: SFNClient;
+  /** SNS (release and rollback notifications). Optional: the traffic core never uses it. */
+  readonly sns?: SNSClient;
 }
+
+/** What `createClients` returns: every client, including the Step Functions and SNS clients. */
+export type AllClients = TrafficClients & { readonly sfn: SFNClient; readonly sns: SNSClient };
 
 export interface ClientOptions {
   readonly region?: string;
@@ -43,7 +52,7 @@ export function clientConfig(options: ClientOptions = {}) {
   };
 }
 
-export function createClients(options: ClientOptions = {}): TrafficClients {
+export function createClients(options: ClientOptions = {}): AllClients {
   const config = clientConfig(options);
   const ddb = new DynamoDBClient(config);
   return {
@@ -52,6 +61,8 @@ export function createClients(options: ClientOptions = {}): TrafficClients {
     dynamodb: DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } }),
     cloudwatch: new CloudWatchClient(config),
     autoscaling: new ApplicationAutoScalingClient(config),
+    sfn: new SFNClient(config),
+    sns: new SNSClient(config),
   };
 }
 
@@ -68,4 +79,6 @@ export function destroyClients(clients: TrafficClients): void {
   clients.dynamodb.destroy();
   clients.cloudwatch.destroy();
   clients.autoscaling.destroy();
+  clients.sfn?.destroy();
+  clients.sns?.destroy();
 }

@@ -10,7 +10,7 @@ import { call, nowOf, TrafficContext } from './context';
 import { logger } from './logger';
 import { Weights } from './weights';
 
-export type LedgerAction = 'shift' | 'refused' | 'shift-failed' | 'rollback' | 'scale' | 'scale-failed';
+export type LedgerAction = 'shift' | 'refused' | 'shift-failed' | 'rollback' | 'rollback-failed' | 'scale' | 'scale-failed';
 
 export type WeightsByService = Partial<Record<ServiceName, Weights>>;
 
@@ -33,7 +33,11 @@ export interface LedgerEntry extends LedgerInput {
 
 const defaultSuffix = () => randomBytes(4).toString('hex');
 
-export async function appendLedger(ctx: TrafficContext, input: LedgerInput): Promise<LedgerEntry> {
+/**
+ * The ledger item for `input` (new sort key), as stored: a JSON round trip drops undefined fields. For callers that
+ * write the entry themselves, e.g. inside a DynamoDB transaction; appendLedger uses it too.
+ */
+export function buildLedgerEntry(ctx: TrafficContext, input: LedgerInput): LedgerEntry {
   const time = nowOf(ctx).toISOString();
   const environment = ctx.topology.environment;
   const entry: LedgerEntry = {
@@ -43,13 +47,18 @@ export async function appendLedger(ctx: TrafficContext, input: LedgerInput): Pro
     environment,
     ...input,
   };
+  return JSON.parse(JSON.stringify(entry)) as LedgerEntry;
+}
+
+export async function appendLedger(ctx: TrafficContext, input: LedgerInput): Promise<LedgerEntry> {
+  const entry = buildLedgerEntry(ctx, input);
   logger.info(`ledger: ${input.action}`, { ledger: entry });
   await call(ctx, 'dynamodb:PutItem(ledger)', () =>
     documentClient(ctx.clients.dynamodb).send(
       new PutCommand({
         TableName: ctx.topology.ledgerTableName,
-        // JSON round trip drops undefined fields whatever marshall options the caller's document client has.
-        Item: JSON.parse(JSON.stringify(entry)),
+        // buildLedgerEntry's JSON round trip dropped undefined fields whatever the document client's marshall options.
+        Item: entry,
         // The sort key is unique; never overwrite an entry if a retry lands twice.
         ConditionExpression: 'attribute_not_exists(sk)',
       }),

@@ -36,6 +36,11 @@ export interface ShiftRequest {
    * to send traffic to a color without any healthy target.
    */
   readonly rollback?: boolean;
+  /**
+   * Default true. False: no ledger entry on success, because the caller records the whole operation in one entry
+   * (the rollback Lambda). Refusals and failures are still recorded.
+   */
+  readonly ledgerOnSuccess?: boolean;
 }
 
 export interface ShiftResult {
@@ -233,6 +238,7 @@ export async function shift(ctx: TrafficContext, req: ShiftRequest): Promise<Shi
     }
   }
 
+  if (req.ledgerOnSuccess === false) return { environment, changed, services, weightsBefore, weightsAfter, action };
   await appendLedger(ctx, {
     actor: req.actor,
     action,

@@ -1,0 +1,77 @@
+/**
+ * Release Lambda: one handler for every Task of the release state machine. It validates `{ "step": "...", ... }`
+ * (validate.ts) and dispatches to one step function (steps.ts); no traffic logic lives here.
+ *
+ * Core errors (GuardRefused, LockHeld, VerifyMismatch, ShiftFailed) and release errors (PreflightRefused,
+ * MigrationFailed, MigrationTimeout, StabilizeTimeout, PreTrafficCheckFailed, GateFailed, InvalidStepInput) are thrown
+ * as-is, so the state machine sees them by name.
+ */
+import { RDSClient } from '@aws-sdk/client-rds';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { parseTopology, Topology } from '../shared/topology';
+import { clientConfig, createClients, TrafficClients } from '../traffic';
+import { ReleaseClients, ReleaseContext, ReleaseSettings, settingsFromEnv } from './context';
+import { HttpGet } from './pretraffic';
+import * as steps from './steps';
+import { StepEvent, validateStepEvent } from './validate';
+
+/** Maps a validated event onto one step function. */
+export async function runStep(ctx: ReleaseContext & { httpGet?: HttpGet }, e: StepEvent): Promise<unknown> {
+  switch (e.step) {
+    case 'preflight':
+      return steps.preflight(ctx, e);
+    case 'backup':
+      return steps.backup(ctx, e.release);
+    case 'migrationStart':
+      return steps.migrationStart(ctx, e.release);
+    case 'migrationCheck':
+      return steps.migrationCheck(ctx, e.release);
+    case 'scaleUp':
+      return steps.scaleUp(ctx, e.release);
+    case 'stabilizeCheck':
+      return steps.stabilizeCheck(ctx, e.release);
+    case 'preTraffic':
+      return steps.preTraffic(ctx, e.release);
+    case 'shift':
+      return steps.shiftStep(ctx, e.release);
+    case 'gate':
+      return steps.gate(ctx, e.release, e.phase);
+    case 'approvalRequest':
+      return steps.approvalRequest(ctx, e.release, e.token);
+    case 'finish':
+      return steps.finish(ctx, e.release);
+    case 'safe':
+      return steps.safe(ctx, e);
+    case 'abandoned':
+      return steps.abandoned(ctx, e);
+  }
+}
+
+/** Builds the step runner for given clients and configuration (the Lambda's module scope; tests in-process). */
+export function createReleaseHandler(deps: {
+  clients: TrafficClients;
+  release: ReleaseClients;
+  topology: () => Topology;
+  settings: () => ReleaseSettings;
+  httpGet?: HttpGet;
+  retry?: ReleaseContext['retry'];
+}): (event: unknown) => Promise<unknown> {
+  let topology: Topology | undefined;
+  let settings: ReleaseSettings | undefined;
+  return async (event: unknown) => {
+    const e = validateStepEvent(event);
+    topology ??= deps.topology();
+    settings ??= deps.settings();
+    return runStep({ clients: deps.clients, release: deps.release, topology, settings, httpGet: deps.httpGet, retry: deps.retry }, e);
+  };
+}
+
+// Created once per execution environment.
+const config = clientConfig({ region: process.env.AWS_REGION, maxAttempts: 1 });
+
+export const handler = createReleaseHandler({
+  clients: createClients({ region: process.env.AWS_REGION, maxAttempts: 1 }),
+  release: { rds: new RDSClient(config), sns: new SNSClient(config) },
+  topology: () => parseTopology(process.env.TOPOLOGY),
+  settings: () => settingsFromEnv(process.env),
+});

@@ -1,0 +1,103 @@
+/**
+ * What a release leaves behind at every step: an entry in the environment's ledger (the core's appendLedger), a
+ * message on the notification topic, and the release record: one item `{pk: "<environment>#release"}` in the lock
+ * table naming the running execution, its colors and, while it waits for one, the approval task token (read by
+ * `npm run release -- approve`).
+ */
+import { PublishCommand } from '@aws-sdk/client-sns';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { Color } from '../shared/topology';
+import { appendLedger, call, documentClient, errorMessage, LedgerAction, logger, nowOf, WeightsByService } from '../traffic';
+import { ReleaseContext } from './context';
+
+/** Release events, recorded in the ledger as action `release:<event>`. */
+export type ReleaseEvent =
+  | 'started'
+  | 'backup'
+  | 'migration-started'
+  | 'migration-succeeded'
+  | 'scaled-up'
+  | 'stable'
+  | 'pre-traffic-passed'
+  | 'shifted'
+  | 'gate-passed'
+  | 'approval-requested'
+  | 'completed'
+  | 'rolled-back'
+  | 'failed';
+
+export interface RecordInput {
+  readonly actor: string;
+  readonly event: ReleaseEvent;
+  readonly message: string;
+  readonly weightsBefore?: WeightsByService;
+  readonly weightsAfter?: WeightsByService;
+  readonly detail?: Record<string, unknown>;
+}
+
+/**
+ * The core's LedgerAction names traffic operations only; release events share the table with the prefix `release:`.
+ * (Widening LedgerAction in lambda/traffic/ledger.ts would remove this cast.)
+ */
+function ledgerAction(event: ReleaseEvent): LedgerAction {
+  return `release:${event}` as unknown as LedgerAction;
+}
+
+/** Writes the ledger entry (must succeed) and publishes the notification (best effort: logged when it fails). */
+export async function record(ctx: ReleaseContext, input: RecordInput): Promise<void> {
+  const env = ctx.topology.environment;
+  await appendLedger(ctx, {
+    actor: input.actor,
+    action: ledgerAction(input.event),
+    reason: input.message,
+    weightsBefore: input.weightsBefore,
+    weightsAfter: input.weightsAfter,
+    detail: input.detail,
+  });
+  const topicArn = ctx.topology.notificationTopicArn;
+  if (!topicArn) return;
+  try {
+    await call(ctx, 'sns:Publish', () =>
+      ctx.release.sns.send(
+        new PublishCommand({
+          TopicArn: topicArn,
+          Subject: `[${env}] release ${input.event}`.slice(0, 100),
+          Message: JSON.stringify({ environment: env, event: input.event, message: input.message, actor: input.actor, detail: input.detail }, null, 2),
+        }),
+      ),
+    );
+  } catch (e) {
+    logger.warn('could not publish the release notification', { event: input.event, error: errorMessage(e) });
+  }
+}
+
+export interface ReleaseRecord {
+  readonly pk: string;
+  readonly executionArn: string;
+  readonly status: 'running' | 'awaiting-approval' | 'succeeded' | 'failed';
+  readonly stable?: Color;
+  readonly candidate?: Color;
+  readonly taskToken?: string;
+  readonly updatedAt: string;
+}
+
+export function recordKey(environment: string): string {
+  return `${environment}#release`;
+}
+
+/** Writes the release record (last writer wins; only the lock holder writes it). */
+export async function putReleaseRecord(ctx: ReleaseContext, item: Omit<ReleaseRecord, 'pk' | 'updatedAt'>): Promise<void> {
+  const full: ReleaseRecord = { pk: recordKey(ctx.topology.environment), updatedAt: nowOf(ctx).toISOString(), ...item };
+  await call(ctx, 'dynamodb:PutItem(release record)', () =>
+    documentClient(ctx.clients.dynamodb).send(new PutCommand({ TableName: ctx.topology.lockTableName, Item: JSON.parse(JSON.stringify(full)) })),
+  );
+}
+
+export async function readReleaseRecord(ctx: { topology: ReleaseContext['topology']; clients: ReleaseContext['clients']; retry?: ReleaseContext['retry'] }): Promise<ReleaseRecord | undefined> {
+  const out = await call(ctx, 'dynamodb:GetItem(release record)', () =>
+    documentClient(ctx.clients.dynamodb).send(
+      new GetCommand({ TableName: ctx.topology.lockTableName, Key: { pk: recordKey(ctx.topology.environment) }, ConsistentRead: true }),
+    ),
+  );
+  return out.Item as ReleaseRecord | undefined;
+}

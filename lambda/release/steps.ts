@@ -1,0 +1,564 @@
+/**
+ * The release steps: one function per Task state of the release state machine. Each receives the release context and
+ * the small, explicit release state the state machine carries (`ReleaseState`), and returns the next state or a poll
+ * result. All traffic and scaling goes through the traffic core (shift, rollback, scaleColor, restoreColor, lock).
+ */
+import {
+  DescribeDBInstancesCommand,
+  DescribeDBSnapshotsCommand,
+  CreateDBSnapshotCommand,
+} from '@aws-sdk/client-rds';
+import { DescribeTasksCommand, ListTasksCommand, RunTaskCommand, StopTaskCommand, Task } from '@aws-sdk/client-ecs';
+import { Color, otherColor, ServiceName, SERVICES } from '../shared/topology';
+import {
+  acquireLock,
+  call,
+  errorMessage,
+  formatWeights,
+  GuardRefused,
+  LockHeld,
+  logger,
+  nowOf,
+  readAlarms,
+  readEcs,
+  readRules,
+  readState,
+  readTargetHealth,
+  releaseLock,
+  restoreColor,
+  rollback,
+  scaleColor,
+  shift,
+  WeightsByService,
+} from '../traffic';
+import { ReleaseContext } from './context';
+import { GateFailed, MigrationFailed, MigrationTimeout, PreflightRefused, PreTrafficCheckFailed, StabilizeTimeout } from './errors';
+import { Strategy, stepsFor } from './policy';
+import { CheckResult, HttpGet, runPreTrafficChecks } from './pretraffic';
+import { putReleaseRecord, readReleaseRecord, record } from './record';
+
+/** The state the release state machine carries between steps (`$.release`). Small and JSON-only. */
+export interface ReleaseState {
+  /** Execution ARN: the lock owner. */
+  readonly owner: string;
+  readonly environment: string;
+  readonly actor: string;
+  readonly strategy: Strategy;
+  /** The live color when the release started: where traffic returns on any failure. */
+  readonly stable: Color;
+  /** The idle color being released. */
+  readonly candidate: Color;
+  readonly fromVersion: string;
+  readonly toVersion: string;
+  /** Percentages of the candidate, in order. */
+  readonly steps: readonly number[];
+  /** Index in `steps` of the next shift. */
+  readonly stepIndex: number;
+  /** The candidate's current traffic percent. */
+  readonly percent: number;
+  /** Wait for a manual approval after the first step. */
+  readonly approval: boolean;
+  /** Set by the gate: the next state is the approval. */
+  readonly awaitApproval: boolean;
+  /** Desired counts of the candidate before the release (restored when the release fails before any traffic). */
+  readonly candidateCountsBefore: Readonly<Record<ServiceName, number>>;
+  readonly scaledUp: boolean;
+  readonly snapshotId?: string;
+  readonly migrationTaskArn?: string;
+  /** ISO time the current bounded wait (migration, stabilize) gives up. */
+  readonly deadline?: string;
+  readonly startedAt: string;
+}
+
+export interface PollResult {
+  readonly done: boolean;
+  readonly detail: string;
+}
+
+function versionsOf(state: Awaited<ReturnType<typeof readState>>, color: Color): string {
+  return SERVICES.map((s) => `${s} ${state.services[s].colors[color].version}`).join(', ');
+}
+
+function deadlineIn(ctx: ReleaseContext, seconds: number): string {
+  return new Date(nowOf(ctx).getTime() + seconds * 1000).toISOString();
+}
+
+function pastDeadline(ctx: ReleaseContext, deadline: string | undefined): boolean {
+  return deadline !== undefined && nowOf(ctx).getTime() >= Date.parse(deadline);
+}
+
+/**
+ * Preflight: takes the release lock (owner = the execution), then refuses if a rollback alarm is in ALARM, traffic is
+ * already split, or the idle color runs the same versions as the live one. On a refusal after the lock was taken the
+ * lock is released here (the safe state also releases it; doing it here keeps a refused start cheap).
+ */
+export async function preflight(
+  ctx: ReleaseContext,
+  req: { executionId: string; actor?: string; strategy?: Strategy },
+): Promise<ReleaseState> {
+  const owner = req.executionId;
+  const actor = req.actor ?? 'release';
+  const strategy = req.strategy ?? ctx.settings.policy.strategy;
+  await acquireLock(ctx, owner, { ttlSeconds: ctx.settings.lockTtlSeconds });
+  try {
+    const state = await readState(ctx);
+    const firing = state.alarms.filter((a) => a.state === 'ALARM');
+    if (firing.length > 0) {
+      throw new GuardRefused('alarm', `rollback alarm${firing.length > 1 ? 's' : ''} already in ALARM: ${firing.map((a) => `${a.name} (${a.color})`).join(', ')}`);
+    }
+    const stable = state.liveColor;
+    const candidate = otherColor(stable);
+    const split = SERVICES.filter((s) => state.services[s].weights[candidate] > 0);
+    if (split.length > 0) {
+      throw new PreflightRefused(
+        `traffic of ${state.environment} is split (${split.map((s) => `${s}: ${formatWeights(state.services[s].weights)}`).join(', ')}); ` +
+          `finish or roll back the shift in progress first`,
+      );
+    }
+    const same = SERVICES.every((s) => state.services[s].colors[candidate].version === state.services[s].colors[stable].version);
+    if (same) {
+      throw new PreflightRefused(
+        `the idle color ${candidate} runs the same versions as the live color ${stable} (${versionsOf(state, stable)}): nothing to release; ` +
+          `deploy the new version to ${candidate} first`,
+      );
+    }
+    const candidateCountsBefore = {} as Record<ServiceName, number>;
+    for (const s of SERVICES) candidateCountsBefore[s] = state.services[s].colors[candidate].desiredCount;
+    const steps = stepsFor(ctx.settings.policy, strategy);
+    const release: ReleaseState = {
+      owner,
+      environment: state.environment,
+      actor,
+      strategy,
+      stable,
+      candidate,
+      fromVersion: versionsOf(state, stable),
+      toVersion: versionsOf(state, candidate),
+      steps,
+      stepIndex: 0,
+      percent: 0,
+      approval: strategy === 'canary' && ctx.settings.policy.approvalAfterFirstStep && steps.length > 1,
+      awaitApproval: false,
+      candidateCountsBefore,
+      scaledUp: false,
+      startedAt: nowOf(ctx).toISOString(),
+    };
+    await putReleaseRecord(ctx, { executionArn: owner, status: 'running', stable, candidate });
+    await record(ctx, {
+      actor,
+      event: 'started',
+      message: `release of ${candidate} (${release.toVersion}) started by ${actor}: ${strategy}, steps ${steps.join(' → ')}; ${stable} (${release.fromVersion}) stays stable`,
+      detail: { owner, strategy, steps, stable, candidate },
+    });
+    return release;
+  } catch (e) {
+    await releaseLock(ctx, owner).catch((re) => logger.warn('could not release the lock after a refused preflight', { error: errorMessage(re) }));
+    throw e;
+  }
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/** Requires a recent automated backup (within 24 h) and takes a manual snapshot named after the execution. */
+export async function backup(ctx: ReleaseContext, release: ReleaseState): Promise<ReleaseState> {
+  const id = ctx.settings.databaseInstanceId;
+  if (!id) throw new PreflightRefused('no database instance configured (DATABASE_INSTANCE_ID) but the policy requires a backup');
+  const now = nowOf(ctx).getTime();
+  const inst = await call(ctx, 'rds:DescribeDBInstances', () => ctx.release.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id })));
+  const latest = inst.DBInstances?.[0]?.LatestRestorableTime;
+  let evidence: string | undefined;
+  if (latest && now - latest.getTime() <= DAY_MS) evidence = `point-in-time restore available up to ${latest.toISOString()}`;
+  if (!evidence) {
+    const snaps = await call(ctx, 'rds:DescribeDBSnapshots', () =>
+      ctx.release.rds.send(new DescribeDBSnapshotsCommand({ DBInstanceIdentifier: id, SnapshotType: 'automated' })),
+    );
+    const recent = (snaps.DBSnapshots ?? [])
+      .filter((s) => s.Status === 'available' && s.SnapshotCreateTime && now - s.SnapshotCreateTime.getTime() <= DAY_MS)
+      .sort((a, b) => b.SnapshotCreateTime!.getTime() - a.SnapshotCreateTime!.getTime())[0];
+    if (recent) evidence = `automated snapshot ${recent.DBSnapshotIdentifier} of ${recent.SnapshotCreateTime!.toISOString()}`;
+  }
+  if (!evidence) {
+    throw new PreflightRefused(`no automated backup of ${id} within the last 24 hours (LatestRestorableTime ${latest?.toISOString() ?? 'unknown'}, no recent automated snapshot)`);
+  }
+  const snapshotId = snapshotIdentifier(release.environment, release.owner, nowOf(ctx));
+  try {
+    await call(ctx, 'rds:CreateDBSnapshot', () =>
+      ctx.release.rds.send(
+        new CreateDBSnapshotCommand({
+          DBInstanceIdentifier: id,
+          DBSnapshotIdentifier: snapshotId,
+          Tags: [
+            { Key: 'release-execution', Value: release.owner.slice(-256) },
+            { Key: 'environment', Value: release.environment },
+          ],
+        }),
+      ),
+    );
+  } catch (e) {
+    // A retried step whose first CreateDBSnapshot landed: the snapshot is the one we want.
+    if ((e as { name?: string }).name !== 'DBSnapshotAlreadyExistsFault') throw e;
+  }
+  await record(ctx, {
+    actor: release.actor,
+    event: 'backup',
+    message: `backup confirmed (${evidence}); manual snapshot ${snapshotId} started`,
+    detail: { databaseInstanceId: id, snapshotId },
+  });
+  return { ...release, snapshotId };
+}
+
+/** `release-<env>-<execution name>` cut to RDS rules: letters, digits, single hyphens, starts with a letter, <= 255. */
+export function snapshotIdentifier(environment: string, owner: string, now: Date): string {
+  const name = owner.split(':').pop() ?? owner;
+  const stamp = now.toISOString().slice(0, 10).replace(/-/g, '');
+  return `release-${environment}-${stamp}-${name}`
+    .replace(/[^a-zA-Z0-9-]/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/-$/, '')
+    .slice(0, 200)
+    .replace(/-$/, '');
+}
+
+/** ECS `startedBy` (<= 36 chars) identifying the migration task of this execution, so a retried start does not run it twice. */
+export function migrationStartedBy(owner: string): string {
+  let h = 0;
+  for (const ch of owner) h = (Math.imul(h, 31) + ch.charCodeAt(0)) >>> 0;
+  const name = (owner.split(':').pop() ?? owner).replace(/[^a-zA-Z0-9_-]/g, '-').slice(0, 18);
+  return `release-${h.toString(16)}-${name}`.slice(0, 36);
+}
+
+/** Runs the candidate's backend task definition once with the migration command (idempotent per execution). */
+export async function migrationStart(ctx: ReleaseContext, release: ReleaseState): Promise<ReleaseState> {
+  const m = ctx.settings.migration;
+  const command = ctx.settings.policy.migrationCommand;
+  if (!m || !command) throw new PreflightRefused('migration requested but no migration command or task definitions are configured');
+  const cluster = ctx.topology.clusterName;
+  const startedBy = migrationStartedBy(release.owner);
+  const existing = await call(ctx, 'ecs:ListTasks', () => ctx.clients.ecs.send(new ListTasksCommand({ cluster, startedBy })));
+  let taskArn = existing.taskArns?.[0];
+  if (!taskArn) {
+    const out = await call(ctx, 'ecs:RunTask', () =>
+      ctx.clients.ecs.send(
+        new RunTaskCommand({
+          cluster,
+          taskDefinition: m.taskDefinitions[release.candidate],
+          launchType: 'FARGATE',
+          count: 1,
+          startedBy,
+          networkConfiguration: {
+            awsvpcConfiguration: { subnets: [...m.subnets], securityGroups: [...m.securityGroups], assignPublicIp: 'DISABLED' },
+          },
+          overrides: { containerOverrides: [{ name: m.containerName, command: [...command] }] },
+        }),
+      ),
+    );
+    taskArn = out.tasks?.[0]?.taskArn;
+    if (!taskArn) {
+      throw new MigrationFailed(`RunTask started no migration task: ${(out.failures ?? []).map((f) => `${f.arn ?? ''} ${f.reason ?? ''}`).join('; ') || 'no reason given'}`);
+    }
+  }
+  await record(ctx, {
+    actor: release.actor,
+    event: 'migration-started',
+    message: `migration ${command.join(' ')} started on ${release.candidate} (${m.taskDefinitions[release.candidate]}) as ${taskArn}`,
+    detail: { taskArn, taskDefinition: m.taskDefinitions[release.candidate] },
+  });
+  return { ...release, migrationTaskArn: taskArn, deadline: deadlineIn(ctx, ctx.settings.policy.migrationTimeoutSeconds) };
+}
+
+function exitOf(task: Task | undefined, containerName: string): { exitCode?: number; reason: string } {
+  const c = task?.containers?.find((x) => x.name === containerName) ?? task?.containers?.[0];
+  return { exitCode: c?.exitCode, reason: [task?.stoppedReason, c?.reason].filter(Boolean).join('; ') || 'no reason given' };
+}
+
+/** Polls the migration task: done on exit 0; MigrationFailed on any other exit; MigrationTimeout (task stopped) past the deadline. */
+export async function migrationCheck(ctx: ReleaseContext, release: ReleaseState): Promise<PollResult> {
+  const m = ctx.settings.migration;
+  if (!m || !release.migrationTaskArn) throw new MigrationFailed('no migration task to check (migrationTaskArn missing)');
+  const cluster = ctx.topology.clusterName;
+  const out = await call(ctx, 'ecs:DescribeTasks', () =>
+    ctx.clients.ecs.send(new DescribeTasksCommand({ cluster, tasks: [release.migrationTaskArn!] })),
+  );
+  const task = out.tasks?.[0];
+  if (!task) throw new MigrationFailed(`migration task ${release.migrationTaskArn} not found`);
+  if (task.lastStatus === 'STOPPED') {
+    const { exitCode, reason } = exitOf(task, m.containerName);
+    if (exitCode === 0) {
+      await record(ctx, { actor: release.actor, event: 'migration-succeeded', message: `migration ${release.migrationTaskArn} exited 0`, detail: { taskArn: release.migrationTaskArn } });
+      return { done: true, detail: 'migration exited 0' };
+    }
+    throw new MigrationFailed(`migration task ${release.migrationTaskArn} stopped with exit code ${exitCode ?? 'none'} (${reason}); no traffic was moved`);
+  }
+  if (pastDeadline(ctx, release.deadline)) {
+    await call(ctx, 'ecs:StopTask', () =>
+      ctx.clients.ecs.send(new StopTaskCommand({ cluster, task: release.migrationTaskArn!, reason: 'release: migration timed out' })),
+    ).catch((e) => logger.warn('could not stop the migration task', { error: errorMessage(e) }));
+    throw new MigrationTimeout(`migration task ${release.migrationTaskArn} still ${task.lastStatus} at its deadline ${release.deadline}; stopped it; no traffic was moved`);
+  }
+  return { done: false, detail: `migration ${task.lastStatus ?? 'PENDING'}` };
+}
+
+/** Scales the candidate to the live color's counts (core restoreColor) and starts the stabilize deadline. */
+export async function scaleUp(ctx: ReleaseContext, release: ReleaseState): Promise<ReleaseState> {
+  const r = await restoreColor(ctx, { color: release.candidate, actor: release.actor, reason: `release: scale ${release.candidate} up to ${release.stable}'s counts` });
+  await record(ctx, {
+    actor: release.actor,
+    event: 'scaled-up',
+    message: `${release.candidate} scaled to ${SERVICES.map((s) => `${s} ${r.after[s]}`).join(', ')}; waiting up to ${ctx.settings.policy.stabilizeTimeoutSeconds} s until stable`,
+    detail: { before: r.before, after: r.after },
+  });
+  return { ...release, scaledUp: true, deadline: deadlineIn(ctx, ctx.settings.policy.stabilizeTimeoutSeconds) };
+}
+
+/**
+ * Stable = every candidate service runs its desired count (> 0 where the live color runs tasks) and, in every AZ where
+ * either color has registered targets, the candidate has at least minHealthyTargetsPerAz healthy targets.
+ */
+export async function stabilizeCheck(ctx: ReleaseContext, release: ReleaseState): Promise<PollResult> {
+  const ecs = await readEcs(ctx);
+  const problems: string[] = [];
+  const min = Math.max(ctx.topology.minHealthyTargetsPerAz, 1);
+  for (const s of SERVICES) {
+    const c = ecs[s][release.candidate];
+    if (!c.found) problems.push(`${s} ${release.candidate}: service not found`);
+    else if (c.runningCount !== c.desiredCount) problems.push(`${s} ${release.candidate}: ${c.runningCount} of ${c.desiredCount} running`);
+    if (c.desiredCount === 0) continue;
+    const colors = ctx.topology.services[s].colors;
+    const [mine, live] = await Promise.all([readTargetHealth(ctx, colors[release.candidate].targetGroupArn), readTargetHealth(ctx, colors[release.stable].targetGroupArn)]);
+    if (mine.healthy === 0) problems.push(`${s} ${release.candidate}: no healthy targets`);
+    const azs = new Set([...Object.keys(mine.byAz), ...Object.keys(live.byAz)]);
+    for (const az of azs) {
+      const h = mine.byAz[az]?.healthy ?? 0;
+      if (h < min) problems.push(`${s} ${release.candidate}: ${h} healthy in ${az}`);
+    }
+  }
+  if (problems.length === 0) {
+    await record(ctx, { actor: release.actor, event: 'stable', message: `${release.candidate} is stable with healthy targets in every AZ` });
+    return { done: true, detail: 'stable' };
+  }
+  if (pastDeadline(ctx, release.deadline)) {
+    throw new StabilizeTimeout(`${release.candidate} not stable by ${release.deadline}: ${problems.join('; ')}`);
+  }
+  return { done: false, detail: problems.join('; ') };
+}
+
+/** GETs every health path of every service on the candidate through the test listener; all must answer 2xx. */
+export async function preTraffic(ctx: ReleaseContext & { httpGet?: HttpGet }, release: ReleaseState): Promise<{ passed: true; checks: number }> {
+  let results: CheckResult[];
+  try {
+    results = await runPreTrafficChecks(ctx.topology, {
+      color: release.candidate,
+      baseUrl: ctx.settings.testListenerBaseUrl,
+      timeoutMs: ctx.settings.healthcheckTimeoutMs,
+      get: ctx.httpGet,
+    });
+  } catch (e) {
+    throw new PreTrafficCheckFailed(errorMessage(e));
+  }
+  const failed = results.filter((r) => !r.ok);
+  if (failed.length > 0) {
+    throw new PreTrafficCheckFailed(
+      `${failed.length} of ${results.length} pre-traffic checks of ${release.candidate} failed: ` +
+        failed.map((f) => `${f.service} ${f.path} ${f.status !== undefined ? `HTTP ${f.status}` : f.error}`).join(', ') +
+        '; no traffic was moved',
+    );
+  }
+  await record(ctx, {
+    actor: release.actor,
+    event: 'pre-traffic-passed',
+    message: `all ${results.length} pre-traffic checks of ${release.candidate} passed`,
+    detail: { checks: results.map((r) => `${r.service} ${r.path} ${r.status}`) },
+  });
+  return { passed: true, checks: results.length };
+}
+
+/** Shifts every service to the next step's percent of the candidate (core shift: lock, alarm and health guards). */
+export async function shiftStep(ctx: ReleaseContext, release: ReleaseState): Promise<ReleaseState> {
+  const percent = release.steps[release.stepIndex];
+  if (percent === undefined) throw new GuardRefused('input', `no step ${release.stepIndex} in ${JSON.stringify(release.steps)}`);
+  const r = await shift(ctx, {
+    target: { to: release.candidate, percent },
+    owner: release.owner,
+    actor: release.actor,
+    reason: `release step ${release.stepIndex + 1}/${release.steps.length}: ${release.candidate} to ${percent}%`,
+  });
+  await record(ctx, {
+    actor: release.actor,
+    event: 'shifted',
+    message: `${release.candidate} at ${percent}% (step ${release.stepIndex + 1} of ${release.steps.length})`,
+    weightsBefore: r.weightsBefore,
+    weightsAfter: r.weightsAfter,
+    detail: { percent, step: release.stepIndex + 1 },
+  });
+  return { ...release, percent, stepIndex: release.stepIndex + 1, awaitApproval: false };
+}
+
+export type GatePhase = 'bake' | 'final' | 'window';
+
+/**
+ * After a bake: every rollback alarm (both colors) and every comparison alarm must be out of ALARM, else GateFailed
+ * (the state machine's safe state then rolls back). Passing sets `awaitApproval` after the first canary step.
+ */
+export async function gate(ctx: ReleaseContext, release: ReleaseState, phase: GatePhase): Promise<ReleaseState> {
+  const rollbackAlarms = await readAlarms(ctx);
+  const comparison = await readComparisonAlarms(ctx);
+  const all = [...rollbackAlarms.map((a) => ({ name: a.name, state: a.state, kind: `rollback ${a.color}` })), ...comparison];
+  const firing = all.filter((a) => a.state === 'ALARM');
+  const missing = all.filter((a) => a.state === 'MISSING').map((a) => a.name);
+  if (firing.length > 0) {
+    throw new GateFailed(
+      `gate after the ${phase === 'bake' ? `bake at ${release.percent}%` : phase === 'final' ? 'final bake' : 'rollback window'} failed: ` +
+        `${firing.map((a) => `${a.name} (${a.kind})`).join(', ')} in ALARM`,
+    );
+  }
+  const awaitApproval = phase === 'bake' && release.approval && release.stepIndex === 1 && release.percent < 100;
+  await record(ctx, {
+    actor: release.actor,
+    event: 'gate-passed',
+    message: `gate passed at ${release.percent}% (${phase}): ${all.length} alarm(s) not in ALARM${missing.length ? `; MISSING: ${missing.join(', ')}` : ''}${awaitApproval ? '; waiting for approval' : ''}`,
+    detail: { phase, alarms: all.map((a) => `${a.name}=${a.state}`) },
+  });
+  return { ...release, awaitApproval };
+}
+
+async function readComparisonAlarms(ctx: ReleaseContext): Promise<{ name: string; state: string; kind: string }[]> {
+  const names = ctx.settings.comparisonAlarmNames;
+  if (names.length === 0) return [];
+  // Reuses the core's alarm reader with a topology holding only the comparison alarms.
+  const statuses = await readAlarms({ ...ctx, topology: { ...ctx.topology, rollbackAlarmNames: { blue: names, green: [] } } });
+  return statuses.map((s) => ({ name: s.name, state: s.state, kind: 'comparison' }));
+}
+
+/** Stores the approval task token (release record + ledger + notification) for `npm run release -- approve`. */
+export async function approvalRequest(ctx: ReleaseContext, release: ReleaseState, token: string): Promise<{ requested: true }> {
+  await putReleaseRecord(ctx, { executionArn: release.owner, status: 'awaiting-approval', stable: release.stable, candidate: release.candidate, taskToken: token });
+  await record(ctx, {
+    actor: release.actor,
+    event: 'approval-requested',
+    message:
+      `${release.candidate} at ${release.percent}% passed its gate; approve to continue with ` +
+      `\`npm run release -- approve --env ${release.environment}\` within ${ctx.settings.policy.approvalTimeoutSeconds} s, or it rolls back`,
+    detail: { taskToken: token, timeoutSeconds: ctx.settings.policy.approvalTimeoutSeconds },
+  });
+  return { requested: true };
+}
+
+/** After the rollback window: scales the old color to 0, releases the lock. */
+export async function finish(ctx: ReleaseContext, release: ReleaseState): Promise<{ released: true; live: Color; durationSeconds: number }> {
+  await scaleColor(ctx, { color: release.stable, desiredCount: 0, actor: release.actor, reason: `release done: rollback window over, scale ${release.stable} to 0` });
+  await putReleaseRecord(ctx, { executionArn: release.owner, status: 'succeeded', stable: release.candidate, candidate: release.stable });
+  const durationSeconds = Math.round((nowOf(ctx).getTime() - Date.parse(release.startedAt)) / 1000);
+  await record(ctx, {
+    actor: release.actor,
+    event: 'completed',
+    message: `release complete: ${release.candidate} (${release.toVersion}) serves 100%; ${release.stable} scaled to 0 after the rollback window (${durationSeconds} s)`,
+    detail: { live: release.candidate, durationSeconds },
+  });
+  await releaseLock(ctx, release.owner);
+  return { released: true, live: release.candidate, durationSeconds };
+}
+
+export interface SafeResult {
+  readonly rolledBack: boolean;
+  readonly restoredCounts: boolean;
+  readonly lockReleased: boolean;
+  readonly weights?: WeightsByService;
+  readonly error: string;
+}
+
+/**
+ * The safe state, reached from every failure: if any traffic reached the candidate, all traffic goes back to the
+ * stable color first and then the candidate is scaled to 0 (core rollback); if none did, the candidate gets back its
+ * desired counts from before the release; a running migration task is stopped; the lock is released (when this
+ * execution holds it). Records and notifies the failure. Never touches traffic when the release never got past
+ * preflight (`release` without colors), e.g. when another release holds the lock.
+ */
+export async function safe(
+  ctx: ReleaseContext,
+  req: { executionId: string; release?: Partial<ReleaseState>; error?: { Error?: string; Cause?: string } },
+): Promise<SafeResult> {
+  const release = req.release ?? {};
+  const owner = release.owner ?? req.executionId;
+  const actor = release.actor ?? 'release';
+  const error = `${req.error?.Error ?? 'unknown error'}: ${causeText(req.error?.Cause)}`;
+  let rolledBack = false;
+  let restoredCounts = false;
+  let weights: WeightsByService | undefined;
+  const problems: string[] = [];
+
+  if (release.stable && release.candidate) {
+    const { stable, candidate } = release;
+    if (release.migrationTaskArn) {
+      await call(ctx, 'ecs:StopTask', () =>
+        ctx.clients.ecs.send(new StopTaskCommand({ cluster: ctx.topology.clusterName, task: release.migrationTaskArn!, reason: 'release failed' })),
+      ).catch((e) => logger.warn('could not stop the migration task', { error: errorMessage(e) }));
+    }
+    const rules = await readRules(ctx);
+    const moved = SERVICES.some((s) => rules[s].weights[candidate] > 0);
+    if (moved) {
+      const r = await rollback(ctx, { to: stable, actor, reason: `release failed (${error}): all traffic back to ${stable}` });
+      rolledBack = true;
+      weights = r.shift.weightsAfter;
+    } else {
+      weights = Object.fromEntries(SERVICES.map((s) => [s, rules[s].weights]));
+      if (release.scaledUp && release.candidateCountsBefore) {
+        try {
+          await scaleColor(ctx, { color: candidate, desiredCount: release.candidateCountsBefore, actor, reason: `release failed before traffic: ${candidate} back to its counts before the release` });
+          restoredCounts = true;
+        } catch (e) {
+          problems.push(`could not scale ${candidate} back: ${errorMessage(e)}`);
+        }
+      }
+    }
+    await putReleaseRecord(ctx, { executionArn: owner, status: 'failed', stable, candidate }).catch((e) => problems.push(`release record: ${errorMessage(e)}`));
+  }
+
+  let lockReleased = false;
+  try {
+    await releaseLock(ctx, owner);
+    lockReleased = true;
+  } catch (e) {
+    if (!(e instanceof LockHeld)) problems.push(`could not release the lock: ${errorMessage(e)}`);
+    // LockHeld: another execution holds it (this one was refused at the lock); not ours to release.
+  }
+  await record(ctx, {
+    actor,
+    event: rolledBack ? 'rolled-back' : 'failed',
+    message:
+      `release ${rolledBack ? `rolled back: all traffic on ${release.stable}, ${release.candidate} scaled to 0` : 'failed; no traffic had moved'}` +
+      ` — ${error}${problems.length ? ` (problems: ${problems.join('; ')})` : ''}`,
+    weightsAfter: weights,
+    detail: { error: req.error?.Error, rolledBack, restoredCounts, lockReleased, problems },
+  });
+  return { rolledBack, restoredCounts, lockReleased, weights, error };
+}
+
+/**
+ * An execution that ended without reaching its safe state (overall timeout, StopExecution): the same clean-up as the
+ * safe state when the release record names that execution; otherwise nothing.
+ */
+export async function abandoned(ctx: ReleaseContext, req: { executionArn: string; status: string }): Promise<SafeResult | { skipped: string }> {
+  const rec = await readReleaseRecord(ctx);
+  if (!rec || rec.executionArn !== req.executionArn || (rec.status !== 'running' && rec.status !== 'awaiting-approval')) {
+    return { skipped: `release record does not show ${req.executionArn} running (${rec ? `${rec.executionArn}: ${rec.status}` : 'no record'})` };
+  }
+  const ecs = await readEcs(ctx);
+  const candidateCountsBefore = Object.fromEntries(SERVICES.map((s) => [s, 0])) as Record<ServiceName, number>;
+  return safe(ctx, {
+    executionId: req.executionArn,
+    release: { owner: req.executionArn, stable: rec.stable, candidate: rec.candidate, actor: 'release-cleanup', scaledUp: SERVICES.some((s) => ecs[s][rec.candidate!].desiredCount > 0), candidateCountsBefore },
+    error: { Error: `Execution${req.status}`, Cause: `execution ended with status ${req.status} before reaching its safe state` },
+  });
+}
+
+function causeText(cause: unknown): string {
+  if (typeof cause !== 'string') return JSON.stringify(cause ?? '');
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: string };
+    if (parsed && typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+  } catch {
+    // plain text cause
+  }
+  return cause;
+}
+

@@ -1,0 +1,41 @@
+/**
+ * CloudWatch metrics of the rollback Lambda as Embedded Metric Format log lines (no PutMetricData call, no extra
+ * dependency, no IAM permission): Lambda's log pipeline turns each line into metric data points.
+ *
+ * Namespace SafeReleases, dimension Environment:
+ *   RollbackFailed      1 when traffic could not be moved back to the stable color (page someone)
+ *   RollbackIncomplete  1 when traffic is back on the stable color but a later step failed
+ *   RollbackCompleted   1 per completed automated rollback
+ *   RollbackTimeToSafe  ms from the start of the invocation to traffic verified on the stable color
+ */
+export const METRIC_NAMESPACE = 'SafeReleases';
+
+export type RollbackMetric = 'RollbackFailed' | 'RollbackIncomplete' | 'RollbackCompleted';
+
+/** Where EMF lines go. Default: stdout, one line each (what Lambda's log pipeline parses). */
+export type MetricSink = (line: string) => void;
+
+export const stdoutSink: MetricSink = (line) => {
+  process.stdout.write(`${line}\n`);
+};
+
+export function emfLine(
+  environment: string,
+  values: Partial<Record<RollbackMetric, number>> & { RollbackTimeToSafe?: number },
+  properties: Record<string, unknown> = {},
+  now: Date = new Date(),
+): string {
+  const metrics = Object.keys(values).map((name) => ({
+    Name: name,
+    Unit: name === 'RollbackTimeToSafe' ? 'Milliseconds' : 'Count',
+  }));
+  return JSON.stringify({
+    ...properties,
+    _aws: {
+      Timestamp: now.getTime(),
+      CloudWatchMetrics: [{ Namespace: METRIC_NAMESPACE, Dimensions: [['Environment']], Metrics: metrics }],
+    },
+    Environment: environment,
+    ...values,
+  });
+}

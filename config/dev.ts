@@ -43,5 +43,18 @@ export const dev: EnvironmentConfig = {
   testListener: { port: 8443, allowedCidr: OPERATOR_CIDR },
   waf: false,
   logRetentionDays: 14,
+  release: {
+    strategy: 'blue-green',
+    canarySteps: [100],
+    bakeSeconds: 60,
+    finalBakeSeconds: 60,
+    approvalAfterFirstStep: false,
+    approvalTimeoutSeconds: 3600,
+    rollbackWindowSeconds: 300,
+    stabilizeTimeoutSeconds: 900,
+    backupBeforeRelease: false,
+    migrationCommand: ['npm', 'run', 'db:migrate'],
+    migrationTimeoutSeconds: 900,
+  },
   traffic: { minHealthyTargetsPerAz: 1 },
 };

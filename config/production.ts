@@ -48,5 +48,19 @@ export const production: EnvironmentConfig = {
   testListener: { port: 8443, allowedCidr: OPERATOR_CIDR },
   waf: true,
   logRetentionDays: 90,
+  release: {
+    strategy: 'canary',
+    canarySteps: [10, 25, 50, 100],
+    bakeSeconds: 300,
+    finalBakeSeconds: 300,
+    approvalAfterFirstStep: false,
+    approvalTimeoutSeconds: 3600,
+    // The plan's decision window: "within 30 minutes of deployment".
+    rollbackWindowSeconds: 1800,
+    stabilizeTimeoutSeconds: 900,
+    backupBeforeRelease: true,
+    migrationCommand: ['npm', 'run', 'db:migrate'],
+    migrationTimeoutSeconds: 900,
+  },
   traffic: { minHealthyTargetsPerAz: 1 },
 };

@@ -45,5 +45,18 @@ export const staging: EnvironmentConfig = {
   testListener: { port: 8443, allowedCidr: OPERATOR_CIDR },
   waf: true,
   logRetentionDays: 30,
+  release: {
+    strategy: 'canary',
+    canarySteps: [10, 50, 100],
+    bakeSeconds: 120,
+    finalBakeSeconds: 120,
+    approvalAfterFirstStep: false,
+    approvalTimeoutSeconds: 3600,
+    rollbackWindowSeconds: 900,
+    stabilizeTimeoutSeconds: 900,
+    backupBeforeRelease: true,
+    migrationCommand: ['npm', 'run', 'db:migrate'],
+    migrationTimeoutSeconds: 900,
+  },
   traffic: { minHealthyTargetsPerAz: 1 },
 };

@@ -63,6 +63,35 @@ export interface CacheConfig {
   readonly multiAz: boolean;
 }
 
+/** How a release moves traffic and when it gives up; see README, "Releasing". */
+export interface ReleasePolicy {
+  /** Default strategy of `npm run release` for this environment. */
+  readonly strategy: 'canary' | 'blue-green';
+  /**
+   * Canary: percent of traffic on the new color after each step, strictly increasing, ending at 100.
+   * Blue/green ignores it and goes to 100 at once.
+   */
+  readonly canarySteps: readonly number[];
+  /** Wait after each step before the gate checks alarms, in seconds. */
+  readonly bakeSeconds: number;
+  /** Wait at 100% before the release is declared done, in seconds. */
+  readonly finalBakeSeconds: number;
+  /** Ask for a manual approval (task token) before leaving the first canary step. */
+  readonly approvalAfterFirstStep: boolean;
+  /** How long a manual approval may wait before the release rolls back, in seconds. */
+  readonly approvalTimeoutSeconds: number;
+  /** How long the old color keeps running after 100% before it is scaled to 0 (the plan: 30 minutes). */
+  readonly rollbackWindowSeconds: number;
+  /** Longest wait for the new color's services to become stable with healthy targets, in seconds. */
+  readonly stabilizeTimeoutSeconds: number;
+  /** Take a manual RDS snapshot and require a recent automated backup before the release. */
+  readonly backupBeforeRelease: boolean;
+  /** Run the backend's new task definition once with this command before traffic moves. @default - no migration */
+  readonly migrationCommand?: readonly string[];
+  /** Longest a migration task may run, in seconds. */
+  readonly migrationTimeoutSeconds: number;
+}
+
 export interface EnvironmentConfig {
   readonly name: EnvironmentName;
   /** 12-digit AWS account ID. The placeholder 111111111111 etc. must be replaced to deploy (README). */
@@ -90,6 +119,7 @@ export interface EnvironmentConfig {
   readonly waf: boolean;
   /** Retention of application and access logs, in days. */
   readonly logRetentionDays: number;
+  readonly release: ReleasePolicy;
   readonly traffic: {
     /** A color needs this many healthy targets in every AZ before it gets traffic. */
     readonly minHealthyTargetsPerAz: number;

@@ -137,6 +137,36 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
   check(isCidr(t.allowedCidr) && !t.allowedCidr.endsWith('/0'), 'testListener.allowedCidr', t.allowedCidr, 'must be an IPv4 CIDR narrower than the whole internet: the test listener reaches colors without traffic', 'use your office or VPN CIDR');
   wholeAtLeast(c.traffic.minHealthyTargetsPerAz, 1, 'traffic.minHealthyTargetsPerAz', 'use 1 or more');
 
+  validateRelease(c, check);
+
   if (problems.length > 0) throw new ConfigError(c.name, problems);
   return c;
+}
+
+type Check = (ok: boolean, field: string, value: unknown, why: string, fix: string) => void;
+
+/** Step Functions limits: a Wait state and a task heartbeat are capped by the one-year execution limit. https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html */
+const SFN_MAX_SECONDS = 365 * 24 * 3600;
+
+function validateRelease(c: EnvironmentConfig, check: Check): void {
+  const r = c.release;
+  const steps = r.canarySteps;
+  check(steps.length >= 1, 'release.canarySteps', steps, 'needs at least one step', 'use e.g. [10, 25, 50, 100]');
+  steps.forEach((s, i) =>
+    check(Number.isInteger(s) && s >= 1 && s <= 100, `release.canarySteps[${i}]`, s, 'each step must be a whole percent from 1 to 100', 'use e.g. 10'),
+  );
+  check(steps.every((s, i) => i === 0 || s > steps[i - 1]), 'release.canarySteps', steps, 'steps must be strictly increasing', 'sort the steps and drop repeats');
+  check(steps[steps.length - 1] === 100, 'release.canarySteps', steps, 'the last step must be 100, or the release never completes', 'end the list with 100');
+  const seconds = (v: number, field: string, min: number, fix: string) =>
+    check(Number.isInteger(v) && v >= min && v <= SFN_MAX_SECONDS, field, v, `must be whole seconds from ${min} to ${SFN_MAX_SECONDS} (Step Functions' one-year limit)`, fix);
+  seconds(r.bakeSeconds, 'release.bakeSeconds', 0, 'use e.g. 300');
+  seconds(r.finalBakeSeconds, 'release.finalBakeSeconds', 0, 'use e.g. 300');
+  seconds(r.rollbackWindowSeconds, 'release.rollbackWindowSeconds', 0, 'use 1800 (the plan\'s 30 minutes)');
+  seconds(r.approvalTimeoutSeconds, 'release.approvalTimeoutSeconds', 60, 'use e.g. 3600');
+  seconds(r.stabilizeTimeoutSeconds, 'release.stabilizeTimeoutSeconds', 60, 'use e.g. 900');
+  seconds(r.migrationTimeoutSeconds, 'release.migrationTimeoutSeconds', 60, 'use e.g. 900');
+  if (r.migrationCommand) {
+    check(r.migrationCommand.length > 0 && r.migrationCommand.every((a) => typeof a === 'string' && a.length > 0), 'release.migrationCommand', r.migrationCommand, 'must be a non-empty list of non-empty arguments', 'use e.g. ["npm", "run", "db:migrate"] or remove it');
+  }
+  if (c.name !== 'dev') check(r.backupBeforeRelease, 'release.backupBeforeRelease', r.backupBeforeRelease, `${c.name} must confirm backups before a release (the plan's "confirm backups before deployment")`, 'set true');
 }

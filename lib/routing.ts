@@ -1,10 +1,15 @@
+import { CustomResource } from 'aws-cdk-lib';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { Construct } from 'constructs';
 import { COLORS, type Color } from '../lambda/shared/topology';
 import type { ServiceColor } from './services';
+import type { TrafficResourceProvider } from './traffic-resources';
 
 /** Header that picks the color on the test listener, e.g. `curl -H 'X-Release-Color: green'`. */
 export const COLOR_HEADER = 'X-Release-Color';
+
+/** Weights a new environment starts with: everything on blue. */
+export const INITIAL_WEIGHTS: Readonly<Record<Color, number>> = { blue: 100, green: 0 };
 
 export interface ServiceRoutingProps {
   readonly productionListener: elbv2.IApplicationListener;
@@ -12,31 +17,36 @@ export interface ServiceRoutingProps {
   /** Host the service answers on. */
   readonly hostHeader: string;
   readonly colors: Readonly<Record<Color, ServiceColor>>;
-  /**
-   * Priority of the production rule; the test rules take `priority + 1` (blue) and `priority + 2` (green).
-   */
+  /** Creates the production rule, whose weights traffic control owns after creation. */
+  readonly provider: TrafficResourceProvider;
+  /** Priority of the production rule; the test rules take `priority + 1` (blue) and `priority + 2` (green). */
   readonly priority: number;
 }
 
 /**
- * Routes one service's host: on the production listener, a weighted forward to blue and green that
- * starts at blue 100 / green 0; on the test listener, one rule per color selected by header.
+ * Routes one service's host. On the production listener: a weighted forward to blue and green that
+ * starts at blue 100 / green 0 and is created by Custom::WeightedListenerRule, so no later deployment
+ * resets the weights (lambda/custom-resources/weighted-rule.ts). On the test listener: one rule per
+ * color selected by header, for pre-traffic checks of a named color.
  */
 export class ServiceRouting extends Construct {
-  /** The production rule whose weights traffic control owns. */
-  readonly productionRule: elbv2.ApplicationListenerRule;
+  /** The production rule; its weights belong to traffic control. */
+  readonly productionRule: CustomResource;
 
   constructor(scope: Construct, id: string, props: ServiceRoutingProps) {
     super(scope, id);
     const host = elbv2.ListenerCondition.hostHeaders([props.hostHeader]);
-    this.productionRule = new elbv2.ApplicationListenerRule(this, 'Production', {
-      listener: props.productionListener,
-      priority: props.priority,
-      conditions: [host],
-      action: elbv2.ListenerAction.weightedForward([
-        { targetGroup: props.colors.blue.targetGroup, weight: 100 },
-        { targetGroup: props.colors.green.targetGroup, weight: 0 },
-      ]),
+    props.provider.grantRules(props.productionListener);
+    this.productionRule = new CustomResource(this, 'Production', {
+      serviceToken: props.provider.serviceToken,
+      resourceType: 'Custom::WeightedListenerRule',
+      properties: {
+        ListenerArn: props.productionListener.listenerArn,
+        Priority: props.priority,
+        Conditions: [{ Field: 'host-header', HostHeaderConfig: { Values: [props.hostHeader] } }],
+        TargetGroups: { blue: props.colors.blue.targetGroup.targetGroupArn, green: props.colors.green.targetGroup.targetGroupArn },
+        InitialWeights: INITIAL_WEIGHTS,
+      },
     });
     COLORS.forEach((color, i) => {
       new elbv2.ApplicationListenerRule(this, color === 'blue' ? 'TestBlue' : 'TestGreen', {
@@ -48,8 +58,8 @@ export class ServiceRouting extends Construct {
     });
   }
 
-  /** The production rule's ARN (the `ref` of AWS::ElasticLoadBalancingV2::ListenerRule). */
+  /** The production rule's ARN. */
   get productionRuleArn(): string {
-    return this.productionRule.listenerRuleArn;
+    return this.productionRule.getAttString('RuleArn');
   }
 }

@@ -1,4 +1,5 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { CustomResource, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -8,6 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { ServiceConfig } from '../config';
 import { COLORS, type Color, type ServiceName } from '../lambda/shared/topology';
+import type { TrafficResourceProvider } from './traffic-resources';
 
 export const HEALTH_CHECK_PATH = '/health';
 
@@ -24,6 +26,8 @@ export interface ColoredServiceProps {
   readonly logRetention: logs.RetentionDays;
   /** Key for the log groups. */
   readonly logKey: kms.IKey;
+  /** Sets the starting counts once; afterwards traffic control owns them. */
+  readonly provider: TrafficResourceProvider;
 }
 
 /** One color of a service: what a blue/green switch moves traffic between. */
@@ -39,9 +43,15 @@ export interface ServiceColor {
  * A service (frontend or backend) as two Fargate services, blue and green, each with its own task
  * definition, image version, target group and log group. Which color serves users is decided by
  * the listener rule weights, not here.
+ *
+ * Task counts belong to traffic control: the services have no DesiredCount in the template (so an
+ * update never resets it) and Custom::ServiceCounts sets the starting counts and scalable targets
+ * once (lambda/custom-resources/service-counts.ts): blue at the configured count, green at 0.
  */
 export class ColoredService extends Construct {
   readonly colors: Readonly<Record<Color, ServiceColor>>;
+  /** Sets starting counts; task definitions are created after it (see `LiveImageGuard`). */
+  readonly counts: CustomResource;
 
   constructor(scope: Construct, id: string, props: ColoredServiceProps) {
     super(scope, id);
@@ -52,6 +62,48 @@ export class ColoredService extends Construct {
       colors[color] = this.addColor(color, repository, props);
     }
     this.colors = colors;
+
+    const scaling = c.autoscaling && { MinCapacity: c.autoscaling.minCapacity, MaxCapacity: c.autoscaling.maxCapacity };
+    props.provider.grantServiceCounts(props.cluster);
+    this.counts = new CustomResource(this, 'Counts', {
+      serviceToken: props.provider.serviceToken,
+      resourceType: 'Custom::ServiceCounts',
+      properties: {
+        ClusterName: props.cluster.clusterName,
+        Colors: Object.fromEntries(
+          COLORS.map((color) => [
+            color,
+            {
+              ServiceName: colors[color].service.serviceName,
+              InitialDesiredCount: color === 'blue' ? c.desiredCount : 0,
+              InitialScaling: scaling && (color === 'blue' ? scaling : { MinCapacity: 0, MaxCapacity: 0 }),
+              Scaling: scaling,
+            },
+          ]),
+        ),
+      },
+    });
+
+    if (c.autoscaling) {
+      for (const color of COLORS) {
+        // Attached by resource ID rather than to an AWS::ApplicationAutoScaling::ScalableTarget: the
+        // target is registered by Custom::ServiceCounts so that its bounds stay with traffic control.
+        const policy = new appscaling.CfnScalingPolicy(this, `${color === 'blue' ? 'Blue' : 'Green'}CpuScaling`, {
+          policyName: `${id}-${color}-cpu`,
+          policyType: 'TargetTrackingScaling',
+          serviceNamespace: 'ecs',
+          scalableDimension: 'ecs:service:DesiredCount',
+          resourceId: `service/${props.cluster.clusterName}/${colors[color].service.serviceName}`,
+          targetTrackingScalingPolicyConfiguration: {
+            targetValue: c.autoscaling.targetCpuPercent,
+            predefinedMetricSpecification: { predefinedMetricType: 'ECSServiceAverageCPUUtilization' },
+            scaleInCooldown: 60,
+            scaleOutCooldown: 60,
+          },
+        });
+        policy.node.addDependency(this.counts);
+      }
+    }
   }
 
   private addColor(color: Color, repository: ecr.IRepository, props: ColoredServiceProps): ServiceColor {
@@ -117,7 +169,6 @@ export class ColoredService extends Construct {
       securityGroups: [props.securityGroup],
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       assignPublicIp: false,
-      desiredCount: color === 'blue' ? c.desiredCount : 0,
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
       circuitBreaker: { enable: true, rollback: true },
@@ -126,13 +177,6 @@ export class ColoredService extends Construct {
     });
     service.attachToApplicationTargetGroup(targetGroup);
 
-    if (c.autoscaling) {
-      const scaling = service.autoScaleTaskCount({
-        minCapacity: color === 'blue' ? c.autoscaling.minCapacity : 0,
-        maxCapacity: color === 'blue' ? c.autoscaling.maxCapacity : 0,
-      });
-      scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: c.autoscaling.targetCpuPercent });
-    }
     return { color, service, taskDefinition, targetGroup, logGroup };
   }
 }

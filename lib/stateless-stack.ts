@@ -7,14 +7,16 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { EnvironmentStack, type EnvironmentStackProps } from './environment-stack';
-import { SERVICES, type ServiceName, type Topology } from '../lambda/shared/topology';
+import { SERVICES, type ServiceName } from '../lambda/shared/topology';
 import { Cache } from './cache';
 import { EnvironmentKey } from './encryption';
+import { LiveImageGuard } from './image-guard';
 import { PublicLoadBalancer } from './load-balancer';
-import { ServiceRouting } from './routing';
+import { COLOR_HEADER, ServiceRouting } from './routing';
 import { ColoredService } from './services';
 import type { StatefulStack } from './stateful-stack';
 import { TrafficControl } from './traffic-control';
+import { TrafficResourceProvider } from './traffic-resources';
 
 export interface StatelessStackProps extends EnvironmentStackProps {
   /** The environment's data and network, deployed before this stack. */
@@ -30,7 +32,6 @@ export class StatelessStack extends EnvironmentStack {
   readonly routing: Readonly<Record<ServiceName, ServiceRouting>>;
   readonly loadBalancer: PublicLoadBalancer;
   readonly trafficControl: TrafficControl;
-  readonly topology: Topology;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -67,6 +68,7 @@ export class StatelessStack extends EnvironmentStack {
     securityGroups.backend.connections.allowToDefaultPort(stateful.database, 'Backend to PostgreSQL');
     securityGroups.backend.connections.allowToDefaultPort(stateful.cache, 'Backend to cache');
 
+    const provider = new TrafficResourceProvider(this, 'TrafficResources', { vpc, encryptionKey: key, logRetention });
     const { database, cache } = stateful;
     // Imported, so that granting the execution roles access adds statements to the roles only: a
     // grant on the stateful stack's own key and secrets would write these roles into its key
@@ -80,7 +82,7 @@ export class StatelessStack extends EnvironmentStack {
       secretCompleteArn: cache.authToken.secretArn,
       encryptionKey: dataKey,
     });
-    const common = { cluster, logRetention, logKey: key };
+    const common = { cluster, logRetention, logKey: key, provider };
     this.services = {
       frontend: new ColoredService(this, 'Frontend', {
         ...common,
@@ -124,41 +126,33 @@ export class StatelessStack extends EnvironmentStack {
           testListener: this.loadBalancer.testListener,
           hostHeader: hosts[name],
           colors: this.services[name].colors,
+          provider,
           priority: (i + 1) * 10,
         }),
       ]),
     ) as Record<ServiceName, ServiceRouting>;
 
+    new LiveImageGuard(this, 'LiveImageGuard', { config: c, services: this.services, routing: this.routing, provider });
+
     this.trafficControl = new TrafficControl(this, 'TrafficControl', {
+      environment: c.name,
+      cluster,
+      services: this.services,
+      routing: this.routing,
+      scaling: Object.fromEntries(
+        SERVICES.flatMap((s) => {
+          const a = c.services[s].autoscaling;
+          return a ? [[s, { minCapacity: a.minCapacity, maxCapacity: a.maxCapacity }]] : [];
+        }),
+      ),
+      minHealthyTargetsPerAz: c.traffic.minHealthyTargetsPerAz,
+      testListener: { port: c.testListener.port, colorHeader: COLOR_HEADER, hosts },
+      vpc,
       encryptionKey: key,
+      logRetention,
       retainLedger: c.database.protectData,
     });
 
-    this.topology = {
-      environment: c.name,
-      clusterName: cluster.clusterName,
-      services: Object.fromEntries(
-        SERVICES.map((name) => {
-          const svc = this.services[name];
-          const scaling = c.services[name].autoscaling;
-          const bounds = scaling ? { minCapacity: scaling.minCapacity, maxCapacity: scaling.maxCapacity } : undefined;
-          return [
-            name,
-            {
-              listenerRuleArn: this.routing[name].productionRuleArn,
-              colors: {
-                blue: { targetGroupArn: svc.colors.blue.targetGroup.targetGroupArn, serviceName: svc.colors.blue.service.serviceName, scaling: bounds },
-                green: { targetGroupArn: svc.colors.green.targetGroup.targetGroupArn, serviceName: svc.colors.green.service.serviceName, scaling: bounds },
-              },
-            },
-          ];
-        }),
-      ) as Topology['services'],
-      lockTableName: this.trafficControl.lockTable.tableName,
-      ledgerTableName: this.trafficControl.ledgerTable.tableName,
-      rollbackAlarmNames: { blue: [], green: [] },
-      minHealthyTargetsPerAz: c.traffic.minHealthyTargetsPerAz,
-    };
     // CDK grants write one AWS::IAM::Policy per role holding only that role's scoped statements;
     // a managed policy would be a broader, reusable attachment. Wildcards stay checked by AwsSolutions-IAM5.
     Validations.of(this).acknowledge({
@@ -168,7 +162,7 @@ export class StatelessStack extends EnvironmentStack {
 
     new CfnOutput(this, 'Topology', {
       description: 'Traffic-control topology of this environment, read by `npm run traffic`',
-      value: this.toJsonString(this.topology),
+      value: this.trafficControl.topologyJson,
     });
   }
 }

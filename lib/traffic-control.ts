@@ -1,30 +1,65 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { COLORS, type Color, SERVICES, type ServiceName, type Topology } from '../lambda/shared/topology';
+import { HandlerFunction } from './handler-function';
+import { acknowledgeKmsGrantWildcards } from './nag';
+import type { ServiceRouting } from './routing';
+import type { ColoredService } from './services';
+import { grantAutoscalingServiceLinkedRole } from './traffic-resources';
 
 export interface TrafficControlProps {
+  readonly environment: string;
+  readonly cluster: ecs.ICluster;
+  readonly services: Readonly<Record<ServiceName, ColoredService>>;
+  readonly routing: Readonly<Record<ServiceName, ServiceRouting>>;
+  /** Autoscaling bounds a color gets back when brought up, per service. @default - no autoscaling */
+  readonly scaling?: Partial<Record<ServiceName, { readonly minCapacity: number; readonly maxCapacity: number }>>;
+  readonly minHealthyTargetsPerAz: number;
+  /** Alarms that must be OK before a color gets more traffic, per color. @default - none */
+  readonly rollbackAlarms?: Readonly<Record<Color, readonly cloudwatch.IAlarm[]>>;
+  /** Release and rollback notifications. @default - none */
+  readonly notificationTopic?: sns.ITopic;
+  /** Where the test listener answers. @default - unknown to traffic control */
+  readonly testListener?: Topology['testListener'];
+  readonly vpc: ec2.IVpc;
   readonly encryptionKey: kms.IKey;
+  readonly logRetention: logs.RetentionDays;
   /** Keep the ledger when the stack is deleted. */
   readonly retainLedger: boolean;
 }
 
 /**
- * State of traffic control: the release lock (one release or manual shift at a time, with an
- * expiring lease) and the append-only ledger of every shift, refusal, scale and rollback.
+ * Traffic control of one environment: the release lock (one release or manual shift at a time, with
+ * an expiring lease), the append-only ledger of every shift, refusal, scale and rollback, the
+ * environment's topology, and the switch Lambda that moves traffic with the shared core.
  */
 export class TrafficControl extends Construct {
   readonly lockTable: dynamodb.TableV2;
   readonly ledgerTable: dynamodb.TableV2;
+  readonly topology: Topology;
+  /** `topology` as a JSON string (with CloudFormation references), for handler environments and the stack output. */
+  readonly topologyJson: string;
+  readonly switchFunction: HandlerFunction;
+  private readonly scope: Pick<TrafficControlProps, 'services' | 'routing'>;
 
   constructor(scope: Construct, id: string, props: TrafficControlProps) {
     super(scope, id);
+    this.scope = props;
     const encryption = dynamodb.TableEncryptionV2.customerManagedKey(props.encryptionKey);
     this.lockTable = new dynamodb.TableV2(this, 'Lock', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       billing: dynamodb.Billing.onDemand(),
       encryption,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: 'expiresAt',
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.ledgerTable = new dynamodb.TableV2(this, 'Ledger', {
@@ -35,6 +70,77 @@ export class TrafficControl extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: props.retainLedger,
       removalPolicy: props.retainLedger ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+
+    const alarmNames = (c: Color) => (props.rollbackAlarms?.[c] ?? []).map((a) => a.alarmName);
+    this.topology = {
+      environment: props.environment,
+      clusterName: props.cluster.clusterName,
+      services: Object.fromEntries(
+        SERVICES.map((s) => [
+          s,
+          {
+            listenerRuleArn: props.routing[s].productionRuleArn,
+            colors: Object.fromEntries(
+              COLORS.map((c) => [
+                c,
+                {
+                  targetGroupArn: props.services[s].colors[c].targetGroup.targetGroupArn,
+                  serviceName: props.services[s].colors[c].service.serviceName,
+                  scaling: props.scaling?.[s],
+                },
+              ]),
+            ),
+          },
+        ]),
+      ) as unknown as Topology['services'],
+      lockTableName: this.lockTable.tableName,
+      ledgerTableName: this.ledgerTable.tableName,
+      rollbackAlarmNames: { blue: alarmNames('blue'), green: alarmNames('green') },
+      minHealthyTargetsPerAz: props.minHealthyTargetsPerAz,
+      notificationTopicArn: props.notificationTopic?.topicArn,
+      testListener: props.testListener,
+    };
+    this.topologyJson = Stack.of(this).toJsonString(this.topology);
+
+    this.switchFunction = new HandlerFunction(this, 'Switch', {
+      entry: 'lambda/switch/handler.ts',
+      description: `Traffic switch of ${props.environment}: status, shift, scale, rollback`,
+      vpc: props.vpc,
+      encryptionKey: props.encryptionKey,
+      logRetention: props.logRetention,
+      environment: { TOPOLOGY: this.topologyJson },
+    });
+    this.grantTrafficControl(this.switchFunction);
+  }
+
+  /** Everything the traffic core does, scoped to this environment's rules, services, tables and alarms. */
+  grantTrafficControl(grantee: iam.IGrantable & Construct): void {
+    const props = this.scope;
+    const policy = (actions: string[], resources: string[]) => grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources }));
+    const services = SERVICES.flatMap((s) => COLORS.map((c) => props.services[s].colors[c].service.serviceArn));
+    policy(['elasticloadbalancing:ModifyRule'], SERVICES.map((s) => props.routing[s].productionRuleArn));
+    policy(['ecs:DescribeServices', 'ecs:UpdateService'], services);
+    // Describe* of ELB, ECS task definitions, CloudWatch alarms and Application Auto Scaling take no
+    // resource-level permissions. https://docs.aws.amazon.com/service-authorization/latest/reference/list_elasticloadbalancingv2.html
+    policy(
+      [
+        'elasticloadbalancing:DescribeRules',
+        'elasticloadbalancing:DescribeTargetHealth',
+        'ecs:DescribeTaskDefinition',
+        'cloudwatch:DescribeAlarms',
+        'application-autoscaling:DescribeScalableTargets',
+        'application-autoscaling:RegisterScalableTarget',
+      ],
+      ['*'],
+    );
+    grantAutoscalingServiceLinkedRole(grantee);
+    this.lockTable.grantReadWriteData(grantee);
+    this.ledgerTable.grantReadWriteData(grantee);
+    acknowledgeKmsGrantWildcards(grantee, 'the lock and ledger tables');
+    Validations.of(grantee).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'Describe actions of ELB, ECS task definitions, CloudWatch alarms and Application Auto Scaling, RegisterScalableTarget, and Lambda VPC ENI actions support no resource-level permissions; every write is scoped to this environment',
     });
   }
 }

@@ -50,6 +50,18 @@ export interface Topology {
   readonly rollbackAlarmNames: Readonly<Record<Color, readonly string[]>>;
   /** A color must have at least this many healthy targets in every AZ it serves before it gets traffic. */
   readonly minHealthyTargetsPerAz: number;
+  /** SNS topic for release and rollback notifications. @default - no notifications */
+  readonly notificationTopicArn?: string;
+  /**
+   * The pre-traffic test listener: `https://<host>:<port>` with header `<colorHeader>: <color>` reaches
+   * that color of a service whatever the weights are. @default - no test listener known
+   */
+  readonly testListener?: {
+    readonly port: number;
+    readonly colorHeader: string;
+    /** Host name of each service (the storefront domain and `api.<domain>`). */
+    readonly hosts: Readonly<Record<ServiceName, string>>;
+  };
 }
 
 /** Parses and validates a topology document; throws one error listing every problem. */

@@ -78,19 +78,23 @@ describe.each(['dev', 'staging', 'production'] as const)('%s environment', (name
     }
   });
 
-  test('THEN each host rule is a weighted forward with blue 100 and green 0', () => {
+  test('THEN each host rule is a weighted forward that starts at blue 100 and green 0', () => {
     const hosts = [config.domainName, `api.${config.domainName}`];
     for (const [i, host] of hosts.entries()) {
-      const color = (c: string) => ({ Ref: Match.stringLikeRegexp(`^${i === 0 ? 'Frontend' : 'Backend'}${c}TargetGroup`) });
-      stateless.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', {
+      const prefix = i === 0 ? 'Frontend' : 'Backend';
+      stateless.hasResourceProperties('Custom::WeightedListenerRule', {
+        ListenerArn: { Ref: Match.stringLikeRegexp('^LoadBalancerAlbHttps') },
         Conditions: [{ Field: 'host-header', HostHeaderConfig: { Values: [host] } }],
-        Actions: [
-          {
-            Type: 'forward',
-            ForwardConfig: { TargetGroups: [{ TargetGroupArn: color('Blue'), Weight: 100 }, { TargetGroupArn: color('Green'), Weight: 0 }] },
-          },
-        ],
+        TargetGroups: {
+          blue: { Ref: Match.stringLikeRegexp(`^${prefix}BlueTargetGroup`) },
+          green: { Ref: Match.stringLikeRegexp(`^${prefix}GreenTargetGroup`) },
+        },
+        InitialWeights: { blue: 100, green: 0 },
       });
+    }
+    // No plain listener rule carries weights: CloudFormation would put them back on every update.
+    for (const [, rule] of resourcesOf(stateless, 'AWS::ElasticLoadBalancingV2::ListenerRule')) {
+      for (const action of rule.Properties.Actions) expect(action.ForwardConfig?.TargetGroups?.[0]?.Weight).toBeUndefined();
     }
   });
 
@@ -221,9 +225,29 @@ describe.each(['dev', 'staging', 'production'] as const)('%s environment', (name
     expect(ingress.filter((r) => r.FromPort === 5433 || r.FromPort === 6380)).toHaveLength(2);
   });
 
-  test(`THEN autoscaling is ${config.services.frontend.autoscaling ? 'on for the live color' : 'off'}`, () => {
-    const targets = resourcesOf(stateless, 'AWS::ApplicationAutoScaling::ScalableTarget');
-    expect(targets).toHaveLength(config.services.frontend.autoscaling ? 4 : 0);
+  test(`THEN autoscaling is ${config.services.frontend.autoscaling ? 'a CPU target-tracking policy per color' : 'off'}`, () => {
+    const policies = resourcesOf(stateless, 'AWS::ApplicationAutoScaling::ScalingPolicy');
+    expect(policies).toHaveLength(config.services.frontend.autoscaling ? 4 : 0);
+    for (const [, p] of policies) {
+      expect(p.Properties).toMatchObject({
+        PolicyType: 'TargetTrackingScaling',
+        ScalableDimension: 'ecs:service:DesiredCount',
+        TargetTrackingScalingPolicyConfiguration: { PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' } },
+      });
+      expect(p.DependsOn).toEqual([expect.stringMatching(/Counts/)]);
+    }
+  });
+
+  test('THEN the switch Lambda runs the traffic core on the current Node.js runtime with the topology', () => {
+    stateless.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      Environment: { Variables: Match.objectLike({ TOPOLOGY: Match.anyValue() }) },
+      VpcConfig: Match.anyValue(),
+      TracingConfig: { Mode: 'Active' },
+    });
+    stateless.hasOutput('Topology', { Value: Match.anyValue() });
   });
 
   test('THEN CloudTrail validates log files into a KMS-encrypted bucket', () => {

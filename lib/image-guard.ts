@@ -1,0 +1,47 @@
+import { CustomResource } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import type { EnvironmentConfig } from '../config';
+import { COLORS, SERVICES, type ServiceName } from '../lambda/shared/topology';
+import type { ServiceRouting } from './routing';
+import type { ColoredService } from './services';
+import type { TrafficResourceProvider } from './traffic-resources';
+
+export interface LiveImageGuardProps {
+  readonly config: EnvironmentConfig;
+  readonly services: Readonly<Record<ServiceName, ColoredService>>;
+  readonly routing: Readonly<Record<ServiceName, ServiceRouting>>;
+  readonly provider: TrafficResourceProvider;
+}
+
+/**
+ * Fails a deployment that would change the image version of a color carrying traffic, before any
+ * task definition changes: every task definition depends on it, and CloudFormation updates it first
+ * (lambda/custom-resources/image-guard.ts).
+ */
+export class LiveImageGuard extends Construct {
+  readonly resource: CustomResource;
+
+  constructor(scope: Construct, id: string, props: LiveImageGuardProps) {
+    super(scope, id);
+    this.resource = new CustomResource(this, 'Resource', {
+      serviceToken: props.provider.serviceToken,
+      resourceType: 'Custom::LiveImageGuard',
+      properties: {
+        Environment: props.config.name,
+        Services: Object.fromEntries(
+          SERVICES.map((s) => [
+            s,
+            {
+              RuleArn: props.routing[s].productionRuleArn,
+              TargetGroups: Object.fromEntries(COLORS.map((c) => [c, props.services[s].colors[c].targetGroup.targetGroupArn])),
+              Versions: Object.fromEntries(COLORS.map((c) => [c, props.config.services[s].colors[c].version])),
+            },
+          ]),
+        ),
+      },
+    });
+    for (const s of SERVICES) {
+      for (const c of COLORS) props.services[s].colors[c].taskDefinition.node.addDependency(this.resource);
+    }
+  }
+}

@@ -1,0 +1,383 @@
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as rds from 'aws-cdk-lib/aws-rds';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import type { ReleasePolicy } from '../config/types';
+import {
+  HANDLER_TIMEOUT_SECONDS,
+  POLL_SECONDS,
+  stateMachineTimeoutSeconds,
+  TASK_TIMEOUT_SECONDS,
+} from '../lambda/release/policy';
+import type { Color, Topology } from '../lambda/shared/topology';
+import { HandlerFunction } from './handler-function';
+import { acknowledgeKmsGrantWildcards, iam5ResourceFinding } from './nag';
+
+/** The backend's one-off migration task: the idle color's task definition runs with `policy.migrationCommand`. */
+export interface ReleaseMigrationProps {
+  /** The backend's task definition per color; the release runs the idle (new) color's. */
+  readonly taskDefinitions: Readonly<Record<Color, ecs.ITaskDefinition>>;
+  /** Container whose command is overridden with the migration command. */
+  readonly containerName: string;
+  /** Subnets of the migration task (Fargate, no public IP). */
+  readonly subnets: ec2.SubnetSelection;
+  /** Security group of the migration task (the backend's: it may reach the database). */
+  readonly securityGroup: ec2.ISecurityGroup;
+}
+
+export interface ReleaseStateMachineProps {
+  /** The environment's release policy (config/<env>.ts `release`): steps, bakes, timeouts, backup, migration. */
+  readonly policy: ReleasePolicy;
+  /**
+   * The environment's topology as the traffic core reads it (tokens allowed). Its `notificationTopicArn` is replaced
+   * by `notificationTopic`; its rule, service and alarm names must be those of `listenerRules`, `services`, `alarms`.
+   */
+  readonly topology: Topology;
+  readonly vpc: ec2.IVpc;
+  /** Key of the handler's environment and logs and of the state machine's log group. */
+  readonly encryptionKey: kms.IKey;
+  readonly logRetention: logs.RetentionDays;
+  /** Every step publishes here. */
+  readonly notificationTopic: sns.ITopic;
+  /** The release lock (and the release record item `<env>#release`). */
+  readonly lockTable: dynamodb.ITableV2;
+  readonly ledgerTable: dynamodb.ITableV2;
+  /** The production listener rules whose weights the release moves (one per service). */
+  readonly listenerRules: readonly elbv2.ApplicationListenerRule[];
+  readonly cluster: ecs.ICluster;
+  /** Every service of both colors (scaled by the release). */
+  readonly services: readonly ecs.IBaseService[];
+  /** The rollback alarms of both colors (`topology.rollbackAlarmNames`), read before the release and after every bake. */
+  readonly alarms: readonly cloudwatch.IAlarm[];
+  /**
+   * Hook for a future "green versus blue" comparison: more alarms the gate after every bake requires out of ALARM.
+   * @default - none
+   */
+  readonly comparisonAlarms?: readonly cloudwatch.IAlarm[];
+  /** The database backed up before a release; required when `policy.backupBeforeRelease`. */
+  readonly database?: rds.IDatabaseInstance;
+  /** Required when `policy.migrationCommand` is set. */
+  readonly migration?: ReleaseMigrationProps;
+  /**
+   * Base URL of the pre-traffic checks instead of `https://<host>:<testListener.port>` (Host and color headers kept).
+   * @default - the topology's test listener
+   */
+  readonly testListenerBaseUrl?: string;
+}
+
+/** Errors of Lambda itself (not of the handler's code) worth another attempt. */
+const TRANSIENT_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  'Lambda.Unknown',
+];
+
+/**
+ * The release state machine of one environment (Step Functions Standard), started with
+ * `{"strategy": "canary" | "blue-green", "actor": "..."}` (both optional; strategy defaults to the policy's):
+ *
+ * Preflight (lock, alarms, versions) → Backup? → Migration? (RunTask + poll) → ScaleUp → WaitForStable loop →
+ * PreTraffic (test listener) → Shift → Bake → Gate [→ Approval after the first canary step] → … → 100% →
+ * FinalBake → FinalGate → RollbackWindow → WindowGate → Finish (old color to 0, unlock).
+ *
+ * Every Task has a timeout, retries Lambda's transient errors and catches everything into SafeState: traffic back to
+ * the stable color if any moved (then the new color to 0), lock released, notification, Fail. An execution that ends
+ * without reaching SafeState (overall timeout, StopExecution) triggers the same clean-up through an EventBridge rule.
+ * All work is done by one Lambda (`lambda/release/handler.ts`) built on the traffic core.
+ */
+export class ReleaseStateMachine extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly handler: HandlerFunction;
+  /** Log group of the state machine (level ALL, with execution data). */
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: ReleaseStateMachineProps) {
+    super(scope, id);
+    const { policy } = props;
+    const stack = Stack.of(this);
+    if (policy.backupBeforeRelease && !props.database) throw new Error('ReleaseStateMachine: policy.backupBeforeRelease needs props.database');
+    if (policy.migrationCommand && !props.migration) throw new Error('ReleaseStateMachine: policy.migrationCommand needs props.migration');
+    const timeoutSeconds = stateMachineTimeoutSeconds(policy);
+    const topology: Topology = { ...props.topology, notificationTopicArn: props.notificationTopic.topicArn };
+    const migration = policy.migrationCommand ? props.migration : undefined;
+
+    const environment: Record<string, string> = {
+      TOPOLOGY: stack.toJsonString(topology),
+      RELEASE_POLICY: JSON.stringify(policy),
+      LOCK_TTL_SECONDS: String(timeoutSeconds),
+      COMPARISON_ALARM_NAMES: stack.toJsonString((props.comparisonAlarms ?? []).map((a) => a.alarmName)),
+    };
+    if (props.database) environment.DATABASE_INSTANCE_ID = props.database.instanceIdentifier;
+    if (migration) {
+      environment.MIGRATION_TASK_DEFINITIONS = stack.toJsonString({
+        blue: migration.taskDefinitions.blue.taskDefinitionArn,
+        green: migration.taskDefinitions.green.taskDefinitionArn,
+      });
+      environment.MIGRATION_CONTAINER_NAME = migration.containerName;
+      environment.MIGRATION_SUBNETS = props.vpc.selectSubnets(migration.subnets).subnetIds.join(',');
+      environment.MIGRATION_SECURITY_GROUPS = migration.securityGroup.securityGroupId;
+    }
+    if (props.testListenerBaseUrl) environment.TEST_LISTENER_BASE_URL = props.testListenerBaseUrl;
+
+    this.handler = new HandlerFunction(this, 'Handler', {
+      entry: 'lambda/release/handler.ts',
+      description: `${topology.environment}: release steps (preflight, migration, scale, checks, shift, gate, safe state)`,
+      vpc: props.vpc,
+      encryptionKey: props.encryptionKey,
+      logRetention: props.logRetention,
+      environment,
+      timeout: Duration.seconds(HANDLER_TIMEOUT_SECONDS),
+    });
+    const testPort = topology.testListener?.port;
+    if (testPort !== undefined && testPort !== 443) {
+      this.handler.function.connections.allowTo(ec2.Peer.anyIpv4(), ec2.Port.tcp(testPort), 'Pre-traffic checks through the test listener');
+    }
+    this.grant(props, migration);
+
+    // ---- the definition --------------------------------------------------------------------------------------
+    const released = new sfn.Succeed(this, 'Released', { comment: 'New color at 100%, old color scaled to 0, lock released' });
+    const failed = new sfn.Fail(this, 'ReleaseFailed', { errorPath: '$.error.Error', causePath: '$.error.Cause', comment: 'Safe state reached: traffic on the stable color, lock released' });
+    const safeStateFailed = new sfn.Fail(this, 'SafeStateFailed', {
+      error: 'SafeStateFailed',
+      cause: 'The safe state itself failed: check traffic and the lock by hand (npm run traffic -- status --env <env>)',
+    });
+    const safeState = this.task('SafeState', { step: 'safe', 'executionId.$': '$$.Execution.Id', 'release.$': '$.release', 'error.$': '$.error' }, '$.safe', {
+      catchToSafe: false,
+      comment: 'Traffic back to the stable color if any moved (then the new color to 0), release the lock, notify',
+    });
+    safeState.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2 });
+    safeState.addCatch(safeStateFailed, { resultPath: '$.safeError' });
+    safeState.next(failed);
+    const t = (id: string, payload: Record<string, unknown>, resultPath: string, opts: { comment?: string; resultSelector?: Record<string, unknown> } = {}) =>
+      this.task(id, payload, resultPath, { ...opts, catchToSafe: true, safeState });
+    const release = { 'release.$': '$.release' };
+    const poll = { 'done.$': '$.done', 'detail.$': '$.detail' };
+
+    const init = new sfn.Pass(this, 'Init', {
+      comment: 'Keep the execution input; the release state starts empty (the safe state reads it)',
+      parameters: { 'input.$': '$', release: {} },
+    });
+    const preflight = t('Preflight', { step: 'preflight', 'executionId.$': '$$.Execution.Id', 'input.$': '$.input' }, '$.release', {
+      comment: 'Lock (owner = execution), no alarm in ALARM, traffic not split, idle color on a new version',
+    });
+    init.next(preflight);
+    let last: tasks.LambdaInvoke = preflight;
+    if (policy.backupBeforeRelease) {
+      const backup = t('Backup', { step: 'backup', ...release }, '$.release', { comment: 'Recent automated backup exists; manual RDS snapshot' });
+      last.next(backup);
+      last = backup;
+    }
+    const scaleUp = t('ScaleUp', { step: 'scaleUp', ...release }, '$.release', { comment: "Idle color to the live color's counts" });
+    if (migration) {
+      const start = t('StartMigration', { step: 'migrationStart', ...release }, '$.release', { comment: "RunTask of the idle color's backend with the migration command" });
+      const wait = new sfn.Wait(this, 'WaitForMigration', { time: sfn.WaitTime.duration(Duration.seconds(POLL_SECONDS)) });
+      const check = t('CheckMigration', { step: 'migrationCheck', ...release }, '$.poll', { resultSelector: poll, comment: 'Exit 0 → done; other exit → MigrationFailed; deadline → MigrationTimeout' });
+      const done = new sfn.Choice(this, 'MigrationDone?').when(sfn.Condition.booleanEquals('$.poll.done', true), scaleUp).otherwise(wait);
+      last.next(start);
+      start.next(wait);
+      wait.next(check);
+      check.next(done);
+    } else {
+      last.next(scaleUp);
+    }
+    const waitStable = new sfn.Wait(this, 'WaitForStable', { time: sfn.WaitTime.duration(Duration.seconds(POLL_SECONDS)) });
+    const checkStable = t('CheckStable', { step: 'stabilizeCheck', ...release }, '$.poll', {
+      resultSelector: poll,
+      comment: `running == desired and healthy targets in every AZ; StabilizeTimeout after ${policy.stabilizeTimeoutSeconds} s`,
+    });
+    const preTraffic = t('PreTrafficChecks', { step: 'preTraffic', ...release }, '$.preTraffic', {
+      resultSelector: { 'passed.$': '$.passed', 'checks.$': '$.checks' },
+      comment: 'GET /health, /health/db, /health/redis, /health/external of every service on the new color via the test listener',
+    });
+    const shift = t('Shift', { step: 'shift', ...release }, '$.release', { comment: 'Next step of the new color (guards: lock, alarms, health)' });
+    const bake = new sfn.Wait(this, 'Bake', { time: sfn.WaitTime.duration(Duration.seconds(policy.bakeSeconds)) });
+    const gate = t('Gate', { step: 'gate', phase: 'bake', ...release }, '$.release', { comment: 'Rollback (and comparison) alarms not in ALARM, else GateFailed → rollback' });
+    const finalBake = new sfn.Wait(this, 'FinalBake', { time: sfn.WaitTime.duration(Duration.seconds(policy.finalBakeSeconds)) });
+    const finalGate = t('FinalGate', { step: 'gate', phase: 'final', ...release }, '$.release');
+    const window = new sfn.Wait(this, 'RollbackWindow', { time: sfn.WaitTime.duration(Duration.seconds(policy.rollbackWindowSeconds)), comment: 'Old color keeps running' });
+    const windowGate = t('WindowGate', { step: 'gate', phase: 'window', ...release }, '$.release');
+    const finish = t('Finish', { step: 'finish', ...release }, '$.result', { comment: 'Old color to 0, release the lock' });
+
+    scaleUp.next(waitStable);
+    waitStable.next(checkStable);
+    checkStable.next(new sfn.Choice(this, 'Stable?').when(sfn.Condition.booleanEquals('$.poll.done', true), preTraffic).otherwise(waitStable));
+    preTraffic.next(shift);
+    shift.next(new sfn.Choice(this, 'AtFullTraffic?').when(sfn.Condition.numberEquals('$.release.percent', 100), finalBake).otherwise(bake));
+    bake.next(gate);
+    const approvalChoice = new sfn.Choice(this, 'ApprovalNeeded?');
+    if (policy.approvalAfterFirstStep) {
+      const approval = new tasks.LambdaInvoke(this, 'Approval', {
+        lambdaFunction: this.handler.function,
+        integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+        payload: sfn.TaskInput.fromObject({ step: 'approvalRequest', token: sfn.JsonPath.taskToken, release: sfn.JsonPath.objectAt('$.release') }),
+        resultPath: '$.approval',
+        heartbeatTimeout: sfn.Timeout.duration(Duration.seconds(policy.approvalTimeoutSeconds)),
+        // The extra task timeout covers the invocation that stores the token; the heartbeat bounds the wait itself.
+        taskTimeout: sfn.Timeout.duration(Duration.seconds(policy.approvalTimeoutSeconds + TASK_TIMEOUT_SECONDS)),
+        retryOnServiceExceptions: false,
+        comment: 'Manual approval before leaving the first canary step (npm run release -- approve --env <env>)',
+      });
+      approval.addRetry({ errors: TRANSIENT_ERRORS, interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2 });
+      approval.addCatch(safeState, { resultPath: '$.error' });
+      approval.next(shift);
+      approvalChoice.when(sfn.Condition.booleanEquals('$.release.awaitApproval', true), approval);
+    }
+    gate.next(approvalChoice.otherwise(shift));
+    finalBake.next(finalGate);
+    finalGate.next(window);
+    window.next(windowGate);
+    windowGate.next(finish);
+    finish.next(released);
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      encryptionKey: props.encryptionKey,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      comment: `${topology.environment}: blue/green and canary release`,
+      definitionBody: sfn.DefinitionBody.fromChainable(init),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      timeout: Duration.seconds(timeoutSeconds),
+      tracingEnabled: true,
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+    });
+    // X-Ray and log delivery: CloudWatch Logs' vended delivery and X-Ray trace APIs have no resource-level permissions.
+    Validations.of(this.stateMachine).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'CDK-generated: logs:*LogDelivery*, logs:Describe* and xray:Put*/Get* do not support resource-level permissions',
+    });
+    Validations.of(this.stateMachine).acknowledge({
+      id: iam5ResourceFinding(this, `${this.handler.functionArn}:*`),
+      reason: 'CDK-generated: invoking the release handler by any version or alias',
+    });
+
+    // An execution that ends without its safe state (overall timeout, StopExecution) gets the same clean-up.
+    new events.Rule(this, 'Abandoned', {
+      description: `${topology.environment}: clean up a release execution that timed out or was stopped`,
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { stateMachineArn: [this.stateMachine.stateMachineArn], status: ['TIMED_OUT', 'ABORTED'] },
+      },
+      targets: [
+        new targets.LambdaFunction(this.handler.function, {
+          event: events.RuleTargetInput.fromObject({
+            step: 'abandoned',
+            executionArn: events.EventField.fromPath('$.detail.executionArn'),
+            status: events.EventField.fromPath('$.detail.status'),
+          }),
+          retryAttempts: 4,
+        }),
+      ],
+    });
+  }
+
+  private task(
+    id: string,
+    payload: Record<string, unknown>,
+    resultPath: string,
+    opts: { catchToSafe: boolean; safeState?: sfn.IChainable; comment?: string; resultSelector?: Record<string, unknown> },
+  ): tasks.LambdaInvoke {
+    const task = new tasks.LambdaInvoke(this, id, {
+      lambdaFunction: this.handler.function,
+      payloadResponseOnly: true,
+      payload: sfn.TaskInput.fromObject(payload),
+      resultPath,
+      resultSelector: opts.resultSelector,
+      taskTimeout: sfn.Timeout.duration(Duration.seconds(TASK_TIMEOUT_SECONDS)),
+      retryOnServiceExceptions: false,
+      comment: opts.comment,
+    });
+    task.addRetry({ errors: TRANSIENT_ERRORS, interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+    if (opts.catchToSafe && opts.safeState) task.addCatch(opts.safeState, { resultPath: '$.error' });
+    return task;
+  }
+
+  /** Exactly what the steps call, scoped to this environment's resources. */
+  private grant(props: ReleaseStateMachineProps, migration: ReleaseMigrationProps | undefined): void {
+    const fn = this.handler;
+    const { partition, region, account } = Stack.of(this);
+    const add = (actions: string[], resources: string[], conditions?: Record<string, unknown>) =>
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources, conditions }));
+
+    add(['elasticloadbalancing:ModifyRule'], props.listenerRules.map((r) => r.listenerRuleArn));
+    add(['ecs:UpdateService', 'ecs:DescribeServices'], props.services.map((s) => s.serviceArn));
+    const describe: string[] = [
+      // Read-only actions without resource-level permissions (Service Authorization Reference).
+      'elasticloadbalancing:DescribeRules',
+      'elasticloadbalancing:DescribeTargetHealth',
+      'ecs:DescribeTaskDefinition',
+      // Scalable targets have no ARN known at synth; the traffic core registers the four services' targets only.
+      'application-autoscaling:RegisterScalableTarget',
+    ];
+    add(describe, ['*']);
+    const alarmArns = [...props.alarms, ...(props.comparisonAlarms ?? [])].map((a) => a.alarmArn);
+    if (alarmArns.length > 0) add(['cloudwatch:DescribeAlarms'], alarmArns);
+    props.lockTable.grant(fn, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
+    props.ledgerTable.grant(fn, 'dynamodb:PutItem');
+    for (const key of new Set([props.lockTable.encryptionKey, props.ledgerTable.encryptionKey].filter((k): k is kms.IKey => !!k))) {
+      key.grant(fn, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*');
+    }
+    props.notificationTopic.grantPublish(fn);
+    acknowledgeKmsGrantWildcards(fn, 'the lock and ledger tables and the notification topic');
+
+    if (props.policy.backupBeforeRelease && props.database) {
+      const db = props.database;
+      const env = props.topology.environment;
+      const releaseSnapshots = `arn:${partition}:rds:${region}:${account}:snapshot:release-${env}-*`;
+      const automatedSnapshots = `arn:${partition}:rds:${region}:${account}:snapshot:rds:${db.instanceIdentifier}-*`;
+      add(['rds:DescribeDBInstances'], [db.instanceArn]);
+      add(['rds:DescribeDBSnapshots'], [db.instanceArn, automatedSnapshots]);
+      add(['rds:CreateDBSnapshot'], [db.instanceArn, releaseSnapshots]);
+      add(['rds:AddTagsToResource'], [releaseSnapshots]);
+      Validations.of(fn).acknowledge({
+        id: iam5ResourceFinding(this, releaseSnapshots),
+        reason: 'Release snapshots are named release-<env>-<date>-<execution> at run time; the prefix limits the grant to them',
+      });
+      Validations.of(fn).acknowledge({
+        id: iam5ResourceFinding(this, automatedSnapshots),
+        reason: "Automated snapshots of this instance only (rds:<instance>-<time>), read to confirm a recent backup",
+      });
+    }
+
+    if (migration) {
+      const cluster = props.cluster;
+      add(['ecs:RunTask'], [migration.taskDefinitions.blue.taskDefinitionArn, migration.taskDefinitions.green.taskDefinitionArn], {
+        ArnEquals: { 'ecs:cluster': cluster.clusterArn },
+      });
+      // ListTasks (idempotent start by startedBy) has no task resource; the condition pins it to the cluster.
+      add(['ecs:ListTasks'], ['*'], { ArnEquals: { 'ecs:cluster': cluster.clusterArn } });
+      const clusterTasks = `arn:${partition}:ecs:${region}:${account}:task/${cluster.clusterName}/*`;
+      add(['ecs:DescribeTasks', 'ecs:StopTask'], [clusterTasks]);
+      const roles = [
+        ...Object.values(migration.taskDefinitions).flatMap((td) => [td.taskRole, td.executionRole]),
+      ].filter((r): r is iam.IRole => !!r);
+      add(['iam:PassRole'], [...new Set(roles.map((r) => r.roleArn))], { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+      Validations.of(fn).acknowledge({
+        id: iam5ResourceFinding(this, clusterTasks),
+        reason: "The migration task's ID is known only at run time; the grant covers tasks of this cluster only",
+      });
+    }
+    Validations.of(fn).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'elasticloadbalancing:DescribeRules/DescribeTargetHealth, ecs:DescribeTaskDefinition and ecs:ListTasks (pinned to the cluster by condition) ' +
+        'support no resource-level permissions; application-autoscaling:RegisterScalableTarget targets have no ARN at synth',
+    });
+  }
+}

@@ -1,0 +1,106 @@
+import { Arn, ArnFormat, Fn, Stack, Validations } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { HandlerFunction } from './handler-function';
+import { iam5ResourceFinding } from './nag';
+
+export interface TrafficResourceProviderProps {
+  readonly vpc: ec2.IVpc;
+  readonly encryptionKey: kms.IKey;
+  readonly logRetention: logs.RetentionDays;
+}
+
+/** Rule ARNs of a listener: `…:listener-rule/app/<lb>/<lb-id>/<listener-id>/*`. */
+export function listenerRuleArnPattern(listener: elbv2.IApplicationListener): string {
+  const [prefix, suffix] = [Fn.select(0, Fn.split(':listener/', listener.listenerArn)), Fn.select(1, Fn.split(':listener/', listener.listenerArn))];
+  return Fn.join('', [prefix, ':listener-rule/', suffix, '/*']);
+}
+
+/**
+ * The Lambda behind the traffic custom resources (weighted listener rules, the live image guard, the
+ * starting service counts): what lets `cdk deploy` create traffic routing without ever owning weights
+ * or counts afterwards. Grants are added per resource by the constructs that use it.
+ */
+export class TrafficResourceProvider extends Construct {
+  readonly function: HandlerFunction;
+
+  constructor(scope: Construct, id: string, props: TrafficResourceProviderProps) {
+    super(scope, id);
+    this.function = new HandlerFunction(this, 'Handler', {
+      entry: 'lambda/custom-resources/handler.ts',
+      description: 'Traffic custom resources: weighted rules, live image guard, starting counts',
+      vpc: props.vpc,
+      encryptionKey: props.encryptionKey,
+      logRetention: props.logRetention,
+    });
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['elasticloadbalancing:DescribeRules'], resources: ['*'] }),
+    );
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'elasticloadbalancing:DescribeRules, application-autoscaling Describe/Register/Deregister and Lambda VPC ENI actions support no resource-level permissions',
+    });
+  }
+
+  get serviceToken(): string {
+    return this.function.functionArn;
+  }
+
+  /** Create, modify, reprioritize and delete rules of this listener. */
+  grantRules(listener: elbv2.IApplicationListener): void {
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['elasticloadbalancing:CreateRule'], resources: [listener.listenerArn] }));
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['elasticloadbalancing:CreateRule', 'elasticloadbalancing:ModifyRule', 'elasticloadbalancing:SetRulePriorities', 'elasticloadbalancing:DeleteRule'],
+        resources: [listenerRuleArnPattern(listener)],
+      }),
+    );
+    Validations.of(this).acknowledge({
+      id: iam5ResourceFinding(this, listenerRuleArnPattern(listener)),
+      reason: 'Rule ARNs are assigned at creation; the pattern is limited to rules of the one production listener',
+    });
+  }
+
+  /**
+   * Set the counts and scalable targets of the cluster's services. Scoped to the cluster rather than
+   * to service ARNs: the task definitions wait for the live image guard, which runs on this function,
+   * so the function's policy cannot depend on the services.
+   */
+  grantServiceCounts(cluster: ecs.ICluster): void {
+    const services = Stack.of(this).formatArn({ service: 'ecs', resource: 'service', resourceName: `${cluster.clusterName}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:UpdateService'], resources: [services] }));
+    Validations.of(this).acknowledge({
+      id: iam5ResourceFinding(this, services),
+      reason: "UpdateService (starting counts) on this environment's cluster only; service ARNs cannot be named without a dependency cycle with the image guard",
+    });
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['application-autoscaling:RegisterScalableTarget', 'application-autoscaling:DescribeScalableTargets', 'application-autoscaling:DeregisterScalableTarget'],
+        resources: ['*'],
+      }),
+    );
+    grantAutoscalingServiceLinkedRole(this.function);
+  }
+}
+
+/** Application Auto Scaling creates its ECS service-linked role on first registration. */
+export function grantAutoscalingServiceLinkedRole(grantee: iam.IGrantable): void {
+  const stack = Stack.of(grantee as unknown as Construct);
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['iam:CreateServiceLinkedRole'],
+      resources: [
+        Arn.format(
+          { service: 'iam', region: '', resource: 'role', resourceName: 'aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService', arnFormat: ArnFormat.SLASH_RESOURCE_NAME },
+          stack,
+        ),
+      ],
+      conditions: { StringLike: { 'iam:AWSServiceName': 'ecs.application-autoscaling.amazonaws.com' } },
+    }),
+  );
+}

@@ -13,12 +13,12 @@ import { Color, COLORS, otherColor, ServiceName, SERVICES } from '../shared/topo
 import { AllClients } from '../traffic/clients';
 import { call, nowOf, TrafficContext } from '../traffic/context';
 import { errorMessage, GuardRefused } from '../traffic/errors';
-import { appendLedgerQuietly, buildLedgerEntry, WeightsByService } from '../traffic/ledger';
+import { appendLedgerQuietly, buildLedgerEntry, LedgerEntry, readLedger, WeightsByService } from '../traffic/ledger';
 import { logger } from '../traffic/logger';
 import { ScaleResult, scaleColor } from '../traffic/scale';
 import { shift, ShiftResult } from '../traffic/shift';
 import { readRules, RuleState } from '../traffic/state';
-import { formatWeights, weightsForPercent } from '../traffic/weights';
+import { formatWeights, liveColorOf, weightsForPercent } from '../traffic/weights';
 import { RollbackFailed, RollbackIncomplete } from './errors';
 import { AlarmEvent, parseAlarmEvent } from './event';
 import { claimMarker, completeMarker, failMarker, readMarker, RollbackMarker } from './marker';
@@ -110,6 +110,38 @@ function weightsOf(rules: Record<ServiceName, RuleState>): WeightsByService {
   return out;
 }
 
+/** How many ledger entries (newest first) are searched for the state before the release. */
+export const LEDGER_LOOKBACK = 50;
+
+/** The color carrying all traffic of every service in `w`, if any. */
+export function allTrafficOn(w: WeightsByService | undefined): Color | undefined {
+  if (!w) return undefined;
+  return COLORS.find((c) => SERVICES.every((s) => w[s] !== undefined && w[s]![c] > 0 && w[s]![otherColor(c)] === 0));
+}
+
+export interface StableColor {
+  readonly color: Color;
+  /** current: it carries all traffic now; ledger: it carried all traffic before the release; live: fallback. */
+  readonly source: 'current' | 'ledger' | 'live';
+  /** The ledger entry that showed it. */
+  readonly sk?: string;
+}
+
+/**
+ * The stable color: the color that carried all traffic of every service most recently — now, or else before the
+ * release according to the ledger (newest entry first; its weightsAfter, then its weightsBefore). When the ledger does
+ * not say (no entry within LEDGER_LOOKBACK), the live color (>= 50% of the frontend weight, blue on a tie).
+ */
+export function stableColorOf(current: WeightsByService, ledger: readonly LedgerEntry[]): StableColor {
+  const now = allTrafficOn(current);
+  if (now) return { color: now, source: 'current' };
+  for (const entry of ledger) {
+    const c = allTrafficOn(entry.weightsAfter) ?? allTrafficOn(entry.weightsBefore);
+    if (c) return { color: c, source: 'ledger', sk: entry.sk };
+  }
+  return { color: liveColorOf(current.frontend ?? { blue: 1, green: 0 }), source: 'live' };
+}
+
 /** Stops every RUNNING execution of the release state machine; returns their ARNs. */
 async function stopReleaseExecutions(ctx: RollbackContext, sfn: SFNClient, event: AlarmEvent, failed: Color): Promise<string[]> {
   const stateMachineArn = ctx.releaseStateMachineArn;
@@ -180,11 +212,20 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
   const stable = otherColor(failed);
   const actor = ROLLBACK_ACTOR;
   const rollbackReason = `automatic rollback: rollback alarm ${alarmName} (${failed}) in ALARM since ${event.time}`;
-  Object.assign(log, { failedColor: failed, stableColor: stable });
+  Object.assign(log, { failedColor: failed });
 
-  const [rules, ecs, marker] = await Promise.all([readRules(ctx), readDesiredCounts(ctx), readMarker(ctx, failed)]);
+  const [rules, ecs, marker, ledger] = await Promise.all([
+    readRules(ctx),
+    readDesiredCounts(ctx),
+    readMarker(ctx, failed),
+    readLedger(ctx, LEDGER_LOOKBACK).catch((e) => {
+      logger.warn('could not read the ledger to find the stable color', { ...log, error: errorMessage(e) });
+      return [];
+    }),
+  ]);
   const weightsBefore = weightsOf(rules);
-  logger.info('rollback alarm in ALARM', { ...log, weights: weightsBefore, marker });
+  const stableFound = stableColorOf(weightsBefore, ledger);
+  logger.info('rollback alarm in ALARM', { ...log, weights: weightsBefore, stable: stableFound, marker });
 
   const duplicate = (reason: string): RollbackOutcome => {
     logger.info('rollback not needed', { ...log, reason, weights: weightsBefore });
@@ -196,23 +237,36 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
       kind: 'notify-only',
       event,
       failedColor: failed,
-      stableColor: stable,
+      stableColor: stableFound.color,
       headline: `Rollback alarm ${alarmName} of ${failed} in ${environment} is in ALARM, and traffic was NOT moved: ${reason}.`,
       weightsBefore,
       weightsAfter: weightsBefore,
       done: [],
       action,
     });
-    return { status: 'notify-only', reason, alarmName, failedColor: failed, stableColor: stable, weights: weightsBefore, notificationId };
+    return {
+      status: 'notify-only',
+      reason,
+      alarmName,
+      failedColor: failed,
+      stableColor: stableFound.color,
+      weights: weightsBefore,
+      notificationId,
+    };
   };
 
   if (marker?.completedAtMs !== undefined && marker.completedAtMs >= event.timeMs) {
     return duplicate(`already handled: the rollback of ${failed} completed at ${marker.completedAt} after this alarm fired`);
   }
-  if (SERVICES.every((s) => rules[s].weights[stable] === 0)) {
+  if (stableFound.color === failed) {
     return notifyOnly(
-      `${failed} carries all traffic (it is the live color) and ${stable} has none to return to`,
-      `investigate ${failed}; to undo a completed promote run the traffic CLI rollback naming ${stable} once it is running and healthy`,
+      stableFound.source === 'current'
+        ? `${failed} carries all traffic (it is the live color) and ${stable} has none to return to`
+        : `${failed} is the stable color (${stableFound.source === 'ledger' ? `it carried all traffic before the release, ledger entry ${stableFound.sk}` : 'the live color; the ledger does not show which color carried all traffic before'}); ` +
+            `moving all traffic to the new color ${stable} is not a rollback`,
+      stableFound.source === 'current'
+        ? `investigate ${failed}; to undo a completed promote run the traffic CLI rollback naming ${stable} once it is running and healthy`
+        : `investigate ${failed}; decide by hand whether to pause the release of ${stable}`,
     );
   }
   const notRunning = SERVICES.filter((s) => !ecs[s][stable].found || ecs[s][stable].desiredCount === 0);

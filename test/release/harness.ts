@@ -1,0 +1,183 @@
+/**
+ * The rehearsal environment: a moto fixture (test/support/fixture.ts) plus what a release needs on top — an SNS topic,
+ * a PostgreSQL instance with backups, backend task definitions runnable by moto's RunTask, the test listener (a local
+ * HTTP server) — and the release handler wired to it in-process. Used by rehearsal.test.ts and scripts/bench-release.ts.
+ */
+import { createServer, IncomingHttpHeaders, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
+import { RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
+import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
+import type { ReleasePolicy } from '../../config/types';
+import { settingsFromEnv } from '../../lambda/release/context';
+import { createReleaseHandler } from '../../lambda/release/handler';
+import { Color, COLORS, Topology } from '../../lambda/shared/topology';
+import { AllClients, createClients, destroyClients, TrafficContext } from '../../lambda/traffic';
+import { buildFixture, Fixture } from '../support/fixture';
+import { MotoServer } from '../support/moto';
+
+export const REHEARSAL_POLICY: ReleasePolicy = {
+  strategy: 'canary',
+  canarySteps: [10, 25, 50, 100],
+  bakeSeconds: 300,
+  finalBakeSeconds: 300,
+  approvalAfterFirstStep: false,
+  approvalTimeoutSeconds: 3600,
+  rollbackWindowSeconds: 1800,
+  stabilizeTimeoutSeconds: 900,
+  backupBeforeRelease: true,
+  migrationCommand: ['npm', 'run', 'db:migrate'],
+  migrationTimeoutSeconds: 900,
+};
+
+export interface TestListener {
+  readonly baseUrl: string;
+  /** Paths answered with this status instead of 200. */
+  readonly failing: Map<string, number>;
+  readonly requests: { path: string; headers: IncomingHttpHeaders }[];
+  close(): Promise<void>;
+}
+
+export async function startTestListener(): Promise<TestListener> {
+  const failing = new Map<string, number>();
+  const requests: TestListener['requests'] = [];
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    requests.push({ path, headers: req.headers });
+    res.statusCode = failing.get(path) ?? 200;
+    res.end(res.statusCode === 200 ? 'ok' : 'failing');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    failing,
+    requests,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+export interface ReleaseEnvironment {
+  readonly fixture: Fixture;
+  readonly topology: Topology;
+  readonly clients: AllClients;
+  readonly rds: RDSClient;
+  readonly ctx: TrafficContext;
+  readonly handler: (event: unknown) => Promise<unknown>;
+  /** Exit code the migration task reports when DescribeTasks is asked (moto never stops a task by itself). */
+  migrationExitCode: number | 'running';
+  /** Every step event the handler received, in order. */
+  readonly steps: string[];
+  /** RunTask inputs as the handler sent them. */
+  readonly runTasks: Record<string, any>[];
+  destroy(): void;
+}
+
+/** Builds the environment in a freshly reset moto and returns the in-process release handler for it. */
+export async function buildReleaseEnvironment(
+  moto: MotoServer,
+  listener: TestListener,
+  policy: ReleasePolicy = REHEARSAL_POLICY,
+): Promise<ReleaseEnvironment> {
+  const cfg = moto.clientConfig;
+  const fixture = await buildFixture(cfg, { environment: 'rehearsal' });
+  const sns = new SNSClient(cfg);
+  const rds = new RDSClient(cfg);
+  const topicArn = (await sns.send(new CreateTopicCommand({ Name: 'rehearsal-releases' }))).TopicArn!;
+  await rds.send(
+    new CreateDBInstanceCommand({
+      DBInstanceIdentifier: 'rehearsal-db',
+      Engine: 'postgres',
+      DBInstanceClass: 'db.t4g.micro',
+      AllocatedStorage: 20,
+      MasterUsername: 'app',
+      MasterUserPassword: 'not-a-secret-password',
+      BackupRetentionPeriod: 7,
+    }),
+  );
+  const clients = createClients({ ...cfg, maxAttempts: 1 });
+  // moto's RunTask needs container-level memory; these are the backend's colors as a migration would run them.
+  const taskDefinitions = {} as Record<Color, string>;
+  for (const color of COLORS) {
+    const out = await clients.ecs.send(
+      new RegisterTaskDefinitionCommand({
+        family: `rehearsal-backend-${color}-migrate`,
+        // awsvpc would be right, but moto's RunTask crashes creating the task's ENI (no private_dns_name).
+        networkMode: 'bridge',
+        cpu: '256',
+        memory: '512',
+        containerDefinitions: [{ name: 'backend', image: `backend:${fixture.versions[color]}`, essential: true, memory: 512, cpu: 256 }],
+      }),
+    );
+    taskDefinitions[color] = out.taskDefinition!.taskDefinitionArn!;
+  }
+  const topology: Topology = {
+    ...fixture.topology,
+    notificationTopicArn: topicArn,
+    testListener: { port: 8443, colorHeader: 'X-Release-Color', hosts: { frontend: 'rehearsal.example.com', backend: 'api.rehearsal.example.com' } },
+  };
+  const env = {
+    migrationExitCode: 0 as number | 'running',
+    steps: [] as string[],
+    runTasks: [] as Record<string, any>[],
+  };
+  // RunTask as the handler sent it is kept for assertions; moto gets it without the awsvpc network configuration.
+  clients.ecs.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'RunTaskCommand') {
+        const input = args.input as Record<string, any>;
+        env.runTasks.push(JSON.parse(JSON.stringify(input)));
+        delete input.networkConfiguration;
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'rehearsalRunTaskNetwork' },
+  );
+  // moto keeps a RunTask task RUNNING with no exit code; report the scenario's exit through the real DescribeTasks answer.
+  clients.ecs.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      if (context.commandName === 'DescribeTasksCommand' && env.migrationExitCode !== 'running') {
+        const out = result.output as { tasks?: { lastStatus?: string; stoppedReason?: string; containers?: { exitCode?: number; name?: string }[] }[] };
+        for (const t of out.tasks ?? []) {
+          t.lastStatus = 'STOPPED';
+          t.stoppedReason = 'Essential container in task exited';
+          for (const c of t.containers ?? []) c.exitCode = env.migrationExitCode;
+          if (!t.containers?.length) t.containers = [{ name: 'backend', exitCode: env.migrationExitCode }];
+        }
+      }
+      return result;
+    },
+    { step: 'initialize', name: 'rehearsalMigrationExit' },
+  );
+  const settings = settingsFromEnv({
+    RELEASE_POLICY: JSON.stringify(policy),
+    DATABASE_INSTANCE_ID: 'rehearsal-db',
+    MIGRATION_TASK_DEFINITIONS: JSON.stringify(taskDefinitions),
+    MIGRATION_CONTAINER_NAME: 'backend',
+    MIGRATION_SUBNETS: fixture.subnetIds.join(','),
+    MIGRATION_SECURITY_GROUPS: fixture.securityGroupId,
+    TEST_LISTENER_BASE_URL: listener.baseUrl,
+    LOCK_TTL_SECONDS: '3600',
+  });
+  const retry = { sleep: async () => undefined };
+  const inner = createReleaseHandler({ clients, release: { rds, sns }, topology: () => topology, settings: () => ({ ...settings, healthcheckTimeoutMs: 2000 }), retry });
+  const handler = async (event: unknown) => {
+    env.steps.push((event as { step?: string })?.step ?? '?');
+    // Lambda hands the state machine JSON, not class instances.
+    return JSON.parse(JSON.stringify((await inner(event)) ?? null));
+  };
+  return Object.assign(env, {
+    fixture,
+    topology,
+    clients,
+    rds,
+    ctx: { clients, topology, retry } as TrafficContext,
+    handler,
+    destroy() {
+      destroyClients(clients);
+      rds.destroy();
+      sns.destroy();
+    },
+  });
+}

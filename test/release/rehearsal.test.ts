@@ -1,0 +1,202 @@
+/**
+ * Local rehearsal of the synthesized release state machine (aws-local-stepfunctions) with the real release handler
+ * in-process against moto. Wait states are shortened to 0 ms; everything else runs as defined.
+ */
+import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeDBSnapshotsCommand } from '@aws-sdk/client-rds';
+import { acquireLock, logger, readEcs, readLedger, readLock, readRules } from '../../lambda/traffic';
+import { SERVICES } from '../../lambda/shared/topology';
+import { startMoto, MotoServer } from '../support/moto';
+import { buildReleaseEnvironment, REHEARSAL_POLICY, ReleaseEnvironment, startTestListener, TestListener } from './harness';
+import { Definition, definitionFromTemplate, runRehearsal } from './rehearsal';
+import { buildReleaseTestStack, TEST_POLICY } from './stack';
+
+logger.setLogLevel('ERROR');
+
+let moto: MotoServer;
+let listener: TestListener;
+let definition: Definition;
+let env: ReleaseEnvironment;
+
+beforeAll(async () => {
+  [moto, listener] = await Promise.all([startMoto(), startTestListener()]);
+  definition = definitionFromTemplate(buildReleaseTestStack(TEST_POLICY).template);
+});
+afterAll(async () => {
+  await Promise.all([moto?.stop(), listener?.close()]);
+});
+beforeEach(async () => {
+  await moto.reset();
+  listener.failing.clear();
+  listener.requests.length = 0;
+});
+afterEach(() => env?.destroy());
+
+async function weights() {
+  const rules = await readRules(env.ctx);
+  return Object.fromEntries(SERVICES.map((s) => [s, rules[s].weights]));
+}
+const allOn = (color: 'blue' | 'green') =>
+  Object.fromEntries(SERVICES.map((s) => [s, color === 'blue' ? { blue: 100, green: 0 } : { blue: 0, green: 100 }]));
+async function desired(color: 'blue' | 'green') {
+  const ecs = await readEcs(env.ctx);
+  return SERVICES.map((s) => ecs[s][color].desiredCount);
+}
+async function ledgerActions() {
+  return (await readLedger(env.ctx, 200)).map((e) => e.action).reverse();
+}
+
+test('GIVEN the canary policy WHEN released THEN green walks 10→25→50→100 with gates, blue is scaled to 0 and the lock is released', async () => {
+  env = await buildReleaseEnvironment(moto, listener);
+  const run = await runRehearsal(definition, { actor: 'rehearsal' }, { handler: env.handler });
+  expect(run).toMatchObject({ status: 'SUCCEEDED' });
+  expect(run.states.filter((s) => s === 'Shift')).toHaveLength(4);
+  expect(run.states).toEqual(expect.arrayContaining(['Backup', 'StartMigration', 'CheckMigration', 'ScaleUp', 'CheckStable', 'PreTrafficChecks', 'FinalBake', 'FinalGate', 'RollbackWindow', 'WindowGate', 'Finish', 'Released']));
+  expect(run.states).not.toContain('Approval');
+  expect(await weights()).toEqual(allOn('green'));
+  expect(await desired('blue')).toEqual([0, 0]);
+  expect(await desired('green')).toEqual([2, 2]);
+  expect(await readLock(env.ctx)).toBeUndefined();
+  const actions = await ledgerActions();
+  expect(actions.filter((a) => a === 'shift')).toHaveLength(4);
+  expect(actions).toEqual(expect.arrayContaining(['release:started', 'release:backup', 'release:migration-succeeded', 'release:pre-traffic-passed', 'release:completed']));
+  expect(actions.filter((a) => a === 'release:gate-passed')).toHaveLength(5);
+  expect(env.runTasks).toEqual([
+    expect.objectContaining({
+      taskDefinition: expect.stringContaining('rehearsal-backend-green-migrate'),
+      launchType: 'FARGATE',
+      networkConfiguration: { awsvpcConfiguration: { subnets: env.fixture.subnetIds, securityGroups: [env.fixture.securityGroupId], assignPublicIp: 'DISABLED' } },
+      overrides: { containerOverrides: [{ name: 'backend', command: ['npm', 'run', 'db:migrate'] }] },
+    }),
+  ]);
+  const snaps = await env.rds.send(new DescribeDBSnapshotsCommand({ DBInstanceIdentifier: 'rehearsal-db', SnapshotType: 'manual' }));
+  expect(snaps.DBSnapshots?.[0]?.DBSnapshotIdentifier).toMatch(/^release-rehearsal-\d{8}-rehearsal-/);
+  // Pre-traffic checks: every path of both services, with the service's Host and the color header.
+  expect(listener.requests).toHaveLength(8);
+  expect(listener.requests.every((r) => r.headers['x-release-color'] === 'green')).toBe(true);
+  expect(new Set(listener.requests.map((r) => r.headers.host))).toEqual(new Set(['rehearsal.example.com', 'api.rehearsal.example.com']));
+});
+
+test('GIVEN blue/green WHEN released THEN green goes straight to 100 after the checks', async () => {
+  env = await buildReleaseEnvironment(moto, listener);
+  const run = await runRehearsal(definition, { strategy: 'blue-green', actor: 'rehearsal' }, { handler: env.handler });
+  expect(run.status).toBe('SUCCEEDED');
+  expect(run.states.filter((s) => s === 'Shift')).toHaveLength(1);
+  expect(run.states).not.toContain('Bake');
+  expect(await weights()).toEqual(allOn('green'));
+  expect(await desired('blue')).toEqual([0, 0]);
+  expect(await readLock(env.ctx)).toBeUndefined();
+});
+
+test('GIVEN an alarm during the 25% bake WHEN the gate runs THEN the release rolls back: traffic on blue, green at 0, lock released', async () => {
+  env = await buildReleaseEnvironment(moto, listener);
+  const run = await runRehearsal(definition, {}, {
+    handler: env.handler,
+    taskOverrides: {
+      Shift: async (payload, handler) => {
+        const out = (await handler(payload)) as { percent: number };
+        if (out.percent === 25) {
+          await env.clients.cloudwatch.send(
+            new SetAlarmStateCommand({ AlarmName: env.topology.rollbackAlarmNames.green[0], StateValue: 'ALARM', StateReason: 'rehearsal: 5xx on green' }),
+          );
+        }
+        return out;
+      },
+    },
+  });
+  expect(run).toMatchObject({ status: 'FAILED', error: 'GateFailed' });
+  expect(run.cause).toMatch(/bake at 25%.*5xx.*ALARM/);
+  expect(run.states.filter((s) => s === 'Shift')).toHaveLength(2);
+  expect(run.states.slice(-2)).toEqual(['SafeState', 'ReleaseFailed']);
+  expect(await weights()).toEqual(allOn('blue'));
+  expect(await desired('green')).toEqual([0, 0]);
+  expect(await desired('blue')).toEqual([2, 2]);
+  expect(await readLock(env.ctx)).toBeUndefined();
+  const actions = await ledgerActions();
+  expect(actions.indexOf('rollback')).toBeLessThan(actions.lastIndexOf('scale'));
+  expect(actions[actions.length - 1]).toBe('release:rolled-back');
+});
+
+test('GIVEN /health/db answers 500 on green WHEN the pre-traffic checks run THEN the release fails with no traffic moved', async () => {
+  env = await buildReleaseEnvironment(moto, listener);
+  listener.failing.set('/health/db', 500);
+  const run = await runRehearsal(definition, {}, { handler: env.handler });
+  expect(run).toMatchObject({ status: 'FAILED', error: 'PreTrafficCheckFailed' });
+  expect(run.cause).toMatch(/\/health\/db HTTP 500/);
+  expect(run.states).not.toContain('Shift');
+  expect(await weights()).toEqual(allOn('blue'));
+  expect((await ledgerActions()).filter((a) => a === 'shift' || a === 'rollback')).toEqual([]);
+  expect(await desired('green')).toEqual([2, 2]); // back to its counts from before the release
+  expect(await readLock(env.ctx)).toBeUndefined();
+});
+
+test('GIVEN the migration exits 1 WHEN the release runs THEN it stops before scaling or moving traffic', async () => {
+  env = await buildReleaseEnvironment(moto, listener);
+  env.migrationExitCode = 1;
+  const run = await runRehearsal(definition, {}, { handler: env.handler });
+  expect(run).toMatchObject({ status: 'FAILED', error: 'MigrationFailed' });
+  expect(run.cause).toMatch(/exit code 1/);
+  expect(run.states).not.toContain('ScaleUp');
+  expect(run.states).not.toContain('Shift');
+  expect(await weights()).toEqual(allOn('blue'));
+  expect(await readLock(env.ctx)).toBeUndefined();
+});
+
+test('GIVEN a release waiting for approval WHEN a second release starts THEN it is refused (lock held) and the first continues after approval', async () => {
+  env = await buildReleaseEnvironment(moto, listener, { ...REHEARSAL_POLICY, approvalAfterFirstStep: true });
+  let approve!: (v: unknown) => void;
+  let tokenSeen: string | undefined;
+  const waiting = new Promise<void>((resolveWaiting) => {
+    void runRehearsal(definition, { actor: 'first' }, {
+      handler: env.handler,
+      executionName: 'first',
+      onTaskToken: (token) => {
+        tokenSeen = token;
+        resolveWaiting();
+        return new Promise((r) => (approve = r));
+      },
+    }).then((r) => (first = r));
+  });
+  let first: Awaited<ReturnType<typeof runRehearsal>> | undefined;
+  await waiting;
+  expect(tokenSeen).toBe('local-task-token-first');
+  expect((await weights()).frontend).toEqual({ blue: 90, green: 10 });
+
+  const second = await runRehearsal(definition, { actor: 'second' }, { handler: env.handler, executionName: 'second' });
+  expect(second).toMatchObject({ status: 'FAILED', error: 'LockHeld' });
+  expect(second.cause).toMatch(/held by arn:aws:states:.*:first/);
+  expect((await weights()).frontend).toEqual({ blue: 90, green: 10 }); // the refused release touched nothing
+  expect((await readLock(env.ctx))?.owner).toMatch(/:first$/);
+
+  approve({ approvedBy: 'rehearsal' });
+  await new Promise<void>((r) => {
+    const t = setInterval(() => first && (clearInterval(t), r()), 20);
+  });
+  expect(first).toMatchObject({ status: 'SUCCEEDED' });
+  expect(first!.states).toContain('Approval');
+  expect(await weights()).toEqual(allOn('green'));
+  expect(await readLock(env.ctx)).toBeUndefined();
+});
+
+test('GIVEN another holder of the lock WHEN a release starts THEN it is refused and the lock stays with its holder', async () => {
+  env = await buildReleaseEnvironment(moto, listener);
+  await acquireLock(env.ctx, 'cli:someone@host:1');
+  const run = await runRehearsal(definition, {}, { handler: env.handler });
+  expect(run).toMatchObject({ status: 'FAILED', error: 'LockHeld' });
+  expect((await readLock(env.ctx))?.owner).toBe('cli:someone@host:1');
+  expect(await weights()).toEqual(allOn('blue'));
+});
+
+test('GIVEN a gate that hangs at 10% WHEN its task times out THEN the safe state puts traffic on blue and releases the lock', async () => {
+  env = await buildReleaseEnvironment(moto, listener);
+  const run = await runRehearsal(definition, {}, {
+    handler: env.handler,
+    taskTimeoutSeconds: 2,
+    taskOverrides: { Gate: () => new Promise(() => undefined) },
+  });
+  expect(run).toMatchObject({ status: 'FAILED', error: 'States.Timeout' });
+  expect(run.states.slice(-3)).toEqual(['Gate', 'SafeState', 'ReleaseFailed']);
+  expect(await weights()).toEqual(allOn('blue'));
+  expect(await desired('green')).toEqual([0, 0]);
+  expect(await readLock(env.ctx)).toBeUndefined();
+});

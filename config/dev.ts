@@ -1,4 +1,4 @@
-import { EXAMPLE_HOSTED_ZONE, OPERATOR_CIDR, POSTGRES_VERSION, REGION, REPOSITORIES, VALKEY_VERSION } from './shared';
+import { EXAMPLE_HOSTED_ZONE, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, REPOSITORIES, VALKEY_VERSION } from './shared';
 import type { EnvironmentConfig } from './types';
 
 export const dev: EnvironmentConfig = {
@@ -56,5 +56,6 @@ export const dev: EnvironmentConfig = {
     migrationCommand: ['npm', 'run', 'db:migrate'],
     migrationTimeoutSeconds: 900,
   },
+  monitoring: { ...PLAN_ROLLBACK_TRIGGERS, alarmEmail: 'ops@example.com', apm: false },
   traffic: { minHealthyTargetsPerAz: 1 },
 };

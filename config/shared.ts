@@ -12,3 +12,23 @@ export const OPERATOR_CIDR = '203.0.113.0/24';
 
 export const POSTGRES_VERSION = '17.9';
 export const VALKEY_VERSION = '7.2';
+
+/**
+ * The plan's rollback triggers ("Error Rate > 5% for 5 minutes", "Response Time > 2 seconds
+ * average", "Database Errors > 10 errors per minute", "Payment Failures > 5% failure rate") plus
+ * the fast-burn and green-versus-blue triggers; environments override what they need.
+ */
+export const PLAN_ROLLBACK_TRIGGERS = {
+  errorRatePercent: 5,
+  errorRateMinutes: 5,
+  minRequestsPerMinute: 20,
+  fastBurnErrorRatePercent: 25,
+  fastBurnMinutes: 2,
+  latencySeconds: 2,
+  latencyMinutes: 3,
+  databaseErrorsPerMinute: 10,
+  paymentFailurePercent: 5,
+  paymentWindowMinutes: 5,
+  paymentMinAttempts: 10,
+  comparison: { errorRatePoints: 2, p99LatencyRatio: 1.5, minRequestsPerMinute: 10, minutes: 3 },
+} as const;

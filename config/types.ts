@@ -92,6 +92,46 @@ export interface ReleasePolicy {
   readonly migrationTimeoutSeconds: number;
 }
 
+/**
+ * Rollback triggers (the plan's "Automated Rollback Triggers") and operations alarms; README,
+ * "Monitoring", gives each trigger's worst-case detection time.
+ */
+export interface MonitoringConfig {
+  /** Email address subscribed to the notification topic. @default - no subscription */
+  readonly alarmEmail?: string;
+  /** Error rate (5XX / requests, percent) that rolls a color back when held for `errorRateMinutes`. */
+  readonly errorRatePercent: number;
+  readonly errorRateMinutes: number;
+  /** Requests per minute below which a minute counts as healthy (1 error in 3 requests at night is no outage). */
+  readonly minRequestsPerMinute: number;
+  /** Error rate of a catastrophic failure, which rolls back after `fastBurnMinutes`. */
+  readonly fastBurnErrorRatePercent: number;
+  readonly fastBurnMinutes: number;
+  /** Average target response time, in seconds, that rolls a color back when held for `latencyMinutes`. */
+  readonly latencySeconds: number;
+  readonly latencyMinutes: number;
+  /** Database errors per minute (from the backend's logs) that roll a color back. */
+  readonly databaseErrorsPerMinute: number;
+  /** Payment failure rate, percent of attempts, over `paymentWindowMinutes`. */
+  readonly paymentFailurePercent: number;
+  readonly paymentWindowMinutes: number;
+  /** Attempts in the window below which payments do not count. */
+  readonly paymentMinAttempts: number;
+  /** New color versus stable color on the same load, during a canary. */
+  readonly comparison: {
+    /** New error rate minus stable error rate, in percentage points. */
+    readonly errorRatePoints: number;
+    /** New p99 latency over stable p99 latency. */
+    readonly p99LatencyRatio: number;
+    /** Requests per minute each color needs before the comparison counts. */
+    readonly minRequestsPerMinute: number;
+    /** Minutes the comparison must hold. */
+    readonly minutes: number;
+  };
+  /** Application tracing with an AWS Distro for OpenTelemetry collector sidecar sending to X-Ray. */
+  readonly apm: boolean;
+}
+
 export interface EnvironmentConfig {
   readonly name: EnvironmentName;
   /** 12-digit AWS account ID. The placeholder 111111111111 etc. must be replaced to deploy (README). */
@@ -120,6 +160,7 @@ export interface EnvironmentConfig {
   /** Retention of application and access logs, in days. */
   readonly logRetentionDays: number;
   readonly release: ReleasePolicy;
+  readonly monitoring: MonitoringConfig;
   readonly traffic: {
     /** A color needs this many healthy targets in every AZ before it gets traffic. */
     readonly minHealthyTargetsPerAz: number;

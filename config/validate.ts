@@ -138,6 +138,7 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
   wholeAtLeast(c.traffic.minHealthyTargetsPerAz, 1, 'traffic.minHealthyTargetsPerAz', 'use 1 or more');
 
   validateRelease(c, check);
+  validateMonitoring(c, check);
 
   if (problems.length > 0) throw new ConfigError(c.name, problems);
   return c;
@@ -169,4 +170,30 @@ function validateRelease(c: EnvironmentConfig, check: Check): void {
     check(r.migrationCommand.length > 0 && r.migrationCommand.every((a) => typeof a === 'string' && a.length > 0), 'release.migrationCommand', r.migrationCommand, 'must be a non-empty list of non-empty arguments', 'use e.g. ["npm", "run", "db:migrate"] or remove it');
   }
   if (c.name !== 'dev') check(r.backupBeforeRelease, 'release.backupBeforeRelease', r.backupBeforeRelease, `${c.name} must confirm backups before a release (the plan's "confirm backups before deployment")`, 'set true');
+}
+
+function validateMonitoring(c: EnvironmentConfig, check: Check): void {
+  const m = c.monitoring;
+  const percent = (v: number, field: string, fix: string) => check(v > 0 && v <= 100, field, v, 'must be a percentage in (0, 100]', fix);
+  const minutes = (v: number, field: string) =>
+    check(Number.isInteger(v) && v >= 1 && v <= 60, field, v, 'must be whole minutes from 1 to 60 (one datapoint a minute)', 'use e.g. 5');
+  percent(m.errorRatePercent, 'monitoring.errorRatePercent', 'use 5 (the plan)');
+  minutes(m.errorRateMinutes, 'monitoring.errorRateMinutes');
+  percent(m.fastBurnErrorRatePercent, 'monitoring.fastBurnErrorRatePercent', 'use 25');
+  check(m.fastBurnErrorRatePercent > m.errorRatePercent, 'monitoring.fastBurnErrorRatePercent', m.fastBurnErrorRatePercent, `must exceed errorRatePercent (${m.errorRatePercent}): it catches what is worse, sooner`, 'use e.g. 25');
+  minutes(m.fastBurnMinutes, 'monitoring.fastBurnMinutes');
+  check(m.fastBurnMinutes < m.errorRateMinutes, 'monitoring.fastBurnMinutes', m.fastBurnMinutes, `must be shorter than errorRateMinutes (${m.errorRateMinutes})`, 'use 2');
+  check(m.latencySeconds > 0, 'monitoring.latencySeconds', m.latencySeconds, 'must be positive', 'use 2 (the plan)');
+  minutes(m.latencyMinutes, 'monitoring.latencyMinutes');
+  check(Number.isInteger(m.minRequestsPerMinute) && m.minRequestsPerMinute >= 1, 'monitoring.minRequestsPerMinute', m.minRequestsPerMinute, 'must be a whole number >= 1', 'use e.g. 20');
+  check(m.databaseErrorsPerMinute >= 0, 'monitoring.databaseErrorsPerMinute', m.databaseErrorsPerMinute, 'must be >= 0', 'use 10 (the plan)');
+  percent(m.paymentFailurePercent, 'monitoring.paymentFailurePercent', 'use 5 (the plan)');
+  minutes(m.paymentWindowMinutes, 'monitoring.paymentWindowMinutes');
+  check(Number.isInteger(m.paymentMinAttempts) && m.paymentMinAttempts >= 1, 'monitoring.paymentMinAttempts', m.paymentMinAttempts, 'must be a whole number >= 1', 'use e.g. 10');
+  check(m.comparison.errorRatePoints > 0 && m.comparison.errorRatePoints <= 100, 'monitoring.comparison.errorRatePoints', m.comparison.errorRatePoints, 'must be percentage points in (0, 100]', 'use e.g. 2');
+  check(m.comparison.p99LatencyRatio > 1, 'monitoring.comparison.p99LatencyRatio', m.comparison.p99LatencyRatio, 'must be above 1 (new slower than stable)', 'use e.g. 1.5');
+  check(Number.isInteger(m.comparison.minRequestsPerMinute) && m.comparison.minRequestsPerMinute >= 1, 'monitoring.comparison.minRequestsPerMinute', m.comparison.minRequestsPerMinute, 'must be a whole number >= 1', 'use e.g. 10');
+  minutes(m.comparison.minutes, 'monitoring.comparison.minutes');
+  if (m.alarmEmail !== undefined) check(/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(m.alarmEmail), 'monitoring.alarmEmail', m.alarmEmail, 'is not an email address', 'use the on-call list address or remove it');
+  if (c.name === 'production') check(m.apm, 'monitoring.apm', m.apm, 'the plan asks for APM in production', 'set true');
 }

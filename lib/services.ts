@@ -4,6 +4,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -12,6 +13,13 @@ import { COLORS, type Color, type ServiceName } from '../lambda/shared/topology'
 import type { TrafficResourceProvider } from './traffic-resources';
 
 export const HEALTH_CHECK_PATH = '/health';
+
+/**
+ * AWS Distro for OpenTelemetry collector, run as a sidecar for APM; its bundled `ecs-xray.yaml`
+ * receives OTLP on localhost:4317/4318 and sends traces to X-Ray.
+ * https://aws-otel.github.io/docs/setup/ecs
+ */
+export const ADOT_COLLECTOR_IMAGE = 'public.ecr.aws/aws-observability/aws-otel-collector:v0.41.1';
 
 export interface ColoredServiceProps {
   readonly serviceName: ServiceName;
@@ -28,6 +36,10 @@ export interface ColoredServiceProps {
   readonly logKey: kms.IKey;
   /** Sets the starting counts once; afterwards traffic control owns them. */
   readonly provider: TrafficResourceProvider;
+  /** Trace with an ADOT collector sidecar to X-Ray. @default false */
+  readonly apm?: boolean;
+  /** Environment name, for traces. @default - not set */
+  readonly environmentName?: string;
 }
 
 /** One color of a service: what a blue/green switch moves traffic between. */
@@ -137,6 +149,8 @@ export class ColoredService extends Construct {
       },
     });
 
+    if (props.apm) this.addCollector(taskDefinition, logGroup, color, version, props);
+
     Validations.of(taskDefinition).acknowledge({
       id: 'AwsSolutions-ECS2',
       reason: 'Only non-secret settings (host names, ports, color, version) are environment variables; credentials are ECS secrets from Secrets Manager, and a test checks no secret value reaches the template',
@@ -178,5 +192,30 @@ export class ColoredService extends Construct {
     service.attachToApplicationTargetGroup(targetGroup);
 
     return { color, service, taskDefinition, targetGroup, logGroup };
+  }
+
+  private addCollector(taskDefinition: ecs.FargateTaskDefinition, logGroup: logs.ILogGroup, color: Color, version: string, props: ColoredServiceProps): void {
+    taskDefinition.addContainer('OtelCollector', {
+      image: ecs.ContainerImage.fromRegistry(ADOT_COLLECTOR_IMAGE),
+      command: ['--config=/etc/ecs/ecs-xray.yaml'],
+      // Losing traces must not take the application down with it.
+      essential: false,
+      memoryReservationMiB: 64,
+      logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'otel' }),
+    });
+    const app = taskDefinition.defaultContainer!;
+    app.addEnvironment('OTEL_EXPORTER_OTLP_ENDPOINT', 'http://localhost:4317');
+    app.addEnvironment('OTEL_SERVICE_NAME', props.serviceName);
+    app.addEnvironment('OTEL_RESOURCE_ATTRIBUTES', `deployment.environment=${props.environmentName ?? ''},service.version=${version},release.color=${color}`);
+    taskDefinition.taskRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets', 'xray:GetSamplingStatisticSummaries'],
+        resources: ['*'],
+      }),
+    );
+    Validations.of(taskDefinition.taskRole).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'X-Ray trace and sampling actions support no resource-level permissions',
+    });
   }
 }

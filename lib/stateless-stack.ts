@@ -1,4 +1,5 @@
 import { CfnOutput, Validations } from 'aws-cdk-lib';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -7,10 +8,13 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { EnvironmentStack, type EnvironmentStackProps } from './environment-stack';
-import { SERVICES, type ServiceName } from '../lambda/shared/topology';
+import { COLORS, SERVICES, type ServiceName } from '../lambda/shared/topology';
 import { Cache } from './cache';
 import { EnvironmentKey } from './encryption';
 import { LiveImageGuard } from './image-guard';
+import { Notifications } from './notifications';
+import { OperationsMonitoring } from './operations-monitoring';
+import { RollbackAlarms } from './rollback-alarms';
 import { PublicLoadBalancer } from './load-balancer';
 import { COLOR_HEADER, ServiceRouting } from './routing';
 import { ColoredService } from './services';
@@ -32,6 +36,7 @@ export class StatelessStack extends EnvironmentStack {
   readonly routing: Readonly<Record<ServiceName, ServiceRouting>>;
   readonly loadBalancer: PublicLoadBalancer;
   readonly trafficControl: TrafficControl;
+  readonly rollbackAlarms: RollbackAlarms;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -82,7 +87,7 @@ export class StatelessStack extends EnvironmentStack {
       secretCompleteArn: cache.authToken.secretArn,
       encryptionKey: dataKey,
     });
-    const common = { cluster, logRetention, logKey: key, provider };
+    const common = { cluster, logRetention, logKey: key, provider, apm: c.monitoring.apm, environmentName: c.name };
     this.services = {
       frontend: new ColoredService(this, 'Frontend', {
         ...common,
@@ -134,6 +139,10 @@ export class StatelessStack extends EnvironmentStack {
 
     new LiveImageGuard(this, 'LiveImageGuard', { config: c, services: this.services, routing: this.routing, provider });
 
+    const notifications = new Notifications(this, 'Notifications', { environment: c.name, encryptionKey: key, email: c.monitoring.alarmEmail });
+    this.rollbackAlarms = new RollbackAlarms(this, 'RollbackAlarms', { environment: c.name, config: c.monitoring, services: this.services });
+    for (const color of COLORS) this.rollbackAlarms.colors[color].composite.addAlarmAction(new cloudwatchActions.SnsAction(notifications.topic));
+
     this.trafficControl = new TrafficControl(this, 'TrafficControl', {
       environment: c.name,
       cluster,
@@ -147,10 +156,27 @@ export class StatelessStack extends EnvironmentStack {
       ),
       minHealthyTargetsPerAz: c.traffic.minHealthyTargetsPerAz,
       testListener: { port: c.testListener.port, colorHeader: COLOR_HEADER, hosts },
+      rollbackAlarms: {
+        blue: [this.rollbackAlarms.colors.blue.composite, ...this.rollbackAlarms.colors.blue.triggers],
+        green: [this.rollbackAlarms.colors.green.composite, ...this.rollbackAlarms.colors.green.triggers],
+      },
+      notificationTopic: notifications.topic,
       vpc,
       encryptionKey: key,
       logRetention,
       retainLedger: c.database.protectData,
+    });
+
+    new OperationsMonitoring(this, 'Operations', {
+      environment: c.name,
+      topic: notifications.topic,
+      loadBalancer: this.loadBalancer.loadBalancer,
+      services: this.services,
+      rollbackAlarms: this.rollbackAlarms,
+      database,
+      databaseConfig: c.database,
+      cache,
+      cacheNodes: c.cache.nodes,
     });
 
     // CDK grants write one AWS::IAM::Policy per role holding only that role's scoped statements;

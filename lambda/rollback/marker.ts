@@ -109,9 +109,9 @@ export async function completeMarker(
 ): Promise<boolean> {
   const now = nowOf(ctx);
   const lost = Symbol('claim lost');
-  const out = await call(ctx, 'dynamodb:TransactWriteItems(rollback ledger + marker)', () =>
-    documentClient(ctx.clients.dynamodb)
-      .send(
+  const out = await call(ctx, 'dynamodb:TransactWriteItems(rollback ledger + marker)', async () => {
+    try {
+      return await documentClient(ctx.clients.dynamodb).send(
         new TransactWriteCommand({
           TransactItems: [
             {
@@ -140,17 +140,17 @@ export async function completeMarker(
             },
           ],
         }),
-      )
-      .catch((e: unknown) => {
-        const err = e as { name?: string; CancellationReasons?: { Code?: string }[]; $retryable?: unknown };
-        if (err?.name !== 'TransactionCanceledException') throw e;
-        // Cancelled by our condition (the ledger entry exists, or the claim is no longer ours): nothing was written.
-        if (err.CancellationReasons?.some((r) => r.Code === 'ConditionalCheckFailed')) return lost;
-        // Cancelled by a conflicting concurrent write: retryable.
-        err.$retryable = {};
-        throw e;
-      }),
-  );
+      );
+    } catch (e) {
+      const err = e as { name?: string; CancellationReasons?: { Code?: string }[]; $retryable?: unknown };
+      if (err?.name !== 'TransactionCanceledException') throw e;
+      // Cancelled by our condition (the ledger entry exists, or the claim is no longer ours): nothing was written.
+      if (err.CancellationReasons?.some((r) => r.Code === 'ConditionalCheckFailed')) return lost;
+      // Cancelled by a conflicting concurrent write: retryable.
+      err.$retryable = {};
+      throw e;
+    }
+  });
   if (out !== lost) return true;
   // A retried transaction whose first attempt landed is cancelled by its own write: that is still ours.
   const marker = await readMarker(ctx, req.color);

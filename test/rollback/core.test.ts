@@ -1,0 +1,297 @@
+import { ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { PublishCommand } from '@aws-sdk/client-sns';
+import { PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { handleAlarmEvent, InvalidAlarmEvent, RollbackFailed, RollbackIncomplete } from '../../lambda/rollback';
+import { EVENT_TIME, EXEC_ARN, event, throttled, topology, world, writes } from './helpers';
+
+let w: ReturnType<typeof world>;
+afterEach(() => w?.restore());
+
+const ALL_BLUE = { frontend: [100, 0], backend: [100, 0] };
+const CANARY = { frontend: [90, 10], backend: [90, 10] };
+const ccf = () => Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException', $metadata: {} });
+const denied = () => Object.assign(new Error('not authorized'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 403 } });
+const published = () => w.sns.commandCalls(PublishCommand).map((c) => c.args[0].input);
+
+describe('GIVEN a green canary at 10% with a running release', () => {
+  test('WHEN a green alarm fires THEN the weight writes come first, then claim, stop, scale, ledger+marker, notification', async () => {
+    w = world();
+    const out = await handleAlarmEvent(w.ctx, event('green-5xx', { datapoints: [12, 17] }));
+    expect(out).toMatchObject({
+      status: 'rolled-back',
+      failedColor: 'green',
+      stableColor: 'blue',
+      trafficChanged: true,
+      stoppedExecutions: [EXEC_ARN],
+      ledgerSk: '2030-01-01T00:05:00.000Z#r4nd',
+    });
+    expect(writes(w.order)).toEqual([
+      'ModifyRule',
+      'ModifyRule',
+      'UpdateItem', // claim
+      'StopExecution',
+      'RegisterScalableTarget',
+      'UpdateService',
+      'UpdateService',
+      'PutItem', // the core's `scale` ledger entry
+      'TransactWriteItems', // the one `rollback` ledger entry + marker done
+      'Publish',
+    ]);
+    expect(w.state.weights).toEqual(ALL_BLUE);
+    expect(w.state.desired).toMatchObject({ 'fe-green': 0, 'be-green': 0, 'fe-blue': 2, 'be-blue': 2 });
+    expect(w.sfn.commandCalls(ListExecutionsCommand)[0].args[0].input).toEqual({ stateMachineArn: w.ctx.releaseStateMachineArn, statusFilter: 'RUNNING' });
+    expect(w.sfn.commandCalls(StopExecutionCommand)[0].args[0].input).toEqual({
+      executionArn: EXEC_ARN,
+      error: 'AlarmRollback',
+      cause: expect.stringContaining('Rollback alarm green-5xx (green) of dev went to ALARM'),
+    });
+    const tx = w.ddb.commandCalls(TransactWriteCommand)[0].args[0].input.TransactItems!;
+    expect(tx[0].Put!.Item).toMatchObject({
+      action: 'rollback',
+      actor: 'rollback-lambda',
+      weightsBefore: { frontend: { blue: 90, green: 10 }, backend: { blue: 90, green: 10 } },
+      weightsAfter: { frontend: { blue: 100, green: 0 }, backend: { blue: 100, green: 0 } },
+      detail: expect.objectContaining({ alarmName: 'green-5xx', metrics: expect.objectContaining({ recentDatapoints: [12, 17] }) }),
+    });
+    expect(tx[1].Update).toMatchObject({ Key: { pk: 'dev#rollback#green' }, ExpressionAttributeValues: expect.objectContaining({ ':owner': 'rollback:test' }) });
+    const [msg] = published();
+    expect(msg.TopicArn).toBe(topology.notificationTopicArn);
+    expect(msg.Subject).toBe('[dev] Automatic rollback: green alarm green-5xx');
+    expect(msg.Message).toContain('Metric values:  recent datapoints 12, 17; threshold 5');
+    expect(msg.Message).toContain('Weights before: frontend blue 90 / green 10, backend blue 90 / green 10');
+    expect(w.metrics).toEqual([expect.objectContaining({ Environment: 'dev', RollbackCompleted: 1 })]);
+  });
+
+  test('WHEN the second green alarm (green-latency) fires THEN green is the failed color too', async () => {
+    w = world();
+    expect(await handleAlarmEvent(w.ctx, event('green-latency'))).toMatchObject({ status: 'rolled-back', failedColor: 'green' });
+  });
+
+  test('WHEN the first ModifyRule is throttled THEN it is retried and the rollback completes', async () => {
+    w = world();
+    let first = true;
+    const state = w.state;
+    w.elbv2.on(ModifyRuleCommand).callsFake((input: { RuleArn: string; Actions: { ForwardConfig: { TargetGroups: { Weight: number }[] } }[] }) => {
+      w.order.push('ModifyRule');
+      if (first) {
+        first = false;
+        throw throttled();
+      }
+      const svc = input.RuleArn.endsWith('frontend') ? 'frontend' : 'backend';
+      state.weights[svc] = [input.Actions[0].ForwardConfig.TargetGroups[0].Weight, input.Actions[0].ForwardConfig.TargetGroups[1].Weight];
+      return {};
+    });
+    const out = await handleAlarmEvent(w.ctx, event());
+    expect(out.status).toBe('rolled-back');
+    expect(w.elbv2.commandCalls(ModifyRuleCommand)).toHaveLength(3);
+    expect(w.state.weights).toEqual(ALL_BLUE);
+  });
+
+  test('WHEN ModifyRule keeps failing THEN it fails loudly: RollbackFailed metric, notification, thrown error, nothing else done', async () => {
+    w = world();
+    w.elbv2.on(ModifyRuleCommand).rejects(throttled());
+    const err = await handleAlarmEvent(w.ctx, event()).catch((e) => e);
+    expect(err).toBeInstanceOf(RollbackFailed);
+    expect(err.message).toContain('green may still carry traffic');
+    expect(w.elbv2.commandCalls(ModifyRuleCommand)).toHaveLength(5);
+    expect(w.metrics).toEqual([expect.objectContaining({ Environment: 'dev', RollbackFailed: 1 })]);
+    expect(w.metrics[0]._aws).toEqual({
+      Timestamp: expect.any(Number),
+      CloudWatchMetrics: [{ Namespace: 'SafeReleases', Dimensions: [['Environment']], Metrics: [{ Name: 'RollbackFailed', Unit: 'Count' }] }],
+    });
+    expect(published()).toEqual([expect.objectContaining({ Subject: '[dev] ROLLBACK FAILED: green alarm green-5xx' })]);
+    expect(published()[0].Message).toContain('Action needed: move traffic to blue by hand now');
+    for (const c of ['UpdateItem', 'StopExecution', 'UpdateService', 'TransactWriteItems']) expect(w.order).not.toContain(c);
+  });
+
+  test('WHEN stopping the release fails THEN the failed color is still scaled down, and it fails loudly as RollbackIncomplete', async () => {
+    w = world();
+    w.sfn.on(StopExecutionCommand).rejects(denied());
+    const err = await handleAlarmEvent(w.ctx, event()).catch((e) => e);
+    expect(err).toBeInstanceOf(RollbackIncomplete);
+    expect(err.failedSteps).toEqual(['stop release execution']);
+    expect(w.state.weights).toEqual(ALL_BLUE);
+    expect(w.state.desired).toMatchObject({ 'fe-green': 0, 'be-green': 0 });
+    expect(w.order).not.toContain('TransactWriteItems');
+    expect(w.metrics).toEqual([expect.objectContaining({ RollbackIncomplete: 1 })]);
+    const updates = w.ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input.ExpressionAttributeValues);
+    expect(updates[1]).toMatchObject({ ':failed': 'failed', ':owner': 'rollback:test' });
+    const puts = w.ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item!);
+    expect(puts.map((i) => i.action)).toEqual(['scale', 'rollback-failed']);
+    expect(published()[0].Subject).toBe('[dev] Rollback incomplete: green alarm green-5xx');
+  });
+
+  test('WHEN the notification cannot be published after a completed rollback THEN RollbackIncomplete(notify) is thrown', async () => {
+    w = world();
+    w.sns.on(PublishCommand).rejects(denied());
+    await expect(handleAlarmEvent(w.ctx, event())).rejects.toMatchObject({ name: 'RollbackIncomplete', failedSteps: ['notify'] });
+    expect(w.order).toContain('TransactWriteItems');
+    expect(w.metrics).toEqual([expect.objectContaining({ RollbackIncomplete: 1 })]);
+  });
+
+  test('WHEN no release state machine is configured THEN nothing is listed or stopped and the rollback completes', async () => {
+    w = world();
+    const out = await handleAlarmEvent({ ...w.ctx, releaseStateMachineArn: undefined }, event());
+    expect(out).toMatchObject({ status: 'rolled-back', stoppedExecutions: [] });
+    expect(w.order).not.toContain('ListExecutions');
+    expect(published()[0].Message).toContain('no release state machine configured');
+  });
+
+  test('WHEN the topology has no notification topic THEN the rollback completes without publishing', async () => {
+    w = world();
+    const out = await handleAlarmEvent({ ...w.ctx, topology: { ...topology, notificationTopicArn: undefined } }, event());
+    expect(out.status).toBe('rolled-back');
+    expect(w.order).not.toContain('Publish');
+  });
+});
+
+describe('idempotency', () => {
+  test('WHEN a rollback of green completed after the event fired THEN the event is a duplicate and nothing is written', async () => {
+    w = world({ weights: ALL_BLUE as never, desired: { blue: 2, green: 0 }, marker: { state: 'done', completedAtMs: EVENT_TIME.getTime() + 1, completedAt: 'x' } });
+    const out = await handleAlarmEvent(w.ctx, event());
+    expect(out).toMatchObject({ status: 'duplicate', reason: expect.stringContaining('already handled') });
+    expect(writes(w.order)).toEqual([]);
+  });
+
+  test('WHEN another invocation holds the claim THEN traffic is verified on blue and nothing else is done', async () => {
+    w = world();
+    w.ddb.on(UpdateCommand).rejects(ccf());
+    const out = await handleAlarmEvent(w.ctx, event());
+    expect(out.status).toBe('duplicate');
+    expect(w.state.weights).toEqual(ALL_BLUE);
+    expect(writes(w.order)).toEqual(['ModifyRule', 'ModifyRule']);
+  });
+
+  test('WHEN green is already without traffic and scaled to 0 after a completed rollback THEN a later alarm is a no-op', async () => {
+    w = world({ weights: ALL_BLUE as never, desired: { blue: 2, green: 0 }, marker: { state: 'done', completedAtMs: EVENT_TIME.getTime() - 1000 } });
+    const out = await handleAlarmEvent(w.ctx, event('green-latency'));
+    expect(out).toMatchObject({ status: 'duplicate', reason: expect.stringContaining('already rolled back') });
+    expect(writes(w.order)).toEqual([]);
+  });
+
+  test('WHEN an earlier attempt failed after moving traffic THEN the retry completes the remaining steps', async () => {
+    w = world({ weights: ALL_BLUE as never, desired: { blue: 2, green: 0 }, marker: { state: 'failed', owner: 'rollback:earlier' } });
+    const out = await handleAlarmEvent(w.ctx, event());
+    expect(out).toMatchObject({ status: 'rolled-back', trafficChanged: false });
+    expect(writes(w.order)).toEqual(['UpdateItem', 'StopExecution', 'RegisterScalableTarget', 'UpdateService', 'UpdateService', 'PutItem', 'TransactWriteItems', 'Publish']);
+  });
+
+  test('WHEN the claim was taken over before recording THEN this invocation writes no rollback entry', async () => {
+    w = world();
+    w.ddb.on(TransactWriteCommand).rejects(
+      Object.assign(new Error('cancelled'), { name: 'TransactionCanceledException', CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }], $metadata: {} }),
+    );
+    const out = await handleAlarmEvent(w.ctx, event());
+    expect(out).toMatchObject({ status: 'duplicate', reason: expect.stringContaining('taken over') });
+    expect(w.order).not.toContain('Publish');
+  });
+
+  test('WHEN the recording transaction conflicts with a concurrent write THEN it is retried', async () => {
+    w = world();
+    w.ddb
+      .on(TransactWriteCommand)
+      .rejectsOnce(Object.assign(new Error('conflict'), { name: 'TransactionCanceledException', CancellationReasons: [{ Code: 'TransactionConflict' }], $metadata: {} }))
+      .resolves({});
+    expect((await handleAlarmEvent(w.ctx, event())).status).toBe('rolled-back');
+    expect(w.ddb.commandCalls(TransactWriteCommand)).toHaveLength(2);
+  });
+});
+
+describe('which color is stable', () => {
+  test('GIVEN a release of blue at 10% after green carried all traffic WHEN a blue alarm fires THEN traffic goes back to green', async () => {
+    w = world({
+      weights: { frontend: [10, 90], backend: [10, 90] },
+      ledger: [{ sk: 's1', action: 'shift', weightsBefore: { frontend: { blue: 0, green: 100 }, backend: { blue: 0, green: 100 } }, weightsAfter: { frontend: { blue: 10, green: 90 }, backend: { blue: 10, green: 90 } } }],
+    });
+    const out = await handleAlarmEvent(w.ctx, event('blue-5xx'));
+    expect(out).toMatchObject({ status: 'rolled-back', failedColor: 'blue', stableColor: 'green' });
+    expect(w.state.weights).toEqual({ frontend: [0, 100], backend: [0, 100] });
+    expect(w.state.desired).toMatchObject({ 'fe-blue': 0, 'be-blue': 0, 'fe-green': 2 });
+  });
+
+  test('GIVEN a green canary at 50% (a tie) WHEN a green alarm fires THEN traffic goes back to blue, the color of the ledger', async () => {
+    w = world({ weights: { frontend: [50, 50], backend: [50, 50] } });
+    expect(await handleAlarmEvent(w.ctx, event('green-5xx'))).toMatchObject({ status: 'rolled-back', stableColor: 'blue' });
+  });
+
+  test('GIVEN a green canary at 75% WHEN a green alarm fires THEN traffic goes back to blue although green is live', async () => {
+    w = world({ weights: { frontend: [25, 75], backend: [25, 75] } });
+    expect(await handleAlarmEvent(w.ctx, event('green-5xx'))).toMatchObject({ status: 'rolled-back', stableColor: 'blue' });
+    expect(w.state.weights).toEqual(ALL_BLUE);
+  });
+
+  test('GIVEN no ledger history WHEN both colors carry traffic THEN the live color is taken as stable', async () => {
+    w = world({ weights: { frontend: [25, 75], backend: [25, 75] }, ledger: [] });
+    const out = await handleAlarmEvent(w.ctx, event('green-5xx'));
+    expect(out).toMatchObject({ status: 'notify-only', stableColor: 'green', reason: expect.stringContaining('the live color') });
+  });
+});
+
+describe('notify only, nothing moved', () => {
+  const nothingMoved = () => {
+    expect(writes(w.order)).toEqual(['Publish']);
+    expect(published()[0].Subject).toContain('ACTION NEEDED');
+    expect(published()[0].Message).toContain('traffic was NOT moved');
+  };
+
+  test('WHEN a blue (stable) alarm fires during a green canary THEN only a notification', async () => {
+    w = world();
+    const out = await handleAlarmEvent(w.ctx, event('blue-5xx'));
+    expect(out).toMatchObject({ status: 'notify-only', failedColor: 'blue', stableColor: 'blue' });
+    expect(w.state.weights).toEqual(CANARY);
+    nothingMoved();
+  });
+
+  test('WHEN the alarm is on the color carrying all traffic THEN only a notification', async () => {
+    w = world({ weights: ALL_BLUE as never });
+    const out = await handleAlarmEvent(w.ctx, event('blue-5xx'));
+    expect(out).toMatchObject({ status: 'notify-only', reason: expect.stringContaining('blue carries all traffic') });
+    nothingMoved();
+  });
+
+  test('WHEN the stable color is scaled to 0 THEN only a notification', async () => {
+    w = world({ desired: { blue: 0, green: 2 } });
+    const out = await handleAlarmEvent(w.ctx, event());
+    expect(out).toMatchObject({ status: 'notify-only', reason: expect.stringContaining('the stable color blue is not running') });
+    nothingMoved();
+  });
+
+  test('WHEN the stable color has no healthy targets THEN the health guard refuses and only a notification (and the refusal ledger entry)', async () => {
+    w = world({ healthyTargets: 0 });
+    const out = await handleAlarmEvent(w.ctx, event());
+    expect(out).toMatchObject({ status: 'notify-only', reason: expect.stringContaining('refused: frontend blue has no registered targets') });
+    expect(writes(w.order)).toEqual(['PutItem', 'Publish']);
+    expect(w.ddb.commandCalls(PutCommand)[0].args[0].input.Item).toMatchObject({ action: 'refused' });
+    expect(w.state.weights).toEqual(CANARY);
+  });
+});
+
+describe('events that change nothing', () => {
+  test('WHEN the alarm is not a rollback alarm of the environment THEN ignored without any AWS call', async () => {
+    w = world();
+    const out = await handleAlarmEvent(w.ctx, event('prod-green-5xx'));
+    expect(out).toMatchObject({ status: 'ignored', reason: expect.stringContaining('is not a rollback alarm of dev') });
+    expect(w.order).toEqual([]);
+  });
+
+  test('WHEN the alarm went to OK THEN ignored without any AWS call', async () => {
+    w = world();
+    expect(await handleAlarmEvent(w.ctx, event('green-5xx', { state: 'OK' }))).toMatchObject({ status: 'ignored' });
+    expect(w.order).toEqual([]);
+  });
+
+  test('WHEN an alarm is listed for both colors THEN ignored: the failed color is unknown', async () => {
+    w = world();
+    const both = { ...topology, rollbackAlarmNames: { blue: ['shared-5xx'], green: ['shared-5xx'] } };
+    const out = await handleAlarmEvent({ ...w.ctx, topology: both }, event('shared-5xx'));
+    expect(out).toMatchObject({ status: 'ignored', reason: expect.stringContaining('both colors') });
+    expect(w.order).toEqual([]);
+  });
+
+  test('WHEN the event is malformed THEN it throws InvalidAlarmEvent without any AWS call', async () => {
+    w = world();
+    await expect(handleAlarmEvent(w.ctx, { source: 'aws.cloudwatch' })).rejects.toBeInstanceOf(InvalidAlarmEvent);
+    expect(w.order).toEqual([]);
+  });
+});

@@ -1,0 +1,235 @@
+/**
+ * Unit-test world of the rollback core: every SDK client mocked with aws-sdk-client-mock over a small stateful fake
+ * (rule weights follow ModifyRule, desired counts follow UpdateService), and one ordered log of every command sent.
+ */
+import { ApplicationAutoScalingClient, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import {
+  DescribeRulesCommand,
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+  ModifyRuleCommand,
+  Rule,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { ListExecutionsCommand, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { RollbackContext } from '../../lambda/rollback';
+import { Color, ServiceName, Topology } from '../../lambda/shared/topology';
+import { LedgerEntry, logger } from '../../lambda/traffic';
+import { alarmStateChangeEvent } from '../support/release';
+
+logger.setLogLevel('SILENT');
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+export const NOW = new Date('2030-01-01T00:05:00.000Z');
+export const EVENT_TIME = new Date('2030-01-01T00:04:00.000Z');
+export const SM_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:dev-release';
+export const EXEC_ARN = 'arn:aws:states:us-east-1:123456789012:execution:dev-release:r1';
+
+const tg = (s: string, c: string) => `arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/${s}-${c}/abc`;
+
+export const topology: Topology = {
+  environment: 'dev',
+  clusterName: 'dev-cluster',
+  services: {
+    frontend: {
+      listenerRuleArn: 'arn:rule/frontend',
+      colors: {
+        blue: { targetGroupArn: tg('frontend', 'blue'), serviceName: 'fe-blue', scaling: { minCapacity: 2, maxCapacity: 6 } },
+        green: { targetGroupArn: tg('frontend', 'green'), serviceName: 'fe-green', scaling: { minCapacity: 2, maxCapacity: 6 } },
+      },
+    },
+    backend: {
+      listenerRuleArn: 'arn:rule/backend',
+      colors: {
+        blue: { targetGroupArn: tg('backend', 'blue'), serviceName: 'be-blue' },
+        green: { targetGroupArn: tg('backend', 'green'), serviceName: 'be-green' },
+      },
+    },
+  },
+  lockTableName: 'lock',
+  ledgerTableName: 'ledger',
+  rollbackAlarmNames: { blue: ['blue-5xx'], green: ['green-5xx', 'green-latency'] },
+  minHealthyTargetsPerAz: 1,
+  notificationTopicArn: 'arn:aws:sns:us-east-1:123456789012:dev-release',
+};
+
+export function rule(service: ServiceName, blue: number, green: number): Rule {
+  const colors = topology.services[service].colors;
+  return {
+    RuleArn: topology.services[service].listenerRuleArn,
+    Priority: '10',
+    Actions: [
+      {
+        Type: 'forward',
+        ForwardConfig: {
+          TargetGroups: [
+            { TargetGroupArn: colors.blue.targetGroupArn, Weight: blue },
+            { TargetGroupArn: colors.green.targetGroupArn, Weight: green },
+          ],
+        },
+      },
+    ],
+  };
+}
+
+export function throttled() {
+  return Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
+}
+
+export interface WorldOptions {
+  weights?: Record<ServiceName, [number, number]>;
+  desired?: Record<Color, number>;
+  marker?: Record<string, unknown>;
+  ledger?: Partial<LedgerEntry>[];
+  running?: string[];
+  healthyTargets?: number;
+}
+
+/** A green canary at 10% with a RUNNING release, unless told otherwise. */
+export function world(o: WorldOptions = {}) {
+  const order: string[] = [];
+  const state = {
+    weights: { ...(o.weights ?? { frontend: [90, 10], backend: [90, 10] }) } as Record<ServiceName, [number, number]>,
+    desired: {
+      'fe-blue': o.desired?.blue ?? 2,
+      'be-blue': o.desired?.blue ?? 2,
+      'fe-green': o.desired?.green ?? 2,
+      'be-green': o.desired?.green ?? 2,
+    } as Record<string, number>,
+  };
+  const elbv2 = mockClient(ElasticLoadBalancingV2Client);
+  const ecs = mockClient(ECSClient);
+  const ddb = mockClient(DynamoDBDocumentClient);
+  const cloudwatch = mockClient(CloudWatchClient);
+  const autoscaling = mockClient(ApplicationAutoScalingClient);
+  const sfn = mockClient(SFNClient);
+  const sns = mockClient(SNSClient);
+  const log = (name: string) => order.push(name);
+
+  elbv2.on(DescribeRulesCommand).callsFake((input: { RuleArns: string[] }) => {
+    log('DescribeRules');
+    return {
+      Rules: input.RuleArns.map((arn) => {
+        const svc: ServiceName = arn.endsWith('frontend') ? 'frontend' : 'backend';
+        return rule(svc, ...state.weights[svc]);
+      }),
+    };
+  });
+  elbv2.on(ModifyRuleCommand).callsFake((input: { RuleArn: string; Actions: { ForwardConfig: { TargetGroups: { Weight: number }[] } }[] }) => {
+    log('ModifyRule');
+    const svc: ServiceName = input.RuleArn.endsWith('frontend') ? 'frontend' : 'backend';
+    const g = input.Actions[0].ForwardConfig.TargetGroups;
+    state.weights[svc] = [g[0].Weight, g[1].Weight];
+    return {};
+  });
+  elbv2.on(DescribeTargetHealthCommand).callsFake(() => {
+    log('DescribeTargetHealth');
+    const n = o.healthyTargets ?? 2;
+    return {
+      TargetHealthDescriptions: Array.from({ length: n }, (_, i) => ({
+        Target: { Id: `10.0.0.${i}`, Port: 80, AvailabilityZone: i % 2 ? 'us-east-1b' : 'us-east-1a' },
+        TargetHealth: { State: 'healthy' as const },
+      })),
+    };
+  });
+  ecs.on(DescribeServicesCommand).callsFake((input: { services: string[] }) => {
+    log('DescribeServices');
+    return {
+      services: input.services.map((name) => ({
+        serviceName: name,
+        status: 'ACTIVE',
+        desiredCount: state.desired[name],
+        runningCount: state.desired[name],
+        taskDefinition: `arn:td/${name}:1`,
+      })),
+    };
+  });
+  ecs.on(DescribeTaskDefinitionCommand).callsFake(() => {
+    log('DescribeTaskDefinition');
+    return { taskDefinition: { containerDefinitions: [{ name: 'app', image: 'repo/app:1.0.0', essential: true }] } };
+  });
+  ecs.on(UpdateServiceCommand).callsFake((input: { service: string; desiredCount: number }) => {
+    log('UpdateService');
+    state.desired[input.service] = input.desiredCount;
+    return {};
+  });
+  autoscaling.on(RegisterScalableTargetCommand).callsFake(() => {
+    log('RegisterScalableTarget');
+    return {};
+  });
+  ddb.on(GetCommand).callsFake(() => {
+    log('GetItem');
+    return o.marker ? { Item: o.marker } : {};
+  });
+  ddb.on(QueryCommand).callsFake(() => {
+    log('Query');
+    return {
+      Items: o.ledger ?? [
+        {
+          pk: 'dev',
+          sk: '2030-01-01T00:00:00.000Z#a',
+          action: 'shift',
+          weightsBefore: { frontend: { blue: 100, green: 0 }, backend: { blue: 100, green: 0 } },
+          weightsAfter: { frontend: { blue: 90, green: 10 }, backend: { blue: 90, green: 10 } },
+        },
+      ],
+    };
+  });
+  ddb.on(UpdateCommand).callsFake(() => {
+    log('UpdateItem');
+    return {};
+  });
+  ddb.on(PutCommand).callsFake(() => {
+    log('PutItem');
+    return {};
+  });
+  ddb.on(TransactWriteCommand).callsFake(() => {
+    log('TransactWriteItems');
+    return {};
+  });
+  sfn.on(ListExecutionsCommand).callsFake(() => {
+    log('ListExecutions');
+    return { executions: (o.running ?? [EXEC_ARN]).map((executionArn) => ({ executionArn, status: 'RUNNING' })) };
+  });
+  sfn.on(StopExecutionCommand).callsFake(() => {
+    log('StopExecution');
+    return {};
+  });
+  sns.on(PublishCommand).callsFake(() => {
+    log('Publish');
+    return { MessageId: 'msg-1' };
+  });
+
+  const metrics: Record<string, unknown>[] = [];
+  const ctx: RollbackContext = {
+    clients: {
+      elbv2: new ElasticLoadBalancingV2Client({ region: 'us-east-1' }),
+      ecs: new ECSClient({ region: 'us-east-1' }),
+      dynamodb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
+      cloudwatch: new CloudWatchClient({ region: 'us-east-1' }),
+      autoscaling: new ApplicationAutoScalingClient({ region: 'us-east-1' }),
+      sfn: new SFNClient({ region: 'us-east-1' }),
+      sns: new SNSClient({ region: 'us-east-1' }),
+    },
+    topology,
+    retry: { sleep: async () => undefined, random: () => 0.5 },
+    now: () => NOW,
+    randomSuffix: () => 'r4nd',
+    releaseStateMachineArn: SM_ARN,
+    metricSink: (line) => metrics.push(JSON.parse(line)),
+    invocationId: 'rollback:test',
+  };
+  const restore = () => [elbv2, ecs, ddb, cloudwatch, autoscaling, sfn, sns].forEach((m) => m.restore());
+  return { elbv2, ecs, ddb, cloudwatch, autoscaling, sfn, sns, ctx, order, state, metrics, restore };
+}
+
+export function event(alarmName = 'green-5xx', extra: { datapoints?: number[]; state?: 'ALARM' | 'OK' } = {}) {
+  return alarmStateChangeEvent({ alarmName, time: EVENT_TIME, id: 'evt-1', ...extra });
+}
+
+export const writes = (order: string[]) => order.filter((c) => !/^(Describe|List|Get|Query)/.test(c));

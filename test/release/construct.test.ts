@@ -1,0 +1,125 @@
+/** Template assertions on a small stack with ReleaseStateMachine: least privilege, timeouts, logging, definition shape. */
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { stateMachineTimeoutSeconds, TASK_TIMEOUT_SECONDS } from '../../lambda/release/policy';
+import { definitionFromTemplate } from './rehearsal';
+import { buildReleaseTestStack, TEST_POLICY } from './stack';
+
+const { template } = buildReleaseTestStack(TEST_POLICY);
+const definition = definitionFromTemplate(template);
+const json = template.toJSON();
+
+function handlerStatements(): any[] {
+  const policies = Object.values(template.findResources('AWS::IAM::Policy')) as any[];
+  const role = Object.keys(template.findResources('AWS::IAM::Role')).find((id) => id.startsWith('ReleaseHandlerRole'))!;
+  return policies.filter((p) => p.Properties.Roles.some((r: any) => r.Ref === role)).flatMap((p) => p.Properties.PolicyDocument.Statement);
+}
+const actionsOf = (s: any): string[] => [].concat(s.Action);
+const statementsWith = (action: string) => handlerStatements().filter((s) => actionsOf(s).includes(action));
+const logicalIds = (type: string, prefix = '') => Object.keys(template.findResources(type)).filter((id) => id.startsWith(prefix));
+
+test('ModifyRule is granted on exactly the two production listener rules', () => {
+  const [s, ...more] = statementsWith('elasticloadbalancing:ModifyRule');
+  expect(more).toEqual([]);
+  expect(s.Resource).toEqual(logicalIds('AWS::ElasticLoadBalancingV2::ListenerRule').map((id) => ({ Ref: id })));
+});
+
+test('UpdateService is granted on exactly the four services, never on *', () => {
+  const [s] = statementsWith('ecs:UpdateService');
+  expect(s.Resource).toHaveLength(4);
+  expect(JSON.stringify(s.Resource)).not.toContain('"*"');
+});
+
+test('wildcard resources only for actions without resource-level permissions; RunTask pinned to the cluster', () => {
+  const star = handlerStatements().filter((s) => s.Resource === '*').flatMap(actionsOf).sort();
+  expect(star).toEqual(
+    [
+      'application-autoscaling:RegisterScalableTarget',
+      'ec2:AssignPrivateIpAddresses',
+      'ec2:CreateNetworkInterface',
+      'ec2:DeleteNetworkInterface',
+      'ec2:DescribeNetworkInterfaces',
+      'ec2:UnassignPrivateIpAddresses',
+      'ecs:DescribeTaskDefinition',
+      'ecs:ListTasks',
+      'elasticloadbalancing:DescribeRules',
+      'elasticloadbalancing:DescribeTargetHealth',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ].sort(),
+  );
+  const [run] = statementsWith('ecs:RunTask');
+  expect(run.Condition).toEqual({ ArnEquals: { 'ecs:cluster': expect.anything() } });
+  expect(run.Resource).toHaveLength(2);
+  const [pass] = statementsWith('iam:PassRole');
+  expect(pass.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+  expect(statementsWith('cloudwatch:DescribeAlarms')[0].Resource).toHaveLength(2);
+  expect(statementsWith('rds:CreateDBSnapshot')[0].Resource).toHaveLength(2);
+  expect(statementsWith('dynamodb:DeleteItem')).toHaveLength(1);
+  expect(statementsWith('sns:Publish')).toHaveLength(1);
+  // Nothing the release does not call.
+  for (const a of ['elasticloadbalancing:*', 'ecs:*', 'dynamodb:*', 'rds:*', 'states:*', 'ecs:DeleteService', 'rds:DeleteDBInstance']) {
+    expect(statementsWith(a)).toEqual([]);
+  }
+});
+
+test('every Task has TimeoutSeconds, retries transient Lambda errors and (except SafeState) catches into SafeState', () => {
+  const tasks = Object.entries(definition.States).filter(([, s]) => s.Type === 'Task');
+  expect(tasks.length).toBeGreaterThanOrEqual(12);
+  for (const [name, s] of tasks) {
+    expect([name, typeof s.TimeoutSeconds]).toEqual([name, 'number']);
+    expect([name, s.Retry?.length > 0]).toEqual([name, true]);
+    if (name === 'SafeState') expect(s.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.safeError', Next: 'SafeStateFailed' }]);
+    else expect([name, s.Catch]).toEqual([name, [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'SafeState' }]]);
+  }
+  expect(definition.States.Shift.TimeoutSeconds).toBe(TASK_TIMEOUT_SECONDS);
+  expect(definition.States.SafeState.Next).toBe('ReleaseFailed');
+});
+
+test('the state machine has an overall timeout, ALL logging to an encrypted log group and X-Ray tracing', () => {
+  expect(definition.TimeoutSeconds).toBe(stateMachineTimeoutSeconds(TEST_POLICY));
+  template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+    StateMachineType: 'STANDARD',
+    TracingConfiguration: { Enabled: true },
+    LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true, Destinations: [Match.anyValue()] },
+  });
+  const logGroup = json.Resources[logicalIds('AWS::Logs::LogGroup', 'ReleaseLogs')[0]];
+  expect(logGroup.Properties.KmsKeyId).toBeDefined();
+});
+
+test('waits come from the policy and the approval waits for a task token with the approval timeout', () => {
+  expect(definition.States.Bake.Seconds).toBe(TEST_POLICY.bakeSeconds);
+  expect(definition.States.FinalBake.Seconds).toBe(TEST_POLICY.finalBakeSeconds);
+  expect(definition.States.RollbackWindow.Seconds).toBe(TEST_POLICY.rollbackWindowSeconds);
+  const approval = definition.States.Approval;
+  expect(approval.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
+  expect(approval.HeartbeatSeconds).toBe(TEST_POLICY.approvalTimeoutSeconds);
+  expect(approval.Parameters.Payload['token.$']).toBe('$$.Task.Token');
+});
+
+test('the handler gets its wiring as environment variables', () => {
+  const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((f: any) => f.Properties.Environment?.Variables?.RELEASE_POLICY) as any;
+  const vars = fn.Properties.Environment.Variables;
+  expect(JSON.parse(vars.RELEASE_POLICY)).toEqual(TEST_POLICY);
+  expect(Object.keys(vars)).toEqual(
+    expect.arrayContaining(['TOPOLOGY', 'DATABASE_INSTANCE_ID', 'MIGRATION_TASK_DEFINITIONS', 'MIGRATION_CONTAINER_NAME', 'MIGRATION_SUBNETS', 'MIGRATION_SECURITY_GROUPS', 'LOCK_TTL_SECONDS', 'COMPARISON_ALARM_NAMES']),
+  );
+  expect(vars.LOCK_TTL_SECONDS).toBe(String(stateMachineTimeoutSeconds(TEST_POLICY)));
+});
+
+test('an execution that times out or is stopped triggers the clean-up step', () => {
+  template.hasResourceProperties('AWS::Events::Rule', {
+    EventPattern: { source: ['aws.states'], detail: { status: ['TIMED_OUT', 'ABORTED'] } },
+    Targets: [Match.objectLike({ InputTransformer: Match.objectLike({ InputTemplate: Match.stringLikeRegexp('"step":"abandoned"') }) })],
+  });
+});
+
+test('without backup and migration in the policy those states are absent; the policy is checked against the props', () => {
+  const lean = definitionFromTemplate(
+    buildReleaseTestStack({ ...TEST_POLICY, backupBeforeRelease: false, migrationCommand: undefined, approvalAfterFirstStep: false }).template,
+  );
+  expect(Object.keys(lean.States)).not.toEqual(expect.arrayContaining(['Backup']));
+  expect(lean.States.Backup).toBeUndefined();
+  expect(lean.States.StartMigration).toBeUndefined();
+  expect(lean.States.Approval).toBeUndefined();
+  expect(lean.States.Preflight.Next).toBe('ScaleUp');
+});

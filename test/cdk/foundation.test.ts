@@ -54,7 +54,7 @@ describe.each(['dev', 'staging', 'production'] as const)('%s environment', (name
         stateless.hasResourceProperties('AWS::ECS::TaskDefinition', {
           Cpu: String(s.cpu),
           Memory: String(s.memoryMiB),
-          ContainerDefinitions: [
+          ContainerDefinitions: Match.arrayWith([
             Match.objectLike({
               Image: Match.objectLike({
                 'Fn::Join': Match.arrayWith([Match.arrayWith([`/${s.repositoryName}:${s.colors[color].version}`])]),
@@ -63,7 +63,7 @@ describe.each(['dev', 'staging', 'production'] as const)('%s environment', (name
               HealthCheck: Match.objectLike({ Command: ['CMD-SHELL', `curl -fsS http://localhost:${s.containerPort}/health || exit 1`] }),
               LogConfiguration: Match.objectLike({ LogDriver: 'awslogs' }),
             }),
-          ],
+          ]),
         });
       }
     }

@@ -1,0 +1,136 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { ENVIRONMENTS } from '../../config';
+import { ADOT_COLLECTOR_IMAGE } from '../../lib/services';
+import { resourcesOf, synthEnvironment } from './support';
+
+const m = ENVIRONMENTS.production.monitoring;
+const { stateless } = synthEnvironment('production');
+const alarms = resourcesOf(stateless, 'AWS::CloudWatch::Alarm');
+
+/** The alarms whose description contains `text`, one per color and service where that applies. */
+function alarmsLike(text: string) {
+  return alarms.filter(([, a]) => String(a.Properties.AlarmDescription).includes(text)).map(([, a]) => a.Properties);
+}
+const expressionOf = (a: any) => a.Metrics.find((q: any) => q.Expression).Expression as string;
+
+describe('rollback triggers (production)', () => {
+  test('GIVEN the plan "error rate > 5% for 5 minutes" THEN each service and color has it with a minimum-request guard', () => {
+    const found = alarmsLike(`5XX > ${m.errorRatePercent}% of requests for ${m.errorRateMinutes} min`);
+    expect(found).toHaveLength(4);
+    for (const a of found) {
+      expect(a).toMatchObject({
+        Threshold: m.errorRatePercent,
+        EvaluationPeriods: m.errorRateMinutes,
+        DatapointsToAlarm: m.errorRateMinutes,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+      expect(expressionOf(a)).toBe(`IF(FILL(requests, 0) >= ${m.minRequestsPerMinute}, 100 * FILL(errors, 0) / requests, 0)`);
+      const requests = a.Metrics.find((q: any) => q.Id === 'requests');
+      expect(requests.MetricStat).toMatchObject({ Metric: { MetricName: 'RequestCount', Namespace: 'AWS/ApplicationELB' }, Period: 60, Stat: 'Sum' });
+      expect(a.Metrics.find((q: any) => q.Id === 'errors').MetricStat.Metric.MetricName).toBe('HTTPCode_Target_5XX_Count');
+    }
+  });
+
+  test('GIVEN a catastrophic failure THEN the fast-burn alarm fires after 2 one-minute datapoints', () => {
+    const found = alarmsLike(`5XX >= ${m.fastBurnErrorRatePercent}% for ${m.fastBurnMinutes} min`);
+    expect(found).toHaveLength(4);
+    for (const a of found) expect(a).toMatchObject({ Threshold: 25, EvaluationPeriods: 2, DatapointsToAlarm: 2, TreatMissingData: 'notBreaching' });
+  });
+
+  test('GIVEN the plan "response time > 2 seconds average" THEN a 3-minute average per service and color', () => {
+    const found = alarmsLike(`average response time > ${m.latencySeconds} s`);
+    expect(found).toHaveLength(4);
+    for (const a of found) {
+      expect(a).toMatchObject({ Threshold: 2, EvaluationPeriods: 3, DatapointsToAlarm: 3 });
+      expect(a.Metrics.find((q: any) => q.Id === 'latency').MetricStat).toMatchObject({ Metric: { MetricName: 'TargetResponseTime' }, Stat: 'Average', Period: 60 });
+    }
+  });
+
+  test('GIVEN the plan "database errors > 10 per minute" THEN a per-color sum of the log metric', () => {
+    const found = alarmsLike('database errors > 10 per minute');
+    expect(found).toHaveLength(2);
+    for (const a of found) {
+      expect(a).toMatchObject({ Threshold: 10, EvaluationPeriods: 1, Statistic: 'Sum', Period: 60, MetricName: 'DatabaseErrors', Namespace: 'SafeReleases/production' });
+    }
+    expect(found.map((a) => a.Dimensions)).toEqual([[{ Name: 'Color', Value: 'blue' }], [{ Name: 'Color', Value: 'green' }]]);
+  });
+
+  test('GIVEN the plan "payment failures > 5%" THEN a failure rate with a minimum-attempts guard', () => {
+    const found = alarmsLike('payment failures > 5%');
+    expect(found).toHaveLength(2);
+    for (const a of found) {
+      expect(a).toMatchObject({ Threshold: 5, EvaluationPeriods: 1 });
+      expect(expressionOf(a)).toBe(`IF(FILL(attempts, 0) >= ${m.paymentMinAttempts}, 100 * FILL(failures, 0) / attempts, 0)`);
+      expect(a.Metrics.find((q: any) => q.Id === 'attempts').MetricStat.Period).toBe(m.paymentWindowMinutes * 60);
+    }
+  });
+
+  test('GIVEN a canary THEN the new color is compared with the stable one on error rate and p99, with minimum requests on both', () => {
+    const rate = alarmsLike(`error rate > ${m.comparison.errorRatePoints} points above`);
+    const p99 = alarmsLike(`p99 latency > ${m.comparison.p99LatencyRatio}x`);
+    expect(rate).toHaveLength(4);
+    expect(p99).toHaveLength(4);
+    for (const a of rate) expect(expressionOf(a)).toMatch(/^IF\(FILL\(reqNew, 0\) >= 10 AND FILL\(reqOld, 0\) >= 10, 100 \* FILL\(errNew, 0\) \/ reqNew - 100 \* FILL\(errOld, 0\) \/ reqOld, 0\)$/);
+    for (const a of p99) expect(a.Metrics.find((q: any) => q.Id === 'p99New').MetricStat.Stat).toBe('p99');
+  });
+
+  test('GIVEN the triggers THEN one composite alarm per color rolls them up and notifies the topic', () => {
+    const composites = resourcesOf(stateless, 'AWS::CloudWatch::CompositeAlarm');
+    expect(composites).toHaveLength(2);
+    for (const [, c] of composites) {
+      const rule = JSON.stringify(c.Properties.AlarmRule);
+      expect(rule.match(/ALARM\(/g)).toHaveLength(12);
+      expect(c.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^NotificationsTopic/) }]);
+    }
+  });
+
+  test('GIVEN the backend log contract THEN metric filters publish db errors, payments and orders with a color dimension', () => {
+    for (const [pattern, metric] of [
+      ['{ $.event = "db_error" }', 'DatabaseErrors'],
+      ['{ $.event = "payment" }', 'PaymentAttempts'],
+      ['{ ($.event = "payment") && ($.outcome = "failed") }', 'PaymentFailures'],
+      ['{ $.event = "order_placed" }', 'Orders'],
+    ]) {
+      stateless.hasResourceProperties('AWS::Logs::MetricFilter', {
+        FilterPattern: pattern,
+        MetricTransformations: [{ MetricName: metric, MetricNamespace: 'SafeReleases/production', MetricValue: '1', Dimensions: [{ Key: 'Color', Value: '$.color' }], Unit: 'Count' }],
+      });
+    }
+    stateless.resourceCountIs('AWS::Logs::MetricFilter', 8);
+  });
+});
+
+describe('operations monitoring (production)', () => {
+  test('THEN ECS, target health, ALB, RDS (incl. replica lag) and cache alarms notify the topic', () => {
+    const ops = alarms.filter(([id]) => id.startsWith('Operations')).map(([, a]) => a.Properties);
+    const descriptions = ops.map((a) => a.AlarmDescription as string);
+    for (const text of ['frontend blue CPU', 'backend green memory', 'has unhealthy targets', 'load balancer itself answered', 'PostgreSQL CPU', 'PostgreSQL connections', 'PostgreSQL free storage', 'read replica 2 lags', 'cache node 3 engine CPU', 'cache node 1 memory', 'cache node 2 evicts']) {
+      expect(descriptions.some((d) => d.includes(text))).toBe(true);
+    }
+    for (const a of ops) expect(a.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^NotificationsTopic/) }]);
+  });
+
+  test('THEN the topic is KMS-encrypted, TLS-only and has the on-call email subscription', () => {
+    stateless.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    stateless.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: m.alarmEmail });
+    stateless.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  test('THEN a dashboard shows requests, errors and latency by color, orders and payments, database and cache', () => {
+    const [[, dashboard]] = resourcesOf(stateless, 'AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    for (const title of ['requests by color', '5XX by color', 'p50 / p99 by color', 'orders and payments by color', 'rollback triggers', 'database: CPU', 'cache: engine CPU']) {
+      expect(body).toContain(title);
+    }
+  });
+
+  test('GIVEN production THEN every task runs the ADOT collector for X-Ray; staging does not', () => {
+    const sidecars = (t: typeof stateless) =>
+      resourcesOf(t, 'AWS::ECS::TaskDefinition').filter(([, td]) => td.Properties.ContainerDefinitions.some((c: any) => c.Image === ADOT_COLLECTOR_IMAGE));
+    expect(sidecars(stateless)).toHaveLength(4);
+    expect(sidecars(synthEnvironment('staging').stateless)).toHaveLength(0);
+  });
+});

@@ -1,0 +1,152 @@
+/** Unit tests of the release step validation, configuration and steps with aws-sdk-client-mock. */
+import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { SNSClient, PublishCommand } from '@aws-sdk/client-sns';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { settingsFromEnv } from '../../lambda/release/context';
+import { stateMachineTimeoutSeconds, stepsFor, timeToFullTraffic } from '../../lambda/release/policy';
+import { gate, migrationStartedBy, ReleaseState, snapshotIdentifier } from '../../lambda/release/steps';
+import { validateStepEvent } from '../../lambda/release/validate';
+import { ENVIRONMENTS } from '../../config';
+import { mocks } from '../lambda/helpers';
+import { REHEARSAL_POLICY } from './harness';
+
+const release: ReleaseState = {
+  owner: 'arn:aws:states:us-east-1:1:execution:Release:abc',
+  environment: 'dev',
+  actor: 'me',
+  strategy: 'canary',
+  stable: 'blue',
+  candidate: 'green',
+  fromVersion: 'frontend 1.0.0, backend 1.0.0',
+  toVersion: 'frontend 1.1.0, backend 1.1.0',
+  steps: [10, 50, 100],
+  stepIndex: 1,
+  percent: 10,
+  approval: true,
+  awaitApproval: false,
+  candidateCountsBefore: { frontend: 0, backend: 0 },
+  scaledUp: true,
+  startedAt: '2030-01-01T00:00:00.000Z',
+};
+
+describe('validateStepEvent', () => {
+  test('accepts every step shape the state machine sends', () => {
+    expect(validateStepEvent({ step: 'preflight', executionId: 'arn:x', input: { strategy: 'blue-green', actor: 'a' } })).toEqual({ step: 'preflight', executionId: 'arn:x', strategy: 'blue-green', actor: 'a' });
+    expect(validateStepEvent({ step: 'gate', release, phase: 'bake' })).toMatchObject({ step: 'gate', phase: 'bake' });
+    expect(validateStepEvent({ step: 'safe', executionId: 'arn:x', release: {}, error: { Error: 'X', Cause: 'y' } })).toMatchObject({ step: 'safe' });
+    expect(validateStepEvent({ step: 'abandoned', executionArn: 'arn:x', status: 'TIMED_OUT' })).toMatchObject({ step: 'abandoned' });
+  });
+  const fails: [string, unknown, RegExp][] = [
+    ['a non-object event', 'shift', /event must be a JSON object/],
+    ['an unknown step', { step: 'deploy' }, /step must be one of/],
+    ['an unknown field', { step: 'shift', release, extra: 1 }, /extra must be absent/],
+    ['preflight without executionId', { step: 'preflight', input: {} }, /executionId must be a non-empty string/],
+    ['an unknown strategy', { step: 'preflight', executionId: 'x', input: { strategy: 'yolo' } }, /input.strategy must be one of canary, blue-green/],
+    ['an unknown execution input field', { step: 'preflight', executionId: 'x', input: { percent: 5 } }, /input.percent must be absent/],
+    ['a missing release', { step: 'shift' }, /release must be an object/],
+    ['the same stable and candidate color', { step: 'shift', release: { ...release, candidate: 'blue' } }, /release.candidate must be the other color/],
+    ['steps not ending at 100', { step: 'shift', release: { ...release, steps: [10, 50] } }, /release.steps must be strictly increasing/],
+    ['decreasing steps', { step: 'shift', release: { ...release, steps: [50, 10, 100] } }, /release.steps/],
+    ['a stepIndex past the steps', { step: 'shift', release: { ...release, stepIndex: 9 } }, /release.stepIndex must be an integer 0–3/],
+    ['a percent over 100', { step: 'shift', release: { ...release, percent: 101 } }, /release.percent/],
+    ['a bad deadline', { step: 'stabilizeCheck', release: { ...release, deadline: 'soon' } }, /release.deadline must be an ISO 8601 time/],
+    ['missing counts', { step: 'shift', release: { ...release, candidateCountsBefore: { frontend: 1 } } }, /candidateCountsBefore.backend/],
+    ['an unknown gate phase', { step: 'gate', release, phase: 'later' }, /phase must be one of bake, final, window/],
+    ['an approval without token', { step: 'approvalRequest', release }, /token must be a non-empty string/],
+    ['an abandoned event with another status', { step: 'abandoned', executionArn: 'x', status: 'SUCCEEDED' }, /status must be one of TIMED_OUT, ABORTED, FAILED/],
+  ];
+  test.each(fails)('fails on %s', (_what, event, message) => {
+    expect(() => validateStepEvent(event)).toThrow(expect.objectContaining({ name: 'InvalidStepInput', message: expect.stringMatching(message) }));
+  });
+});
+
+describe('settingsFromEnv', () => {
+  const good = {
+    RELEASE_POLICY: JSON.stringify(REHEARSAL_POLICY),
+    DATABASE_INSTANCE_ID: 'db',
+    MIGRATION_TASK_DEFINITIONS: JSON.stringify({ blue: 'td-blue', green: 'td-green' }),
+    MIGRATION_CONTAINER_NAME: 'backend',
+    MIGRATION_SUBNETS: 'subnet-1, subnet-2',
+    MIGRATION_SECURITY_GROUPS: 'sg-1',
+  };
+  test('reads the wiring', () => {
+    expect(settingsFromEnv(good)).toMatchObject({ databaseInstanceId: 'db', migration: { subnets: ['subnet-1', 'subnet-2'] }, comparisonAlarmNames: [] });
+  });
+  const fails: [string, Record<string, string | undefined>, RegExp][] = [
+    ['without a policy', { ...good, RELEASE_POLICY: undefined }, /RELEASE_POLICY is not set/],
+    ['on a policy that is not JSON', { ...good, RELEASE_POLICY: '{' }, /RELEASE_POLICY is not valid JSON/],
+    ['on steps not ending at 100', { ...good, RELEASE_POLICY: JSON.stringify({ ...REHEARSAL_POLICY, canarySteps: [10, 50] }) }, /canarySteps/],
+    ['without a database when backups are required', { ...good, DATABASE_INSTANCE_ID: '' }, /DATABASE_INSTANCE_ID must be set/],
+    ['without migration task definitions', { ...good, MIGRATION_TASK_DEFINITIONS: '{"blue":"x"}' }, /MIGRATION_TASK_DEFINITIONS/],
+    ['without migration subnets', { ...good, MIGRATION_SUBNETS: '' }, /MIGRATION_SUBNETS/],
+    ['on comparison alarms that are not a list', { ...good, COMPARISON_ALARM_NAMES: '"x"' }, /COMPARISON_ALARM_NAMES/],
+    ['on a bad lock TTL', { ...good, LOCK_TTL_SECONDS: '0' }, /LOCK_TTL_SECONDS/],
+    ['on a bad test listener URL', { ...good, TEST_LISTENER_BASE_URL: 'ftp://x' }, /TEST_LISTENER_BASE_URL/],
+  ];
+  test.each(fails)('fails %s', (_what, env, message) => {
+    expect(() => settingsFromEnv(env)).toThrow(message);
+  });
+});
+
+describe('policy arithmetic', () => {
+  test('time to full traffic counts the bakes below 100', () => {
+    expect(stepsFor(REHEARSAL_POLICY, 'blue-green')).toEqual([100]);
+    expect(timeToFullTraffic(REHEARSAL_POLICY)).toBe(900);
+    expect(timeToFullTraffic(REHEARSAL_POLICY, 'blue-green')).toBe(0);
+    expect(timeToFullTraffic(ENVIRONMENTS.production.release)).toBeLessThanOrEqual(45 * 60);
+  });
+  test('the overall timeout exceeds every bounded wait together', () => {
+    const p = REHEARSAL_POLICY;
+    expect(stateMachineTimeoutSeconds(p)).toBeGreaterThan(p.migrationTimeoutSeconds + p.stabilizeTimeoutSeconds + 4 * p.bakeSeconds + p.finalBakeSeconds + p.rollbackWindowSeconds);
+  });
+  test('names are valid for RDS and ECS', () => {
+    expect(snapshotIdentifier('production', 'arn:aws:states:us-east-1:1:execution:Release:My_Run.1', new Date('2030-01-02T00:00:00Z'))).toBe('release-production-20300102-My-Run-1');
+    expect(migrationStartedBy('arn:aws:states:us-east-1:1:execution:Release:' + 'x'.repeat(80)).length).toBeLessThanOrEqual(36);
+  });
+});
+
+describe('gate', () => {
+  const m = mocks();
+  const sns = mockClient(SNSClient);
+  afterAll(() => {
+    m.restore();
+    sns.restore();
+  });
+  beforeEach(() => {
+    m.cloudwatch.reset();
+    m.ddb.reset();
+    sns.reset();
+    m.ddb.on(PutCommand).resolves({});
+    sns.on(PublishCommand).resolves({});
+  });
+  const ctx = () => ({
+    ...m.ctx,
+    topology: { ...m.ctx.topology, notificationTopicArn: 'arn:aws:sns:us-east-1:1:t' },
+    release: { rds: new RDSClient({ region: 'us-east-1' }), sns: new SNSClient({ region: 'us-east-1' }) },
+    settings: { ...settingsFromEnv({ RELEASE_POLICY: JSON.stringify({ ...REHEARSAL_POLICY, backupBeforeRelease: false, migrationCommand: undefined }) }), comparisonAlarmNames: ['green-vs-blue-5xx'] },
+  });
+  const alarms = (states: Record<string, string>) => ({
+    MetricAlarms: Object.entries(states).map(([AlarmName, StateValue]) => ({ AlarmName, StateValue: StateValue as 'OK' })),
+  });
+
+  test('passes with every alarm OK and asks for approval after the first canary step', async () => {
+    m.cloudwatch.on(DescribeAlarmsCommand).resolves(alarms({ 'blue-5xx': 'OK', 'green-5xx': 'OK', 'green-latency': 'OK', 'green-vs-blue-5xx': 'OK' }));
+    await expect(gate(ctx(), release, 'bake')).resolves.toMatchObject({ awaitApproval: true });
+    expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
+  });
+  test('fails when a rollback alarm of either color is in ALARM', async () => {
+    m.cloudwatch.on(DescribeAlarmsCommand).resolves(alarms({ 'blue-5xx': 'OK', 'green-5xx': 'ALARM', 'green-latency': 'OK', 'green-vs-blue-5xx': 'OK' }));
+    await expect(gate(ctx(), release, 'bake')).rejects.toMatchObject({ name: 'GateFailed', message: expect.stringContaining('green-5xx (rollback green) in ALARM') });
+  });
+  test('fails when a comparison alarm (the green-versus-blue hook) is in ALARM', async () => {
+    m.cloudwatch.on(DescribeAlarmsCommand).resolves(alarms({ 'blue-5xx': 'OK', 'green-5xx': 'OK', 'green-latency': 'OK', 'green-vs-blue-5xx': 'ALARM' }));
+    await expect(gate(ctx(), release, 'final')).rejects.toMatchObject({ name: 'GateFailed', message: expect.stringContaining('green-vs-blue-5xx (comparison)') });
+  });
+  test('a notification that cannot be published does not fail the step', async () => {
+    m.cloudwatch.on(DescribeAlarmsCommand).resolves(alarms({ 'blue-5xx': 'OK', 'green-5xx': 'OK', 'green-latency': 'OK', 'green-vs-blue-5xx': 'OK' }));
+    sns.on(PublishCommand).rejects(new Error('AuthorizationError'));
+    await expect(gate(ctx(), { ...release, stepIndex: 2, percent: 50 }, 'bake')).resolves.toMatchObject({ awaitApproval: false });
+  });
+});

@@ -1,5 +1,5 @@
 /** Template assertions on a small stack with ReleaseStateMachine: least privilege, timeouts, logging, definition shape. */
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match } from 'aws-cdk-lib/assertions';
 import { stateMachineTimeoutSeconds, TASK_TIMEOUT_SECONDS } from '../../lambda/release/policy';
 import { definitionFromTemplate } from './rehearsal';
 import { buildReleaseTestStack, TEST_POLICY } from './stack';

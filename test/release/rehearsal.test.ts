@@ -43,7 +43,7 @@ async function desired(color: 'blue' | 'green') {
   return SERVICES.map((s) => ecs[s][color].desiredCount);
 }
 async function ledgerActions() {
-  return (await readLedger(env.ctx, 200)).map((e) => e.action).reverse();
+  return (await readLedger(env.ctx, 200)).map((e) => e.action as string).reverse();
 }
 
 test('GIVEN the canary policy WHEN released THEN green walks 10→25→50→100 with gates, blue is scaled to 0 and the lock is released', async () => {

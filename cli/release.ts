@@ -1,0 +1,242 @@
+/**
+ * Release CLI: starts and follows the environment's release state machine.
+ *
+ *   npm run release -- --env <dev|staging|production> [--strategy canary|blue-green] [--no-follow]
+ *   npm run release -- status  --env X      current or last execution: step, weights, bake time left, gate results
+ *   npm run release -- abort   --env X      StopExecution, then the traffic core's rollback to the stable color
+ *   npm run release -- approve --env X      SendTaskSuccess for the approval the running release waits for
+ *   common: [--profile P] [--region R] [--endpoint URL]
+ *
+ * The state machine ARN and topology come from the outputs `ReleaseStateMachineArn` and `Topology` of `<Stage>-Stateless`.
+ * Exit codes: 0 done / released; 1 release failed or refused; 2 usage, unknown environment, credentials, stack not deployed.
+ */
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+import { hostname, userInfo } from 'node:os';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  HistoryEvent,
+  ListExecutionsCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { readReleaseRecord } from '../lambda/release/record';
+import { SERVICES } from '../lambda/shared/topology';
+import { clientConfig, ClientOptions, createClients, destroyClients, errorMessage, formatWeights, logger, readRules, rollback, TrafficError } from '../lambda/traffic';
+import { ENVIRONMENTS, Environment, stackName, UsageError } from './args';
+import { classifyError, EnvironmentError, loadTopology } from './traffic';
+
+const COMMANDS = ['start', 'status', 'abort', 'approve'] as const;
+type Command = (typeof COMMANDS)[number];
+
+export interface ReleaseArgs {
+  command: Command;
+  env: Environment;
+  strategy?: 'canary' | 'blue-green';
+  follow: boolean;
+  profile?: string;
+  region?: string;
+  endpoint?: string;
+}
+
+export const USAGE = `usage: npm run release -- [start|status|abort|approve] --env <dev|staging|production> [--strategy canary|blue-green] [--no-follow] [--profile P] [--region R] [--endpoint URL]`;
+
+export function parseReleaseArgs(argv: readonly string[]): ReleaseArgs {
+  const flags = new Map<string, string>();
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) {
+      positional.push(a);
+      continue;
+    }
+    const [name, inline] = a.slice(2).split('=', 2);
+    if (name === 'help') throw new UsageError(USAGE);
+    if (name === 'no-follow') {
+      flags.set(name, 'true');
+      continue;
+    }
+    if (!['env', 'strategy', 'profile', 'region', 'endpoint'].includes(name)) throw new UsageError(`unknown option --${name}`);
+    const value = inline ?? argv[++i];
+    if (value === undefined || value.startsWith('--')) throw new UsageError(`--${name} needs a value`);
+    flags.set(name, value);
+  }
+  if (positional.length > 1) throw new UsageError(`one command expected, got '${positional.join(' ')}'`);
+  const command = (positional[0] ?? 'start') as Command;
+  if (!COMMANDS.includes(command)) throw new UsageError(`unknown command '${command}' (one of ${COMMANDS.join(', ')})`);
+  const env = flags.get('env');
+  if (env === undefined) throw new UsageError(`--env is required (one of ${ENVIRONMENTS.join(', ')})`);
+  if (!ENVIRONMENTS.includes(env as Environment)) throw new UsageError(`unknown environment '${env}' (one of ${ENVIRONMENTS.join(', ')})`);
+  const strategy = flags.get('strategy');
+  if (strategy !== undefined && strategy !== 'canary' && strategy !== 'blue-green') throw new UsageError(`--strategy must be canary or blue-green, got '${strategy}'`);
+  if (strategy !== undefined && command !== 'start') throw new UsageError('--strategy is an option of start only');
+  return {
+    command,
+    env: env as Environment,
+    ...(strategy ? { strategy } : {}),
+    follow: !flags.has('no-follow'),
+    ...(flags.has('profile') ? { profile: flags.get('profile') } : {}),
+    ...(flags.has('region') ? { region: flags.get('region') } : {}),
+    ...(flags.has('endpoint') ? { endpoint: flags.get('endpoint') } : {}),
+  };
+}
+
+async function stateMachineArn(cfn: CloudFormationClient, env: Environment): Promise<string> {
+  const name = stackName(env);
+  const out = await cfn.send(new DescribeStacksCommand({ StackName: name })).catch((e) => {
+    if ((e as Error)?.name === 'ValidationError') throw new EnvironmentError(`stack ${name} is not deployed (environment ${env})`);
+    throw classifyError(e);
+  });
+  const arn = out.Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'ReleaseStateMachineArn')?.OutputValue;
+  if (!arn) throw new EnvironmentError(`stack ${name} has no output ReleaseStateMachineArn (the release state machine is not deployed)`);
+  return arn;
+}
+
+/** One line per interesting history event: step entered, gate results, failures. */
+export function describeEvent(e: HistoryEvent): string | undefined {
+  const t = e.timestamp ? e.timestamp.toISOString().slice(11, 19) : '';
+  if (e.stateEnteredEventDetails) {
+    const name = e.stateEnteredEventDetails.name ?? '';
+    if (name === 'Bake' || name === 'FinalBake' || name === 'RollbackWindow') {
+      const input = JSON.parse(e.stateEnteredEventDetails.input ?? '{}');
+      return `${t}  ${name} at ${input.release?.percent ?? '?'}%`;
+    }
+    return `${t}  → ${name}`;
+  }
+  if (e.stateExitedEventDetails && ['Shift', 'Gate', 'FinalGate', 'WindowGate', 'PreTrafficChecks'].includes(e.stateExitedEventDetails.name ?? '')) {
+    const out = JSON.parse(e.stateExitedEventDetails.output ?? '{}');
+    return `${t}  ✓ ${e.stateExitedEventDetails.name}: new color ${out.release?.candidate ?? ''} at ${out.release?.percent ?? '?'}%`;
+  }
+  const fail = e.taskFailedEventDetails ?? e.executionFailedEventDetails ?? e.taskTimedOutEventDetails;
+  if (fail) return `${t}  ✗ ${fail.error ?? ''}: ${(fail.cause ?? '').slice(0, 400)}`;
+  return undefined;
+}
+
+async function follow(sfn: SFNClient, executionArn: string, out: (l: string) => void, pollMs: number): Promise<string> {
+  let token: string | undefined;
+  for (;;) {
+    do {
+      const h = await sfn.send(new GetExecutionHistoryCommand({ executionArn, nextToken: token, maxResults: 100 }));
+      for (const e of h.events ?? []) {
+        const line = describeEvent(e);
+        if (line) out(line);
+      }
+      token = h.nextToken ?? token;
+      if (!h.nextToken) break;
+    } while (token);
+    const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    if (d.status !== 'RUNNING') {
+      out(`release ${d.status}${d.error ? `: ${d.error}: ${d.cause ?? ''}` : ''}`);
+      return d.status ?? 'UNKNOWN';
+    }
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+export async function main(argv: readonly string[], deps: { stdout?: (l: string) => void; stderr?: (l: string) => void; clientOptions?: Partial<ClientOptions>; pollMs?: number } = {}): Promise<number> {
+  const out = deps.stdout ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const err = deps.stderr ?? ((l: string) => process.stderr.write(`${l}\n`));
+  let args: ReleaseArgs;
+  try {
+    args = parseReleaseArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError && e.message === USAGE) {
+      out(USAGE);
+      return 0;
+    }
+    err(`error: ${(e as Error).message} (see --help)`);
+    return 2;
+  }
+  const options: ClientOptions = { region: args.region ?? ENVIRONMENTS_REGION(args.env), endpoint: args.endpoint, profile: args.profile, maxAttempts: 3, ...deps.clientOptions };
+  const cfn = new CloudFormationClient(clientConfig(options));
+  const sfn = new SFNClient(clientConfig(options));
+  const clients = createClients({ ...options, maxAttempts: 1 });
+  try {
+    const [arn, topology] = await Promise.all([stateMachineArn(cfn, args.env), loadTopology(cfn, args.env)]);
+    const ctx = { clients, topology };
+    const running = async () => (await sfn.send(new ListExecutionsCommand({ stateMachineArn: arn, statusFilter: 'RUNNING', maxResults: 1 }))).executions?.[0];
+    switch (args.command) {
+      case 'start': {
+        const actor = `cli:${safeUser()}@${hostname()}`;
+        const started = await sfn.send(new StartExecutionCommand({ stateMachineArn: arn, input: JSON.stringify({ actor, ...(args.strategy ? { strategy: args.strategy } : {}) }) }));
+        out(`release of ${args.env} started: ${started.executionArn}`);
+        if (!args.follow) return 0;
+        return (await follow(sfn, started.executionArn!, out, deps.pollMs ?? 5000)) === 'SUCCEEDED' ? 0 : 1;
+      }
+      case 'status': {
+        const rules = await readRules(ctx);
+        out(SERVICES.map((s) => `${s.padEnd(9)} ${formatWeights(rules[s].weights)}`).join('\n'));
+        const exec = (await running()) ?? (await sfn.send(new ListExecutionsCommand({ stateMachineArn: arn, maxResults: 1 }))).executions?.[0];
+        if (!exec) {
+          out('no release has run yet');
+          return 0;
+        }
+        out(`last release: ${exec.name} ${exec.status} (started ${exec.startDate?.toISOString()})`);
+        const h = await sfn.send(new GetExecutionHistoryCommand({ executionArn: exec.executionArn, reverseOrder: true, maxResults: 50 }));
+        for (const line of (h.events ?? []).map(describeEvent).filter(Boolean).slice(0, 12).reverse()) out(line!);
+        return 0;
+      }
+      case 'abort': {
+        const exec = await running();
+        const rec = await readReleaseRecord(ctx);
+        if (exec) {
+          await sfn.send(new StopExecutionCommand({ executionArn: exec.executionArn, error: 'Aborted', cause: `aborted by ${safeUser()}` }));
+          out(`stopped ${exec.executionArn}`);
+        }
+        const to = rec && rec.executionArn === exec?.executionArn ? rec.stable : undefined;
+        const r = await rollback(ctx, { to, actor: `cli:${safeUser()}`, reason: 'release aborted' });
+        out(`rolled back to ${r.to}: ${SERVICES.map((s) => `${s} ${formatWeights(r.shift.weightsAfter[s]!)}`).join(', ')}`);
+        return 0;
+      }
+      case 'approve': {
+        const rec = await readReleaseRecord(ctx);
+        if (!rec || rec.status !== 'awaiting-approval' || !rec.taskToken) {
+          err(`no release of ${args.env} is waiting for approval${rec ? ` (last: ${rec.executionArn} ${rec.status})` : ''}`);
+          return 1;
+        }
+        await sfn.send(new SendTaskSuccessCommand({ taskToken: rec.taskToken, output: JSON.stringify({ approvedBy: safeUser(), at: new Date().toISOString() }) }));
+        out(`approved ${rec.executionArn}`);
+        return 0;
+      }
+    }
+  } catch (e) {
+    const c = classifyError(e);
+    if (c instanceof EnvironmentError) {
+      err(`error: ${c.message}`);
+      return 2;
+    }
+    err(c instanceof TrafficError ? `${c.name}: ${c.message}` : `error: ${errorMessage(c)}`);
+    return 1;
+  } finally {
+    cfn.destroy();
+    sfn.destroy();
+    destroyClients(clients);
+  }
+}
+
+function ENVIRONMENTS_REGION(_env: Environment): string | undefined {
+  return process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
+}
+
+if (require.main === module) {
+  if (!process.env.POWERTOOLS_LOG_LEVEL && !process.env.LOG_LEVEL) logger.setLogLevel('ERROR');
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`error: ${errorMessage(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,39 @@
+/** The release CLI: argument parsing and the one-line exit-2 errors (unknown env, stack not deployed). */
+import { describeEvent, main, parseReleaseArgs } from '../../cli/release';
+import { startMoto, MotoServer } from '../support/moto';
+
+describe('parseReleaseArgs', () => {
+  test('defaults to start and follows', () => {
+    expect(parseReleaseArgs(['--env', 'production', '--strategy', 'blue-green'])).toEqual({ command: 'start', env: 'production', strategy: 'blue-green', follow: true });
+    expect(parseReleaseArgs(['approve', '--env=dev'])).toMatchObject({ command: 'approve', env: 'dev' });
+  });
+  test.each([
+    [['--strategy', 'canary'], /--env is required/],
+    [['--env', 'qa'], /unknown environment 'qa'/],
+    [['--env', 'dev', '--strategy', 'yolo'], /--strategy must be canary or blue-green/],
+    [['status', '--env', 'dev', '--strategy', 'canary'], /--strategy is an option of start only/],
+    [['deploy', '--env', 'dev'], /unknown command 'deploy'/],
+    [['--env', 'dev', '--force'], /unknown option --force/],
+  ])('fails on %j', (argv, message) => {
+    expect(() => parseReleaseArgs(argv)).toThrow(message);
+  });
+});
+
+test('describeEvent prints steps, bakes and failures', () => {
+  expect(describeEvent({ timestamp: new Date('2030-01-01T00:00:05Z'), type: 'WaitStateEntered', id: 1, stateEnteredEventDetails: { name: 'Bake', input: '{"release":{"percent":25}}' } })).toBe('00:00:05  Bake at 25%');
+  expect(describeEvent({ timestamp: new Date('2030-01-01T00:00:06Z'), type: 'ExecutionFailed', id: 2, executionFailedEventDetails: { error: 'GateFailed', cause: 'x in ALARM' } })).toBe('00:00:06  ✗ GateFailed: x in ALARM');
+});
+
+describe('main', () => {
+  let moto: MotoServer;
+  beforeAll(async () => {
+    moto = await startMoto();
+  });
+  afterAll(async () => moto?.stop());
+  test('exit 2 with one line for an unknown environment and for a stack that is not deployed', async () => {
+    const err: string[] = [];
+    expect(await main(['--env', 'qa'], { stderr: (l) => err.push(l) })).toBe(2);
+    expect(await main(['status', '--env', 'staging', '--endpoint', moto.endpoint], { stderr: (l) => err.push(l), clientOptions: { credentials: moto.clientConfig.credentials, region: 'us-east-1' } })).toBe(2);
+    expect(err).toEqual([expect.stringMatching(/unknown environment 'qa'/), expect.stringMatching(/^error: stack Staging-Stateless is not deployed/)]);
+  });
+});

@@ -286,6 +286,7 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
       reason: rollbackReason,
       rollback: true,
       ledgerOnSuccess: false,
+      currentRules: rules,
     });
   } catch (e) {
     if (e instanceof GuardRefused) {

@@ -41,6 +41,11 @@ export interface ShiftRequest {
    * (the rollback Lambda). Refusals and failures are still recorded.
    */
   readonly ledgerOnSuccess?: boolean;
+  /**
+   * The rules as the caller has just read them (readRules), to save a DescribeRules. Writes are verified by read-back
+   * either way; these weights are what a failed shift restores.
+   */
+  readonly currentRules?: Readonly<Partial<Record<ServiceName, RuleState>>>;
 }
 
 export interface ShiftResult {
@@ -164,7 +169,8 @@ export async function shift(ctx: TrafficContext, req: ShiftRequest): Promise<Shi
     throw new GuardRefused('input', `service must be one of ${SERVICES.join(', ')}, got ${JSON.stringify(req.service)}`);
   }
 
-  const rules = await readRules(ctx, services);
+  const given = req.currentRules;
+  const rules = given && services.every((s) => given[s]) ? (given as Record<ServiceName, RuleState>) : await readRules(ctx, services);
   const weightsBefore = weightsOf(rules, services);
   let target: Weights | undefined;
   try {

@@ -81,7 +81,7 @@ async function rehearse(moto: MotoServer): Promise<boolean> {
     step(5, 'Automatic rollback: final status');
     const state = await readState(ctx);
     say(indent(formatStatus(state, fx.topology.environment)));
-    say(`    (the release lock stays with the stopped release until its lease ends or it is released: traffic CLI unlock)`);
+    say(`    (the release lock stays with the stopped release until its lease ends; the rollback never needed it)`);
     const ledger = await readLedger(ctx, 50);
     say('\n    ledger:');
     say(indent(ledgerTable(ledger)));

@@ -273,7 +273,7 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
   if (notRunning.length > 0) {
     return notifyOnly(
       `the stable color ${stable} is not running (${notRunning.map((s) => `${s}: desired count 0`).join(', ')})`,
-      `bring ${stable} back (traffic CLI scale --restore) and roll back by hand, or fix ${failed}`,
+      `bring ${stable} back (traffic CLI: scale --color ${stable} --count N), then roll back by hand (rollback --to ${stable}); or fix ${failed}`,
     );
   }
 

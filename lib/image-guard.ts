@@ -32,7 +32,7 @@ export class LiveImageGuard extends Construct {
           SERVICES.map((s) => [
             s,
             {
-              RuleArn: props.routing[s].productionRuleArn,
+              RuleArn: props.routing[s].listenerRuleArn,
               TargetGroups: Object.fromEntries(COLORS.map((c) => [c, props.services[s].colors[c].targetGroup.targetGroupArn])),
               Versions: Object.fromEntries(COLORS.map((c) => [c, props.config.services[s].colors[c].version])),
             },

@@ -18,8 +18,13 @@ export interface PublicLoadBalancerProps {
   readonly accessLogBucket: s3.IBucket;
   /** Port of the pre-traffic test listener. */
   readonly testListenerPort: number;
-  /** The only CIDR that may reach the test listener. */
+  /** The operator CIDR that may reach the test listener. */
   readonly testListenerCidr: string;
+  /**
+   * More sources of the test listener: the VPC's NAT addresses, through which the release Lambda's
+   * pre-traffic checks arrive at the internet-facing ALB. @default - none
+   */
+  readonly testListenerSources?: readonly string[];
   /** Associate a WAF web ACL with AWS managed rule groups. @default false */
   readonly waf?: boolean;
   /** Key and retention of the WAF log group; required with `waf`. @default - no WAF */
@@ -59,6 +64,15 @@ export class PublicLoadBalancer extends Construct {
     securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS from the internet');
     securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80), 'HTTP from the internet, redirected to HTTPS');
     securityGroup.addIngressRule(ec2.Peer.ipv4(props.testListenerCidr), ec2.Port.tcp(props.testListenerPort), 'Pre-traffic test listener');
+    (props.testListenerSources ?? []).forEach((cidr, i) =>
+      securityGroup.addIngressRule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(props.testListenerPort), `Pre-traffic checks from the VPC (NAT ${i + 1})`),
+    );
+    for (const rule of ['PCI.DSS.321-EC2RestrictedCommonPorts', 'PCI.DSS.321-EC2RestrictedSSH']) {
+      Validations.of(securityGroup).acknowledge({
+        id: rule,
+        reason: `Ingress is 80, 443 and the test port ${props.testListenerPort} only; the NAT sources are CloudFormation references the rule cannot read`,
+      });
+    }
     Validations.of(securityGroup).acknowledge({
       id: 'AwsSolutions-EC23',
       reason: 'The public storefront and API must accept 80/443 from anywhere; 80 only redirects to HTTPS, and WAF filters 443 in staging and production',

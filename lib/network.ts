@@ -24,6 +24,8 @@ export interface NetworkProps {
  */
 export class Network extends Construct {
   readonly vpc: ec2.Vpc;
+  /** `<ip>/32` of each NAT gateway: the source address of anything in the VPC calling a public endpoint. */
+  readonly natSourceCidrs: string[];
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
@@ -49,6 +51,11 @@ export class Network extends Construct {
       destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogGroup),
       trafficType: ec2.FlowLogTrafficType.ALL,
     });
+
+    this.natSourceCidrs = this.vpc.publicSubnets
+      .map((s) => s.node.tryFindChild('EIP'))
+      .filter((eip): eip is ec2.CfnEIP => eip instanceof ec2.CfnEIP)
+      .map((eip) => `${eip.attrPublicIp}/32`);
 
     // Gateway endpoints are free; S3 carries ECR image layers.
     this.vpc.addGatewayEndpoint('S3', { service: ec2.GatewayVpcEndpointAwsService.S3 });

@@ -11,6 +11,11 @@ export const COLOR_HEADER = 'X-Release-Color';
 /** Weights a new environment starts with: everything on blue. */
 export const INITIAL_WEIGHTS: Readonly<Record<Color, number>> = { blue: 100, green: 0 };
 
+/** A listener rule whose forward weights traffic control moves (a plain ApplicationListenerRule fits too). */
+export interface IWeightedListenerRule {
+  readonly listenerRuleArn: string;
+}
+
 export interface ServiceRoutingProps {
   readonly productionListener: elbv2.IApplicationListener;
   readonly testListener: elbv2.IApplicationListener;
@@ -29,7 +34,7 @@ export interface ServiceRoutingProps {
  * resets the weights (lambda/custom-resources/weighted-rule.ts). On the test listener: one rule per
  * color selected by header, for pre-traffic checks of a named color.
  */
-export class ServiceRouting extends Construct {
+export class ServiceRouting extends Construct implements IWeightedListenerRule {
   /** The production rule; its weights belong to traffic control. */
   readonly productionRule: CustomResource;
 
@@ -59,7 +64,7 @@ export class ServiceRouting extends Construct {
   }
 
   /** The production rule's ARN. */
-  get productionRuleArn(): string {
+  get listenerRuleArn(): string {
     return this.productionRule.getAttString('RuleArn');
   }
 }

@@ -16,6 +16,7 @@ import { Notifications } from './notifications';
 import { OperationsMonitoring } from './operations-monitoring';
 import { RollbackAlarms } from './rollback-alarms';
 import { PublicLoadBalancer } from './load-balancer';
+import { ReleaseStateMachine } from './release';
 import { COLOR_HEADER, ServiceRouting } from './routing';
 import { ColoredService } from './services';
 import type { StatefulStack } from './stateful-stack';
@@ -37,6 +38,7 @@ export class StatelessStack extends EnvironmentStack {
   readonly loadBalancer: PublicLoadBalancer;
   readonly trafficControl: TrafficControl;
   readonly rollbackAlarms: RollbackAlarms;
+  readonly release: ReleaseStateMachine;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -57,6 +59,7 @@ export class StatelessStack extends EnvironmentStack {
       accessLogBucket: stateful.audit.loadBalancerLogs,
       testListenerPort: c.testListener.port,
       testListenerCidr: c.testListener.allowedCidr,
+      testListenerSources: stateful.network.natSourceCidrs,
       waf: c.waf,
       wafLogs: { encryptionKey: key, retention: logRetention },
     });
@@ -165,6 +168,36 @@ export class StatelessStack extends EnvironmentStack {
       encryptionKey: key,
       logRetention,
       retainLedger: c.database.protectData,
+    });
+
+    const rollbackAlarms = COLORS.flatMap((color) => [this.rollbackAlarms.colors[color].composite, ...this.rollbackAlarms.colors[color].triggers]);
+    this.release = new ReleaseStateMachine(this, 'Release', {
+      policy: c.release,
+      topology: this.trafficControl.topology,
+      vpc,
+      encryptionKey: key,
+      logRetention,
+      notificationTopic: notifications.topic,
+      lockTable: this.trafficControl.lockTable,
+      ledgerTable: this.trafficControl.ledgerTable,
+      listenerRules: SERVICES.map((s) => this.routing[s]),
+      cluster,
+      services: SERVICES.flatMap((s) => COLORS.map((color) => this.services[s].colors[color].service)),
+      alarms: rollbackAlarms,
+      comparisonAlarms: COLORS.flatMap((color) => this.rollbackAlarms.colors[color].comparisons),
+      database: database.primary,
+      migration: c.release.migrationCommand
+        ? {
+            taskDefinitions: { blue: this.services.backend.colors.blue.taskDefinition, green: this.services.backend.colors.green.taskDefinition },
+            containerName: 'App',
+            subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+            securityGroup: securityGroups.backend,
+          }
+        : undefined,
+    });
+    new CfnOutput(this, 'ReleaseStateMachineArn', {
+      description: 'Release state machine of this environment, started by `npm run release`',
+      value: this.release.stateMachine.stateMachineArn,
     });
 
     new OperationsMonitoring(this, 'Operations', {

@@ -80,7 +80,7 @@ export class TrafficControl extends Construct {
         SERVICES.map((s) => [
           s,
           {
-            listenerRuleArn: props.routing[s].productionRuleArn,
+            listenerRuleArn: props.routing[s].listenerRuleArn,
             colors: Object.fromEntries(
               COLORS.map((c) => [
                 c,
@@ -119,7 +119,7 @@ export class TrafficControl extends Construct {
     const props = this.scope;
     const policy = (actions: string[], resources: string[]) => grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources }));
     const services = SERVICES.flatMap((s) => COLORS.map((c) => props.services[s].colors[c].service.serviceArn));
-    policy(['elasticloadbalancing:ModifyRule'], SERVICES.map((s) => props.routing[s].productionRuleArn));
+    policy(['elasticloadbalancing:ModifyRule'], SERVICES.map((s) => props.routing[s].listenerRuleArn));
     policy(['ecs:DescribeServices', 'ecs:UpdateService'], services);
     // Describe* of ELB, ECS task definitions, CloudWatch alarms and Application Auto Scaling take no
     // resource-level permissions. https://docs.aws.amazon.com/service-authorization/latest/reference/list_elasticloadbalancingv2.html

@@ -15,11 +15,11 @@ import { logger } from '../lambda/traffic';
 import { startMoto } from '../test/support/moto';
 import { buildReleaseEnvironment, startTestListener } from '../test/release/harness';
 import { definitionFromTemplate, runRehearsal } from '../test/release/rehearsal';
-import { buildReleaseTestStack, TEST_POLICY } from '../test/release/stack';
+import { synthEnvironment } from '../test/cdk/support';
 
 async function main(): Promise<void> {
   logger.setLogLevel('ERROR');
-  const definition = definitionFromTemplate(buildReleaseTestStack(TEST_POLICY).template);
+  const definition = definitionFromTemplate(synthEnvironment('production').stateless);
   const [moto, listener] = await Promise.all([startMoto(), startTestListener()]);
   try {
     const env = await buildReleaseEnvironment(moto, listener);

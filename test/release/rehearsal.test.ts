@@ -9,7 +9,7 @@ import { SERVICES } from '../../lambda/shared/topology';
 import { startMoto, MotoServer } from '../support/moto';
 import { buildReleaseEnvironment, REHEARSAL_POLICY, ReleaseEnvironment, startTestListener, TestListener } from './harness';
 import { Definition, definitionFromTemplate, runRehearsal } from './rehearsal';
-import { buildReleaseTestStack, TEST_POLICY } from './stack';
+import { synthEnvironment } from '../cdk/support';
 
 logger.setLogLevel('ERROR');
 
@@ -20,7 +20,10 @@ let env: ReleaseEnvironment;
 
 beforeAll(async () => {
   [moto, listener] = await Promise.all([startMoto(), startTestListener()]);
-  definition = definitionFromTemplate(buildReleaseTestStack(TEST_POLICY).template);
+  // The definition of the real production stack, with the manual approval switched on so that path runs too.
+  definition = definitionFromTemplate(
+    synthEnvironment('production', (c) => ({ ...c, release: { ...c.release, approvalAfterFirstStep: true } })).stateless,
+  );
 });
 afterAll(async () => {
   await Promise.all([moto?.stop(), listener?.close()]);

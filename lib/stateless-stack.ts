@@ -17,6 +17,7 @@ import { OperationsMonitoring } from './operations-monitoring';
 import { RollbackAlarms } from './rollback-alarms';
 import { PublicLoadBalancer } from './load-balancer';
 import { ReleaseStateMachine } from './release';
+import { AutomatedRollback } from './rollback';
 import { COLOR_HEADER, ServiceRouting } from './routing';
 import { ColoredService } from './services';
 import type { StatefulStack } from './stateful-stack';
@@ -39,6 +40,7 @@ export class StatelessStack extends EnvironmentStack {
   readonly trafficControl: TrafficControl;
   readonly rollbackAlarms: RollbackAlarms;
   readonly release: ReleaseStateMachine;
+  readonly automatedRollback: AutomatedRollback;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -198,6 +200,17 @@ export class StatelessStack extends EnvironmentStack {
     new CfnOutput(this, 'ReleaseStateMachineArn', {
       description: 'Release state machine of this environment, started by `npm run release`',
       value: this.release.stateMachine.stateMachineArn,
+    });
+
+    this.automatedRollback = new AutomatedRollback(this, 'AutomatedRollback', {
+      environment: c.name,
+      alarms: rollbackAlarms,
+      trafficControl: this.trafficControl,
+      releaseStateMachine: this.release.stateMachine,
+      topic: notifications.topic,
+      vpc,
+      encryptionKey: key,
+      logRetention,
     });
 
     new OperationsMonitoring(this, 'Operations', {

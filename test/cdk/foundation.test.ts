@@ -130,7 +130,12 @@ describe.each(['dev', 'staging', 'production'] as const)('%s environment', (name
       ]),
     });
     const ingress = resourcesOf(stateless, 'AWS::EC2::SecurityGroup').flatMap(([, sg]) => sg.Properties.SecurityGroupIngress ?? []);
-    expect(ingress.filter((r: any) => r.FromPort === config.testListener.port).map((r: any) => r.CidrIp)).toEqual([config.testListener.allowedCidr]);
+    // Besides the operator CIDR, only the VPC's own NAT addresses (/32 each), through which the release
+    // Lambda's pre-traffic checks arrive.
+    const sources = ingress.filter((r: any) => r.FromPort === config.testListener.port).map((r: any) => r.CidrIp);
+    expect(sources).toHaveLength(1 + config.network.natGateways);
+    expect(sources[0]).toBe(config.testListener.allowedCidr);
+    for (const nat of sources.slice(1)) expect(JSON.stringify(nat)).toMatch(/NetworkVpcPublicSubnet\dEIP.*PublicIp.*"\/32"/);
   });
 
   test('THEN the ALB writes access logs to the encrypted log bucket', () => {

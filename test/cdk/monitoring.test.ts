@@ -134,3 +134,63 @@ describe('operations monitoring (production)', () => {
     expect(sidecars(synthEnvironment('staging').stateless)).toHaveLength(0);
   });
 });
+
+describe('automated rollback wiring (production)', () => {
+  const functions = resourcesOf(stateless, 'AWS::Lambda::Function');
+  const [rollbackId] = functions.find(([id]) => id.startsWith('AutomatedRollbackHandler'))!;
+
+  test('GIVEN a rollback alarm of either color going to ALARM THEN EventBridge invokes the rollback Lambda directly', () => {
+    const rules = resourcesOf(stateless, 'AWS::Events::Rule').filter(([, r]) => r.Properties.EventPattern?.source?.[0] === 'aws.cloudwatch');
+    expect(rules).toHaveLength(1);
+    const [[, rule]] = rules;
+    expect(rule.Properties.EventPattern).toMatchObject({
+      'detail-type': ['CloudWatch Alarm State Change'],
+      detail: { state: { value: ['ALARM'] } },
+    });
+    // Every trigger and the composite of both colors: 13 per color.
+    expect(rule.Properties.EventPattern.resources).toHaveLength(26);
+    expect(rule.Properties.Targets).toEqual([
+      expect.objectContaining({ Arn: { 'Fn::GetAtt': [rollbackId, 'Arn'] }, RetryPolicy: { MaximumEventAgeInSeconds: 600, MaximumRetryAttempts: 2 } }),
+    ]);
+  });
+
+  test('THEN the rollback Lambda knows the topology and the release to stop, and times out before its marker lease', () => {
+    const [, fn] = functions.find(([id]) => id === rollbackId)!;
+    expect(fn.Properties.Timeout).toBe(60);
+    expect(Object.keys(fn.Properties.Environment.Variables)).toEqual(expect.arrayContaining(['TOPOLOGY', 'RELEASE_STATE_MACHINE_ARN']));
+    stateless.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { Ref: Match.stringLikeRegexp('^NotificationsTopic') } } },
+    });
+  });
+
+  test('THEN its IAM moves only this environment\'s rules and stops only this release state machine', () => {
+    const policies = resourcesOf(stateless, 'AWS::IAM::Policy').filter(([id]) => id.startsWith('AutomatedRollbackHandlerRole'));
+    expect(policies).toHaveLength(1);
+    const statements = policies[0][1].Properties.PolicyDocument.Statement as any[];
+    const modify = statements.find((s) => s.Action === 'elasticloadbalancing:ModifyRule');
+    expect(modify.Resource).toHaveLength(2);
+    expect(JSON.stringify(modify.Resource)).toMatch(/RoutingProduction.*RuleArn/);
+    const stop = statements.find((s) => s.Action === 'states:StopExecution');
+    expect(JSON.stringify(stop.Resource)).toMatch(/:execution:/);
+    expect(JSON.stringify(stop.Resource)).toMatch(/ReleaseStateMachine/);
+  });
+
+  test('GIVEN a rollback that fails THEN it pages: RollbackFailed, RollbackIncomplete and Lambda errors alarm to the topic', () => {
+    for (const metric of ['RollbackFailed', 'RollbackIncomplete']) {
+      stateless.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: metric,
+        Namespace: 'SafeReleases',
+        Dimensions: [{ Name: 'Environment', Value: 'production' }],
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        AlarmActions: [{ Ref: Match.stringLikeRegexp('^NotificationsTopic') }],
+      });
+    }
+    stateless.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Errors',
+      Namespace: 'AWS/Lambda',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: rollbackId } }],
+    });
+  });
+});

@@ -1,0 +1,110 @@
+import { Arn, ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { HandlerFunction } from './handler-function';
+import { acknowledgeKmsGrantWildcards, iam5ResourceFinding } from './nag';
+import type { TrafficControl } from './traffic-control';
+
+/** Namespace of the rollback Lambda's own metrics (Embedded Metric Format, lambda/rollback/metrics.ts). */
+export const ROLLBACK_METRICS_NAMESPACE = 'SafeReleases';
+
+export interface AutomatedRollbackProps {
+  readonly environment: string;
+  /** Every rollback alarm of both colors: an alarm on the stable color produces a notification only. */
+  readonly alarms: readonly cloudwatch.IAlarm[];
+  readonly trafficControl: TrafficControl;
+  /** Its running execution is stopped by a rollback. */
+  readonly releaseStateMachine: sfn.IStateMachine;
+  readonly topic: sns.ITopic;
+  readonly vpc: ec2.IVpc;
+  readonly encryptionKey: kms.IKey;
+  readonly logRetention: logs.RetentionDays;
+}
+
+/**
+ * The 3 a.m. path: a rollback alarm's change to ALARM invokes the rollback Lambda directly through
+ * EventBridge (no extra hop). It moves traffic to the stable color first, then stops the release and
+ * scales the failed color to 0 (lambda/rollback/README.md). If it fails, it says so loudly: its own
+ * failure metrics and Lambda errors page through the topic, and a failed async invocation lands there too.
+ */
+export class AutomatedRollback extends Construct {
+  readonly handler: HandlerFunction;
+  readonly rule: events.Rule;
+  readonly failureAlarms: cloudwatch.Alarm[];
+
+  constructor(scope: Construct, id: string, props: AutomatedRollbackProps) {
+    super(scope, id);
+    this.handler = new HandlerFunction(this, 'Handler', {
+      entry: 'lambda/rollback/handler.ts',
+      description: `${props.environment}: automated rollback on a rollback alarm`,
+      vpc: props.vpc,
+      encryptionKey: props.encryptionKey,
+      logRetention: props.logRetention,
+      // Below the 120 s lease of the rollback marker, so a retry never overlaps a live attempt.
+      timeout: Duration.seconds(60),
+      environment: {
+        TOPOLOGY: props.trafficControl.topologyJson,
+        RELEASE_STATE_MACHINE_ARN: props.releaseStateMachine.stateMachineArn,
+      },
+    });
+    const fn = this.handler.function;
+    fn.configureAsyncInvoke({ retryAttempts: 2, onFailure: new destinations.SnsDestination(props.topic) });
+
+    props.trafficControl.grantTrafficControl(this.handler);
+    props.topic.grantPublish(this.handler);
+    acknowledgeKmsGrantWildcards(this.handler, 'the notification topic');
+    this.handler.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [props.releaseStateMachine.stateMachineArn] }));
+    const executions = Stack.of(this).formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${Arn.extractResourceName(props.releaseStateMachine.stateMachineArn, 'stateMachine')}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    this.handler.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StopExecution'], resources: [executions] }));
+    Validations.of(this.handler).acknowledge({
+      id: iam5ResourceFinding(this, executions),
+      reason: 'Execution names are chosen at start; the pattern covers executions of this environment\'s release state machine only',
+    });
+
+    this.rule = new events.Rule(this, 'OnAlarm', {
+      description: `${props.environment}: a rollback alarm went to ALARM`,
+      eventPattern: {
+        source: ['aws.cloudwatch'],
+        detailType: ['CloudWatch Alarm State Change'],
+        resources: props.alarms.map((a) => a.alarmArn),
+        detail: { state: { value: ['ALARM'] } },
+      },
+      targets: [new targets.LambdaFunction(fn, { retryAttempts: 2, maxEventAge: Duration.minutes(10) })],
+    });
+
+    const notify = new actions.SnsAction(props.topic);
+    const metric = (name: string) =>
+      new cloudwatch.Metric({ namespace: ROLLBACK_METRICS_NAMESPACE, metricName: name, dimensionsMap: { Environment: props.environment }, statistic: 'Sum', period: Duration.minutes(1) });
+    this.failureAlarms = [
+      ['Failed', 'ROLLBACK FAILED: traffic could not be moved back to the stable color', metric('RollbackFailed')],
+      ['Incomplete', 'rollback incomplete: traffic is safe, a later step (stop release, scale down, ledger) failed', metric('RollbackIncomplete')],
+      ['Errors', 'the rollback Lambda failed an invocation', fn.metricErrors({ period: Duration.minutes(1), statistic: 'Sum' })],
+    ].map(([alarmId, description, m]) => {
+      const a = new cloudwatch.Alarm(this, `${alarmId as string}Alarm`, {
+        alarmDescription: `${props.environment}: ${description as string}`,
+        metric: m as cloudwatch.IMetric,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      a.addAlarmAction(notify);
+      return a;
+    });
+  }
+}

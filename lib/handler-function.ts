@@ -88,7 +88,9 @@ export class HandlerFunction extends Construct implements iam.IGrantable {
         // Bundle the pinned, tested SDK rather than the runtime's. In Lambda, credentials come from
         // the environment only, so the default chain (SSO, INI, IMDS, … ~90 KB) is swapped for it.
         externalModules: [],
-        esbuildArgs: { '--alias:@aws-sdk/credential-provider-node': './lambda/shared/lambda-credentials.ts' },
+        // No legal-comments block at the end of the bundle (esbuild's default for bundles is `eof`): ~170 bytes less
+        // per handler; there is no first-class NodejsFunction option for it.
+        esbuildArgs: { '--alias:@aws-sdk/credential-provider-node': './lambda/shared/lambda-credentials.ts', '--legal-comments': 'none' },
         // Some SDK dependencies call require(); ESM output needs it defined.
         banner: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);",
       },

@@ -6,6 +6,7 @@ import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as rds from 'aws-cdk-lib/aws-rds';
@@ -97,11 +98,14 @@ const TRANSIENT_ERRORS = [
  * Every Task has a timeout, retries Lambda's transient errors and catches everything into SafeState: traffic back to
  * the stable color if any moved (then the new color to 0), lock released, notification, Fail. An execution that ends
  * without reaching SafeState (overall timeout, StopExecution) triggers the same clean-up through an EventBridge rule.
- * All work is done by one Lambda (`lambda/release/handler.ts`) built on the traffic core.
+ * All work is done by one Lambda (`lambda/release/handler.ts`) built on the traffic core, except the Backup step: its
+ * own small Lambda (`lambda/release/backup-handler.ts`), the only one with the RDS client and the RDS permissions.
  */
 export class ReleaseStateMachine extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly handler: HandlerFunction;
+  /** The Backup step's function; present when `policy.backupBeforeRelease`. */
+  readonly backupHandler?: HandlerFunction;
   /** Log group of the state machine (level ALL, with execution data). */
   readonly logGroup: logs.LogGroup;
 
@@ -121,7 +125,6 @@ export class ReleaseStateMachine extends Construct {
       LOCK_TTL_SECONDS: String(timeoutSeconds),
       COMPARISON_ALARM_NAMES: stack.toJsonString((props.comparisonAlarms ?? []).map((a) => a.alarmName)),
     };
-    if (props.database) environment.DATABASE_INSTANCE_ID = props.database.instanceIdentifier;
     if (migration) {
       environment.MIGRATION_TASK_DEFINITIONS = stack.toJsonString({
         blue: migration.taskDefinitions.blue.taskDefinitionArn,
@@ -147,6 +150,18 @@ export class ReleaseStateMachine extends Construct {
       this.handler.function.connections.allowTo(ec2.Peer.anyIpv4(), ec2.Port.tcp(testPort), 'Pre-traffic checks through the test listener');
     }
     this.grant(props, migration);
+    if (policy.backupBeforeRelease && props.database) {
+      this.backupHandler = new HandlerFunction(this, 'BackupHandler', {
+        entry: 'lambda/release/backup-handler.ts',
+        description: `${topology.environment}: release backup step (recent automated backup, manual RDS snapshot)`,
+        vpc: props.vpc,
+        encryptionKey: props.encryptionKey,
+        logRetention: props.logRetention,
+        environment: { TOPOLOGY: stack.toJsonString(topology), DATABASE_INSTANCE_ID: props.database.instanceIdentifier },
+        timeout: Duration.seconds(HANDLER_TIMEOUT_SECONDS),
+      });
+      this.grantBackup(props, this.backupHandler, props.database);
+    }
 
     // ---- the definition --------------------------------------------------------------------------------------
     const released = new sfn.Succeed(this, 'Released', { comment: 'New color at 100%, old color scaled to 0, lock released' });
@@ -162,7 +177,12 @@ export class ReleaseStateMachine extends Construct {
     safeState.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2 });
     safeState.addCatch(safeStateFailed, { resultPath: '$.safeError' });
     safeState.next(failed);
-    const t = (id: string, payload: Record<string, unknown>, resultPath: string, opts: { comment?: string; resultSelector?: Record<string, unknown> } = {}) =>
+    const t = (
+      id: string,
+      payload: Record<string, unknown>,
+      resultPath: string,
+      opts: { comment?: string; resultSelector?: Record<string, unknown>; lambdaFunction?: lambda.IFunction } = {},
+    ) =>
       this.task(id, payload, resultPath, { ...opts, catchToSafe: true, safeState });
     const release = { 'release.$': '$.release' };
     const poll = { 'done.$': '$.done', 'detail.$': '$.detail' };
@@ -176,8 +196,11 @@ export class ReleaseStateMachine extends Construct {
     });
     init.next(preflight);
     let last: tasks.LambdaInvoke = preflight;
-    if (policy.backupBeforeRelease) {
-      const backup = t('Backup', { step: 'backup', ...release }, '$.release', { comment: 'Recent automated backup exists; manual RDS snapshot' });
+    if (this.backupHandler) {
+      const backup = t('Backup', { step: 'backup', ...release }, '$.release', {
+        comment: 'Recent automated backup exists; manual RDS snapshot',
+        lambdaFunction: this.backupHandler.function,
+      });
       last.next(backup);
       last = backup;
     }
@@ -264,10 +287,12 @@ export class ReleaseStateMachine extends Construct {
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'CDK-generated: logs:*LogDelivery*, logs:Describe* and xray:Put*/Get* do not support resource-level permissions',
     });
-    Validations.of(this.stateMachine).acknowledge({
-      id: iam5ResourceFinding(this, `${this.handler.functionArn}:*`),
-      reason: 'CDK-generated: invoking the release handler by any version or alias',
-    });
+    for (const fn of [this.handler, this.backupHandler].filter((f): f is HandlerFunction => !!f)) {
+      Validations.of(this.stateMachine).acknowledge({
+        id: iam5ResourceFinding(this, `${fn.functionArn}:*`),
+        reason: 'CDK-generated: invoking the release handler by any version or alias',
+      });
+    }
 
     // An execution that ends without its safe state (overall timeout, StopExecution) gets the same clean-up.
     new events.Rule(this, 'Abandoned', {
@@ -294,10 +319,10 @@ export class ReleaseStateMachine extends Construct {
     id: string,
     payload: Record<string, unknown>,
     resultPath: string,
-    opts: { catchToSafe: boolean; safeState?: sfn.IChainable; comment?: string; resultSelector?: Record<string, unknown> },
+    opts: { catchToSafe: boolean; safeState?: sfn.IChainable; comment?: string; resultSelector?: Record<string, unknown>; lambdaFunction?: lambda.IFunction },
   ): tasks.LambdaInvoke {
     const task = new tasks.LambdaInvoke(this, id, {
-      lambdaFunction: this.handler.function,
+      lambdaFunction: opts.lambdaFunction ?? this.handler.function,
       payloadResponseOnly: true,
       payload: sfn.TaskInput.fromObject(payload),
       resultPath,
@@ -309,6 +334,37 @@ export class ReleaseStateMachine extends Construct {
     task.addRetry({ errors: TRANSIENT_ERRORS, interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
     if (opts.catchToSafe && opts.safeState) task.addCatch(opts.safeState, { resultPath: '$.error' });
     return task;
+  }
+
+  /**
+   * The Backup step's function: the RDS calls (describe the instance and its automated snapshots, create and tag the
+   * release snapshot), the ledger entry and the notification. Nothing else; no other function gets RDS permissions.
+   */
+  private grantBackup(props: ReleaseStateMachineProps, fn: HandlerFunction, db: rds.IDatabaseInstance): void {
+    const { partition, region, account } = Stack.of(this);
+    const add = (actions: string[], resources: string[]) => fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources }));
+    const env = props.topology.environment;
+    const releaseSnapshots = `arn:${partition}:rds:${region}:${account}:snapshot:release-${env}-*`;
+    // Automated snapshots are named rds:<instance>-<time>; the instance identifier is a reference to
+    // the stateful stack, which cdk-nag cannot name in an acknowledgment, so describe-only access
+    // covers automated snapshots of the account and region.
+    const automatedSnapshots = `arn:${partition}:rds:${region}:${account}:snapshot:rds:*`;
+    add(['rds:DescribeDBInstances'], [db.instanceArn]);
+    add(['rds:DescribeDBSnapshots'], [db.instanceArn, automatedSnapshots]);
+    add(['rds:CreateDBSnapshot'], [db.instanceArn, releaseSnapshots]);
+    add(['rds:AddTagsToResource'], [releaseSnapshots]);
+    Validations.of(fn).acknowledge({
+      id: iam5ResourceFinding(this, releaseSnapshots),
+      reason: 'Release snapshots are named release-<env>-<date>-<execution> at run time; the prefix limits the grant to them',
+    });
+    Validations.of(fn).acknowledge({
+      id: iam5ResourceFinding(this, automatedSnapshots),
+      reason: 'Describe-only access to automated snapshots (rds:*), read to confirm a recent backup of this instance',
+    });
+    props.ledgerTable.grant(fn, 'dynamodb:PutItem');
+    if (props.ledgerTable.encryptionKey) props.ledgerTable.encryptionKey.grant(fn, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*');
+    props.notificationTopic.grantPublish(fn);
+    acknowledgeKmsGrantWildcards(fn, 'the ledger table and the notification topic');
   }
 
   /** Exactly what the steps call, scoped to this environment's resources. */
@@ -338,28 +394,6 @@ export class ReleaseStateMachine extends Construct {
     }
     props.notificationTopic.grantPublish(fn);
     acknowledgeKmsGrantWildcards(fn, 'the lock and ledger tables and the notification topic');
-
-    if (props.policy.backupBeforeRelease && props.database) {
-      const db = props.database;
-      const env = props.topology.environment;
-      const releaseSnapshots = `arn:${partition}:rds:${region}:${account}:snapshot:release-${env}-*`;
-      // Automated snapshots are named rds:<instance>-<time>; the instance identifier is a reference to
-      // the stateful stack, which cdk-nag cannot name in an acknowledgment, so describe-only access
-      // covers automated snapshots of the account and region.
-      const automatedSnapshots = `arn:${partition}:rds:${region}:${account}:snapshot:rds:*`;
-      add(['rds:DescribeDBInstances'], [db.instanceArn]);
-      add(['rds:DescribeDBSnapshots'], [db.instanceArn, automatedSnapshots]);
-      add(['rds:CreateDBSnapshot'], [db.instanceArn, releaseSnapshots]);
-      add(['rds:AddTagsToResource'], [releaseSnapshots]);
-      Validations.of(fn).acknowledge({
-        id: iam5ResourceFinding(this, releaseSnapshots),
-        reason: 'Release snapshots are named release-<env>-<date>-<execution> at run time; the prefix limits the grant to them',
-      });
-      Validations.of(fn).acknowledge({
-        id: iam5ResourceFinding(this, automatedSnapshots),
-        reason: 'Describe-only access to automated snapshots (rds:*), read to confirm a recent backup of this instance',
-      });
-    }
 
     if (migration) {
       const cluster = props.cluster;

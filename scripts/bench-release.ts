@@ -1,6 +1,6 @@
 /**
  * Release bench: the wall time of the canary happy-path rehearsal (the synthesized release state machine run by
- * aws-local-stepfunctions with the real handler against a local moto, waits shortened to 0 ms) and each environment's
+ * aws-local-stepfunctions with the real release and backup handlers against a local moto, waits shortened to 0 ms) and each environment's
  * time to full traffic under its policy. The LAST line of output is JSON:
  *
  *   {"rehearsalMs": n, "timeToFullTrafficSeconds": {"dev": n, "staging": n, "production": n}}
@@ -14,17 +14,19 @@ import { timeToFullTraffic, worstCaseTimeToFullTraffic } from '../lambda/release
 import { logger } from '../lambda/traffic';
 import { startMoto } from '../test/support/moto';
 import { buildReleaseEnvironment, startTestListener } from '../test/release/harness';
-import { definitionFromTemplate, runRehearsal } from '../test/release/rehearsal';
+import { definitionFromTemplate, releaseFunctionIds, runRehearsal } from '../test/release/rehearsal';
 import { synthEnvironment } from '../test/cdk/support';
 
 async function main(): Promise<void> {
   logger.setLogLevel('ERROR');
-  const definition = definitionFromTemplate(synthEnvironment('production').stateless);
+  const production = synthEnvironment('production');
+  const definition = definitionFromTemplate(production.stateless);
+  const ids = releaseFunctionIds(production.stage);
   const [moto, listener] = await Promise.all([startMoto(), startTestListener()]);
   try {
     const env = await buildReleaseEnvironment(moto, listener);
     try {
-      const run = await runRehearsal(definition, { actor: 'bench' }, { handler: env.handler });
+      const run = await runRehearsal(definition, { actor: 'bench' }, { handlers: env.handlers(ids) });
       if (run.status !== 'SUCCEEDED') throw new Error(`rehearsal did not succeed: ${run.status} ${run.error}: ${run.cause}`);
       const timeToFullTrafficSeconds = {
         dev: timeToFullTraffic(ENVIRONMENTS.dev.release),

@@ -14,7 +14,8 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import { handleAlarmEvent } from '../lambda/rollback';
-import { acquireLock, createClients, destroyClients, logger, readRules, shift } from '../lambda/traffic';
+import { acquireLock, destroyClients, logger, readRules, shift } from '../lambda/traffic';
+import { createAllClients } from '../lambda/traffic/notification-clients';
 import { instrumentClients, isReadCommand } from '../test/support/instrument';
 import { startMoto } from '../test/support/moto';
 import { alarmStateChangeEvent, buildReleaseFixture, setAlarmState } from '../test/support/release';
@@ -32,7 +33,7 @@ const round = (ms: number) => Math.round(ms * 10) / 10;
 async function bench(): Promise<void> {
   logger.setLogLevel('ERROR');
   const moto = await startMoto();
-  const clients = createClients(moto.clientConfig);
+  const clients = createAllClients(moto.clientConfig);
   const inst = instrumentClients(clients);
   try {
     const toSafe: number[] = [];

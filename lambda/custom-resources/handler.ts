@@ -3,10 +3,10 @@
  * Custom::LiveImageGuard, Custom::ServiceCounts. The handler only dispatches and reports to
  * CloudFormation; each resource's logic is in its own module.
  */
-import type { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling';
-import type { ECSClient } from '@aws-sdk/client-ecs';
-import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { createClients } from '../traffic/clients';
+import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { clientConfig, type ClientOptions } from '../traffic/client-config';
 import { logger } from '../traffic/logger';
 import { type CfnEvent, type CfnResult, sendResponse } from './cfn';
 import { handleImageGuard } from './image-guard';
@@ -19,7 +19,17 @@ export interface CustomResourceClients {
   readonly autoscaling: ApplicationAutoScalingClient;
 }
 
-const clients = createClients({ region: process.env.AWS_REGION });
+/** Only the three clients the custom resources call (no DynamoDB, CloudWatch, Step Functions or SNS in this bundle). */
+export function createCustomResourceClients(options: ClientOptions = {}): CustomResourceClients {
+  const config = clientConfig(options);
+  return {
+    elbv2: new ElasticLoadBalancingV2Client(config),
+    ecs: new ECSClient(config),
+    autoscaling: new ApplicationAutoScalingClient(config),
+  };
+}
+
+const clients = createCustomResourceClients({ region: process.env.AWS_REGION });
 
 export async function dispatch(event: CfnEvent, c: CustomResourceClients): Promise<CfnResult> {
   switch (event.ResourceType) {

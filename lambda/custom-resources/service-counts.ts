@@ -18,8 +18,7 @@ import {
   RegisterScalableTargetCommand,
 } from '@aws-sdk/client-application-auto-scaling';
 import { type ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
-import { COLORS, type Color, type ScalingBounds } from '../shared/topology';
-import { scalableTargetResourceId } from '../traffic/scale';
+import { COLORS, type Color, scalableTargetResourceId, type ScalingBounds } from '../shared/topology';
 import { withRetry } from '../traffic/retry';
 import { type CfnEvent, type CfnResult, intProp, stringProp } from './cfn';
 

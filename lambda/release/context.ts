@@ -1,12 +1,12 @@
 /**
- * What every release step receives: the traffic core's context plus the RDS and SNS clients, the environment's release
- * policy and the wiring the construct renders into environment variables (see `settingsFromEnv`).
+ * What every release step receives: the traffic core's context plus the SNS client, the environment's release policy
+ * and the wiring the construct renders into environment variables (see `settingsFromEnv`). The backup step runs in its
+ * own handler with a narrower context (backup.ts).
  */
-import { RDSClient } from '@aws-sdk/client-rds';
-import { SNSClient } from '@aws-sdk/client-sns';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import type { ReleasePolicy } from '../../config/types';
 import { Color, COLORS } from '../shared/topology';
-import { TrafficContext } from '../traffic';
+import type { ContextWith, TrafficContext } from '../traffic/context';
 import { STRATEGIES } from './policy';
 
 export interface MigrationSettings {
@@ -20,8 +20,6 @@ export interface MigrationSettings {
 
 export interface ReleaseSettings {
   readonly policy: ReleasePolicy;
-  /** RDS instance to back up before a release (DATABASE_INSTANCE_ID); required when policy.backupBeforeRelease. */
-  readonly databaseInstanceId?: string;
   /** Required when policy.migrationCommand is set. */
   readonly migration?: MigrationSettings;
   /** Overrides `https://<host>:<port>` of the test listener (TEST_LISTENER_BASE_URL), e.g. a local server in tests. */
@@ -37,8 +35,8 @@ export interface ReleaseSettings {
   readonly healthcheckTimeoutMs: number;
 }
 
+/** The release steps' clients on top of the traffic core's. */
 export interface ReleaseClients {
-  readonly rds: RDSClient;
   readonly sns: SNSClient;
 }
 
@@ -46,6 +44,9 @@ export interface ReleaseContext extends TrafficContext {
   readonly release: ReleaseClients;
   readonly settings: ReleaseSettings;
 }
+
+/** What `record` (ledger entry and notification) needs: DynamoDB and SNS only. */
+export type RecordContext = ContextWith<'dynamodb'> & { readonly release: ReleaseClients };
 
 function json<T>(env: Record<string, string | undefined>, name: string): T | undefined {
   const raw = env[name];
@@ -76,8 +77,6 @@ export function settingsFromEnv(env: Record<string, string | undefined> = proces
   for (const f of ['bakeSeconds', 'finalBakeSeconds', 'rollbackWindowSeconds', 'stabilizeTimeoutSeconds', 'migrationTimeoutSeconds', 'approvalTimeoutSeconds'] as const) {
     if (!Number.isInteger(policy[f]) || policy[f] < 0) problems.push(`RELEASE_POLICY.${f} must be whole seconds >= 0, got ${JSON.stringify(policy[f])}`);
   }
-  const databaseInstanceId = env.DATABASE_INSTANCE_ID || undefined;
-  if (policy.backupBeforeRelease && !databaseInstanceId) problems.push('DATABASE_INSTANCE_ID must be set: the policy backs up the database before a release');
   let migration: MigrationSettings | undefined;
   if (policy.migrationCommand) {
     const taskDefinitions = json<Record<Color, string>>(env, 'MIGRATION_TASK_DEFINITIONS');
@@ -103,7 +102,6 @@ export function settingsFromEnv(env: Record<string, string | undefined> = proces
   if (problems.length > 0) throw new Error(`release handler configuration is invalid:\n  - ${problems.join('\n  - ')}`);
   return {
     policy,
-    databaseInstanceId,
     migration,
     testListenerBaseUrl: base?.replace(/\/+$/, ''),
     comparisonAlarmNames: comparison as string[],

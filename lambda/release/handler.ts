@@ -1,16 +1,17 @@
 /**
- * Release Lambda: one handler for every Task of the release state machine. It validates `{ "step": "...", ... }`
- * (validate.ts) and dispatches to one step function (steps.ts); no traffic logic lives here.
+ * Release Lambda: one handler for every Task of the release state machine except Backup (backup-handler.ts, its own
+ * function with the RDS client and permissions). It validates `{ "step": "...", ... }` (validate.ts) and dispatches to
+ * one step function (steps.ts); no traffic logic lives here.
  *
  * Core errors (GuardRefused, LockHeld, VerifyMismatch, ShiftFailed) and release errors (PreflightRefused,
  * MigrationFailed, MigrationTimeout, StabilizeTimeout, PreTrafficCheckFailed, GateFailed, InvalidStepInput) are thrown
  * as-is, so the state machine sees them by name.
  */
-import { RDSClient } from '@aws-sdk/client-rds';
-import { SNSClient } from '@aws-sdk/client-sns';
 import { parseTopology, Topology } from '../shared/topology';
-import { clientConfig, createClients, TrafficClients } from '../traffic';
+import { createClients, TrafficClients } from '../traffic';
+import { createSnsClient } from '../traffic/notification-clients';
 import { ReleaseClients, ReleaseContext, ReleaseSettings, settingsFromEnv } from './context';
+import { InvalidStepInput } from './errors';
 import { HttpGet } from './pretraffic';
 import * as steps from './steps';
 import { StepEvent, validateStepEvent } from './validate';
@@ -21,7 +22,7 @@ export async function runStep(ctx: ReleaseContext & { httpGet?: HttpGet }, e: St
     case 'preflight':
       return steps.preflight(ctx, e);
     case 'backup':
-      return steps.backup(ctx, e.release);
+      throw new InvalidStepInput('invalid release step input: step backup runs in the backup handler (lambda/release/backup-handler.ts), not here');
     case 'migrationStart':
       return steps.migrationStart(ctx, e.release);
     case 'migrationCheck':
@@ -66,12 +67,12 @@ export function createReleaseHandler(deps: {
   };
 }
 
-// Created once per execution environment.
-const config = clientConfig({ region: process.env.AWS_REGION, maxAttempts: 1 });
+// Created once per execution environment: the traffic core's clients and SNS (no Step Functions, no RDS).
+const options = { region: process.env.AWS_REGION, maxAttempts: 1 };
 
 export const handler = createReleaseHandler({
-  clients: createClients({ region: process.env.AWS_REGION, maxAttempts: 1 }),
-  release: { rds: new RDSClient(config), sns: new SNSClient(config) },
+  clients: createClients(options),
+  release: { sns: createSnsClient(options) },
   topology: () => parseTopology(process.env.TOPOLOGY),
   settings: () => settingsFromEnv(process.env),
 });

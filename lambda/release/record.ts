@@ -8,7 +8,7 @@ import { PublishCommand } from '@aws-sdk/client-sns';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { Color } from '../shared/topology';
 import { appendLedger, call, documentClient, errorMessage, LedgerAction, logger, nowOf, WeightsByService } from '../traffic';
-import { ReleaseContext } from './context';
+import { RecordContext, ReleaseContext } from './context';
 
 /** Release events, recorded in the ledger as action `release:<event>`. */
 export type ReleaseEvent =
@@ -44,7 +44,7 @@ function ledgerAction(event: ReleaseEvent): LedgerAction {
 }
 
 /** Writes the ledger entry (must succeed) and publishes the notification (best effort: logged when it fails). */
-export async function record(ctx: ReleaseContext, input: RecordInput): Promise<void> {
+export async function record(ctx: RecordContext, input: RecordInput): Promise<void> {
   const env = ctx.topology.environment;
   await appendLedger(ctx, {
     actor: input.actor,

@@ -3,11 +3,6 @@
  * the small, explicit release state the state machine carries (`ReleaseState`), and returns the next state or a poll
  * result. All traffic and scaling goes through the traffic core (shift, rollback, scaleColor, restoreColor, lock).
  */
-import {
-  DescribeDBInstancesCommand,
-  DescribeDBSnapshotsCommand,
-  CreateDBSnapshotCommand,
-} from '@aws-sdk/client-rds';
 import { DescribeTasksCommand, ListTasksCommand, RunTaskCommand, StopTaskCommand, Task } from '@aws-sdk/client-ecs';
 import { Color, otherColor, ServiceName, SERVICES } from '../shared/topology';
 import {
@@ -155,68 +150,6 @@ export async function preflight(
     await releaseLock(ctx, owner).catch((re) => logger.warn('could not release the lock after a refused preflight', { error: errorMessage(re) }));
     throw e;
   }
-}
-
-const DAY_MS = 24 * 3600 * 1000;
-
-/** Requires a recent automated backup (within 24 h) and takes a manual snapshot named after the execution. */
-export async function backup(ctx: ReleaseContext, release: ReleaseState): Promise<ReleaseState> {
-  const id = ctx.settings.databaseInstanceId;
-  if (!id) throw new PreflightRefused('no database instance configured (DATABASE_INSTANCE_ID) but the policy requires a backup');
-  const now = nowOf(ctx).getTime();
-  const inst = await call(ctx, 'rds:DescribeDBInstances', () => ctx.release.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id })));
-  const latest = inst.DBInstances?.[0]?.LatestRestorableTime;
-  let evidence: string | undefined;
-  if (latest && now - latest.getTime() <= DAY_MS) evidence = `point-in-time restore available up to ${latest.toISOString()}`;
-  if (!evidence) {
-    const snaps = await call(ctx, 'rds:DescribeDBSnapshots', () =>
-      ctx.release.rds.send(new DescribeDBSnapshotsCommand({ DBInstanceIdentifier: id, SnapshotType: 'automated' })),
-    );
-    const recent = (snaps.DBSnapshots ?? [])
-      .filter((s) => s.Status === 'available' && s.SnapshotCreateTime && now - s.SnapshotCreateTime.getTime() <= DAY_MS)
-      .sort((a, b) => b.SnapshotCreateTime!.getTime() - a.SnapshotCreateTime!.getTime())[0];
-    if (recent) evidence = `automated snapshot ${recent.DBSnapshotIdentifier} of ${recent.SnapshotCreateTime!.toISOString()}`;
-  }
-  if (!evidence) {
-    throw new PreflightRefused(`no automated backup of ${id} within the last 24 hours (LatestRestorableTime ${latest?.toISOString() ?? 'unknown'}, no recent automated snapshot)`);
-  }
-  const snapshotId = snapshotIdentifier(release.environment, release.owner, nowOf(ctx));
-  try {
-    await call(ctx, 'rds:CreateDBSnapshot', () =>
-      ctx.release.rds.send(
-        new CreateDBSnapshotCommand({
-          DBInstanceIdentifier: id,
-          DBSnapshotIdentifier: snapshotId,
-          Tags: [
-            { Key: 'release-execution', Value: release.owner.slice(-256) },
-            { Key: 'environment', Value: release.environment },
-          ],
-        }),
-      ),
-    );
-  } catch (e) {
-    // A retried step whose first CreateDBSnapshot landed: the snapshot is the one we want.
-    if ((e as { name?: string }).name !== 'DBSnapshotAlreadyExistsFault') throw e;
-  }
-  await record(ctx, {
-    actor: release.actor,
-    event: 'backup',
-    message: `backup confirmed (${evidence}); manual snapshot ${snapshotId} started`,
-    detail: { databaseInstanceId: id, snapshotId },
-  });
-  return { ...release, snapshotId };
-}
-
-/** `release-<env>-<execution name>` cut to RDS rules: letters, digits, single hyphens, starts with a letter, <= 255. */
-export function snapshotIdentifier(environment: string, owner: string, now: Date): string {
-  const name = owner.split(':').pop() ?? owner;
-  const stamp = now.toISOString().slice(0, 10).replace(/-/g, '');
-  return `release-${environment}-${stamp}-${name}`
-    .replace(/[^a-zA-Z0-9-]/g, '-')
-    .replace(/-+/g, '-')
-    .replace(/-$/, '')
-    .slice(0, 200)
-    .replace(/-$/, '');
 }
 
 /** ECS `startedBy` (<= 36 chars) identifying the migration task of this execution, so a retried start does not run it twice. */

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { ListExecutionsCommand, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { Color, COLORS, otherColor, ServiceName, SERVICES } from '../shared/topology';
-import { AllClients } from '../traffic/clients';
+import { AllClients } from '../traffic/notification-clients';
 import { call, nowOf, TrafficContext } from '../traffic/context';
 import { errorMessage, GuardRefused } from '../traffic/errors';
 import { appendLedgerQuietly, buildLedgerEntry, LedgerEntry, readLedger, WeightsByService } from '../traffic/ledger';
@@ -30,7 +30,7 @@ export const ROLLBACK_ACTOR = 'rollback-lambda';
 export const STOP_ERROR = 'AlarmRollback';
 
 export interface RollbackContext extends TrafficContext {
-  /** Needs the Step Functions and SNS clients (createClients gives both). */
+  /** Needs the Step Functions and SNS clients too (createAllClients). */
   readonly clients: AllClients;
   /** The environment's release state machine; its RUNNING executions are stopped. Absent: nothing to stop. */
   readonly releaseStateMachineArn?: string;

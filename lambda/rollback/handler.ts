@@ -10,11 +10,11 @@
  * in every throwing case the core already logged, and for the last two emitted a metric and notified.
  */
 import { parseTopology, Topology } from '../shared/topology';
-import { createClients } from '../traffic/clients';
+import { createAllClients } from '../traffic/notification-clients';
 import { handleAlarmEvent, RollbackOutcome } from './core';
 
 // Created once per execution environment. SDK-level attempts 1: the core's retry policy retries.
-const clients = createClients({ region: process.env.AWS_REGION, maxAttempts: 1 });
+const clients = createAllClients({ region: process.env.AWS_REGION, maxAttempts: 1 });
 let topology: Topology | undefined;
 
 export const handler = async (event: unknown, context?: { awsRequestId?: string }): Promise<RollbackOutcome> => {

@@ -99,3 +99,8 @@ export function parseTopology(raw: string | undefined): Topology {
   if (problems.length > 0) throw new Error(`TOPOLOGY is invalid:\n  - ${problems.join('\n  - ')}`);
   return doc as Topology;
 }
+
+/** Application Auto Scaling resource ID of an ECS service (`service/<cluster>/<service>`). */
+export function scalableTargetResourceId(clusterName: string, serviceName: string): string {
+  return `service/${clusterName}/${serviceName}`;
+}

@@ -16,16 +16,22 @@ export interface TrafficContext {
   readonly randomSuffix?: () => string;
 }
 
-export function nowOf(ctx: TrafficContext): Date {
+/**
+ * A context with only some of the core's clients, for operations that call one service (e.g. the ledger, DynamoDB
+ * only), so that a handler needing just those (the release backup step) constructs and bundles no other client.
+ */
+export type ContextWith<K extends keyof TrafficClients> = Omit<TrafficContext, 'clients'> & { readonly clients: Pick<TrafficClients, K> };
+
+export function nowOf(ctx: Pick<TrafficContext, 'now'>): Date {
   return ctx.now ? ctx.now() : new Date();
 }
 
-export function epochSeconds(ctx: TrafficContext): number {
+export function epochSeconds(ctx: Pick<TrafficContext, 'now'>): number {
   return Math.floor(nowOf(ctx).getTime() / 1000);
 }
 
 /** Runs one AWS call under the context's retry policy, logging each retry. */
-export function call<T>(ctx: TrafficContext, what: string, fn: () => Promise<T>): Promise<T> {
+export function call<T>(ctx: Pick<TrafficContext, 'retry'>, what: string, fn: () => Promise<T>): Promise<T> {
   return withRetry(fn, {
     ...ctx.retry,
     onRetry: (error, attempt, delayMs) => {

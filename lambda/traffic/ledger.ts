@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ServiceName } from '../shared/topology';
 import { documentClient } from './clients';
-import { call, nowOf, TrafficContext } from './context';
+import { call, ContextWith, nowOf } from './context';
 import { logger } from './logger';
 import { Weights } from './weights';
 
@@ -37,7 +37,7 @@ const defaultSuffix = () => randomBytes(4).toString('hex');
  * The ledger item for `input` (new sort key), as stored: a JSON round trip drops undefined fields. For callers that
  * write the entry themselves, e.g. inside a DynamoDB transaction; appendLedger uses it too.
  */
-export function buildLedgerEntry(ctx: TrafficContext, input: LedgerInput): LedgerEntry {
+export function buildLedgerEntry(ctx: ContextWith<'dynamodb'>, input: LedgerInput): LedgerEntry {
   const time = nowOf(ctx).toISOString();
   const environment = ctx.topology.environment;
   const entry: LedgerEntry = {
@@ -50,7 +50,7 @@ export function buildLedgerEntry(ctx: TrafficContext, input: LedgerInput): Ledge
   return JSON.parse(JSON.stringify(entry)) as LedgerEntry;
 }
 
-export async function appendLedger(ctx: TrafficContext, input: LedgerInput): Promise<LedgerEntry> {
+export async function appendLedger(ctx: ContextWith<'dynamodb'>, input: LedgerInput): Promise<LedgerEntry> {
   const entry = buildLedgerEntry(ctx, input);
   logger.info(`ledger: ${input.action}`, { ledger: entry });
   await call(ctx, 'dynamodb:PutItem(ledger)', () =>
@@ -72,7 +72,7 @@ export async function appendLedger(ctx: TrafficContext, input: LedgerInput): Pro
 }
 
 /** Like appendLedger, but never throws (used on refusal/failure paths so the original error is what surfaces). */
-export async function appendLedgerQuietly(ctx: TrafficContext, input: LedgerInput): Promise<LedgerEntry | undefined> {
+export async function appendLedgerQuietly(ctx: ContextWith<'dynamodb'>, input: LedgerInput): Promise<LedgerEntry | undefined> {
   try {
     return await appendLedger(ctx, input);
   } catch (e) {
@@ -82,7 +82,7 @@ export async function appendLedgerQuietly(ctx: TrafficContext, input: LedgerInpu
 }
 
 /** Most recent ledger entries of the environment, newest first. */
-export async function readLedger(ctx: TrafficContext, limit = 50): Promise<LedgerEntry[]> {
+export async function readLedger(ctx: ContextWith<'dynamodb'>, limit = 50): Promise<LedgerEntry[]> {
   const out = await call(ctx, 'dynamodb:Query(ledger)', () =>
     documentClient(ctx.clients.dynamodb).send(
       new QueryCommand({

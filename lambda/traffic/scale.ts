@@ -7,7 +7,7 @@
  */
 import { RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import { UpdateServiceCommand } from '@aws-sdk/client-ecs';
-import { Color, COLORS, otherColor, ServiceName, SERVICES } from '../shared/topology';
+import { Color, COLORS, otherColor, scalableTargetResourceId, ServiceName, SERVICES } from '../shared/topology';
 import { call, TrafficContext } from './context';
 import { errorMessage, GuardRefused } from './errors';
 import { appendLedger, appendLedgerQuietly } from './ledger';
@@ -31,9 +31,8 @@ export interface ScaleResult {
   readonly scalableTargets: Partial<Record<ServiceName, { minCapacity: number; maxCapacity: number }>>;
 }
 
-export function scalableTargetResourceId(clusterName: string, serviceName: string): string {
-  return `service/${clusterName}/${serviceName}`;
-}
+// Lives in the SDK-free topology module so the custom resources can use it without bundling the core's clients.
+export { scalableTargetResourceId };
 
 function validateCount(value: unknown, field: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 1000) {

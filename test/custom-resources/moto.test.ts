@@ -18,7 +18,7 @@ import { handleImageGuard, LiveImageChangeRefused } from '../../lambda/custom-re
 import { handleServiceCounts } from '../../lambda/custom-resources/service-counts';
 import { handleWeightedRule } from '../../lambda/custom-resources/weighted-rule';
 import type { Topology } from '../../lambda/shared/topology';
-import { type AllClients, acquireLock, createClients, destroyClients, logger, scaleColor, shift, type TrafficContext } from '../../lambda/traffic';
+import { acquireLock, createClients, destroyClients, logger, scaleColor, shift, type TrafficClients, type TrafficContext } from '../../lambda/traffic';
 import { buildFixture, type Fixture } from '../support/fixture';
 import { type MotoServer, startMoto } from '../support/moto';
 
@@ -30,7 +30,7 @@ const OWNER = 'test:custom-resources';
 const noSleep = { sleep: async () => undefined };
 
 let moto: MotoServer;
-let clients: AllClients;
+let clients: TrafficClients;
 let fx: Fixture;
 
 beforeAll(async () => {

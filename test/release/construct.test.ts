@@ -8,13 +8,15 @@ const { template } = buildReleaseTestStack(TEST_POLICY);
 const definition = definitionFromTemplate(template);
 const json = template.toJSON();
 
-function handlerStatements(): any[] {
+function roleStatements(rolePrefix: string): any[] {
   const policies = Object.values(template.findResources('AWS::IAM::Policy')) as any[];
-  const role = Object.keys(template.findResources('AWS::IAM::Role')).find((id) => id.startsWith('ReleaseHandlerRole'))!;
+  const role = Object.keys(template.findResources('AWS::IAM::Role')).find((id) => id.startsWith(rolePrefix))!;
   return policies.filter((p) => p.Properties.Roles.some((r: any) => r.Ref === role)).flatMap((p) => p.Properties.PolicyDocument.Statement);
 }
+const handlerStatements = () => roleStatements('ReleaseHandlerRole');
+const backupStatements = () => roleStatements('ReleaseBackupHandlerRole');
 const actionsOf = (s: any): string[] => [].concat(s.Action);
-const statementsWith = (action: string) => handlerStatements().filter((s) => actionsOf(s).includes(action));
+const statementsWith = (action: string, statements = handlerStatements()) => statements.filter((s) => actionsOf(s).includes(action));
 const logicalIds = (type: string, prefix = '') => Object.keys(template.findResources(type)).filter((id) => id.startsWith(prefix));
 
 test('ModifyRule is granted on exactly the two production listener rules', () => {
@@ -53,13 +55,34 @@ test('wildcard resources only for actions without resource-level permissions; Ru
   const [pass] = statementsWith('iam:PassRole');
   expect(pass.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
   expect(statementsWith('cloudwatch:DescribeAlarms')[0].Resource).toHaveLength(2);
-  expect(statementsWith('rds:CreateDBSnapshot')[0].Resource).toHaveLength(2);
   expect(statementsWith('dynamodb:DeleteItem')).toHaveLength(1);
   expect(statementsWith('sns:Publish')).toHaveLength(1);
   // Nothing the release does not call.
   for (const a of ['elasticloadbalancing:*', 'ecs:*', 'dynamodb:*', 'rds:*', 'states:*', 'ecs:DeleteService', 'rds:DeleteDBInstance']) {
     expect(statementsWith(a)).toEqual([]);
   }
+});
+
+test('only the backup function may call RDS; it gets the RDS calls, the ledger entry and the notification, nothing else', () => {
+  expect(handlerStatements().flatMap(actionsOf).filter((a) => a.startsWith('rds:'))).toEqual([]);
+  const backup = backupStatements();
+  expect(statementsWith('rds:CreateDBSnapshot', backup)[0].Resource).toHaveLength(2);
+  expect(JSON.stringify(statementsWith('rds:DescribeDBInstances', backup)[0].Resource)).toContain(':db:');
+  const services = new Set(backup.flatMap(actionsOf).map((a) => a.split(':')[0]));
+  expect([...services].filter((s) => !['dynamodb', 'ec2', 'kms', 'logs', 'rds', 'sns', 'xray'].includes(s))).toEqual([]);
+  expect(backup.flatMap(actionsOf).filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:PutItem']);
+  for (const a of ['elasticloadbalancing:ModifyRule', 'ecs:UpdateService', 'ecs:RunTask', 'dynamodb:DeleteItem', 'cloudwatch:DescribeAlarms']) {
+    expect(statementsWith(a, backup)).toEqual([]);
+  }
+});
+
+test('the Backup Task invokes the backup function; every other Task the release function', () => {
+  const fns = Object.keys(template.findResources('AWS::Lambda::Function'));
+  const backupFn = fns.find((id) => id.startsWith('ReleaseBackupHandlerFunction'))!;
+  const releaseFn = fns.find((id) => id.startsWith('ReleaseHandlerFunction'))!;
+  expect(definition.States.Backup.Resource).toBe(`arn:aws:lambda:us-east-1:123456789012:function:${backupFn}`);
+  const others = Object.entries(definition.States).filter(([name, s]) => s.Type === 'Task' && name !== 'Backup');
+  for (const [name, s] of others) expect([name, JSON.stringify(s)]).toEqual([name, expect.stringContaining(`function:${releaseFn}`)]);
 });
 
 test('every Task has TimeoutSeconds, retries transient Lambda errors and (except SafeState) catches into SafeState', () => {
@@ -101,9 +124,12 @@ test('the handler gets its wiring as environment variables', () => {
   const vars = fn.Properties.Environment.Variables;
   expect(JSON.parse(vars.RELEASE_POLICY)).toEqual(TEST_POLICY);
   expect(Object.keys(vars)).toEqual(
-    expect.arrayContaining(['TOPOLOGY', 'DATABASE_INSTANCE_ID', 'MIGRATION_TASK_DEFINITIONS', 'MIGRATION_CONTAINER_NAME', 'MIGRATION_SUBNETS', 'MIGRATION_SECURITY_GROUPS', 'LOCK_TTL_SECONDS', 'COMPARISON_ALARM_NAMES']),
+    expect.arrayContaining(['TOPOLOGY', 'MIGRATION_TASK_DEFINITIONS', 'MIGRATION_CONTAINER_NAME', 'MIGRATION_SUBNETS', 'MIGRATION_SECURITY_GROUPS', 'LOCK_TTL_SECONDS', 'COMPARISON_ALARM_NAMES']),
   );
   expect(vars.LOCK_TTL_SECONDS).toBe(String(stateMachineTimeoutSeconds(TEST_POLICY)));
+  expect(vars.DATABASE_INSTANCE_ID).toBeUndefined();
+  const backup = Object.values(template.findResources('AWS::Lambda::Function')).find((f: any) => f.Properties.Environment?.Variables?.DATABASE_INSTANCE_ID) as any;
+  expect(Object.keys(backup.Properties.Environment.Variables).sort()).toEqual(['DATABASE_INSTANCE_ID', 'POWERTOOLS_SERVICE_NAME', 'TOPOLOGY']);
 });
 
 test('an execution that times out or is stopped triggers the clean-up step', () => {
@@ -114,12 +140,14 @@ test('an execution that times out or is stopped triggers the clean-up step', () 
 });
 
 test('without backup and migration in the policy those states are absent; the policy is checked against the props', () => {
-  const lean = definitionFromTemplate(
-    buildReleaseTestStack({ ...TEST_POLICY, backupBeforeRelease: false, migrationCommand: undefined, approvalAfterFirstStep: false }).template,
-  );
+  const leanTemplate = buildReleaseTestStack({ ...TEST_POLICY, backupBeforeRelease: false, migrationCommand: undefined, approvalAfterFirstStep: false }).template;
+  const lean = definitionFromTemplate(leanTemplate);
   expect(Object.keys(lean.States)).not.toEqual(expect.arrayContaining(['Backup']));
   expect(lean.States.Backup).toBeUndefined();
   expect(lean.States.StartMigration).toBeUndefined();
   expect(lean.States.Approval).toBeUndefined();
   expect(lean.States.Preflight.Next).toBe('ScaleUp');
+  expect(logicalIds('AWS::Lambda::Function', 'ReleaseBackupHandler')).toHaveLength(1);
+  expect(Object.keys(leanTemplate.findResources('AWS::Lambda::Function')).filter((id) => id.startsWith('ReleaseBackupHandler'))).toEqual([]);
+
 });

@@ -1,7 +1,8 @@
 /**
  * The rehearsal environment: a moto fixture (test/support/fixture.ts) plus what a release needs on top — an SNS topic,
  * a PostgreSQL instance with backups, backend task definitions runnable by moto's RunTask, the test listener (a local
- * HTTP server) — and the release handler wired to it in-process. Used by rehearsal.test.ts and scripts/bench-release.ts.
+ * HTTP server) — and the release and backup handlers wired to it in-process. `handlers(ids)` binds them to the
+ * functions of a synthesized template (rehearsal.ts). Used by rehearsal.test.ts and scripts/bench-release.ts.
  */
 import { createServer, IncomingHttpHeaders, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
@@ -9,10 +10,13 @@ import { CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import type { ReleasePolicy } from '../../config/types';
+import { backupSettingsFromEnv } from '../../lambda/release/backup';
+import { createBackupHandler } from '../../lambda/release/backup-handler';
 import { settingsFromEnv } from '../../lambda/release/context';
 import { createReleaseHandler } from '../../lambda/release/handler';
 import { Color, COLORS, Topology } from '../../lambda/shared/topology';
-import { AllClients, createClients, destroyClients, TrafficContext } from '../../lambda/traffic';
+import { createClients, destroyClients, TrafficClients, TrafficContext } from '../../lambda/traffic';
+import type { LocalHandler, ReleaseFunctionIds } from './rehearsal';
 import { buildFixture, Fixture } from '../support/fixture';
 import { MotoServer } from '../support/moto';
 
@@ -60,13 +64,18 @@ export async function startTestListener(): Promise<TestListener> {
 export interface ReleaseEnvironment {
   readonly fixture: Fixture;
   readonly topology: Topology;
-  readonly clients: AllClients;
+  readonly clients: TrafficClients;
   readonly rds: RDSClient;
   readonly ctx: TrafficContext;
-  readonly handler: (event: unknown) => Promise<unknown>;
+  /** The release handler (lambda/release/handler.ts) in-process. */
+  readonly handler: LocalHandler;
+  /** The backup handler (lambda/release/backup-handler.ts) in-process. */
+  readonly backupHandler: LocalHandler;
+  /** Both handlers keyed by the logical IDs of the functions they stand for, for runRehearsal's `handlers`. */
+  handlers(ids: ReleaseFunctionIds): Record<string, LocalHandler>;
   /** Exit code the migration task reports when DescribeTasks is asked (moto never stops a task by itself). */
   migrationExitCode: number | 'running';
-  /** Every step event the handler received, in order. */
+  /** Every step event the handlers received, in order, as `<release|backup>:<step>`. */
   readonly steps: string[];
   /** RunTask inputs as the handler sent them. */
   readonly runTasks: Record<string, any>[];
@@ -152,7 +161,6 @@ export async function buildReleaseEnvironment(
   );
   const settings = settingsFromEnv({
     RELEASE_POLICY: JSON.stringify(policy),
-    DATABASE_INSTANCE_ID: 'rehearsal-db',
     MIGRATION_TASK_DEFINITIONS: JSON.stringify(taskDefinitions),
     MIGRATION_CONTAINER_NAME: 'backend',
     MIGRATION_SUBNETS: fixture.subnetIds.join(','),
@@ -161,12 +169,20 @@ export async function buildReleaseEnvironment(
     LOCK_TTL_SECONDS: '3600',
   });
   const retry = { sleep: async () => undefined };
-  const inner = createReleaseHandler({ clients, release: { rds, sns }, topology: () => topology, settings: () => ({ ...settings, healthcheckTimeoutMs: 2000 }), retry });
-  const handler = async (event: unknown) => {
-    env.steps.push((event as { step?: string })?.step ?? '?');
+  const inner = createReleaseHandler({ clients, release: { sns }, topology: () => topology, settings: () => ({ ...settings, healthcheckTimeoutMs: 2000 }), retry });
+  const innerBackup = createBackupHandler({
+    clients: { rds, dynamodb: clients.dynamodb, sns },
+    topology: () => topology,
+    settings: () => backupSettingsFromEnv({ DATABASE_INSTANCE_ID: 'rehearsal-db' }),
+    retry,
+  });
+  const local = (run: LocalHandler, name: string): LocalHandler => async (event: unknown) => {
+    env.steps.push(`${name}:${(event as { step?: string })?.step ?? '?'}`);
     // Lambda hands the state machine JSON, not class instances.
-    return JSON.parse(JSON.stringify((await inner(event)) ?? null));
+    return JSON.parse(JSON.stringify((await run(event)) ?? null));
   };
+  const handler = local(inner, 'release');
+  const backupHandler = local(innerBackup, 'backup');
   return Object.assign(env, {
     fixture,
     topology,
@@ -174,6 +190,10 @@ export async function buildReleaseEnvironment(
     rds,
     ctx: { clients, topology, retry } as TrafficContext,
     handler,
+    backupHandler,
+    handlers(ids: ReleaseFunctionIds) {
+      return { [ids.handler]: handler, ...(ids.backup ? { [ids.backup]: backupHandler } : {}) };
+    },
     destroy() {
       destroyClients(clients);
       rds.destroy();

@@ -8,7 +8,7 @@ import { acquireLock, logger, readEcs, readLedger, readLock, readRules } from '.
 import { SERVICES } from '../../lambda/shared/topology';
 import { startMoto, MotoServer } from '../support/moto';
 import { buildReleaseEnvironment, REHEARSAL_POLICY, ReleaseEnvironment, startTestListener, TestListener } from './harness';
-import { Definition, definitionFromTemplate, runRehearsal } from './rehearsal';
+import { Definition, definitionFromTemplate, ReleaseFunctionIds, releaseFunctionIds, runRehearsal, taskFunctionId } from './rehearsal';
 import { synthEnvironment } from '../cdk/support';
 
 logger.setLogLevel('ERROR');
@@ -16,14 +16,17 @@ logger.setLogLevel('ERROR');
 let moto: MotoServer;
 let listener: TestListener;
 let definition: Definition;
+let ids: ReleaseFunctionIds;
 let env: ReleaseEnvironment;
 
 beforeAll(async () => {
   [moto, listener] = await Promise.all([startMoto(), startTestListener()]);
   // The definition of the real production stack, with the manual approval switched on so that path runs too.
-  definition = definitionFromTemplate(
-    synthEnvironment('production', (c) => ({ ...c, release: { ...c.release, approvalAfterFirstStep: true } })).stateless,
-  );
+  const production = synthEnvironment('production', (c) => ({ ...c, release: { ...c.release, approvalAfterFirstStep: true } }));
+  definition = definitionFromTemplate(production.stateless);
+  // The Lambda functions of the real stack: every Task runs the local handler of the function it invokes.
+  ids = releaseFunctionIds(production.stage);
+
 });
 afterAll(async () => {
   await Promise.all([moto?.stop(), listener?.close()]);
@@ -49,9 +52,16 @@ async function ledgerActions() {
   return (await readLedger(env.ctx, 200)).map((e) => e.action as string).reverse();
 }
 
+test('the Backup Task invokes the backup function of the production stack and every other Task the release function', () => {
+  expect(ids.backup).toBeDefined();
+  expect(ids.backup).not.toBe(ids.handler);
+  const tasks = Object.entries(definition.States).filter(([, s]) => s.Type === 'Task');
+  for (const [name, state] of tasks) expect([name, taskFunctionId(state)]).toEqual([name, name === 'Backup' ? ids.backup : ids.handler]);
+});
+
 test('GIVEN the canary policy WHEN released THEN green walks 10→25→50→100 with gates, blue is scaled to 0 and the lock is released', async () => {
   env = await buildReleaseEnvironment(moto, listener);
-  const run = await runRehearsal(definition, { actor: 'rehearsal' }, { handler: env.handler });
+  const run = await runRehearsal(definition, { actor: 'rehearsal' }, { handlers: env.handlers(ids) });
   expect(run).toMatchObject({ status: 'SUCCEEDED' });
   expect(run.states.filter((s) => s === 'Shift')).toHaveLength(4);
   expect(run.states).toEqual(expect.arrayContaining(['Backup', 'StartMigration', 'CheckMigration', 'ScaleUp', 'CheckStable', 'PreTrafficChecks', 'FinalBake', 'FinalGate', 'RollbackWindow', 'WindowGate', 'Finish', 'Released']));
@@ -72,6 +82,8 @@ test('GIVEN the canary policy WHEN released THEN green walks 10→25→50→100 
       overrides: { containerOverrides: [{ name: 'backend', command: ['npm', 'run', 'db:migrate'] }] },
     }),
   ]);
+  // The backup ran in the backup handler, and only there.
+  expect(env.steps.filter((s) => s.endsWith(':backup'))).toEqual(['backup:backup']);
   const snaps = await env.rds.send(new DescribeDBSnapshotsCommand({ DBInstanceIdentifier: 'rehearsal-db', SnapshotType: 'manual' }));
   expect(snaps.DBSnapshots?.[0]?.DBSnapshotIdentifier).toMatch(/^release-rehearsal-\d{8}-rehearsal-/);
   // Pre-traffic checks: every path of both services, with the service's Host and the color header.
@@ -82,7 +94,7 @@ test('GIVEN the canary policy WHEN released THEN green walks 10→25→50→100 
 
 test('GIVEN blue/green WHEN released THEN green goes straight to 100 after the checks', async () => {
   env = await buildReleaseEnvironment(moto, listener);
-  const run = await runRehearsal(definition, { strategy: 'blue-green', actor: 'rehearsal' }, { handler: env.handler });
+  const run = await runRehearsal(definition, { strategy: 'blue-green', actor: 'rehearsal' }, { handlers: env.handlers(ids) });
   expect(run.status).toBe('SUCCEEDED');
   expect(run.states.filter((s) => s === 'Shift')).toHaveLength(1);
   expect(run.states).not.toContain('Bake');
@@ -94,7 +106,7 @@ test('GIVEN blue/green WHEN released THEN green goes straight to 100 after the c
 test('GIVEN an alarm during the 25% bake WHEN the gate runs THEN the release rolls back: traffic on blue, green at 0, lock released', async () => {
   env = await buildReleaseEnvironment(moto, listener);
   const run = await runRehearsal(definition, {}, {
-    handler: env.handler,
+    handlers: env.handlers(ids),
     taskOverrides: {
       Shift: async (payload, handler) => {
         const out = (await handler(payload)) as { percent: number };
@@ -123,7 +135,7 @@ test('GIVEN an alarm during the 25% bake WHEN the gate runs THEN the release rol
 test('GIVEN /health/db answers 500 on green WHEN the pre-traffic checks run THEN the release fails with no traffic moved', async () => {
   env = await buildReleaseEnvironment(moto, listener);
   listener.failing.set('/health/db', 500);
-  const run = await runRehearsal(definition, {}, { handler: env.handler });
+  const run = await runRehearsal(definition, {}, { handlers: env.handlers(ids) });
   expect(run).toMatchObject({ status: 'FAILED', error: 'PreTrafficCheckFailed' });
   expect(run.cause).toMatch(/\/health\/db HTTP 500/);
   expect(run.states).not.toContain('Shift');
@@ -136,7 +148,7 @@ test('GIVEN /health/db answers 500 on green WHEN the pre-traffic checks run THEN
 test('GIVEN the migration exits 1 WHEN the release runs THEN it stops before scaling or moving traffic', async () => {
   env = await buildReleaseEnvironment(moto, listener);
   env.migrationExitCode = 1;
-  const run = await runRehearsal(definition, {}, { handler: env.handler });
+  const run = await runRehearsal(definition, {}, { handlers: env.handlers(ids) });
   expect(run).toMatchObject({ status: 'FAILED', error: 'MigrationFailed' });
   expect(run.cause).toMatch(/exit code 1/);
   expect(run.states).not.toContain('ScaleUp');
@@ -151,7 +163,7 @@ test('GIVEN a release waiting for approval WHEN a second release starts THEN it 
   let tokenSeen: string | undefined;
   const waiting = new Promise<void>((resolveWaiting) => {
     void runRehearsal(definition, { actor: 'first' }, {
-      handler: env.handler,
+      handlers: env.handlers(ids),
       executionName: 'first',
       onTaskToken: (token) => {
         tokenSeen = token;
@@ -165,7 +177,7 @@ test('GIVEN a release waiting for approval WHEN a second release starts THEN it 
   expect(tokenSeen).toBe('local-task-token-first');
   expect((await weights()).frontend).toEqual({ blue: 90, green: 10 });
 
-  const second = await runRehearsal(definition, { actor: 'second' }, { handler: env.handler, executionName: 'second' });
+  const second = await runRehearsal(definition, { actor: 'second' }, { handlers: env.handlers(ids), executionName: 'second' });
   expect(second).toMatchObject({ status: 'FAILED', error: 'LockHeld' });
   expect(second.cause).toMatch(/held by arn:aws:states:.*:first/);
   expect((await weights()).frontend).toEqual({ blue: 90, green: 10 }); // the refused release touched nothing
@@ -184,7 +196,7 @@ test('GIVEN a release waiting for approval WHEN a second release starts THEN it 
 test('GIVEN another holder of the lock WHEN a release starts THEN it is refused and the lock stays with its holder', async () => {
   env = await buildReleaseEnvironment(moto, listener);
   await acquireLock(env.ctx, 'cli:someone@host:1');
-  const run = await runRehearsal(definition, {}, { handler: env.handler });
+  const run = await runRehearsal(definition, {}, { handlers: env.handlers(ids) });
   expect(run).toMatchObject({ status: 'FAILED', error: 'LockHeld' });
   expect((await readLock(env.ctx))?.owner).toBe('cli:someone@host:1');
   expect(await weights()).toEqual(allOn('blue'));
@@ -193,7 +205,7 @@ test('GIVEN another holder of the lock WHEN a release starts THEN it is refused 
 test('GIVEN a gate that hangs at 10% WHEN its task times out THEN the safe state puts traffic on blue and releases the lock', async () => {
   env = await buildReleaseEnvironment(moto, listener);
   const run = await runRehearsal(definition, {}, {
-    handler: env.handler,
+    handlers: env.handlers(ids),
     taskTimeoutSeconds: 2,
     taskOverrides: { Gate: () => new Promise(() => undefined) },
   });

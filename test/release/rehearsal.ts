@@ -1,15 +1,22 @@
 /**
  * Local rehearsal of the real release state machine: the definition is taken from a synthesized template and run
- * with aws-local-stepfunctions, every Lambda task calling a local handler in-process (the project's release handler,
- * its AWS calls going wherever its clients point, e.g. moto).
+ * with aws-local-stepfunctions, every Lambda task calling a local handler in-process (the project's release handlers,
+ * their AWS calls going wherever their clients point, e.g. moto). Each Task is bound to the local handler of the
+ * function its definition invokes: the function ARN (`Fn::GetAtt [<logicalId>, Arn]`) is resolved to a placeholder
+ * naming the logical ID, and `handlers` maps logical IDs (see `releaseFunctionIds`) to local handlers.
  *
  *   const definition = definitionFromTemplate(template);            // or (template, 'ReleaseStateMachineABC123')
- *   const run = await runRehearsal(definition, { strategy: 'canary' }, { handler });
+ *   const ids = releaseFunctionIds(stage);                          // { handler: 'Release…', backup: 'Release…' }
+ *   const run = await runRehearsal(definition, { strategy: 'canary' }, { handlers: { [ids.handler]: h, [ids.backup]: b } });
  *
  * Works for any template holding the release state machine, e.g. the app's synthesized `<Stage>-Stateless` stack.
  */
+import { CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { StateMachine } from 'aws-local-stepfunctions';
+import type { IConstruct } from 'constructs';
+import type { HandlerFunction } from '../../lib/handler-function';
+import { ReleaseStateMachine } from '../../lib/release';
 
 // aws-local-stepfunctions 3 calls Promise.withResolvers (Node >= 22); this project runs on Node 20.
 const P = Promise as unknown as { withResolvers?: () => unknown };
@@ -27,12 +34,14 @@ if (typeof P.withResolvers !== 'function') {
 
 export type Definition = { StartAt: string; States: Record<string, any>; TimeoutSeconds?: number; [k: string]: unknown };
 
+const FUNCTION_ARN_PREFIX = 'arn:aws:lambda:us-east-1:123456789012:function:';
+
 /** Placeholder for a CloudFormation value inside the definition string: Lambda ARNs stay valid ARNs. */
 function placeholder(value: unknown): string {
   const v = value as Record<string, any>;
   if (v && Array.isArray(v['Fn::GetAtt'])) {
     const [id, attr] = v['Fn::GetAtt'];
-    return attr === 'Arn' ? `arn:aws:lambda:us-east-1:123456789012:function:${id}` : `${id}.${attr}`;
+    return attr === 'Arn' ? `${FUNCTION_ARN_PREFIX}${id}` : `${id}.${attr}`;
   }
   if (v && typeof v.Ref === 'string') {
     if (v.Ref === 'AWS::Partition') return 'aws';
@@ -75,10 +84,38 @@ export function definitionFromTemplate(template: Template | Record<string, any>,
 
 export type LocalHandler = (event: unknown) => Promise<unknown>;
 
+/** Logical IDs of the release construct's Lambda functions in its stack's template. */
+export interface ReleaseFunctionIds {
+  /** The release handler (every Task but Backup). */
+  readonly handler: string;
+  /** The backup handler (Task Backup); absent when the policy takes no backup. */
+  readonly backup?: string;
+}
+
+/** The logical IDs of the functions of the (only) ReleaseStateMachine under `scope`, e.g. a synthesized stage. */
+export function releaseFunctionIds(scope: IConstruct): ReleaseFunctionIds {
+  const found = scope.node.findAll().filter((c): c is ReleaseStateMachine => c instanceof ReleaseStateMachine);
+  if (found.length !== 1) throw new Error(`expected one ReleaseStateMachine under ${scope.node.path || 'the app'}, found ${found.length}`);
+  const id = (fn: HandlerFunction) => Stack.of(fn).getLogicalId(fn.function.node.defaultChild as CfnElement);
+  const [release] = found;
+  return { handler: id(release.handler), ...(release.backupHandler ? { backup: id(release.backupHandler) } : {}) };
+}
+
+/** The logical ID of the Lambda function a Task state invokes (its Resource, or Parameters.FunctionName for lambda:invoke). */
+export function taskFunctionId(state: Record<string, any>): string | undefined {
+  const resource = String(state.Resource);
+  const arn = resource.startsWith('arn:aws:states:::lambda:invoke') ? String(state.Parameters?.FunctionName ?? '') : resource;
+  if (!arn.startsWith(FUNCTION_ARN_PREFIX)) return undefined;
+  return arn.slice(FUNCTION_ARN_PREFIX.length).split(':')[0];
+}
+
 export interface RehearsalOptions {
-  /** The Lambda handler every Task invokes (payload in, result out). */
-  readonly handler: LocalHandler;
-  /** Per state: replaces the call for that Task state (gets the payload and the real handler). */
+  /**
+   * Local handlers by the logical ID of the Lambda function they stand for (payload in, result out). Every Task's
+   * function must have one: a Task is never silently sent to another function's handler.
+   */
+  readonly handlers: Readonly<Record<string, LocalHandler>>;
+  /** Per state: replaces the call for that Task state (gets the payload and the state's bound handler). */
   readonly taskOverrides?: Record<string, (payload: any, handler: LocalHandler) => Promise<unknown>>;
   /** Milliseconds every Wait state pauses (default 0). */
   readonly waitMs?: number;
@@ -121,8 +158,15 @@ export async function runRehearsal(definition: Definition, input: unknown, optio
       delete state.HeartbeatSeconds;
     }
     const resource = String(state.Resource);
+    const functionId = taskFunctionId(state);
+    const handler = functionId !== undefined ? options.handlers[functionId] : undefined;
+    if (!handler) {
+      throw new Error(
+        `Task ${stateName} invokes ${functionId ? `function ${functionId}` : resource}, which has no local handler (bound: ${Object.keys(options.handlers).join(', ') || 'none'})`,
+      );
+    }
     const custom = options.taskOverrides?.[stateName];
-    const call = (payload: unknown) => (custom ? custom(payload, options.handler) : options.handler(payload));
+    const call = (payload: unknown) => (custom ? custom(payload, handler) : handler(payload));
     if (resource.endsWith('.waitForTaskToken')) {
       taskResourceLocalHandlers[stateName] = async (i: any) => {
         await call(i.Payload);

@@ -1,12 +1,16 @@
 /** Unit tests of the release step validation, configuration and steps with aws-sdk-client-mock. */
 import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { RDSClient } from '@aws-sdk/client-rds';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient, PublishCommand } from '@aws-sdk/client-sns';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { settingsFromEnv } from '../../lambda/release/context';
 import { stateMachineTimeoutSeconds, stepsFor, timeToFullTraffic } from '../../lambda/release/policy';
-import { gate, migrationStartedBy, ReleaseState, snapshotIdentifier } from '../../lambda/release/steps';
+import { backupSettingsFromEnv, snapshotIdentifier } from '../../lambda/release/backup';
+import { createBackupHandler } from '../../lambda/release/backup-handler';
+import { createReleaseHandler } from '../../lambda/release/handler';
+import { gate, migrationStartedBy, ReleaseState } from '../../lambda/release/steps';
 import { validateStepEvent } from '../../lambda/release/validate';
 import { ENVIRONMENTS } from '../../config';
 import { mocks } from '../lambda/helpers';
@@ -65,20 +69,18 @@ describe('validateStepEvent', () => {
 describe('settingsFromEnv', () => {
   const good = {
     RELEASE_POLICY: JSON.stringify(REHEARSAL_POLICY),
-    DATABASE_INSTANCE_ID: 'db',
     MIGRATION_TASK_DEFINITIONS: JSON.stringify({ blue: 'td-blue', green: 'td-green' }),
     MIGRATION_CONTAINER_NAME: 'backend',
     MIGRATION_SUBNETS: 'subnet-1, subnet-2',
     MIGRATION_SECURITY_GROUPS: 'sg-1',
   };
   test('reads the wiring', () => {
-    expect(settingsFromEnv(good)).toMatchObject({ databaseInstanceId: 'db', migration: { subnets: ['subnet-1', 'subnet-2'] }, comparisonAlarmNames: [] });
+    expect(settingsFromEnv(good)).toMatchObject({ migration: { subnets: ['subnet-1', 'subnet-2'] }, comparisonAlarmNames: [] });
   });
   const fails: [string, Record<string, string | undefined>, RegExp][] = [
     ['without a policy', { ...good, RELEASE_POLICY: undefined }, /RELEASE_POLICY is not set/],
     ['on a policy that is not JSON', { ...good, RELEASE_POLICY: '{' }, /RELEASE_POLICY is not valid JSON/],
     ['on steps not ending at 100', { ...good, RELEASE_POLICY: JSON.stringify({ ...REHEARSAL_POLICY, canarySteps: [10, 50] }) }, /canarySteps/],
-    ['without a database when backups are required', { ...good, DATABASE_INSTANCE_ID: '' }, /DATABASE_INSTANCE_ID must be set/],
     ['without migration task definitions', { ...good, MIGRATION_TASK_DEFINITIONS: '{"blue":"x"}' }, /MIGRATION_TASK_DEFINITIONS/],
     ['without migration subnets', { ...good, MIGRATION_SUBNETS: '' }, /MIGRATION_SUBNETS/],
     ['on comparison alarms that are not a list', { ...good, COMPARISON_ALARM_NAMES: '"x"' }, /COMPARISON_ALARM_NAMES/],
@@ -87,6 +89,26 @@ describe('settingsFromEnv', () => {
   ];
   test.each(fails)('fails %s', (_what, env, message) => {
     expect(() => settingsFromEnv(env)).toThrow(message);
+  });
+  test('the backup handler reads its database and fails without one', () => {
+    expect(backupSettingsFromEnv({ DATABASE_INSTANCE_ID: 'db' })).toEqual({ databaseInstanceId: 'db' });
+    expect(() => backupSettingsFromEnv({ DATABASE_INSTANCE_ID: '' })).toThrow(/DATABASE_INSTANCE_ID must be set/);
+  });
+});
+
+describe('the backup step runs in its own handler', () => {
+  const topology = () => ({}) as never;
+  test('the release handler refuses step backup', async () => {
+    const handler = createReleaseHandler({ clients: {} as never, release: {} as never, topology, settings: () => ({}) as never });
+    await expect(handler({ step: 'backup', release })).rejects.toMatchObject({ name: 'InvalidStepInput', message: expect.stringContaining('backup handler') });
+  });
+  test('the backup handler refuses every other step', async () => {
+    const handler = createBackupHandler({
+      clients: { rds: new RDSClient({ region: 'us-east-1' }), dynamodb: new DynamoDBClient({ region: 'us-east-1' }), sns: new SNSClient({ region: 'us-east-1' }) },
+      topology,
+      settings: () => ({ databaseInstanceId: 'db' }),
+    });
+    await expect(handler({ step: 'shift', release })).rejects.toMatchObject({ name: 'InvalidStepInput', message: expect.stringContaining('step backup only') });
   });
 });
 
@@ -124,7 +146,7 @@ describe('gate', () => {
   const ctx = () => ({
     ...m.ctx,
     topology: { ...m.ctx.topology, notificationTopicArn: 'arn:aws:sns:us-east-1:1:t' },
-    release: { rds: new RDSClient({ region: 'us-east-1' }), sns: new SNSClient({ region: 'us-east-1' }) },
+    release: { sns: new SNSClient({ region: 'us-east-1' }) },
     settings: { ...settingsFromEnv({ RELEASE_POLICY: JSON.stringify({ ...REHEARSAL_POLICY, backupBeforeRelease: false, migrationCommand: undefined }) }), comparisonAlarmNames: ['green-vs-blue-5xx'] },
   });
   const alarms = (states: Record<string, string>) => ({

@@ -10,7 +10,8 @@ import { DeregisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { SERVICES } from '../../lambda/shared/topology';
 import { handleAlarmEvent, InvalidAlarmEvent, markerKey, RollbackContext, RollbackOutcome } from '../../lambda/rollback';
-import { acquireLock, AllClients, createClients, destroyClients, documentClient, logger, readLedger, readLock, readRules, shift } from '../../lambda/traffic';
+import { acquireLock, destroyClients, documentClient, logger, readLedger, readLock, readRules, shift } from '../../lambda/traffic';
+import { AllClients, createAllClients } from '../../lambda/traffic/notification-clients';
 import { instrumentClients, Instrument, isReadCommand, publishedMessages, throttlingError } from '../support/instrument';
 import { MotoServer, startMoto } from '../support/moto';
 import { alarmStateChangeEvent, buildReleaseFixture, ReleaseFixture, setAlarmState } from '../support/release';
@@ -30,7 +31,7 @@ const noSleep = { sleep: async () => undefined };
 
 beforeAll(async () => {
   moto = await startMoto();
-  clients = createClients(moto.clientConfig);
+  clients = createAllClients(moto.clientConfig);
   inst = instrumentClients(clients);
 });
 

@@ -12,7 +12,28 @@ const ROOT = path.join(__dirname, '..');
 
 /** The Lambda runtime every handler runs on; the bundle targets the same Node.js version. */
 export const HANDLER_RUNTIME = lambda.Runtime.NODEJS_24_X;
-const ESBUILD_TARGET = 'node24';
+
+/**
+ * How every handler is bundled: the one definition, used by HandlerFunction (as NodejsFunction bundling options) and by
+ * test/bundles (with esbuild's JS API, to check size and that the bundle runs). Paths are relative to the repo root.
+ */
+export const HANDLER_BUNDLING = {
+  minify: true,
+  sourceMap: false,
+  target: 'node24',
+  format: 'esm',
+  platform: 'node',
+  mainFields: ['module', 'main'],
+  // Bundle the pinned, tested SDK rather than the runtime's. In Lambda, credentials come from
+  // the environment only, so the default chain (SSO, INI, IMDS, … ~90 KB) is swapped for it.
+  externalModules: [] as string[],
+  alias: { '@aws-sdk/credential-provider-node': './lambda/shared/lambda-credentials.ts' },
+  // No legal-comments block at the end of the bundle (esbuild's default for bundles is `eof`): ~170 bytes less
+  // per handler; there is no first-class NodejsFunction option for it.
+  legalComments: 'none',
+  // Some SDK dependencies call require(); ESM output needs it defined.
+  banner: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);",
+} as const;
 
 export interface HandlerFunctionProps {
   /** Handler source relative to the repository root, e.g. `lambda/switch/handler.ts`; exports `handler`. */
@@ -80,19 +101,18 @@ export class HandlerFunction extends Construct implements iam.IGrantable {
       projectRoot: ROOT,
       bundling: {
         forceDockerBundling: false,
-        minify: true,
-        sourceMap: false,
-        target: ESBUILD_TARGET,
+        minify: HANDLER_BUNDLING.minify,
+        sourceMap: HANDLER_BUNDLING.sourceMap,
+        target: HANDLER_BUNDLING.target,
         format: OutputFormat.ESM,
-        mainFields: ['module', 'main'],
-        // Bundle the pinned, tested SDK rather than the runtime's. In Lambda, credentials come from
-        // the environment only, so the default chain (SSO, INI, IMDS, … ~90 KB) is swapped for it.
-        externalModules: [],
-        // No legal-comments block at the end of the bundle (esbuild's default for bundles is `eof`): ~170 bytes less
-        // per handler; there is no first-class NodejsFunction option for it.
-        esbuildArgs: { '--alias:@aws-sdk/credential-provider-node': './lambda/shared/lambda-credentials.ts', '--legal-comments': 'none' },
-        // Some SDK dependencies call require(); ESM output needs it defined.
-        banner: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);",
+        mainFields: [...HANDLER_BUNDLING.mainFields],
+        externalModules: [...HANDLER_BUNDLING.externalModules],
+        // NodejsFunction has no first-class alias or legal-comments option: passed as esbuild CLI arguments.
+        esbuildArgs: {
+          ...Object.fromEntries(Object.entries(HANDLER_BUNDLING.alias).map(([from, to]) => [`--alias:${from}`, to])),
+          '--legal-comments': HANDLER_BUNDLING.legalComments,
+        },
+        banner: HANDLER_BUNDLING.banner,
       },
     });
     logGroup.grantWrite(role);

@@ -1,0 +1,154 @@
+/**
+ * The handler bundles as Lambda runs them: built with the same esbuild options as the HandlerFunction construct
+ * (HANDLER_BUNDLING, lib/handler-function.ts), checked for size, and the switch bundle run in a plain Node process
+ * against moto — which proves the credential alias (environment credentials only) and the ESM `require` banner work in
+ * the real bundle, not just in the TypeScript sources the other tests load.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { build, type Metafile } from 'esbuild';
+import { HANDLER_BUNDLING } from '../../lib/handler-function';
+import { COLORS, SERVICES } from '../../lambda/shared/topology';
+import { buildFixture, Fixture } from '../support/fixture';
+import { DUMMY_CREDENTIALS, MOTO_REGION, MotoServer, startMoto } from '../support/moto';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const KB = 1024;
+
+/** The issue's target for every handler bundle (minified). */
+export const BUNDLE_TARGET_BYTES = 400 * KB;
+
+/**
+ * Handlers whose bundle does not meet the target yet, capped at their size when this was written so they cannot grow
+ * unnoticed. Both construct six or seven SDK clients (each ~12–40 KB with its schemas and error classes, on ~200 KB of
+ * shared SDK runtime and the Powertools logger); see the report of the bundle-size work for what would bring them under.
+ */
+const OVER_TARGET_CAP_BYTES: Readonly<Record<string, number>> = {
+  'lambda/rollback/handler.ts': 436 * KB,
+  'lambda/release/handler.ts': 422 * KB,
+};
+
+const HANDLERS = [
+  'lambda/switch/handler.ts',
+  'lambda/rollback/handler.ts',
+  'lambda/release/handler.ts',
+  'lambda/release/backup-handler.ts',
+  'lambda/custom-resources/handler.ts',
+] as const;
+
+interface Built {
+  readonly entry: string;
+  readonly outfile: string;
+  readonly bytes: number;
+  readonly metafile: Metafile;
+}
+
+let dir: string;
+let built: Record<string, Built>;
+let moto: MotoServer;
+let fx: Fixture;
+
+/** Same options as NodejsFunction renders for HandlerFunction, through esbuild's JS API. */
+async function bundle(entry: string): Promise<Built> {
+  const outfile = path.join(dir, `${entry.replace(/[/.]/g, '_')}.mjs`);
+  const result = await build({
+    absWorkingDir: ROOT,
+    entryPoints: [path.join(ROOT, entry)],
+    outfile,
+    bundle: true,
+    write: true,
+    metafile: true,
+    logLevel: 'silent',
+    minify: HANDLER_BUNDLING.minify,
+    sourcemap: HANDLER_BUNDLING.sourceMap,
+    target: HANDLER_BUNDLING.target,
+    format: HANDLER_BUNDLING.format,
+    platform: HANDLER_BUNDLING.platform,
+    mainFields: [...HANDLER_BUNDLING.mainFields],
+    external: [...HANDLER_BUNDLING.externalModules],
+    alias: { ...HANDLER_BUNDLING.alias },
+    legalComments: HANDLER_BUNDLING.legalComments,
+    banner: { js: HANDLER_BUNDLING.banner },
+  });
+  const output = result.metafile.outputs[path.relative(ROOT, outfile)];
+  return { entry, outfile, bytes: output.bytes, metafile: result.metafile };
+}
+
+/** Imports a bundle in a fresh Node process with a Lambda-like environment and invokes its handler once. */
+async function invokeInChild(b: Built, env: Record<string, string>, event: unknown): Promise<{ result: unknown; initMs: number }> {
+  const runner = path.join(dir, `run-${path.basename(b.outfile)}`);
+  writeFileSync(
+    runner,
+    [
+      `const t0 = performance.now();`,
+      `const m = await import(${JSON.stringify(b.outfile)});`,
+      `const initMs = performance.now() - t0;`,
+      `const result = await m.handler(${JSON.stringify(event)});`,
+      `process.stdout.write(JSON.stringify({ result, initMs }));`,
+    ].join('\n'),
+  );
+  const { stdout } = await promisify(execFile)(process.execPath, [runner], {
+    cwd: dir,
+    // Only what Lambda would give: no credentials file, profile or caller's AWS environment leaks in.
+    env: { PATH: process.env.PATH ?? '', HOME: dir, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
+    timeout: 30000,
+  });
+  return JSON.parse(stdout) as { result: unknown; initMs: number };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'bundles-'));
+  const [builds, server] = await Promise.all([Promise.all(HANDLERS.map(bundle)), startMoto()]);
+  built = Object.fromEntries(builds.map((b) => [b.entry, b]));
+  moto = server;
+  fx = await buildFixture(moto.clientConfig);
+}, 120000);
+
+afterAll(async () => {
+  await moto?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('handler bundles', () => {
+  test.each(HANDLERS.filter((h) => !(h in OVER_TARGET_CAP_BYTES)))('%s is at most 400 KB', (entry) => {
+    expect(built[entry].bytes).toBeLessThanOrEqual(BUNDLE_TARGET_BYTES);
+  });
+
+  test.each(Object.entries(OVER_TARGET_CAP_BYTES))('%s (over the 400 KB target) does not grow past its cap', (entry, cap) => {
+    expect(built[entry].bytes).toBeLessThanOrEqual(cap);
+  });
+
+  test('every bundle swaps the default credential chain for environment credentials', () => {
+    for (const b of Object.values(built)) {
+      const inputs = Object.keys(b.metafile.inputs);
+      expect(inputs).toContain('lambda/shared/lambda-credentials.ts');
+      expect(inputs.filter((i) => /credential-provider-(node|ini|sso|imds|process|web-identity)\//.test(i))).toEqual([]);
+    }
+  });
+
+  test('the switch bundle runs in plain Node: status against moto returns the fixture weights', async () => {
+    const { result, initMs } = await invokeInChild(
+      built['lambda/switch/handler.ts'],
+      {
+        AWS_REGION: MOTO_REGION,
+        AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
+        AWS_ENDPOINT_URL: moto.endpoint,
+        TOPOLOGY: JSON.stringify(fx.topology),
+      },
+      { command: 'status' },
+    );
+    const state = result as { environment: string; liveColor: string; services: Record<string, { weights: unknown; colors: Record<string, { version: string }> }> };
+    expect(state.environment).toBe(fx.topology.environment);
+    expect(state.liveColor).toBe('blue');
+    for (const s of SERVICES) {
+      expect(state.services[s].weights).toEqual({ blue: 100, green: 0 });
+      for (const c of COLORS) expect(state.services[s].colors[c].version).toBe(fx.versions[c]);
+    }
+    // Module init (imports and client construction) of the real bundle; generous against noisy CI machines.
+    expect(initMs).toBeLessThan(1000);
+  }, 60000);
+});

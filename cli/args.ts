@@ -29,7 +29,7 @@ export type CliArgs = Common &
     | { command: 'rollback'; to?: Color; keepOther: boolean }
     | { command: 'scale'; color: Color; count: number }
     | { command: 'scale'; color: Color; restore: true }
-    | { command: 'healthcheck'; color: Color; baseUrl: string }
+    | { command: 'healthcheck'; color: Color; baseUrl?: string }
   );
 
 export const USAGE = `usage: npx tsx cli/traffic.ts <command> --env <dev|staging|production> [--profile P] [--region R] [--endpoint URL]
@@ -40,7 +40,9 @@ commands:
   rollback [--to <blue|green>]             all traffic back to the stable color ignoring the lock, then scale the
            [--keep-other]                  other color to 0 (--keep-other: do not scale down)
   scale --color <blue|green> --count N     or --restore (to the live color's desired counts)
-  healthcheck --color <blue|green> --base-url URL   GET /health, /health/db, /health/redis, /health/external`;
+  healthcheck --color <blue|green>         the release's pre-traffic checks: GET /health, /health/db, /health/redis,
+              [--base-url URL]             /health/external of both services through the test listener with the color
+                                           header (no AWS call); --base-url: send them there, Host and header kept`;
 
 const VALUE_FLAGS = new Set(['env', 'profile', 'region', 'endpoint', 'to', 'percent', 'service', 'color', 'count', 'base-url', 'reason']);
 const BOOLEAN_FLAGS = new Set(['restore', 'keep-other', 'help']);
@@ -144,7 +146,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     case 'healthcheck': {
       const color = choice('color', flags.get('color'), COLORS);
       const baseUrl = flags.get('base-url');
-      if (baseUrl === undefined) throw new UsageError('--base-url is required (e.g. https://green.dev.example.com)');
+      if (baseUrl === undefined) return { ...common, command, color };
       if (!/^https?:\/\/[^\s]+$/.test(baseUrl)) throw new UsageError(`--base-url must be an http(s) URL, got '${baseUrl}'`);
       return { ...common, command, color, baseUrl: baseUrl.replace(/\/+$/, '') };
     }

@@ -4,7 +4,8 @@
  *   npx tsx cli/traffic.ts <status|shift|promote|rollback|scale|healthcheck> --env <dev|staging|production> \
  *     [--profile P] [--region R] [--endpoint URL] ...
  *
- * The environment's Topology comes from the `Topology` output of the `<Stage>-Stateless` CloudFormation stack.
+ * The environment's Topology comes from the `Topology` output of the `<Stage>-Stateless` CloudFormation stack;
+ * `healthcheck` needs no AWS: it runs the release's pre-traffic checks through the test listener built from config.
  * Exit codes: 0 done; 1 refused or failed (guard, lock held, failed shift, failing health check);
  * 2 usage, unknown environment, missing/rejected credentials or region, stack not deployed.
  */
@@ -38,7 +39,8 @@ import {
 } from '../lambda/traffic';
 import { CliArgs, Environment, parseArgs, stackName, USAGE, UsageError } from './args';
 import { formatStatus } from './format';
-import { FetchLike, formatHealthResults, runHealthchecks } from './healthcheck';
+import { HttpGet } from '../lambda/release/pretraffic';
+import { formatHealthResults, runHealthcheck, testListenerOf } from './healthcheck';
 
 /** A problem with where or as whom the CLI runs (exit 2), reported as one line. */
 export class EnvironmentError extends Error {
@@ -53,7 +55,8 @@ export interface CliDeps {
   readonly stderr?: (line: string) => void;
   /** Overrides merged into the client options from the flags (tests pass dummy credentials). */
   readonly clientOptions?: Partial<ClientOptions>;
-  readonly fetch?: FetchLike;
+  /** GET used by `healthcheck` (tests); default the release's node http(s) GET. */
+  readonly httpGet?: HttpGet;
   readonly retry?: RetryOptions;
   /** Lock owner token; default `cli:<user>@<host>:<pid>`. */
   readonly owner?: string;
@@ -200,8 +203,10 @@ export async function main(argv: readonly string[], deps: CliDeps = {}): Promise
   }
 
   if (args.command === 'healthcheck') {
-    const results = await runHealthchecks(args.baseUrl, { fetch: deps.fetch });
-    out(formatHealthResults(args.color, args.baseUrl, results));
+    // The release's pre-traffic checks through the test listener, built from config: no AWS call.
+    const listener = testListenerOf(args.env);
+    const results = await runHealthcheck(listener, args.color, { baseUrl: args.baseUrl, get: deps.httpGet });
+    out(formatHealthResults(args.env, args.color, listener, results, args.baseUrl));
     return results.every((r) => r.ok) ? 0 : 1;
   }
 

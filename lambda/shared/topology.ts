@@ -11,6 +11,12 @@ export type Color = (typeof COLORS)[number];
 export const SERVICES = ['frontend', 'backend'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
+/**
+ * Header the test listener's rules match (`<COLOR_HEADER>: <color>`) to reach one color of a service whatever the
+ * weights are; rendered into `Topology.testListener.colorHeader`. Shared by the CDK app (lib/routing.ts) and the CLI.
+ */
+export const COLOR_HEADER = 'X-Release-Color';
+
 export function otherColor(color: Color): Color {
   return color === 'blue' ? 'green' : 'blue';
 }

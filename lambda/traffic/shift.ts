@@ -7,6 +7,10 @@
  * ledger entry. Each write is read back (VerifyMismatch on difference). If a later service fails, the services already
  * written are restored to their previous weights and ShiftFailed (VerifyMismatch when a read-back differed) says so. Shifting to the weights already set is a
  * no-op success that still verifies.
+ *
+ * Once every written rule has been verified (traffic is where it should be, never before or between the weight writes),
+ * a shift that changed the weights publishes them as the `TrafficWeightPercent` metric (./weights-metric.ts): best
+ * effort, one attempt, never failing the shift. A no-op shift publishes nothing.
  */
 import { Action, ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { Color, COLORS, ServiceName, SERVICES } from '../shared/topology';
@@ -17,6 +21,7 @@ import { assertLockHeld } from './lock';
 import { logger } from './logger';
 import { realSleep } from './retry';
 import { readAlarms, readRules, readTargetHealth, RuleState } from './state';
+import { publishTrafficWeights } from './weights-metric';
 import { addsTrafficTo, formatWeights, sameWeights, validateWeights, Weights, weightsForPercent } from './weights';
 
 export type ShiftTarget = { readonly to: Color; readonly percent: number } | { readonly weights: { blue: number; green: number } };
@@ -46,6 +51,13 @@ export interface ShiftRequest {
    * either way; these weights are what a failed shift restores.
    */
   readonly currentRules?: Readonly<Partial<Record<ServiceName, RuleState>>>;
+  /**
+   * Default true: a shift that changed the weights publishes them (TrafficWeightPercent, ./weights-metric.ts) after
+   * the read-back and before returning. False: the caller publishes `weightsAfter` itself with publishTrafficWeights
+   * once its own time-critical part is done (e.g. the rollback Lambda after traffic is verified safe), so the
+   * PutMetricData is not on that path.
+   */
+  readonly publishWeights?: boolean;
 }
 
 export interface ShiftResult {
@@ -244,14 +256,22 @@ export async function shift(ctx: TrafficContext, req: ShiftRequest): Promise<Shi
     }
   }
 
-  if (req.ledgerOnSuccess === false) return { environment, changed, services, weightsBefore, weightsAfter, action };
-  await appendLedger(ctx, {
-    actor: req.actor,
-    action,
-    reason,
-    weightsBefore,
-    weightsAfter,
-    detail: { requested: req.target, changed, owner: req.owner },
-  });
+  // Every rule is written and verified: traffic is safe. Publish the new weights (never throws) alongside the ledger.
+  const published = changed && req.publishWeights !== false ? publishTrafficWeights(ctx, weightsAfter) : Promise.resolve(true);
+  if (req.ledgerOnSuccess === false) {
+    await published;
+    return { environment, changed, services, weightsBefore, weightsAfter, action };
+  }
+  await Promise.all([
+    published,
+    appendLedger(ctx, {
+      actor: req.actor,
+      action,
+      reason,
+      weightsBefore,
+      weightsAfter,
+      detail: { requested: req.target, changed, owner: req.owner },
+    }),
+  ]);
   return { environment, changed, services, weightsBefore, weightsAfter, action };
 }

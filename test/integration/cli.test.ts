@@ -2,8 +2,11 @@
  * The CLI and the switch handler's command mapping against moto. The CLI finds the topology in the `Topology` output
  * of `<Stage>-Stateless`; here that stack is created in moto with a placeholder resource and the fixture's topology.
  */
+import { createServer, IncomingHttpHeaders, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeScalableTargetsCommand } from '@aws-sdk/client-application-auto-scaling';
+import { ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
 import { main } from '../../cli/traffic';
 import { validateCommand, runCommand } from '../../lambda/switch/handler';
 import {
@@ -96,6 +99,16 @@ describe('GIVEN the Dev-Stateless stack with a Topology output in moto', () => {
     expect(await weights()).toEqual({ frontend: { blue: 90, green: 10 }, backend: { blue: 90, green: 10 } });
     expect(await readLock(ctx)).toBeUndefined();
     expect((await readLedger(ctx))[0]).toMatchObject({ action: 'shift', actor: 'cli:tester@host' });
+    // the verified weights are published for the dashboard
+    const listed = await clients.cloudwatch.send(new ListMetricsCommand({ Namespace: 'SafeReleases', MetricName: 'TrafficWeightPercent' }));
+    const series = (listed.Metrics ?? []).map((mt) => Object.fromEntries((mt.Dimensions ?? []).map((d) => [d.Name, d.Value])));
+    expect(series).toHaveLength(4);
+    expect(series).toEqual(
+      expect.arrayContaining([
+        { Environment: 'dev', Service: 'frontend', Color: 'green' },
+        { Environment: 'dev', Service: 'backend', Color: 'blue' },
+      ]),
+    );
   });
 
   test('fails WHEN another caller holds the lock THEN shift exits 1 naming the holder and nothing changes', async () => {
@@ -156,5 +169,62 @@ describe('GIVEN the switch handler command mapping', () => {
     await expect(
       runCommand(ctx, validateCommand({ command: 'shift', to: 'green', percent: 10, owner: 'nobody' })),
     ).rejects.toBeInstanceOf(GuardRefused);
+  });
+});
+
+describe('GIVEN a local server standing in for the test listener', () => {
+  let server: Server;
+  let base: string;
+  let seen: { path: string; headers: IncomingHttpHeaders }[];
+  let answer: (host: string, path: string) => number;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      seen.push({ path: req.url ?? '', headers: req.headers });
+      res.statusCode = answer(req.headers.host ?? '', req.url ?? '');
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  beforeEach(() => {
+    seen = [];
+    answer = () => 200;
+  });
+
+  async function healthcheck(...argv: string[]) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(['healthcheck', ...argv], { stdout: (l) => out.push(l), stderr: (l) => err.push(l) });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  }
+
+  test('WHEN healthchecking green of staging with --base-url THEN every health path of both services arrives with its Host and X-Release-Color', async () => {
+    const r = await healthcheck('--color', 'green', '--env', 'staging', '--base-url', base);
+    expect(r.code).toBe(0);
+    expect(r.err).toBe('');
+    expect(seen.map((s) => `${s.headers.host} ${s.path}`).sort()).toEqual([
+      'api.staging.example.com /health',
+      'api.staging.example.com /health/db',
+      'api.staging.example.com /health/external',
+      'api.staging.example.com /health/redis',
+      'staging.example.com /health',
+      'staging.example.com /health/db',
+      'staging.example.com /health/external',
+      'staging.example.com /health/redis',
+    ]);
+    expect(seen.every((s) => s.headers['x-release-color'] === 'green')).toBe(true);
+    expect(r.out).toContain('all 8 checks passed');
+  });
+
+  test('fails WHEN the backend answers 503 on /health/redis THEN that check fails, is printed, and the exit code is 1', async () => {
+    answer = (host, path) => (host === 'api.dev.example.com' && path === '/health/redis' ? 503 : 200);
+    const r = await healthcheck('--env', 'dev', '--color', 'blue', '--base-url', base);
+    expect(r.code).toBe(1);
+    expect(seen.every((s) => s.headers['x-release-color'] === 'blue')).toBe(true);
+    expect(r.out).toMatch(/FAIL\s+backend\s+\/health\/redis\s+HTTP 503\s+\(\d+ ms\)/);
+    expect(r.out).toMatch(/PASS\s+frontend\s+\/health\/redis\s+HTTP 200/);
+    expect(r.out).toContain('1 of 8 checks failed');
   });
 });

@@ -2,7 +2,9 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { mockClient } from 'aws-sdk-client-mock';
 import { parseArgs, stackName, USAGE, UsageError } from '../../cli/args';
 import { formatStatus } from '../../cli/format';
-import { formatHealthResults, runHealthchecks } from '../../cli/healthcheck';
+import { formatHealthResults, runHealthcheck, testListenerOf } from '../../cli/healthcheck';
+import { HttpRequest } from '../../lambda/release/pretraffic';
+import { COLOR_HEADER } from '../../lambda/shared/topology';
 import { classifyError, EnvironmentError, loadTopology, main } from '../../cli/traffic';
 import { EnvironmentState } from '../../lambda/traffic';
 import { topology } from './helpers';
@@ -20,6 +22,7 @@ describe('GIVEN CLI arguments', () => {
     [['rollback', '--env', 'dev', '--to', 'blue', '--keep-other'], { command: 'rollback', env: 'dev', to: 'blue', keepOther: true }],
     [['scale', '--env', 'dev', '--color', 'green', '--count', '3'], { command: 'scale', env: 'dev', color: 'green', count: 3 }],
     [['scale', '--env', 'dev', '--color', 'green', '--restore'], { command: 'scale', env: 'dev', color: 'green', restore: true }],
+    [['healthcheck', '--color', 'green', '--env', 'staging'], { command: 'healthcheck', env: 'staging', color: 'green' }],
     [
       ['healthcheck', '--env', 'dev', '--color', 'green', '--base-url', 'https://g.example.com/'],
       { command: 'healthcheck', env: 'dev', color: 'green', baseUrl: 'https://g.example.com' },
@@ -50,7 +53,8 @@ describe('GIVEN CLI arguments', () => {
     [['scale', '--env', 'dev', '--color', 'green', '--count', 'x'], "--count must be an integer 0–1000, got 'x'"],
     [['scale', '--env', 'dev', '--color', 'green', '--count', '1', '--restore'], 'give either --count or --restore, not both'],
     [['scale', '--env', 'dev', '--color', 'green', '--restore=yes'], '--restore takes no value'],
-    [['healthcheck', '--env', 'dev', '--color', 'green'], '--base-url is required'],
+    [['healthcheck', '--env', 'dev'], '--color is required'],
+    [['healthcheck', '--env', 'dev', '--color', 'green', '--to', 'blue'], '--to is not an option of healthcheck'],
     [['healthcheck', '--env', 'dev', '--color', 'green', '--base-url', 'ftp://x'], "--base-url must be an http(s) URL, got 'ftp://x'"],
     [['status', '--env', 'dev', '--endpoint', 'localhost'], "--endpoint must be an http(s) URL, got 'localhost'"],
   ])('fails WHEN argv is %j THEN UsageError says %p', (argv, message) => {
@@ -68,10 +72,10 @@ describe('GIVEN CLI arguments', () => {
 });
 
 describe('GIVEN the CLI entry point without AWS', () => {
-  async function run(argv: string[], fetch?: (url: string) => Promise<{ status: number; ok: boolean }>) {
+  async function run(argv: string[], httpGet?: (req: HttpRequest) => Promise<number>) {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await main(argv, { stdout: (l) => out.push(l), stderr: (l) => err.push(l), fetch });
+    const code = await main(argv, { stdout: (l) => out.push(l), stderr: (l) => err.push(l), httpGet });
     return { code, out: out.join('\n'), err };
   }
 
@@ -87,38 +91,79 @@ describe('GIVEN the CLI entry point without AWS', () => {
     expect(r.out).toContain('usage:');
   });
 
-  test('WHEN every health endpoint answers 200 THEN healthcheck exits 0 and prints each path', async () => {
-    const seen: string[] = [];
-    const r = await run(['healthcheck', '--env', 'dev', '--color', 'green', '--base-url', 'http://g'], async (url) => {
-      seen.push(url);
-      return { status: 200, ok: true };
+  test('WHEN every health endpoint answers 200 THEN healthcheck goes through the test listener of both services with the color header and exits 0', async () => {
+    const seen: HttpRequest[] = [];
+    const r = await run(['healthcheck', '--color', 'green', '--env', 'staging'], async (req) => {
+      seen.push(req);
+      return 200;
     });
     expect(r.code).toBe(0);
-    expect(seen.sort()).toEqual(['http://g/health', 'http://g/health/db', 'http://g/health/external', 'http://g/health/redis']);
-    expect(r.out).toMatch(/PASS\s+\/health\/redis\s+HTTP 200/);
+    expect(r.err).toEqual([]);
+    expect(seen.map((q) => q.url).sort()).toEqual([
+      'https://api.staging.example.com:8443/health',
+      'https://api.staging.example.com:8443/health/db',
+      'https://api.staging.example.com:8443/health/external',
+      'https://api.staging.example.com:8443/health/redis',
+      'https://staging.example.com:8443/health',
+      'https://staging.example.com:8443/health/db',
+      'https://staging.example.com:8443/health/external',
+      'https://staging.example.com:8443/health/redis',
+    ]);
+    // Host comes from the URL; only the color header is added.
+    for (const q of seen) expect(q.headers).toEqual({ 'x-release-color': 'green' });
+    expect(r.out).toContain('healthcheck green in staging through the test listener');
+    expect(r.out).toMatch(/PASS\s+backend\s+\/health\/redis\s+HTTP 200\s+\(\d+ ms\)/);
+    expect(r.out).toContain('all 8 checks passed');
   });
 
-  test('fails WHEN one endpoint answers 503 THEN healthcheck exits 1', async () => {
-    const r = await run(['healthcheck', '--env', 'dev', '--color', 'green', '--base-url', 'http://g'], async (url) =>
-      url.endsWith('/db') ? { status: 503, ok: false } : { status: 200, ok: true },
-    );
+  test('WHEN --base-url is given THEN every request goes there with the service host and color header kept', async () => {
+    const seen: HttpRequest[] = [];
+    const r = await run(['healthcheck', '--env', 'dev', '--color', 'blue', '--base-url', 'http://127.0.0.1:9/'], async (req) => {
+      seen.push(req);
+      return 204;
+    });
+    expect(r.code).toBe(0);
+    expect(seen.every((q) => q.url.startsWith('http://127.0.0.1:9/health'))).toBe(true);
+    expect(seen.map((q) => q.headers.host).sort()).toEqual([...Array(4).fill('api.dev.example.com'), ...Array(4).fill('dev.example.com')]);
+    expect(seen.every((q) => q.headers['x-release-color'] === 'blue')).toBe(true);
+    expect(r.out).toContain('requests sent to http://127.0.0.1:9');
+  });
+
+  test('fails WHEN one endpoint answers 503 and one cannot be reached THEN healthcheck prints both and exits 1', async () => {
+    const r = await run(['healthcheck', '--env', 'dev', '--color', 'green'], async (req) => {
+      if (req.url === 'https://api.dev.example.com:8443/health/db') return 503;
+      if (req.url === 'https://dev.example.com:8443/health/external') throw new Error('connect ECONNREFUSED');
+      return 200;
+    });
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/FAIL\s+\/health\/db\s+HTTP 503/);
-    expect(r.out).toContain('1 of 4 checks failed');
+    expect(r.out).toMatch(/FAIL\s+backend\s+\/health\/db\s+HTTP 503/);
+    expect(r.out).toMatch(/FAIL\s+frontend\s+\/health\/external\s+connect ECONNREFUSED/);
+    expect(r.out).toMatch(/PASS\s+frontend\s+\/health\/db\s+HTTP 200/);
+    expect(r.out).toContain('2 of 8 checks failed');
   });
 });
 
-describe('GIVEN health checks', () => {
-  test('fails WHEN an endpoint does not answer within the timeout THEN it is reported as timed out', async () => {
-    const results = await runHealthchecks('http://g', {
-      timeoutMs: 20,
-      fetch: (url, init) =>
-        url.endsWith('/external')
-          ? new Promise((_, reject) => init.signal.addEventListener('abort', () => reject(init.signal.reason)))
-          : Promise.resolve({ status: 200, ok: true }),
+describe('GIVEN the environment config', () => {
+  test('WHEN building the test listener THEN it matches the topology the stateless stack renders', () => {
+    expect(COLOR_HEADER).toBe('X-Release-Color');
+    expect(testListenerOf('production')).toEqual({
+      port: 8443,
+      colorHeader: 'X-Release-Color',
+      hosts: { frontend: 'example.com', backend: 'api.example.com' },
     });
-    expect(results.find((r) => r.path === '/health/external')).toMatchObject({ ok: false, error: 'timed out after 20 ms' });
-    expect(formatHealthResults('green', 'http://g', results)).toContain('1 of 4 checks failed');
+  });
+
+  test('fails WHEN an endpoint does not answer within the timeout THEN it is reported as timed out', async () => {
+    const listener = testListenerOf('dev');
+    const results = await runHealthcheck(listener, 'green', {
+      timeoutMs: 20,
+      get: (req) => (req.url.endsWith('/external') ? Promise.reject(new Error(`timed out after ${req.timeoutMs} ms`)) : Promise.resolve(200)),
+    });
+    expect(results.filter((r) => !r.ok).map((r) => [r.service, r.path, r.error])).toEqual([
+      ['frontend', '/health/external', 'timed out after 20 ms'],
+      ['backend', '/health/external', 'timed out after 20 ms'],
+    ]);
+    expect(formatHealthResults('dev', 'green', listener, results)).toContain('2 of 8 checks failed');
   });
 });
 

@@ -150,7 +150,7 @@ describe('GIVEN a rollback', () => {
     const r = await shift(m.ctx, { target: { to: 'blue', percent: 100 }, actor: 'alarm', rollback: true });
     expect(r.action).toBe('rollback');
     expect(m.ddb.commandCalls(GetCommand)).toHaveLength(0);
-    expect(m.cloudwatch.calls()).toHaveLength(0);
+    expect(m.cloudwatch.commandCalls(DescribeAlarmsCommand)).toHaveLength(0);
   });
 
   test('fails WHEN blue has registered but no healthy targets THEN the rollback is refused', async () => {

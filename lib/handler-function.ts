@@ -26,7 +26,9 @@ export const HANDLER_BUNDLING = {
   mainFields: ['module', 'main'],
   // Bundle the pinned, tested SDK rather than the runtime's. In Lambda, credentials come from
   // the environment only, so the default chain (SSO, INI, IMDS, … ~90 KB) is swapped for it.
-  externalModules: [] as string[],
+  // Except the event-stream serde (~15 KB), which the SDK loads with a dynamic import() only for
+  // operations with event-stream members; none of the APIs these handlers call has one.
+  externalModules: ['@smithy/core/event-streams'] as string[],
   alias: { '@aws-sdk/credential-provider-node': './lambda/shared/lambda-credentials.ts' },
   // No legal-comments block at the end of the bundle (esbuild's default for bundles is `eof`): ~170 bytes less
   // per handler; there is no first-class NodejsFunction option for it.

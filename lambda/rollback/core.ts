@@ -17,6 +17,7 @@ import { appendLedgerQuietly, buildLedgerEntry, LedgerEntry, readLedger, Weights
 import { logger } from '../traffic/logger';
 import { ScaleResult, scaleColor } from '../traffic/scale';
 import { shift, ShiftResult } from '../traffic/shift';
+import { publishTrafficWeights } from '../traffic/weights-metric';
 import { readRules, RuleState } from '../traffic/state';
 import { formatWeights, liveColorOf, weightsForPercent } from '../traffic/weights';
 import { RollbackFailed, RollbackIncomplete } from './errors';
@@ -287,6 +288,8 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
       rollback: true,
       ledgerOnSuccess: false,
       currentRules: rules,
+      // Published below, once traffic is safe: nothing but the weight writes and their read-back before that.
+      publishWeights: false,
     });
   } catch (e) {
     if (e instanceof GuardRefused) {
@@ -316,6 +319,8 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
   const weightsAfter = shifted.weightsAfter;
   ctx.onSafe?.();
   logger.info('traffic verified on the stable color', { ...log, changed: shifted.changed, weightsAfter, timeToSafeMs });
+  // Never throws; after the safe point, so the dashboard's weights follow without delaying safety.
+  if (shifted.changed) await publishTrafficWeights(ctx, weightsAfter);
 
   const failedScaledDown = SERVICES.every((s) => ecs[s][failed].desiredCount === 0);
   if (!shifted.changed && failedScaledDown && marker?.state !== 'failed') {

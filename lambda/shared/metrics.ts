@@ -1,0 +1,16 @@
+/**
+ * The contract between the handlers that publish metrics and the CDK app that alarms on and graphs them.
+ * No SDK imports here: the CDK app reads these at synth.
+ */
+export const METRICS_NAMESPACE = 'SafeReleases';
+
+/** Published after every verified shift that changed weights; dimensions Environment, Service, Color; Unit Percent. */
+export const TRAFFIC_WEIGHT_METRIC = 'TrafficWeightPercent';
+
+/** Emitted by the rollback Lambda (Embedded Metric Format); dimension Environment. */
+export const ROLLBACK_METRICS = {
+  failed: 'RollbackFailed',
+  incomplete: 'RollbackIncomplete',
+  completed: 'RollbackCompleted',
+  timeToSafe: 'RollbackTimeToSafe',
+} as const;

@@ -8,10 +8,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { RDSClient } from '@aws-sdk/client-rds';
 import type { SNSClient } from '@aws-sdk/client-sns';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { parseTopology, Topology } from '../shared/topology';
 import { clientConfig, type ClientOptions } from '../traffic/client-config';
-import { documentClient } from '../traffic/clients';
 import type { ContextWith } from '../traffic/context';
 import { createSnsClient } from '../traffic/notification-clients';
 import { backup, BackupSettings, backupSettingsFromEnv } from './backup';
@@ -20,14 +18,14 @@ import { validateStepEvent } from './validate';
 
 export interface BackupClients {
   readonly rds: RDSClient;
-  readonly dynamodb: DynamoDBDocumentClient | DynamoDBClient;
+  readonly dynamodb: DynamoDBClient;
   readonly sns: SNSClient;
 }
 
 /** The backup step's clients only: RDS, DynamoDB (ledger) and SNS (notification). */
 export function createBackupClients(options: ClientOptions = {}): BackupClients {
   const config = clientConfig(options);
-  return { rds: new RDSClient(config), dynamodb: documentClient(new DynamoDBClient(config)), sns: createSnsClient(options) };
+  return { rds: new RDSClient(config), dynamodb: new DynamoDBClient(config), sns: createSnsClient(options) };
 }
 
 /** Builds the backup step runner for given clients and configuration (the Lambda's module scope; tests in-process). */

@@ -4,10 +4,10 @@
  * table naming the running execution, its colors and, while it waits for one, the approval task token (read by
  * `npm run release -- approve`).
  */
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { PublishCommand } from '@aws-sdk/client-sns';
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { Color } from '../shared/topology';
-import { appendLedger, call, documentClient, errorMessage, LedgerAction, logger, nowOf, WeightsByService } from '../traffic';
+import { appendLedger, call, errorMessage, fromItem, LedgerAction, logger, nowOf, toAttributes, WeightsByService } from '../traffic';
 import { RecordContext, ReleaseContext } from './context';
 
 /** Release events, recorded in the ledger as action `release:<event>`. */
@@ -89,15 +89,15 @@ export function recordKey(environment: string): string {
 export async function putReleaseRecord(ctx: ReleaseContext, item: Omit<ReleaseRecord, 'pk' | 'updatedAt'>): Promise<void> {
   const full: ReleaseRecord = { pk: recordKey(ctx.topology.environment), updatedAt: nowOf(ctx).toISOString(), ...item };
   await call(ctx, 'dynamodb:PutItem(release record)', () =>
-    documentClient(ctx.clients.dynamodb).send(new PutCommand({ TableName: ctx.topology.lockTableName, Item: JSON.parse(JSON.stringify(full)) })),
+    ctx.clients.dynamodb.send(new PutItemCommand({ TableName: ctx.topology.lockTableName, Item: toAttributes(JSON.parse(JSON.stringify(full))) })),
   );
 }
 
 export async function readReleaseRecord(ctx: { topology: ReleaseContext['topology']; clients: ReleaseContext['clients']; retry?: ReleaseContext['retry'] }): Promise<ReleaseRecord | undefined> {
   const out = await call(ctx, 'dynamodb:GetItem(release record)', () =>
-    documentClient(ctx.clients.dynamodb).send(
-      new GetCommand({ TableName: ctx.topology.lockTableName, Key: { pk: recordKey(ctx.topology.environment) }, ConsistentRead: true }),
+    ctx.clients.dynamodb.send(
+      new GetItemCommand({ TableName: ctx.topology.lockTableName, Key: toAttributes({ pk: recordKey(ctx.topology.environment) }), ConsistentRead: true }),
     ),
   );
-  return out.Item as ReleaseRecord | undefined;
+  return fromItem<ReleaseRecord>(out.Item);
 }

@@ -8,10 +8,10 @@
  * It never collides with the release lock (pk = "<environment>"). Its lease attribute is not called `expiresAt` so a
  * TTL on the lock table's lease attribute can never delete it.
  */
-import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetItemCommand, TransactWriteItemsCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { Color } from '../shared/topology';
-import { documentClient } from '../traffic/clients';
 import { call, epochSeconds, nowOf, TrafficContext } from '../traffic/context';
+import { fromItem, toAttributes } from '../traffic/dynamo-items';
 import { LedgerEntry } from '../traffic/ledger';
 
 export type MarkerState = 'in-progress' | 'done' | 'failed';
@@ -43,15 +43,15 @@ const isConditionalCheckFailed = (e: unknown) => (e as { name?: string })?.name 
 
 export async function readMarker(ctx: TrafficContext, color: Color): Promise<RollbackMarker | undefined> {
   const out = await call(ctx, 'dynamodb:GetItem(rollback marker)', () =>
-    documentClient(ctx.clients.dynamodb).send(
-      new GetCommand({
+    ctx.clients.dynamodb.send(
+      new GetItemCommand({
         TableName: ctx.topology.lockTableName,
-        Key: { pk: markerKey(ctx.topology.environment, color) },
+        Key: toAttributes({ pk: markerKey(ctx.topology.environment, color) }),
         ConsistentRead: true,
       }),
     ),
   );
-  return out.Item as RollbackMarker | undefined;
+  return fromItem<RollbackMarker>(out.Item);
 }
 
 /**
@@ -67,10 +67,10 @@ export async function claimMarker(
   const now = epochSeconds(ctx);
   try {
     await call(ctx, 'dynamodb:UpdateItem(rollback marker claim)', () =>
-      documentClient(ctx.clients.dynamodb).send(
-        new UpdateCommand({
+      ctx.clients.dynamodb.send(
+        new UpdateItemCommand({
           TableName: ctx.topology.lockTableName,
-          Key: { pk: markerKey(ctx.topology.environment, req.color) },
+          Key: toAttributes({ pk: markerKey(ctx.topology.environment, req.color) }),
           UpdateExpression:
             'SET #state = :inProgress, #owner = :owner, leaseExpiresAt = :lease, alarmName = :alarm, eventId = :eventId, ' +
             'eventTimeMs = :eventTimeMs, startedAt = :startedAt REMOVE lastError',
@@ -78,7 +78,7 @@ export async function claimMarker(
             '(attribute_not_exists(pk) OR #state <> :inProgress OR leaseExpiresAt <= :now OR #owner = :owner) AND ' +
             '(attribute_not_exists(completedAtMs) OR completedAtMs < :eventTimeMs)',
           ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner' },
-          ExpressionAttributeValues: {
+          ExpressionAttributeValues: toAttributes({
             ':inProgress': 'in-progress',
             ':owner': req.owner,
             ':lease': now + (req.leaseSeconds ?? DEFAULT_LEASE_SECONDS),
@@ -87,7 +87,7 @@ export async function claimMarker(
             ':eventTimeMs': req.eventTimeMs,
             ':startedAt': nowOf(ctx).toISOString(),
             ':now': now,
-          },
+          }),
         }),
       ),
     );
@@ -111,31 +111,31 @@ export async function completeMarker(
   const lost = Symbol('claim lost');
   const out = await call(ctx, 'dynamodb:TransactWriteItems(rollback ledger + marker)', async () => {
     try {
-      return await documentClient(ctx.clients.dynamodb).send(
-        new TransactWriteCommand({
+      return await ctx.clients.dynamodb.send(
+        new TransactWriteItemsCommand({
           TransactItems: [
             {
               Put: {
                 TableName: ctx.topology.ledgerTableName,
-                Item: req.ledgerEntry,
+                Item: toAttributes(req.ledgerEntry),
                 ConditionExpression: 'attribute_not_exists(sk)',
               },
             },
             {
               Update: {
                 TableName: ctx.topology.lockTableName,
-                Key: { pk: markerKey(ctx.topology.environment, req.color) },
+                Key: toAttributes({ pk: markerKey(ctx.topology.environment, req.color) }),
                 UpdateExpression: 'SET #state = :done, completedAtMs = :ms, completedAt = :at, ledgerSk = :sk',
                 ConditionExpression: '#owner = :owner AND #state = :inProgress',
                 ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner' },
-                ExpressionAttributeValues: {
+                ExpressionAttributeValues: toAttributes({
                   ':done': 'done',
                   ':ms': now.getTime(),
                   ':at': now.toISOString(),
                   ':sk': req.ledgerEntry.sk,
                   ':owner': req.owner,
                   ':inProgress': 'in-progress',
-                },
+                }),
               },
             },
           ],
@@ -161,14 +161,14 @@ export async function completeMarker(
 export async function failMarker(ctx: TrafficContext, req: { color: Color; owner: string; error: string }): Promise<void> {
   try {
     await call(ctx, 'dynamodb:UpdateItem(rollback marker failed)', () =>
-      documentClient(ctx.clients.dynamodb).send(
-        new UpdateCommand({
+      ctx.clients.dynamodb.send(
+        new UpdateItemCommand({
           TableName: ctx.topology.lockTableName,
-          Key: { pk: markerKey(ctx.topology.environment, req.color) },
+          Key: toAttributes({ pk: markerKey(ctx.topology.environment, req.color) }),
           UpdateExpression: 'SET #state = :failed, lastError = :error',
           ConditionExpression: '#owner = :owner',
           ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner' },
-          ExpressionAttributeValues: { ':failed': 'failed', ':error': req.error.slice(0, 2000), ':owner': req.owner },
+          ExpressionAttributeValues: toAttributes({ ':failed': 'failed', ':error': req.error.slice(0, 2000), ':owner': req.owner }),
         }),
       ),
     );

@@ -15,15 +15,14 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { clientConfig, type ClientOptions } from './client-config';
 
 /** The SDK clients the traffic core needs. Everything in lambda/traffic receives these; nothing creates its own. */
 export interface TrafficClients {
   readonly elbv2: ElasticLoadBalancingV2Client;
   readonly ecs: ECSClient;
-  /** A DynamoDBDocumentClient, or a plain DynamoDBClient (wrapped into a document client on use). */
-  readonly dynamodb: DynamoDBDocumentClient | DynamoDBClient;
+  /** The plain DynamoDB client; items are converted by ./dynamo-items.ts. */
+  readonly dynamodb: DynamoDBClient;
   readonly cloudwatch: CloudWatchClient;
   readonly autoscaling: ApplicationAutoScalingClient;
 }
@@ -36,16 +35,10 @@ export function createClients(options: ClientOptions = {}): TrafficClients {
   return {
     elbv2: new ElasticLoadBalancingV2Client(config),
     ecs: new ECSClient(config),
-    dynamodb: documentClient(new DynamoDBClient(config)),
+    dynamodb: new DynamoDBClient(config),
     cloudwatch: new CloudWatchClient(config),
     autoscaling: new ApplicationAutoScalingClient(config),
   };
-}
-
-/** Returns a document client for whichever DynamoDB client was given. */
-export function documentClient(client: DynamoDBDocumentClient | DynamoDBClient): DynamoDBDocumentClient {
-  if (client instanceof DynamoDBDocumentClient) return client;
-  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
 /** Releases sockets of every client of a set, whichever factory made it (CLI exit, test teardown). */

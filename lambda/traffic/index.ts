@@ -1,6 +1,7 @@
 /** The traffic-control core: one implementation used by the Lambda handlers and the CLI. */
 export * from './clients';
 export * from './context';
+export * from './dynamo-items';
 export * from './errors';
 export * from './ledger';
 export * from './lock';

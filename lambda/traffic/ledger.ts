@@ -3,10 +3,10 @@
  * (pk = environment, sk = ISO time + '#' + random suffix), and the same record logged as structured JSON.
  */
 import { randomBytes } from 'node:crypto';
-import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { ServiceName } from '../shared/topology';
-import { documentClient } from './clients';
 import { call, ContextWith, nowOf } from './context';
+import { fromItems, toAttributes } from './dynamo-items';
 import { logger } from './logger';
 import { Weights } from './weights';
 
@@ -54,11 +54,11 @@ export async function appendLedger(ctx: ContextWith<'dynamodb'>, input: LedgerIn
   const entry = buildLedgerEntry(ctx, input);
   logger.info(`ledger: ${input.action}`, { ledger: entry });
   await call(ctx, 'dynamodb:PutItem(ledger)', () =>
-    documentClient(ctx.clients.dynamodb).send(
-      new PutCommand({
+    ctx.clients.dynamodb.send(
+      new PutItemCommand({
         TableName: ctx.topology.ledgerTableName,
-        // buildLedgerEntry's JSON round trip dropped undefined fields whatever the document client's marshall options.
-        Item: entry,
+        // buildLedgerEntry's JSON round trip already dropped undefined fields.
+        Item: toAttributes(entry),
         // The sort key is unique; never overwrite an entry if a retry lands twice.
         ConditionExpression: 'attribute_not_exists(sk)',
       }),
@@ -84,15 +84,15 @@ export async function appendLedgerQuietly(ctx: ContextWith<'dynamodb'>, input: L
 /** Most recent ledger entries of the environment, newest first. */
 export async function readLedger(ctx: ContextWith<'dynamodb'>, limit = 50): Promise<LedgerEntry[]> {
   const out = await call(ctx, 'dynamodb:Query(ledger)', () =>
-    documentClient(ctx.clients.dynamodb).send(
+    ctx.clients.dynamodb.send(
       new QueryCommand({
         TableName: ctx.topology.ledgerTableName,
         KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': ctx.topology.environment },
+        ExpressionAttributeValues: toAttributes({ ':pk': ctx.topology.environment }),
         ScanIndexForward: false,
         Limit: limit,
       }),
     ),
   );
-  return (out.Items ?? []) as LedgerEntry[];
+  return fromItems<LedgerEntry>(out.Items);
 }

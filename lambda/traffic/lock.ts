@@ -2,9 +2,9 @@
  * The environment's release lock: one item {pk: environment, owner, expiresAt (epoch seconds), acquiredAt} in the lock
  * table, written with conditional PutItem. Acquire succeeds when the item is absent, expired, or already ours (renew).
  */
-import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { documentClient } from './clients';
+import { DeleteItemCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { call, epochSeconds, nowOf, TrafficContext } from './context';
+import { fromItem, toAttributes } from './dynamo-items';
 import { GuardRefused, LockHeld } from './errors';
 import { logger } from './logger';
 
@@ -35,17 +35,18 @@ function validateOwner(owner: unknown): string {
 export async function readLock(ctx: TrafficContext): Promise<LockInfo | undefined> {
   const env = ctx.topology.environment;
   const out = await call(ctx, 'dynamodb:GetItem(lock)', () =>
-    documentClient(ctx.clients.dynamodb).send(
-      new GetCommand({ TableName: ctx.topology.lockTableName, Key: { pk: env }, ConsistentRead: true }),
+    ctx.clients.dynamodb.send(
+      new GetItemCommand({ TableName: ctx.topology.lockTableName, Key: toAttributes({ pk: env }), ConsistentRead: true }),
     ),
   );
-  if (!out.Item) return undefined;
-  const expiresAt = Number(out.Item.expiresAt ?? 0);
+  const item = fromItem<Record<string, unknown>>(out.Item);
+  if (!item) return undefined;
+  const expiresAt = Number(item.expiresAt ?? 0);
   return {
     environment: env,
-    owner: String(out.Item.owner ?? ''),
+    owner: String(item.owner ?? ''),
     expiresAt,
-    acquiredAt: out.Item.acquiredAt as string | undefined,
+    acquiredAt: item.acquiredAt as string | undefined,
     expired: expiresAt <= epochSeconds(ctx),
   };
 }
@@ -64,13 +65,13 @@ export async function acquireLock(
   const expiresAt = now + ttl;
   try {
     await call(ctx, 'dynamodb:PutItem(lock)', () =>
-      documentClient(ctx.clients.dynamodb).send(
-        new PutCommand({
+      ctx.clients.dynamodb.send(
+        new PutItemCommand({
           TableName: ctx.topology.lockTableName,
-          Item: { pk: env, owner, expiresAt, acquiredAt: nowOf(ctx).toISOString() },
+          Item: toAttributes({ pk: env, owner, expiresAt, acquiredAt: nowOf(ctx).toISOString() }),
           ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :now OR #owner = :owner',
           ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':now': now, ':owner': owner },
+          ExpressionAttributeValues: toAttributes({ ':now': now, ':owner': owner }),
         }),
       ),
     );
@@ -92,13 +93,13 @@ export async function releaseLock(ctx: TrafficContext, owner: string): Promise<v
   const env = ctx.topology.environment;
   try {
     await call(ctx, 'dynamodb:DeleteItem(lock)', () =>
-      documentClient(ctx.clients.dynamodb).send(
-        new DeleteCommand({
+      ctx.clients.dynamodb.send(
+        new DeleteItemCommand({
           TableName: ctx.topology.lockTableName,
-          Key: { pk: env },
+          Key: toAttributes({ pk: env }),
           ConditionExpression: 'attribute_not_exists(pk) OR #owner = :owner',
           ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':owner': owner },
+          ExpressionAttributeValues: toAttributes({ ':owner': owner }),
         }),
       ),
     );

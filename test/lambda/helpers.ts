@@ -4,7 +4,6 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client, Rule } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Topology } from '../../lambda/shared/topology';
 import { logger, TrafficContext } from '../../lambda/traffic';
@@ -45,14 +44,14 @@ export const topology: Topology = {
 export function mocks() {
   const elbv2 = mockClient(ElasticLoadBalancingV2Client);
   const ecs = mockClient(ECSClient);
-  const ddb = mockClient(DynamoDBDocumentClient);
+  const ddb = mockClient(DynamoDBClient);
   const cloudwatch = mockClient(CloudWatchClient);
   const autoscaling = mockClient(ApplicationAutoScalingClient);
   const ctx: TrafficContext = {
     clients: {
       elbv2: new ElasticLoadBalancingV2Client({ region: 'us-east-1' }),
       ecs: new ECSClient({ region: 'us-east-1' }),
-      dynamodb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
+      dynamodb: new DynamoDBClient({ region: 'us-east-1' }),
       cloudwatch: new CloudWatchClient({ region: 'us-east-1' }),
       autoscaling: new ApplicationAutoScalingClient({ region: 'us-east-1' }),
     },

@@ -1,7 +1,7 @@
 import { RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { DescribeRulesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteItemCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   acquireLock,
   appendLedger,
@@ -12,6 +12,7 @@ import {
   scaleColor,
   scalableTargetResourceId,
 } from '../../lambda/traffic';
+import { item, plain } from '../support/dynamo';
 import { conditionalCheckFailed, mocks, NOW_S, rule, throttled } from './helpers';
 
 let m: ReturnType<typeof mocks>;
@@ -22,10 +23,10 @@ afterEach(() => m.restore());
 
 describe('GIVEN the release lock', () => {
   test('WHEN acquiring THEN a conditional PutItem allows absent, expired or same-owner items and sets the lease', async () => {
-    m.ddb.on(PutCommand).resolves({});
+    m.ddb.on(PutItemCommand).resolves({});
     const lock = await acquireLock(m.ctx, 'me', { ttlSeconds: 60 });
     expect(lock).toMatchObject({ owner: 'me', expiresAt: NOW_S + 60, expired: false });
-    const input = m.ddb.commandCalls(PutCommand)[0].args[0].input;
+    const input = plain(m.ddb.commandCalls(PutItemCommand)[0].args[0].input);
     expect(input).toMatchObject({
       TableName: 'lock',
       Item: { pk: 'dev', owner: 'me', expiresAt: NOW_S + 60 },
@@ -35,13 +36,13 @@ describe('GIVEN the release lock', () => {
   });
 
   test('WHEN no ttl is given THEN the lease is 15 minutes', async () => {
-    m.ddb.on(PutCommand).resolves({});
+    m.ddb.on(PutItemCommand).resolves({});
     expect((await acquireLock(m.ctx, 'me')).expiresAt).toBe(NOW_S + 900);
   });
 
   test('fails WHEN someone else holds it THEN LockHeld names the holder and expiry', async () => {
-    m.ddb.on(PutCommand).rejects(conditionalCheckFailed());
-    m.ddb.on(GetCommand).resolves({ Item: { pk: 'dev', owner: 'pipeline', expiresAt: NOW_S + 120 } });
+    m.ddb.on(PutItemCommand).rejects(conditionalCheckFailed());
+    m.ddb.on(GetItemCommand).resolves({ Item: item({ pk: 'dev', owner: 'pipeline', expiresAt: NOW_S + 120 }) });
     const err = await acquireLock(m.ctx, 'me').catch((e) => e);
     expect(err).toBeInstanceOf(LockHeld);
     expect(err).toMatchObject({ holder: 'pipeline', expiresAt: NOW_S + 120 });
@@ -58,10 +59,10 @@ describe('GIVEN the release lock', () => {
   });
 
   test('WHEN releasing THEN the delete is conditional on the owner; fails with LockHeld when another owner holds it', async () => {
-    m.ddb.on(DeleteCommand).resolvesOnce({}).rejects(conditionalCheckFailed());
-    m.ddb.on(GetCommand).resolves({ Item: { pk: 'dev', owner: 'other', expiresAt: NOW_S + 5 } });
+    m.ddb.on(DeleteItemCommand).resolvesOnce({}).rejects(conditionalCheckFailed());
+    m.ddb.on(GetItemCommand).resolves({ Item: item({ pk: 'dev', owner: 'other', expiresAt: NOW_S + 5 }) });
     await releaseLock(m.ctx, 'me');
-    expect(m.ddb.commandCalls(DeleteCommand)[0].args[0].input).toMatchObject({
+    expect(plain(m.ddb.commandCalls(DeleteItemCommand)[0].args[0].input)).toMatchObject({
       Key: { pk: 'dev' },
       ConditionExpression: 'attribute_not_exists(pk) OR #owner = :owner',
       ExpressionAttributeValues: { ':owner': 'me' },
@@ -70,19 +71,19 @@ describe('GIVEN the release lock', () => {
   });
 
   test('WHEN the PutItem is throttled THEN it is retried', async () => {
-    m.ddb.on(PutCommand).rejectsOnce(throttled()).resolves({});
+    m.ddb.on(PutItemCommand).rejectsOnce(throttled()).resolves({});
     await acquireLock(m.ctx, 'me');
-    expect(m.ddb.commandCalls(PutCommand)).toHaveLength(2);
+    expect(m.ddb.commandCalls(PutItemCommand)).toHaveLength(2);
   });
 });
 
 describe('GIVEN the ledger', () => {
   test('WHEN appending THEN pk is the environment, sk is ISO time#suffix and undefined fields are dropped', async () => {
-    m.ddb.on(PutCommand).resolves({});
+    m.ddb.on(PutItemCommand).resolves({});
     const e = await appendLedger(m.ctx, { actor: 'a', action: 'shift', reason: 'r', weightsBefore: { frontend: { blue: 1, green: 0 } }, detail: { x: undefined } });
     expect(e.sk).toBe('2030-01-01T00:00:00.000Z#r4nd');
-    const item = m.ddb.commandCalls(PutCommand)[0].args[0].input.Item;
-    expect(item).toEqual({
+    const entry = plain(m.ddb.commandCalls(PutItemCommand)[0].args[0].input).Item;
+    expect(entry).toEqual({
       pk: 'dev',
       sk: '2030-01-01T00:00:00.000Z#r4nd',
       time: '2030-01-01T00:00:00.000Z',
@@ -96,14 +97,14 @@ describe('GIVEN the ledger', () => {
   });
 
   test('WHEN a retried PutItem finds its own entry THEN the append still succeeds', async () => {
-    m.ddb.on(PutCommand).rejectsOnce(throttled()).rejects(conditionalCheckFailed());
+    m.ddb.on(PutItemCommand).rejectsOnce(throttled()).rejects(conditionalCheckFailed());
     await expect(appendLedger(m.ctx, { actor: 'a', action: 'scale', reason: 'r' })).resolves.toMatchObject({ action: 'scale' });
   });
 });
 
 describe('GIVEN scaling', () => {
   beforeEach(() => {
-    m.ddb.on(PutCommand).resolves({});
+    m.ddb.on(PutItemCommand).resolves({});
     m.ecs.on(DescribeServicesCommand).resolves({
       services: ['fe-blue', 'fe-green', 'be-blue', 'be-green'].map((n) => ({
         serviceName: n,
@@ -148,7 +149,7 @@ describe('GIVEN scaling', () => {
     expect(err).toMatchObject({ guard: 'traffic' });
     expect(err.reason).toContain('frontend: weight 100');
     expect(m.ecs.commandCalls(UpdateServiceCommand)).toHaveLength(0);
-    expect(m.ddb.commandCalls(PutCommand)[0].args[0].input.Item).toMatchObject({ action: 'refused' });
+    expect(plain(m.ddb.commandCalls(PutItemCommand)[0].args[0].input).Item).toMatchObject({ action: 'refused' });
   });
 
   test.each([[-1], [1.5], [1001], ['2']])('fails WHEN desiredCount is %p THEN the input guard refuses', async (n) => {

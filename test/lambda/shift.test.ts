@@ -1,14 +1,15 @@
 import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeRulesCommand, DescribeTargetHealthCommand, ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { GuardRefused, shift, ShiftFailed, VerifyMismatch } from '../../lambda/traffic';
+import { item, plain } from '../support/dynamo';
 import { healthy, mocks, NOW_S, rule, throttled, topology } from './helpers';
 
 let m: ReturnType<typeof mocks>;
 beforeEach(() => {
   m = mocks();
-  m.ddb.on(GetCommand).resolves({ Item: { pk: 'dev', owner: 'me', expiresAt: NOW_S + 600 } });
-  m.ddb.on(PutCommand).resolves({});
+  m.ddb.on(GetItemCommand).resolves({ Item: item({ pk: 'dev', owner: 'me', expiresAt: NOW_S + 600 }) });
+  m.ddb.on(PutItemCommand).resolves({});
   m.cloudwatch.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [{ AlarmName: 'blue-5xx', StateValue: 'OK' }] });
   m.elbv2.on(DescribeTargetHealthCommand).resolves(healthy('us-east-1a', 'us-east-1b'));
 });
@@ -33,7 +34,7 @@ function statefulRules(initial: Record<'frontend' | 'backend', [number, number]>
   return current;
 }
 
-const ledgerItems = () => m.ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item as Record<string, unknown>);
+const ledgerItems = () => m.ddb.commandCalls(PutItemCommand).map((c) => plain(c.args[0].input).Item as Record<string, unknown>);
 
 describe('GIVEN all traffic on blue and the lock held by "me"', () => {
   test('WHEN shifting green to 10% THEN each rule gets a weighted forward keeping stickiness and order, frontend first', async () => {
@@ -124,7 +125,7 @@ describe('GIVEN all traffic on blue and the lock held by "me"', () => {
 
   test('fails WHEN the lock lease of the owner expired THEN the lock guard refuses', async () => {
     statefulRules({ frontend: [100, 0], backend: [100, 0] });
-    m.ddb.on(GetCommand).resolves({ Item: { pk: 'dev', owner: 'me', expiresAt: NOW_S - 5 } });
+    m.ddb.on(GetItemCommand).resolves({ Item: item({ pk: 'dev', owner: 'me', expiresAt: NOW_S - 5 }) });
     const err = await shift(m.ctx, { target: { to: 'green', percent: 10 }, owner: 'me', actor: 't' }).catch((e) => e);
     expect(err.guard).toBe('lock');
     expect(err.reason).toContain('expired');
@@ -149,7 +150,7 @@ describe('GIVEN a rollback', () => {
     m.cloudwatch.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [{ AlarmName: 'green-5xx', StateValue: 'ALARM' }] });
     const r = await shift(m.ctx, { target: { to: 'blue', percent: 100 }, actor: 'alarm', rollback: true });
     expect(r.action).toBe('rollback');
-    expect(m.ddb.commandCalls(GetCommand)).toHaveLength(0);
+    expect(m.ddb.commandCalls(GetItemCommand)).toHaveLength(0);
     expect(m.cloudwatch.commandCalls(DescribeAlarmsCommand)).toHaveLength(0);
   });
 

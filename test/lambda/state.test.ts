@@ -1,8 +1,9 @@
 import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { DescribeRulesCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { imageVersion, readAlarms, readRules, readState, readTargetHealth, TopologyMismatch } from '../../lambda/traffic';
+import { item } from '../support/dynamo';
 import { healthy, mocks, NOW_S, rule, topology } from './helpers';
 
 let m: ReturnType<typeof mocks>;
@@ -92,7 +93,7 @@ describe('GIVEN a whole environment', () => {
       taskDefinition: { containerDefinitions: [{ name: 'sidecar', image: 'r/log:9', essential: false }, { name: 'a', image: 'r/x:1.1.0' }] },
     });
     m.cloudwatch.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [] });
-    m.ddb.on(GetCommand).resolves({ Item: { pk: 'dev', owner: 'me', expiresAt: NOW_S - 1 } });
+    m.ddb.on(GetItemCommand).resolves({ Item: item({ pk: 'dev', owner: 'me', expiresAt: NOW_S - 1 }) });
     const s = await readState(m.ctx);
     expect(s.liveColor).toBe('green');
     expect(s.idleColor).toBe('blue');

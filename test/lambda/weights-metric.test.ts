@@ -1,6 +1,6 @@
 import { DescribeAlarmsCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeRulesCommand, DescribeTargetHealthCommand, ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { logger, promote, shift } from '../../lambda/traffic';
 import {
   publishTrafficWeights,
@@ -9,6 +9,7 @@ import {
   trafficWeightDatums,
   WEIGHTS_METRIC_NAMESPACE,
 } from '../../lambda/traffic/weights-metric';
+import { item } from '../support/dynamo';
 import { healthy, mocks, NOW, NOW_S, rule } from './helpers';
 
 let m: ReturnType<typeof mocks>;
@@ -16,8 +17,8 @@ let order: string[];
 beforeEach(() => {
   m = mocks();
   order = [];
-  m.ddb.on(GetCommand).resolves({ Item: { pk: 'dev', owner: 'me', expiresAt: NOW_S + 600 } });
-  m.ddb.on(PutCommand).callsFake(() => {
+  m.ddb.on(GetItemCommand).resolves({ Item: item({ pk: 'dev', owner: 'me', expiresAt: NOW_S + 600 }) });
+  m.ddb.on(PutItemCommand).callsFake(() => {
     order.push('PutItem');
     return {};
   });
@@ -159,7 +160,7 @@ describe('GIVEN a canary at 90/10', () => {
     expect(r).toMatchObject({ changed: true, weightsAfter: { frontend: { blue: 50, green: 50 }, backend: { blue: 50, green: 50 } } });
     expect(current).toEqual({ frontend: [50, 50], backend: [50, 50] });
     expect(m.cloudwatch.commandCalls(PutMetricDataCommand)).toHaveLength(1);
-    expect(m.ddb.commandCalls(PutCommand)).toHaveLength(1);
+    expect(m.ddb.commandCalls(PutItemCommand)).toHaveLength(1);
     expect(warn).toHaveBeenCalledWith(
       expect.stringContaining('could not publish the traffic weights metric'),
       expect.objectContaining({ environment: 'dev', error: 'Throttling: Rate exceeded' }),

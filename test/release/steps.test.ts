@@ -1,9 +1,8 @@
 /** Unit tests of the release step validation, configuration and steps with aws-sdk-client-mock. */
 import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { RDSClient } from '@aws-sdk/client-rds';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { SNSClient, PublishCommand } from '@aws-sdk/client-sns';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { settingsFromEnv } from '../../lambda/release/context';
 import { stateMachineTimeoutSeconds, stepsFor, timeToFullTraffic } from '../../lambda/release/policy';
@@ -140,7 +139,7 @@ describe('gate', () => {
     m.cloudwatch.reset();
     m.ddb.reset();
     sns.reset();
-    m.ddb.on(PutCommand).resolves({});
+    m.ddb.on(PutItemCommand).resolves({});
     sns.on(PublishCommand).resolves({});
   });
   const ctx = () => ({

@@ -1,8 +1,9 @@
 import { ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { PublishCommand } from '@aws-sdk/client-sns';
-import { PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { PutItemCommand, TransactWriteItemsCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { handleAlarmEvent, InvalidAlarmEvent, RollbackFailed, RollbackIncomplete } from '../../lambda/rollback';
+import { plain } from '../support/dynamo';
 import { EVENT_TIME, EXEC_ARN, event, throttled, topology, world, writes } from './helpers';
 
 let w: ReturnType<typeof world>;
@@ -46,7 +47,7 @@ describe('GIVEN a green canary at 10% with a running release', () => {
       error: 'AlarmRollback',
       cause: expect.stringContaining('Rollback alarm green-5xx (green) of dev went to ALARM'),
     });
-    const tx = w.ddb.commandCalls(TransactWriteCommand)[0].args[0].input.TransactItems!;
+    const tx = plain(w.ddb.commandCalls(TransactWriteItemsCommand)[0].args[0].input).TransactItems;
     expect(tx[0].Put!.Item).toMatchObject({
       action: 'rollback',
       actor: 'rollback-lambda',
@@ -115,9 +116,9 @@ describe('GIVEN a green canary at 10% with a running release', () => {
     expect(w.state.desired).toMatchObject({ 'fe-green': 0, 'be-green': 0 });
     expect(w.order).not.toContain('TransactWriteItems');
     expect(w.metrics).toEqual([expect.objectContaining({ RollbackIncomplete: 1 })]);
-    const updates = w.ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input.ExpressionAttributeValues);
+    const updates = w.ddb.commandCalls(UpdateItemCommand).map((c) => plain(c.args[0].input).ExpressionAttributeValues);
     expect(updates[1]).toMatchObject({ ':failed': 'failed', ':owner': 'rollback:test' });
-    const puts = w.ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item!);
+    const puts = w.ddb.commandCalls(PutItemCommand).map((c) => plain(c.args[0].input).Item);
     expect(puts.map((i) => i.action)).toEqual(['scale', 'rollback-failed']);
     expect(published()[0].Subject).toBe('[dev] Rollback incomplete: green alarm green-5xx');
   });
@@ -156,7 +157,7 @@ describe('idempotency', () => {
 
   test('WHEN another invocation holds the claim THEN traffic is verified on blue and nothing else is done', async () => {
     w = world();
-    w.ddb.on(UpdateCommand).rejects(ccf());
+    w.ddb.on(UpdateItemCommand).rejects(ccf());
     const out = await handleAlarmEvent(w.ctx, event());
     expect(out.status).toBe('duplicate');
     expect(w.state.weights).toEqual(ALL_BLUE);
@@ -179,7 +180,7 @@ describe('idempotency', () => {
 
   test('WHEN the claim was taken over before recording THEN this invocation writes no rollback entry', async () => {
     w = world();
-    w.ddb.on(TransactWriteCommand).rejects(
+    w.ddb.on(TransactWriteItemsCommand).rejects(
       Object.assign(new Error('cancelled'), { name: 'TransactionCanceledException', CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }], $metadata: {} }),
     );
     const out = await handleAlarmEvent(w.ctx, event());
@@ -190,11 +191,11 @@ describe('idempotency', () => {
   test('WHEN the recording transaction conflicts with a concurrent write THEN it is retried', async () => {
     w = world();
     w.ddb
-      .on(TransactWriteCommand)
+      .on(TransactWriteItemsCommand)
       .rejectsOnce(Object.assign(new Error('conflict'), { name: 'TransactionCanceledException', CancellationReasons: [{ Code: 'TransactionConflict' }], $metadata: {} }))
       .resolves({});
     expect((await handleAlarmEvent(w.ctx, event())).status).toBe('rolled-back');
-    expect(w.ddb.commandCalls(TransactWriteCommand)).toHaveLength(2);
+    expect(w.ddb.commandCalls(TransactWriteItemsCommand)).toHaveLength(2);
   });
 });
 
@@ -262,7 +263,7 @@ describe('notify only, nothing moved', () => {
     const out = await handleAlarmEvent(w.ctx, event());
     expect(out).toMatchObject({ status: 'notify-only', reason: expect.stringContaining('refused: frontend blue has no registered targets') });
     expect(writes(w.order)).toEqual(['PutItem', 'Publish']);
-    expect(w.ddb.commandCalls(PutCommand)[0].args[0].input.Item).toMatchObject({ action: 'refused' });
+    expect(plain(w.ddb.commandCalls(PutItemCommand)[0].args[0].input).Item).toMatchObject({ action: 'refused' });
     expect(w.state.weights).toEqual(CANARY);
   });
 });

@@ -4,7 +4,7 @@
  */
 import { ApplicationAutoScalingClient, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, TransactWriteItemsCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import {
   DescribeRulesCommand,
@@ -15,11 +15,11 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ListExecutionsCommand, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { RollbackContext } from '../../lambda/rollback';
 import { Color, ServiceName, Topology } from '../../lambda/shared/topology';
 import { LedgerEntry, logger } from '../../lambda/traffic';
+import { item } from '../support/dynamo';
 import { alarmStateChangeEvent } from '../support/release';
 
 logger.setLogLevel('SILENT');
@@ -104,7 +104,7 @@ export function world(o: WorldOptions = {}) {
   };
   const elbv2 = mockClient(ElasticLoadBalancingV2Client);
   const ecs = mockClient(ECSClient);
-  const ddb = mockClient(DynamoDBDocumentClient);
+  const ddb = mockClient(DynamoDBClient);
   const cloudwatch = mockClient(CloudWatchClient);
   const autoscaling = mockClient(ApplicationAutoScalingClient);
   const sfn = mockClient(SFNClient);
@@ -162,14 +162,14 @@ export function world(o: WorldOptions = {}) {
     log('RegisterScalableTarget');
     return {};
   });
-  ddb.on(GetCommand).callsFake(() => {
+  ddb.on(GetItemCommand).callsFake(() => {
     log('GetItem');
-    return o.marker ? { Item: o.marker } : {};
+    return o.marker ? { Item: item(o.marker) } : {};
   });
   ddb.on(QueryCommand).callsFake(() => {
     log('Query');
     return {
-      Items: o.ledger ?? [
+      Items: (o.ledger ?? [
         {
           pk: 'dev',
           sk: '2030-01-01T00:00:00.000Z#a',
@@ -177,18 +177,18 @@ export function world(o: WorldOptions = {}) {
           weightsBefore: { frontend: { blue: 100, green: 0 }, backend: { blue: 100, green: 0 } },
           weightsAfter: { frontend: { blue: 90, green: 10 }, backend: { blue: 90, green: 10 } },
         },
-      ],
+      ]).map(item),
     };
   });
-  ddb.on(UpdateCommand).callsFake(() => {
+  ddb.on(UpdateItemCommand).callsFake(() => {
     log('UpdateItem');
     return {};
   });
-  ddb.on(PutCommand).callsFake(() => {
+  ddb.on(PutItemCommand).callsFake(() => {
     log('PutItem');
     return {};
   });
-  ddb.on(TransactWriteCommand).callsFake(() => {
+  ddb.on(TransactWriteItemsCommand).callsFake(() => {
     log('TransactWriteItems');
     return {};
   });
@@ -210,7 +210,7 @@ export function world(o: WorldOptions = {}) {
     clients: {
       elbv2: new ElasticLoadBalancingV2Client({ region: 'us-east-1' }),
       ecs: new ECSClient({ region: 'us-east-1' }),
-      dynamodb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
+      dynamodb: new DynamoDBClient({ region: 'us-east-1' }),
       cloudwatch: new CloudWatchClient({ region: 'us-east-1' }),
       autoscaling: new ApplicationAutoScalingClient({ region: 'us-east-1' }),
       sfn: new SFNClient({ region: 'us-east-1' }),

@@ -7,10 +7,10 @@
 import { DescribeScalableTargetsCommand } from '@aws-sdk/client-application-auto-scaling';
 import { DescribeServicesCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { DeregisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { SERVICES } from '../../lambda/shared/topology';
 import { handleAlarmEvent, InvalidAlarmEvent, markerKey, RollbackContext, RollbackOutcome } from '../../lambda/rollback';
-import { acquireLock, destroyClients, documentClient, logger, readLedger, readLock, readRules, shift } from '../../lambda/traffic';
+import { acquireLock, destroyClients, fromItem, logger, readLedger, readLock, readRules, shift, toAttributes } from '../../lambda/traffic';
 import { AllClients, createAllClients } from '../../lambda/traffic/notification-clients';
 import { instrumentClients, Instrument, isReadCommand, publishedMessages, throttlingError } from '../support/instrument';
 import { MotoServer, startMoto } from '../support/moto';
@@ -184,8 +184,8 @@ describe('GIVEN a canary release of green at 10% with its execution running and 
     expect(await fx.executionStatus(executionArn)).toBe('ABORTED');
     expect(count(await ledgerActions(), 'rollback')).toBe(1);
     expect((published()).filter((n) => n.subject?.includes('Automatic rollback'))).toHaveLength(1);
-    const marker = await documentClient(clients.dynamodb).send(new GetCommand({ TableName: fx.topology.lockTableName, Key: { pk: markerKey('dev', 'green') } }));
-    expect(marker.Item).toMatchObject({ state: 'done', completedAtMs: expect.any(Number) });
+    const marker = await clients.dynamodb.send(new GetItemCommand({ TableName: fx.topology.lockTableName, Key: toAttributes({ pk: markerKey('dev', 'green') }) }));
+    expect(fromItem(marker.Item)).toMatchObject({ state: 'done', completedAtMs: expect.any(Number) });
   });
 
   test('WHEN a second green alarm fires after the rollback completed THEN nothing more happens', async () => {

@@ -1,7 +1,8 @@
 /** The traffic-core options the rollback Lambda relies on: shift without a success ledger entry and with pre-read rules. */
 import { ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { readRules, shift } from '../../lambda/traffic';
+import { plain } from '../support/dynamo';
 import { world } from './helpers';
 
 let w: ReturnType<typeof world>;
@@ -12,13 +13,13 @@ test('shift with ledgerOnSuccess false writes the weights and no ledger entry', 
   const r = await shift(w.ctx, { target: { to: 'blue', percent: 100 }, actor: 't', rollback: true, ledgerOnSuccess: false });
   expect(r).toMatchObject({ changed: true, action: 'rollback' });
   expect(w.elbv2.commandCalls(ModifyRuleCommand)).toHaveLength(2);
-  expect(w.ddb.commandCalls(PutCommand)).toHaveLength(0);
+  expect(w.ddb.commandCalls(PutItemCommand)).toHaveLength(0);
 });
 
 test('shift with ledgerOnSuccess false still records a refusal', async () => {
   w = world({ healthyTargets: 0 });
   await expect(shift(w.ctx, { target: { to: 'blue', percent: 100 }, actor: 't', rollback: true, ledgerOnSuccess: false })).rejects.toMatchObject({ guard: 'health' });
-  expect(w.ddb.commandCalls(PutCommand)[0].args[0].input.Item).toMatchObject({ action: 'refused' });
+  expect(plain(w.ddb.commandCalls(PutItemCommand)[0].args[0].input).Item).toMatchObject({ action: 'refused' });
 });
 
 test('shift with currentRules skips its own DescribeRules before writing and still verifies by read-back', async () => {

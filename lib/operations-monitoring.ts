@@ -5,6 +5,7 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { DatabaseConfig } from '../config';
+import { METRICS_NAMESPACE, TRAFFIC_WEIGHT_METRIC } from '../lambda/shared/metrics';
 import { COLORS, type Color, SERVICES, type ServiceName } from '../lambda/shared/topology';
 import type { Cache } from './cache';
 import type { Database } from './database';
@@ -95,6 +96,33 @@ export class OperationsMonitoring extends Construct {
       COLORS.map((color) => f(props.services[service].colors[color].targetGroup, color));
     const minute = Duration.minutes(1);
     const rows: cloudwatch.IWidget[][] = [];
+    // Weights are published only when a verified shift changes them, so each series carries its last value forward.
+    const weight = (service: ServiceName, color: Color) =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: TRAFFIC_WEIGHT_METRIC,
+        dimensionsMap: { Environment: props.environment, Service: service, Color: color },
+        statistic: 'Maximum',
+        period: minute,
+      });
+    rows.push([
+      new cloudwatch.GraphWidget({
+        title: 'live weights: percent of traffic per color (after each verified shift)',
+        left: SERVICES.flatMap((service) =>
+          COLORS.map(
+            (color) =>
+              new cloudwatch.MathExpression({
+                expression: `FILL(w_${service}_${color}, REPEAT)`,
+                usingMetrics: { [`w_${service}_${color}`]: weight(service, color) },
+                period: minute,
+                label: `${service} ${color}`,
+              }),
+          ),
+        ),
+        leftYAxis: { min: 0, max: 100 },
+        width: 24,
+      }),
+    ]);
     for (const service of SERVICES) {
       rows.push([
         new cloudwatch.GraphWidget({

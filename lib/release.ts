@@ -23,6 +23,7 @@ import {
 } from '../lambda/release/policy';
 import type { Color, Topology } from '../lambda/shared/topology';
 import type { IWeightedListenerRule } from './routing';
+import { grantWeightsMetric } from './traffic-control';
 import { HandlerFunction } from './handler-function';
 import { acknowledgeKmsGrantWildcards, iam5ResourceFinding } from './nag';
 
@@ -385,6 +386,7 @@ export class ReleaseStateMachine extends Construct {
       'application-autoscaling:RegisterScalableTarget',
     ];
     add(describe, ['*']);
+    grantWeightsMetric(fn);
     const alarmArns = [...props.alarms, ...(props.comparisonAlarms ?? [])].map((a) => a.alarmArn);
     if (alarmArns.length > 0) add(['cloudwatch:DescribeAlarms'], alarmArns);
     props.lockTable.grant(fn, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');

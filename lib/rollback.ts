@@ -11,12 +11,11 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { METRICS_NAMESPACE, ROLLBACK_METRICS } from '../lambda/shared/metrics';
 import { HandlerFunction } from './handler-function';
 import { acknowledgeKmsGrantWildcards, iam5ResourceFinding } from './nag';
 import type { TrafficControl } from './traffic-control';
 
-/** Namespace of the rollback Lambda's own metrics (Embedded Metric Format, lambda/rollback/metrics.ts). */
-export const ROLLBACK_METRICS_NAMESPACE = 'SafeReleases';
 
 export interface AutomatedRollbackProps {
   readonly environment: string;
@@ -89,10 +88,10 @@ export class AutomatedRollback extends Construct {
 
     const notify = new actions.SnsAction(props.topic);
     const metric = (name: string) =>
-      new cloudwatch.Metric({ namespace: ROLLBACK_METRICS_NAMESPACE, metricName: name, dimensionsMap: { Environment: props.environment }, statistic: 'Sum', period: Duration.minutes(1) });
+      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { Environment: props.environment }, statistic: 'Sum', period: Duration.minutes(1) });
     this.failureAlarms = [
-      ['Failed', 'ROLLBACK FAILED: traffic could not be moved back to the stable color', metric('RollbackFailed')],
-      ['Incomplete', 'rollback incomplete: traffic is safe, a later step (stop release, scale down, ledger) failed', metric('RollbackIncomplete')],
+      ['Failed', 'ROLLBACK FAILED: traffic could not be moved back to the stable color', metric(ROLLBACK_METRICS.failed)],
+      ['Incomplete', 'rollback incomplete: traffic is safe, a later step (stop release, scale down, ledger) failed', metric(ROLLBACK_METRICS.incomplete)],
       ['Errors', 'the rollback Lambda failed an invocation', fn.metricErrors({ period: Duration.minutes(1), statistic: 'Sum' })],
     ].map(([alarmId, description, m]) => {
       const a = new cloudwatch.Alarm(this, `${alarmId as string}Alarm`, {

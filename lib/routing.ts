@@ -1,12 +1,10 @@
 import { CustomResource } from 'aws-cdk-lib';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { Construct } from 'constructs';
-import { COLORS, type Color } from '../lambda/shared/topology';
+import { COLOR_HEADER, COLORS, type Color } from '../lambda/shared/topology';
 import type { ServiceColor } from './services';
 import type { TrafficResourceProvider } from './traffic-resources';
 
-/** Header that picks the color on the test listener, e.g. `curl -H 'X-Release-Color: green'`. */
-export const COLOR_HEADER = 'X-Release-Color';
 
 /** Weights a new environment starts with: everything on blue. */
 export const INITIAL_WEIGHTS: Readonly<Record<Color, number>> = { blue: 100, green: 0 };

@@ -8,12 +8,25 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../lambda/shared/metrics';
 import { COLORS, type Color, SERVICES, type ServiceName, type Topology } from '../lambda/shared/topology';
 import { HandlerFunction } from './handler-function';
 import { acknowledgeKmsGrantWildcards } from './nag';
 import type { ServiceRouting } from './routing';
 import type { ColoredService } from './services';
 import { grantAutoscalingServiceLinkedRole } from './traffic-resources';
+
+/** The traffic core publishes verified weights as a metric (lambda/traffic/weights-metric.ts), to this namespace only. */
+export function grantWeightsMetric(grantee: iam.IGrantable): void {
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['cloudwatch:PutMetricData'],
+      // PutMetricData takes no resource; the namespace condition is its scope.
+      resources: ['*'],
+      conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
+    }),
+  );
+}
 
 export interface TrafficControlProps {
   readonly environment: string;
@@ -135,6 +148,7 @@ export class TrafficControl extends Construct {
       ['*'],
     );
     grantAutoscalingServiceLinkedRole(grantee);
+    grantWeightsMetric(grantee);
     this.lockTable.grantReadWriteData(grantee);
     this.ledgerTable.grantReadWriteData(grantee);
     acknowledgeKmsGrantWildcards(grantee, 'the lock and ledger tables');

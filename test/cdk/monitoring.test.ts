@@ -194,3 +194,30 @@ describe('automated rollback wiring (production)', () => {
     });
   });
 });
+
+describe('live weights (production)', () => {
+  test('THEN the dashboard graphs the weights traffic control publishes, carrying the last value forward', () => {
+    const [[, dashboard]] = resourcesOf(stateless, 'AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    expect(body).toContain('live weights');
+    for (const service of ['frontend', 'backend']) {
+      for (const color of ['blue', 'green']) expect(body).toContain(`FILL(w_${service}_${color}, REPEAT)`);
+    }
+    expect(body).toContain('TrafficWeightPercent');
+  });
+
+  test('THEN every role that shifts traffic may publish metrics to the SafeReleases namespace only', () => {
+    const publishers = resourcesOf(stateless, 'AWS::IAM::Policy').filter(([, p]) =>
+      (p.Properties.PolicyDocument.Statement as any[]).some((s) => s.Action === 'cloudwatch:PutMetricData'),
+    );
+    expect(publishers.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
+      'AutomatedRollbackHandlerRoleDefaultPolicy',
+      'ReleaseHandlerRoleDefaultPolicy',
+      'TrafficControlSwitchRoleDefaultPolicy',
+    ]);
+    for (const [, p] of publishers) {
+      const statement = (p.Properties.PolicyDocument.Statement as any[]).find((s) => s.Action === 'cloudwatch:PutMetricData');
+      expect(statement.Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': 'SafeReleases' } });
+    }
+  });
+});

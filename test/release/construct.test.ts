@@ -36,6 +36,7 @@ test('wildcard resources only for actions without resource-level permissions; Ru
   expect(star).toEqual(
     [
       'application-autoscaling:RegisterScalableTarget',
+      'cloudwatch:PutMetricData',
       'ec2:AssignPrivateIpAddresses',
       'ec2:CreateNetworkInterface',
       'ec2:DeleteNetworkInterface',

@@ -8,7 +8,10 @@
  *   RollbackCompleted   1 per completed automated rollback
  *   RollbackTimeToSafe  ms from the start of the invocation to traffic verified on the stable color
  */
-export const METRIC_NAMESPACE = 'SafeReleases';
+import { METRICS_NAMESPACE } from '../shared/metrics';
+
+/** From the metrics contract the CDK app alarms on (lambda/shared/metrics.ts). */
+export const METRIC_NAMESPACE = METRICS_NAMESPACE;
 
 export type RollbackMetric = 'RollbackFailed' | 'RollbackIncomplete' | 'RollbackCompleted';
 

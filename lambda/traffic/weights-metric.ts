@@ -15,6 +15,7 @@
  * The caller's role needs `cloudwatch:PutMetricData` (condition `cloudwatch:namespace` = `SafeReleases`).
  */
 import { MetricDatum, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { METRICS_NAMESPACE, TRAFFIC_WEIGHT_METRIC } from '../shared/metrics';
 import { COLORS, SERVICES } from '../shared/topology';
 import { ContextWith, nowOf } from './context';
 import { errorMessage } from './errors';
@@ -22,9 +23,9 @@ import type { WeightsByService } from './ledger';
 import { logger } from './logger';
 import { percentOf } from './weights';
 
-/** Same namespace as the rollback Lambda's EMF metrics (lambda/rollback/metrics.ts). */
-export const WEIGHTS_METRIC_NAMESPACE = 'SafeReleases';
-export const TRAFFIC_WEIGHT_METRIC_NAME = 'TrafficWeightPercent';
+/** From the metrics contract the CDK app alarms on and graphs (lambda/shared/metrics.ts). */
+export const WEIGHTS_METRIC_NAMESPACE = METRICS_NAMESPACE;
+export const TRAFFIC_WEIGHT_METRIC_NAME = TRAFFIC_WEIGHT_METRIC;
 /** Dimension names of every datum, in this order. */
 export const TRAFFIC_WEIGHT_METRIC_DIMENSIONS = ['Environment', 'Service', 'Color'] as const;
 /** Upper bound of the single PutMetricData attempt, so a slow CloudWatch never holds up the caller for long. */

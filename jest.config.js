@@ -7,4 +7,6 @@ module.exports = {
   transform: { '^.+\\.tsx?$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' } }] },
   snapshotSerializers: [],
   testTimeout: 60000,
+  // Jest's default on 2 cores is one worker; template tests are CPU-bound and emulator tests wait on I/O.
+  maxWorkers: 2,
 };

@@ -1,45 +1,21 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { type HandlerEntry, handlerBundleDir } from './bundles';
 
 const ROOT = path.join(__dirname, '..');
 
 /** The Lambda runtime every handler runs on; the bundle targets the same Node.js version. */
 export const HANDLER_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
-/**
- * How every handler is bundled: the one definition, used by HandlerFunction (as NodejsFunction bundling options) and by
- * test/bundles (with esbuild's JS API, to check size and that the bundle runs). Paths are relative to the repo root.
- */
-export const HANDLER_BUNDLING = {
-  minify: true,
-  sourceMap: false,
-  target: 'node24',
-  format: 'esm',
-  platform: 'node',
-  mainFields: ['module', 'main'],
-  // Bundle the pinned, tested SDK rather than the runtime's. In Lambda, credentials come from
-  // the environment only, so the default chain (SSO, INI, IMDS, … ~90 KB) is swapped for it.
-  // Except the event-stream serde (~15 KB), which the SDK loads with a dynamic import() only for
-  // operations with event-stream members; none of the APIs these handlers call has one.
-  externalModules: ['@smithy/core/event-streams'] as string[],
-  alias: { '@aws-sdk/credential-provider-node': './lambda/shared/lambda-credentials.ts' },
-  // No legal-comments block at the end of the bundle (esbuild's default for bundles is `eof`): ~170 bytes less
-  // per handler; there is no first-class NodejsFunction option for it.
-  legalComments: 'none',
-  // Some SDK dependencies call require(); ESM output needs it defined.
-  banner: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);",
-} as const;
-
 export interface HandlerFunctionProps {
   /** Handler source relative to the repository root, e.g. `lambda/switch/handler.ts`; exports `handler`. */
-  readonly entry: string;
+  readonly entry: HandlerEntry;
   readonly description: string;
   readonly vpc: ec2.IVpc;
   /** Key for the function's environment variables and log group. */
@@ -53,13 +29,13 @@ export interface HandlerFunctionProps {
 }
 
 /**
- * A project handler: bundled by the local esbuild (never Docker) as minified, tree-shaken ESM,
+ * A project handler: bundled by the local esbuild (never Docker) as minified, tree-shaken ESM (lib/bundles.ts),
  * on arm64 in the VPC's private subnets, with its own encrypted JSON log group and a role without
  * AWS managed policies. Callers grant it exactly what it calls; an acknowledgment on this construct
  * covers the function, its role and its policy.
  */
 export class HandlerFunction extends Construct implements iam.IGrantable {
-  readonly function: NodejsFunction;
+  readonly function: lambda.Function;
   readonly role: iam.Role;
   readonly grantPrincipal: iam.IPrincipal;
 
@@ -82,9 +58,13 @@ export class HandlerFunction extends Construct implements iam.IGrantable {
     });
     securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs');
 
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: path.join(ROOT, props.entry),
-      handler: 'handler',
+    this.function = new lambda.Function(this, 'Function', {
+      // Built once per synth for all handlers (lib/bundles.ts); a synth that skips bundling (the tests,
+      // `cdk synth --exclusively`) takes the source folder instead, as NodejsFunction does.
+      code: lambda.Code.fromAsset(
+        Stack.of(this).bundlingRequired ? handlerBundleDir(props.entry) : path.join(ROOT, path.dirname(props.entry)),
+      ),
+      handler: 'index.handler',
       description: props.description,
       runtime: HANDLER_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
@@ -99,23 +79,6 @@ export class HandlerFunction extends Construct implements iam.IGrantable {
       environment: { ...props.environment, POWERTOOLS_SERVICE_NAME: id },
       environmentEncryption: props.encryptionKey,
       tracing: lambda.Tracing.ACTIVE,
-      depsLockFilePath: path.join(ROOT, 'package-lock.json'),
-      projectRoot: ROOT,
-      bundling: {
-        forceDockerBundling: false,
-        minify: HANDLER_BUNDLING.minify,
-        sourceMap: HANDLER_BUNDLING.sourceMap,
-        target: HANDLER_BUNDLING.target,
-        format: OutputFormat.ESM,
-        mainFields: [...HANDLER_BUNDLING.mainFields],
-        externalModules: [...HANDLER_BUNDLING.externalModules],
-        // NodejsFunction has no first-class alias or legal-comments option: passed as esbuild CLI arguments.
-        esbuildArgs: {
-          ...Object.fromEntries(Object.entries(HANDLER_BUNDLING.alias).map(([from, to]) => [`--alias:${from}`, to])),
-          '--legal-comments': HANDLER_BUNDLING.legalComments,
-        },
-        banner: HANDLER_BUNDLING.banner,
-      },
     });
     logGroup.grantWrite(role);
     Validations.of(this).acknowledge({

@@ -1,6 +1,6 @@
 /**
- * The handler bundles as Lambda runs them: built with the same esbuild options as the HandlerFunction construct
- * (HANDLER_BUNDLING, lib/handler-function.ts), checked for size, and the switch bundle run in a plain Node process
+ * The handler bundles as Lambda runs them: built by the same function the HandlerFunction construct uses
+ * (lib/bundles.ts), checked for size, and the switch bundle run in a plain Node process
  * against moto — which proves the credential alias (environment credentials only) and the ESM `require` banner work in
  * the real bundle, not just in the TypeScript sources the other tests load.
  */
@@ -9,8 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { build, type Metafile } from 'esbuild';
-import { HANDLER_BUNDLING } from '../../lib/handler-function';
+import { bundleHandlers, bundleName, HANDLER_ENTRIES, type HandlerEntry } from '../../lib/bundles';
 import { COLORS, SERVICES } from '../../lambda/shared/topology';
 import { buildFixture, Fixture } from '../support/fixture';
 import { DUMMY_CREDENTIALS, MOTO_REGION, MotoServer, startMoto } from '../support/moto';
@@ -21,19 +20,14 @@ const KB = 1024;
 /** The issue's target for every handler bundle (minified); every handler meets it. */
 export const BUNDLE_TARGET_BYTES = 400 * KB;
 
-const HANDLERS = [
-  'lambda/switch/handler.ts',
-  'lambda/rollback/handler.ts',
-  'lambda/release/handler.ts',
-  'lambda/release/backup-handler.ts',
-  'lambda/custom-resources/handler.ts',
-] as const;
+const HANDLERS = HANDLER_ENTRIES;
 
 interface Built {
-  readonly entry: string;
+  readonly entry: HandlerEntry;
   readonly outfile: string;
   readonly bytes: number;
-  readonly metafile: Metafile;
+  /** Source files that ended up in this bundle. */
+  readonly inputs: string[];
 }
 
 let dir: string;
@@ -41,30 +35,16 @@ let built: Record<string, Built>;
 let moto: MotoServer;
 let fx: Fixture;
 
-/** Same options as NodejsFunction renders for HandlerFunction, through esbuild's JS API. */
-async function bundle(entry: string): Promise<Built> {
-  const outfile = path.join(dir, `${entry.replace(/[/.]/g, '_')}.mjs`);
-  const result = await build({
-    absWorkingDir: ROOT,
-    entryPoints: [path.join(ROOT, entry)],
-    outfile,
-    bundle: true,
-    write: true,
-    metafile: true,
-    logLevel: 'silent',
-    minify: HANDLER_BUNDLING.minify,
-    sourcemap: HANDLER_BUNDLING.sourceMap,
-    target: HANDLER_BUNDLING.target,
-    format: HANDLER_BUNDLING.format,
-    platform: HANDLER_BUNDLING.platform,
-    mainFields: [...HANDLER_BUNDLING.mainFields],
-    external: [...HANDLER_BUNDLING.externalModules],
-    alias: { ...HANDLER_BUNDLING.alias },
-    legalComments: HANDLER_BUNDLING.legalComments,
-    banner: { js: HANDLER_BUNDLING.banner },
-  });
-  const output = result.metafile.outputs[path.relative(ROOT, outfile)];
-  return { entry, outfile, bytes: output.bytes, metafile: result.metafile };
+/** The very build HandlerFunction deploys (lib/bundles.ts), split per handler. */
+function bundleAll(): Record<string, Built> {
+  const { metafile } = bundleHandlers(dir);
+  return Object.fromEntries(
+    HANDLERS.map((entry) => {
+      const outfile = path.join(dir, bundleName(entry), 'index.mjs');
+      const output = metafile.outputs[path.relative(ROOT, outfile)];
+      return [entry, { entry, outfile, bytes: output.bytes, inputs: Object.keys(output.inputs) }];
+    }),
+  );
 }
 
 /** Imports a bundle in a fresh Node process with a Lambda-like environment and invokes its handler once. */
@@ -91,9 +71,8 @@ async function invokeInChild(b: Built, env: Record<string, string>, event: unkno
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'bundles-'));
-  const [builds, server] = await Promise.all([Promise.all(HANDLERS.map(bundle)), startMoto()]);
-  built = Object.fromEntries(builds.map((b) => [b.entry, b]));
-  moto = server;
+  built = bundleAll();
+  moto = await startMoto();
   fx = await buildFixture(moto.clientConfig);
 }, 120000);
 
@@ -109,13 +88,13 @@ describe('handler bundles', () => {
 
   test('no bundle includes the DynamoDB document client (items are converted by lambda/traffic/dynamo-items.ts)', () => {
     for (const b of Object.values(built)) {
-      expect(Object.keys(b.metafile.inputs).filter((i) => i.includes('@aws-sdk/lib-dynamodb/'))).toEqual([]);
+      expect(b.inputs.filter((i) => i.includes('@aws-sdk/lib-dynamodb/'))).toEqual([]);
     }
   });
 
   test('every bundle swaps the default credential chain for environment credentials', () => {
     for (const b of Object.values(built)) {
-      const inputs = Object.keys(b.metafile.inputs);
+      const inputs = b.inputs;
       expect(inputs).toContain('lambda/shared/lambda-credentials.ts');
       expect(inputs.filter((i) => /credential-provider-(node|ini|sso|imds|process|web-identity)\//.test(i))).toEqual([]);
     }

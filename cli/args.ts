@@ -71,8 +71,15 @@ function int(flag: string, value: string | undefined, min: number, max: number):
   return Number(value);
 }
 
-/** Parses argv (without node and script). Throws UsageError; `--help` throws UsageError(USAGE). */
-export function parseArgs(argv: readonly string[]): CliArgs {
+/**
+ * Splits argv into positional words and `--flag value` / `--flag=value` / boolean `--flag` options,
+ * for every CLI of the project. Throws UsageError on unknown, repeated or value-less flags.
+ */
+export function tokenize(
+  argv: readonly string[],
+  valueFlags: ReadonlySet<string>,
+  booleanFlags: ReadonlySet<string>,
+): { flags: Map<string, string>; positional: string[] } {
   const flags = new Map<string, string>();
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -84,10 +91,10 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     const eq = a.indexOf('=');
     const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
     if (flags.has(name)) throw new UsageError(`--${name} given more than once`);
-    if (BOOLEAN_FLAGS.has(name)) {
+    if (booleanFlags.has(name)) {
       if (eq > 0) throw new UsageError(`--${name} takes no value`);
       flags.set(name, 'true');
-    } else if (VALUE_FLAGS.has(name)) {
+    } else if (valueFlags.has(name)) {
       const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
       if (value === undefined || (eq < 0 && value.startsWith('--'))) throw new UsageError(`--${name} needs a value`);
       flags.set(name, value);
@@ -95,6 +102,12 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       throw new UsageError(`unknown option --${name}`);
     }
   }
+  return { flags, positional };
+}
+
+/** Parses argv (without node and script). Throws UsageError; `--help` throws UsageError(USAGE). */
+export function parseArgs(argv: readonly string[]): CliArgs {
+  const { flags, positional } = tokenize(argv, VALUE_FLAGS, BOOLEAN_FLAGS);
   if (flags.has('help')) throw new UsageError(USAGE);
   if (positional.length === 0) throw new UsageError(`a command is required (one of ${COMMANDS.join(', ')})`);
   if (positional.length > 1) throw new UsageError(`one command expected, got '${positional.join(' ')}'`);

@@ -27,7 +27,7 @@ import {
 import { readReleaseRecord } from '../lambda/release/record';
 import { SERVICES } from '../lambda/shared/topology';
 import { clientConfig, ClientOptions, createClients, destroyClients, errorMessage, formatWeights, logger, readRules, rollback, TrafficError } from '../lambda/traffic';
-import { ENVIRONMENTS, Environment, stackName, UsageError } from './args';
+import { ENVIRONMENTS, Environment, stackName, tokenize, UsageError } from './args';
 import { classifyError, EnvironmentError, loadTopology } from './traffic';
 
 const COMMANDS = ['start', 'status', 'abort', 'approve'] as const;
@@ -45,26 +45,12 @@ export interface ReleaseArgs {
 
 export const USAGE = `usage: npm run release -- [start|status|abort|approve] --env <dev|staging|production> [--strategy canary|blue-green] [--no-follow] [--profile P] [--region R] [--endpoint URL]`;
 
+const RELEASE_VALUE_FLAGS = new Set(['env', 'strategy', 'profile', 'region', 'endpoint']);
+const RELEASE_BOOLEAN_FLAGS = new Set(['help', 'no-follow']);
+
 export function parseReleaseArgs(argv: readonly string[]): ReleaseArgs {
-  const flags = new Map<string, string>();
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) {
-      positional.push(a);
-      continue;
-    }
-    const [name, inline] = a.slice(2).split('=', 2);
-    if (name === 'help') throw new UsageError(USAGE);
-    if (name === 'no-follow') {
-      flags.set(name, 'true');
-      continue;
-    }
-    if (!['env', 'strategy', 'profile', 'region', 'endpoint'].includes(name)) throw new UsageError(`unknown option --${name}`);
-    const value = inline ?? argv[++i];
-    if (value === undefined || value.startsWith('--')) throw new UsageError(`--${name} needs a value`);
-    flags.set(name, value);
-  }
+  const { flags, positional } = tokenize(argv, RELEASE_VALUE_FLAGS, RELEASE_BOOLEAN_FLAGS);
+  if (flags.has('help')) throw new UsageError(USAGE);
   if (positional.length > 1) throw new UsageError(`one command expected, got '${positional.join(' ')}'`);
   const command = (positional[0] ?? 'start') as Command;
   if (!COMMANDS.includes(command)) throw new UsageError(`unknown command '${command}' (one of ${COMMANDS.join(', ')})`);

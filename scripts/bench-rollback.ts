@@ -18,15 +18,11 @@ import { acquireLock, destroyClients, logger, readRules, shift } from '../lambda
 import { createAllClients } from '../lambda/traffic/notification-clients';
 import { instrumentClients, isReadCommand } from '../test/support/instrument';
 import { startMoto } from '../test/support/moto';
+import { median } from './lib/stats';
 import { alarmStateChangeEvent, buildReleaseFixture, setAlarmState } from '../test/support/release';
 
 const RUNS = 15;
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
 

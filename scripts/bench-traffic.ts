@@ -12,14 +12,10 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { acquireLock, createClients, destroyClients, logger, releaseLock, shift, TrafficContext } from '../lambda/traffic';
 import { buildFixture } from '../test/support/fixture';
 import { startMoto } from '../test/support/moto';
+import { median } from './lib/stats';
 
 const RUNS = 15;
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
 
 async function bench(): Promise<void> {
   logger.setLogLevel('ERROR');

@@ -57,6 +57,11 @@ export class RollbackAlarms extends Construct {
     this.colors = colors;
   }
 
+  /** Every rollback alarm of a color: its composite first, then each trigger. */
+  alarmsOf(color: Color): cloudwatch.IAlarm[] {
+    return [this.colors[color].composite, ...this.colors[color].triggers];
+  }
+
   /** A metric taken from the backend's logs, for one color. */
   logMetric(name: string, color: Color, period: Duration = MINUTE): cloudwatch.Metric {
     return new cloudwatch.Metric({ namespace: this.logMetricsNamespace, metricName: name, dimensionsMap: { Color: color }, statistic: 'Sum', period });

@@ -161,10 +161,7 @@ export class StatelessStack extends EnvironmentStack {
       ),
       minHealthyTargetsPerAz: c.traffic.minHealthyTargetsPerAz,
       testListener: { port: c.testListener.port, colorHeader: COLOR_HEADER, hosts },
-      rollbackAlarms: {
-        blue: [this.rollbackAlarms.colors.blue.composite, ...this.rollbackAlarms.colors.blue.triggers],
-        green: [this.rollbackAlarms.colors.green.composite, ...this.rollbackAlarms.colors.green.triggers],
-      },
+      rollbackAlarms: { blue: this.rollbackAlarms.alarmsOf('blue'), green: this.rollbackAlarms.alarmsOf('green') },
       notificationTopic: notifications.topic,
       vpc,
       encryptionKey: key,
@@ -172,7 +169,7 @@ export class StatelessStack extends EnvironmentStack {
       retainLedger: c.database.protectData,
     });
 
-    const rollbackAlarms = COLORS.flatMap((color) => [this.rollbackAlarms.colors[color].composite, ...this.rollbackAlarms.colors[color].triggers]);
+    const rollbackAlarms = COLORS.flatMap((color) => this.rollbackAlarms.alarmsOf(color));
     this.release = new ReleaseStateMachine(this, 'Release', {
       policy: c.release,
       topology: this.trafficControl.topology,

@@ -61,11 +61,12 @@ export class TrafficControl extends Construct {
   /** `topology` as a JSON string (with CloudFormation references), for handler environments and the stack output. */
   readonly topologyJson: string;
   readonly switchFunction: HandlerFunction;
-  private readonly scope: Pick<TrafficControlProps, 'services' | 'routing'>;
+  /** What `grantTrafficControl` scopes its statements to. */
+  private readonly granted: Pick<TrafficControlProps, 'services' | 'routing'>;
 
   constructor(scope: Construct, id: string, props: TrafficControlProps) {
     super(scope, id);
-    this.scope = props;
+    this.granted = props;
     const encryption = dynamodb.TableEncryptionV2.customerManagedKey(props.encryptionKey);
     this.lockTable = new dynamodb.TableV2(this, 'Lock', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
@@ -129,7 +130,7 @@ export class TrafficControl extends Construct {
 
   /** Everything the traffic core does, scoped to this environment's rules, services, tables and alarms. */
   grantTrafficControl(grantee: iam.IGrantable & Construct): void {
-    const props = this.scope;
+    const props = this.granted;
     const policy = (actions: string[], resources: string[]) => grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources }));
     const services = SERVICES.flatMap((s) => COLORS.map((c) => props.services[s].colors[c].service.serviceArn));
     policy(['elasticloadbalancing:ModifyRule'], SERVICES.map((s) => props.routing[s].listenerRuleArn));

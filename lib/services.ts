@@ -9,7 +9,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { ServiceConfig } from '../config';
-import { COLORS, type Color, type ServiceName } from '../lambda/shared/topology';
+import { COLORS, type Color, scalableTargetResourceId, type ServiceName } from '../lambda/shared/topology';
 import type { TrafficResourceProvider } from './traffic-resources';
 
 export const HEALTH_CHECK_PATH = '/health';
@@ -62,7 +62,7 @@ export interface ServiceColor {
  */
 export class ColoredService extends Construct {
   readonly colors: Readonly<Record<Color, ServiceColor>>;
-  /** Sets starting counts; task definitions are created after it (see `LiveImageGuard`). */
+  /** Sets the starting counts and scalable targets once, after the services exist. */
   readonly counts: CustomResource;
 
   constructor(scope: Construct, id: string, props: ColoredServiceProps) {
@@ -105,7 +105,7 @@ export class ColoredService extends Construct {
           policyType: 'TargetTrackingScaling',
           serviceNamespace: 'ecs',
           scalableDimension: 'ecs:service:DesiredCount',
-          resourceId: `service/${props.cluster.clusterName}/${colors[color].service.serviceName}`,
+          resourceId: scalableTargetResourceId(props.cluster.clusterName, colors[color].service.serviceName),
           targetTrackingScalingPolicyConfiguration: {
             targetValue: c.autoscaling.targetCpuPercent,
             predefinedMetricSpecification: { predefinedMetricType: 'ECSServiceAverageCPUUtilization' },

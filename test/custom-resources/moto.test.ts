@@ -18,9 +18,8 @@ import { handleImageGuard, LiveImageChangeRefused } from '../../lambda/custom-re
 import { handleServiceCounts } from '../../lambda/custom-resources/service-counts';
 import { handleWeightedRule } from '../../lambda/custom-resources/weighted-rule';
 import type { Topology } from '../../lambda/shared/topology';
-import { acquireLock, createClients, destroyClients, logger, scaleColor, shift, type TrafficClients, type TrafficContext } from '../../lambda/traffic';
-import { buildFixture, type Fixture } from '../support/fixture';
-import { type MotoServer, startMoto } from '../support/moto';
+import { acquireLock, logger, scaleColor, shift, type TrafficClients, type TrafficContext } from '../../lambda/traffic';
+import { type Fixture, useMotoFixture } from '../support/fixture';
 
 jest.setTimeout(60000);
 logger.setLogLevel('SILENT');
@@ -29,23 +28,11 @@ const RULE_TYPE = 'Custom::WeightedListenerRule';
 const OWNER = 'test:custom-resources';
 const noSleep = { sleep: async () => undefined };
 
-let moto: MotoServer;
 let clients: TrafficClients;
 let fx: Fixture;
 
-beforeAll(async () => {
-  moto = await startMoto();
-  clients = createClients(moto.clientConfig);
-});
-
-afterAll(async () => {
-  if (clients) destroyClients(clients);
-  await moto?.stop();
-});
-
-beforeEach(async () => {
-  await moto.reset();
-  fx = await buildFixture(moto.clientConfig);
+useMotoFixture((s) => {
+  ({ clients, fx } = s);
 });
 
 const tg = (service: 'frontend' | 'backend', color: 'blue' | 'green') => fx.topology.services[service].colors[color].targetGroupArn;

@@ -11,8 +11,6 @@ import { main } from '../../cli/traffic';
 import { validateCommand, runCommand } from '../../lambda/switch/handler';
 import {
   acquireLock,
-  createClients,
-  destroyClients,
   EnvironmentState,
   GuardRefused,
   logger,
@@ -22,8 +20,8 @@ import {
   TrafficClients,
   TrafficContext,
 } from '../../lambda/traffic';
-import { buildFixture, Fixture } from '../support/fixture';
-import { MotoServer, startMoto } from '../support/moto';
+import { Fixture, useMotoFixture } from '../support/fixture';
+import { MotoServer } from '../support/moto';
 
 jest.setTimeout(60000);
 logger.setLogLevel('SILENT');
@@ -33,19 +31,8 @@ let clients: TrafficClients;
 let fx: Fixture;
 let ctx: TrafficContext;
 
-beforeAll(async () => {
-  moto = await startMoto();
-  clients = createClients(moto.clientConfig);
-});
-
-afterAll(async () => {
-  if (clients) destroyClients(clients);
-  await moto?.stop();
-});
-
-beforeEach(async () => {
-  await moto.reset();
-  fx = await buildFixture(moto.clientConfig);
+useMotoFixture(async (s) => {
+  ({ moto, clients, fx } = s);
   ctx = { clients, topology: fx.topology, retry: { sleep: async () => undefined } };
   const cfn = new CloudFormationClient(moto.clientConfig);
   await cfn.send(

@@ -15,8 +15,6 @@ import {
 import { SERVICES } from '../../lambda/shared/topology';
 import {
   acquireLock,
-  createClients,
-  destroyClients,
   GuardRefused,
   LockHeld,
   logger,
@@ -33,8 +31,8 @@ import {
   TrafficClients,
   TrafficContext,
 } from '../../lambda/traffic';
-import { buildFixture, Fixture } from '../support/fixture';
-import { MotoServer, startMoto } from '../support/moto';
+import { Fixture, useMotoFixture } from '../support/fixture';
+import { MotoServer } from '../support/moto';
 
 jest.setTimeout(60000);
 logger.setLogLevel('SILENT');
@@ -46,19 +44,8 @@ let ctx: TrafficContext;
 const noSleep = { sleep: async () => undefined };
 const OWNER = 'test:owner-a';
 
-beforeAll(async () => {
-  moto = await startMoto();
-  clients = createClients(moto.clientConfig);
-});
-
-afterAll(async () => {
-  if (clients) destroyClients(clients);
-  await moto?.stop();
-});
-
-beforeEach(async () => {
-  await moto.reset();
-  fx = await buildFixture(moto.clientConfig);
+useMotoFixture((s) => {
+  ({ moto, clients, fx } = s);
   ctx = { clients, topology: fx.topology, retry: noSleep };
 });
 

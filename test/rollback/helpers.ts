@@ -22,6 +22,7 @@ import { LedgerEntry, logger } from '../../lambda/traffic';
 import { item } from '../support/dynamo';
 import { alarmStateChangeEvent } from '../support/release';
 
+import { topology as trafficTopology } from '../lambda/helpers';
 logger.setLogLevel('SILENT');
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -30,33 +31,8 @@ export const EVENT_TIME = new Date('2030-01-01T00:04:00.000Z');
 export const SM_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:dev-release';
 export const EXEC_ARN = 'arn:aws:states:us-east-1:123456789012:execution:dev-release:r1';
 
-const tg = (s: string, c: string) => `arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/${s}-${c}/abc`;
-
-export const topology: Topology = {
-  environment: 'dev',
-  clusterName: 'dev-cluster',
-  services: {
-    frontend: {
-      listenerRuleArn: 'arn:rule/frontend',
-      colors: {
-        blue: { targetGroupArn: tg('frontend', 'blue'), serviceName: 'fe-blue', scaling: { minCapacity: 2, maxCapacity: 6 } },
-        green: { targetGroupArn: tg('frontend', 'green'), serviceName: 'fe-green', scaling: { minCapacity: 2, maxCapacity: 6 } },
-      },
-    },
-    backend: {
-      listenerRuleArn: 'arn:rule/backend',
-      colors: {
-        blue: { targetGroupArn: tg('backend', 'blue'), serviceName: 'be-blue' },
-        green: { targetGroupArn: tg('backend', 'green'), serviceName: 'be-green' },
-      },
-    },
-  },
-  lockTableName: 'lock',
-  ledgerTableName: 'ledger',
-  rollbackAlarmNames: { blue: ['blue-5xx'], green: ['green-5xx', 'green-latency'] },
-  minHealthyTargetsPerAz: 1,
-  notificationTopicArn: 'arn:aws:sns:us-east-1:123456789012:dev-release',
-};
+/** The traffic core's unit-test topology, with the notification topic the rollback publishes to. */
+export const topology: Topology = { ...trafficTopology, notificationTopicArn: 'arn:aws:sns:us-east-1:123456789012:dev-release' };
 
 export function rule(service: ServiceName, blue: number, green: number): Rule {
   const colors = topology.services[service].colors;

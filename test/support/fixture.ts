@@ -24,6 +24,8 @@ import {
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { Color, COLORS, ServiceName, SERVICES, Topology } from '../../lambda/shared/topology';
+import { createClients, destroyClients, type TrafficClients } from '../../lambda/traffic/clients';
+import { type MotoServer, startMoto } from './moto';
 
 export interface FixtureConfig {
   region: string;
@@ -294,4 +296,32 @@ export async function buildFixture(cfg: FixtureConfig, options: FixtureOptions =
     cw.destroy();
     aas.destroy();
   }
+}
+
+/** What `useMotoFixture` gives each test: the server, clients pointed at it, a fresh fixture. */
+export interface MotoFixtureState {
+  readonly moto: MotoServer;
+  readonly clients: TrafficClients;
+  readonly fx: Fixture;
+}
+
+/**
+ * The emulator suites' setup, once: one moto server per test file (started before all tests,
+ * stopped after), state reset and the fixture rebuilt before each test. `onEach` receives it.
+ */
+export function useMotoFixture(onEach: (state: MotoFixtureState) => void | Promise<void>, options: FixtureOptions = {}): void {
+  let moto: MotoServer | undefined;
+  let clients: TrafficClients | undefined;
+  beforeAll(async () => {
+    moto = await startMoto();
+    clients = createClients(moto.clientConfig);
+  });
+  afterAll(async () => {
+    if (clients) destroyClients(clients);
+    await moto?.stop();
+  });
+  beforeEach(async () => {
+    await moto!.reset();
+    await onEach({ moto: moto!, clients: clients!, fx: await buildFixture(moto!.clientConfig, options) });
+  });
 }

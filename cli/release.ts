@@ -82,19 +82,29 @@ async function stateMachineArn(cfn: CloudFormationClient, env: Environment): Pro
   return arn;
 }
 
+/** Parses a state's input or output from the history; {} for a truncated, non-JSON or non-object payload. */
+function payload(raw: string | undefined): { release?: { percent?: number; candidate?: string } } {
+  try {
+    const v: unknown = JSON.parse(raw ?? '{}');
+    return v !== null && typeof v === 'object' ? (v as { release?: { percent?: number; candidate?: string } }) : {};
+  } catch {
+    return {};
+  }
+}
+
 /** One line per interesting history event: step entered, gate results, failures. */
 export function describeEvent(e: HistoryEvent): string | undefined {
   const t = e.timestamp ? e.timestamp.toISOString().slice(11, 19) : '';
   if (e.stateEnteredEventDetails) {
     const name = e.stateEnteredEventDetails.name ?? '';
     if (name === 'Bake' || name === 'FinalBake' || name === 'RollbackWindow') {
-      const input = JSON.parse(e.stateEnteredEventDetails.input ?? '{}');
+      const input = payload(e.stateEnteredEventDetails.input);
       return `${t}  ${name} at ${input.release?.percent ?? '?'}%`;
     }
     return `${t}  → ${name}`;
   }
   if (e.stateExitedEventDetails && ['Shift', 'Gate', 'FinalGate', 'WindowGate', 'PreTrafficChecks'].includes(e.stateExitedEventDetails.name ?? '')) {
-    const out = JSON.parse(e.stateExitedEventDetails.output ?? '{}');
+    const out = payload(e.stateExitedEventDetails.output);
     return `${t}  ✓ ${e.stateExitedEventDetails.name}: new color ${out.release?.candidate ?? ''} at ${out.release?.percent ?? '?'}%`;
   }
   const fail = e.taskFailedEventDetails ?? e.executionFailedEventDetails ?? e.taskTimedOutEventDetails;
@@ -102,19 +112,26 @@ export function describeEvent(e: HistoryEvent): string | undefined {
   return undefined;
 }
 
+/**
+ * Prints each history event once, until the execution ends. Every poll pages through the history and prints only the
+ * events newer than the last one printed; the status is read before the history, so the events that ended the
+ * execution are printed before the final line.
+ */
 async function follow(sfn: SFNClient, executionArn: string, out: (l: string) => void, pollMs: number): Promise<string> {
-  let token: string | undefined;
+  let lastId = 0;
   for (;;) {
+    const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    let token: string | undefined;
     do {
       const h = await sfn.send(new GetExecutionHistoryCommand({ executionArn, nextToken: token, maxResults: 100 }));
       for (const e of h.events ?? []) {
+        if ((e.id ?? 0) <= lastId) continue;
+        lastId = e.id ?? lastId;
         const line = describeEvent(e);
         if (line) out(line);
       }
-      token = h.nextToken ?? token;
-      if (!h.nextToken) break;
+      token = h.nextToken;
     } while (token);
-    const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
     if (d.status !== 'RUNNING') {
       out(`release ${d.status}${d.error ? `: ${d.error}: ${d.cause ?? ''}` : ''}`);
       return d.status ?? 'UNKNOWN';

@@ -24,6 +24,13 @@ test('describeEvent prints steps, bakes and failures', () => {
   expect(describeEvent({ timestamp: new Date('2030-01-01T00:00:06Z'), type: 'ExecutionFailed', id: 2, executionFailedEventDetails: { error: 'GateFailed', cause: 'x in ALARM' } })).toBe('00:00:06  ✗ GateFailed: x in ALARM');
 });
 
+test('describeEvent prints ? for a truncated, non-JSON or null payload instead of throwing', () => {
+  const at = new Date('2030-01-01T00:00:07Z');
+  expect(describeEvent({ timestamp: at, type: 'WaitStateEntered', id: 3, stateEnteredEventDetails: { name: 'Bake', input: '{"release":{"perc', inputDetails: { truncated: true } } })).toBe('00:00:07  Bake at ?%');
+  expect(describeEvent({ timestamp: at, type: 'WaitStateEntered', id: 4, stateEnteredEventDetails: { name: 'FinalBake', input: 'null' } })).toBe('00:00:07  FinalBake at ?%');
+  expect(describeEvent({ timestamp: at, type: 'TaskStateExited', id: 5, stateExitedEventDetails: { name: 'Gate', output: 'An output' } })).toBe('00:00:07  ✓ Gate: new color  at ?%');
+});
+
 describe('main', () => {
   let moto: MotoServer;
   beforeAll(async () => {

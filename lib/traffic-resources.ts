@@ -67,16 +67,19 @@ export class TrafficResourceProvider extends Construct {
   }
 
   /**
-   * Set the counts and scalable targets of the cluster's services. Scoped to the cluster rather than
+   * Set the counts and scalable targets of the cluster's services, reading their desired counts. Scoped to the cluster rather than
    * to service ARNs: the task definitions wait for the live image guard, which runs on this function,
    * so the function's policy cannot depend on the services.
    */
   grantServiceCounts(cluster: ecs.ICluster): void {
     const services = Stack.of(this).formatArn({ service: 'ecs', resource: 'service', resourceName: `${cluster.clusterName}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
-    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:UpdateService'], resources: [services] }));
+    // DescribeServices: an update that adds autoscaling registers a color's first scalable target
+    // with the config's bounds only if the color is in service (desiredCount > 0).
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:UpdateService', 'ecs:DescribeServices'], resources: [services] }));
     Validations.of(this).acknowledge({
       id: iam5ResourceFinding(this, services),
-      reason: "UpdateService (starting counts) on this environment's cluster only; service ARNs cannot be named without a dependency cycle with the image guard",
+      reason:
+        "UpdateService (starting counts) and DescribeServices (whether a color is in service when autoscaling is added) on this environment's cluster only; service ARNs cannot be named without a dependency cycle with the image guard",
     });
     this.function.addToRolePolicy(
       new iam.PolicyStatement({

@@ -7,8 +7,13 @@
  *
  * Create: each color gets its initial desired count; with autoscaling, its scalable target gets the
  *   initial bounds (the live color the config's, the idle color 0/0).
- * Update: a config change of the bounds reaches only colors that are in service (max > 0); a color at
- *   0/0 keeps 0/0, and no desired count is touched.
+ * Update: no desired count is ever touched. For each color with autoscaling in the new properties:
+ *   - it has a scalable target: a config change of the bounds reaches it only if it is in service
+ *     (max > 0); a color at 0/0 keeps 0/0;
+ *   - it has none (autoscaling switched on for an environment created without it): its target is
+ *     registered now, so that the scaling policies attached to it have a target — with the config's
+ *     bounds if the color is in service (its ECS service's desiredCount > 0, read with
+ *     DescribeServices), otherwise 0/0, as traffic control would have left it.
  * Delete: deregisters the scalable targets; the services are being deleted with the stack.
  */
 import {
@@ -17,7 +22,7 @@ import {
   DescribeScalableTargetsCommand,
   RegisterScalableTargetCommand,
 } from '@aws-sdk/client-application-auto-scaling';
-import { type ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { DescribeServicesCommand, type ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { COLORS, type Color, scalableTargetResourceId, type ScalingBounds } from '../shared/topology';
 import { withRetry } from '../traffic/retry';
 import { type CfnEvent, type CfnResult, intProp, stringProp } from './cfn';
@@ -27,7 +32,7 @@ export interface ColorCounts {
   readonly initialDesiredCount: number;
   /** Bounds the color starts with; absent without autoscaling. */
   readonly initialScaling?: ScalingBounds;
-  /** The config's bounds, applied on update to a color in service. */
+  /** The config's bounds, applied on update to a color in service (0/0 registered for an idle color without a target). */
   readonly scaling?: ScalingBounds;
 }
 
@@ -59,6 +64,7 @@ export function parseServiceCountsProps(raw: Record<string, unknown> | undefined
   return { clusterName: stringProp(raw?.ClusterName, 'ClusterName'), colors: parsed };
 }
 
+const IDLE: ScalingBounds = { minCapacity: 0, maxCapacity: 0 };
 const DIMENSION = { ServiceNamespace: 'ecs' as const, ScalableDimension: 'ecs:service:DesiredCount' as const };
 
 export interface CountsClients {
@@ -84,6 +90,18 @@ export async function handleServiceCounts(event: CfnEvent, clients: CountsClient
       clients.autoscaling.send(new RegisterScalableTargetCommand({ ...DIMENSION, ResourceId: resourceId(c), MinCapacity: b.minCapacity, MaxCapacity: b.maxCapacity })),
     );
 
+  /** The color's ECS desired count; its service is part of the stack, so a missing one is an error. */
+  const desiredCount = async (c: Color): Promise<number> => {
+    const serviceName = props.colors[c].serviceName;
+    const out = await withRetry(() => clients.ecs.send(new DescribeServicesCommand({ cluster: props.clusterName, services: [serviceName] })));
+    const service = out.services?.find((s) => s.serviceName === serviceName);
+    if (!service) {
+      const reason = out.failures?.find((f) => f.arn?.endsWith(`/${serviceName}`))?.reason ?? out.failures?.[0]?.reason ?? 'not returned';
+      throw new Error(`cannot register the scalable target of ${c}: service ${serviceName} in cluster ${props.clusterName} not found (${reason})`);
+    }
+    return service.desiredCount ?? 0;
+  };
+
   if (event.RequestType === 'Create') {
     for (const c of COLORS) {
       const color = props.colors[c];
@@ -98,7 +116,11 @@ export async function handleServiceCounts(event: CfnEvent, clients: CountsClient
       if (!wanted) continue;
       const out = await withRetry(() => clients.autoscaling.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'ecs', ResourceIds: [resourceId(c)] })));
       const current = out.ScalableTargets?.[0];
-      if (current && (current.MaxCapacity ?? 0) > 0) await register(c, wanted);
+      if (current) {
+        if ((current.MaxCapacity ?? 0) > 0) await register(c, wanted);
+      } else {
+        await register(c, (await desiredCount(c)) > 0 ? wanted : IDLE);
+      }
     }
   } else {
     for (const c of COLORS) {

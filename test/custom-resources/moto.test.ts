@@ -1,11 +1,12 @@
 /**
  * The custom resources against a local moto server, with the real handler cores and real SDK clients:
  * a weighted rule keeps the weights traffic control set through template updates, the image guard reads
- * the real rule, and the service counts leave what traffic control scaled alone. One moto per file,
+ * the real rule, and the service counts leave what traffic control scaled alone (and give colors a first
+ * scalable target when autoscaling is added after creation). One moto per file,
  * reset and the fixture rebuilt before each test.
  */
 import { createEvent, deleteEvent, guardProps, ruleProps, updateEvent, countsProps, type Props } from './events';
-import { DescribeScalableTargetsCommand } from '@aws-sdk/client-application-auto-scaling';
+import { DeregisterScalableTargetCommand, DescribeScalableTargetsCommand } from '@aws-sdk/client-application-auto-scaling';
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import {
   CreateListenerCommand,
@@ -215,13 +216,13 @@ describe('GIVEN Custom::LiveImageGuard against the fixture\'s real rules', () =>
 
 describe('GIVEN Custom::ServiceCounts against moto', () => {
   const COUNTS = 'Custom::ServiceCounts';
-  const props = (scaling = { min: '2', max: '6' }, desiredCount = '3') =>
+  const props = (scaling: { min: string; max: string } | null = { min: '2', max: '6' }, desiredCount = '3') =>
     countsProps({
       clusterName: fx.topology.clusterName,
       blueService: fx.topology.services.frontend.colors.blue.serviceName,
       greenService: fx.topology.services.frontend.colors.green.serviceName,
       desiredCount,
-      scaling,
+      scaling: scaling ?? undefined,
     });
 
   async function desiredCounts(): Promise<{ blue: number; green: number }> {
@@ -260,6 +261,43 @@ describe('GIVEN Custom::ServiceCounts against moto', () => {
 
     expect(await bounds()).toEqual({ blue: [3, 9], green: [0, 0] });
     expect(await desiredCounts()).toEqual({ blue: 5, green: 0 });
+  });
+
+  describe('AND the environment was created without autoscaling', () => {
+    const targetId = (c: 'blue' | 'green') => `service/${fx.topology.clusterName}/${fx.topology.services.frontend.colors[c].serviceName}`;
+    /** The fixture with the frontend as an environment without autoscaling has it: no scalable targets, no bounds in the topology. */
+    async function createWithoutAutoscaling(): Promise<TrafficContext> {
+      for (const c of ['blue', 'green'] as const) {
+        await clients.autoscaling.send(new DeregisterScalableTargetCommand({ ServiceNamespace: 'ecs', ScalableDimension: 'ecs:service:DesiredCount', ResourceId: targetId(c) }));
+      }
+      await handleServiceCounts(createEvent(COUNTS, props(null), 'Counts'), clients);
+      const frontend = fx.topology.services.frontend;
+      const unscaled = (c: 'blue' | 'green') => ({ targetGroupArn: frontend.colors[c].targetGroupArn, serviceName: frontend.colors[c].serviceName });
+      const topology: Topology = { ...fx.topology, services: { ...fx.topology.services, frontend: { ...frontend, colors: { blue: unscaled('blue'), green: unscaled('green') } } } };
+      return { clients, topology, retry: noSleep };
+    }
+
+    test('WHEN an update switches autoscaling on THEN blue (3 tasks) is registered at the config bounds, green (0 tasks) at 0/0, counts untouched', async () => {
+      await createWithoutAutoscaling();
+      expect(await bounds()).toEqual({ blue: undefined, green: undefined });
+      expect(await desiredCounts()).toEqual({ blue: 3, green: 0 });
+
+      await handleServiceCounts(updateEvent(COUNTS, 'Counts-counts', props({ min: '3', max: '9' }), props(null), 'Counts'), clients);
+
+      expect(await bounds()).toEqual({ blue: [3, 9], green: [0, 0] });
+      expect(await desiredCounts()).toEqual({ blue: 3, green: 0 });
+    });
+
+    test('WHEN traffic control scaled green up mid-release before the update THEN both colors get the config bounds and keep their counts', async () => {
+      const ctx = await createWithoutAutoscaling();
+      await scaleColor(ctx, { color: 'green', desiredCount: 2, actor: 'test' });
+      expect(await bounds()).toEqual({ blue: undefined, green: undefined });
+
+      await handleServiceCounts(updateEvent(COUNTS, 'Counts-counts', props({ min: '3', max: '9' }), props(null), 'Counts'), clients);
+
+      expect(await bounds()).toEqual({ blue: [3, 9], green: [3, 9] });
+      expect(await desiredCounts()).toEqual({ blue: 3, green: 2 });
+    });
   });
 
   // A second Delete is covered by the unit tests only: AWS answers a missing target with

@@ -1,11 +1,14 @@
-/** Custom::ServiceCounts with mocked ECS and Application Auto Scaling: starting counts once, bounds only for colors in service. */
+/**
+ * Custom::ServiceCounts with mocked ECS and Application Auto Scaling: starting counts once, bounds only
+ * for colors in service, a first target for colors that had none when autoscaling is added.
+ */
 import {
   ApplicationAutoScalingClient,
   DeregisterScalableTargetCommand,
   DescribeScalableTargetsCommand,
   RegisterScalableTargetCommand,
 } from '@aws-sdk/client-application-auto-scaling';
-import { ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handleServiceCounts, parseServiceCountsProps } from '../../lambda/custom-resources/service-counts';
 import { logger } from '../../lambda/traffic/logger';
@@ -116,13 +119,12 @@ describe('GIVEN an Update with new config bounds 3/10', () => {
     expect(inputs(aasMock, RegisterScalableTargetCommand).map((i: any) => i.ResourceId)).toEqual([GREEN_ID]);
   });
 
-  test('WHEN a color has no scalable target at all THEN it is not registered by the update', async () => {
-    scalableTargets({ [BLUE_ID]: undefined, [GREEN_ID]: undefined });
+  test('WHEN both colors have a scalable target THEN no service is described', async () => {
+    scalableTargets({ [BLUE_ID]: [2, 6], [GREEN_ID]: [0, 0] });
 
     await handleServiceCounts(updateEvent(TYPE, PHYSICAL_ID, next(), props()), clients);
 
-    expect(aasMock.commandCalls(DescribeScalableTargetsCommand)).toHaveLength(2);
-    expect(aasMock.commandCalls(RegisterScalableTargetCommand)).toHaveLength(0);
+    expect(ecsMock.calls()).toHaveLength(0);
   });
 
   test('WHEN the environment has no autoscaling THEN the update makes no call at all', async () => {
@@ -130,6 +132,96 @@ describe('GIVEN an Update with new config bounds 3/10', () => {
 
     expect(aasMock.calls()).toHaveLength(0);
     expect(ecsMock.calls()).toHaveLength(0);
+  });
+});
+
+describe('GIVEN an Update that switches autoscaling on for an environment created without it', () => {
+  const before = () => props({ scaling: undefined });
+  const next = () => props({ scaling: { min: '3', max: '10' } });
+  const services = (counts: Record<string, number>) => {
+    for (const [name, desiredCount] of Object.entries(counts)) {
+      ecsMock.on(DescribeServicesCommand, { services: [name] }).resolves({ services: [{ serviceName: name, desiredCount, status: 'ACTIVE' }], failures: [] });
+    }
+  };
+
+  test('WHEN blue is in service (3 tasks) and green idle (0) THEN blue is registered at 3/10, green at 0/0, and no desired count is touched', async () => {
+    scalableTargets({ [BLUE_ID]: undefined, [GREEN_ID]: undefined });
+    services({ 'fe-blue': 3, 'fe-green': 0 });
+
+    const result = await handleServiceCounts(updateEvent(TYPE, PHYSICAL_ID, next(), before()), clients);
+
+    expect(inputs(aasMock, RegisterScalableTargetCommand)).toEqual([
+      { ...DIMENSION, ResourceId: BLUE_ID, MinCapacity: 3, MaxCapacity: 10 },
+      { ...DIMENSION, ResourceId: GREEN_ID, MinCapacity: 0, MaxCapacity: 0 },
+    ]);
+    expect(inputs(ecsMock, DescribeServicesCommand)).toEqual([
+      { cluster: CLUSTER, services: ['fe-blue'] },
+      { cluster: CLUSTER, services: ['fe-green'] },
+    ]);
+    expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(0);
+    expect(result).toEqual({ physicalResourceId: PHYSICAL_ID });
+  });
+
+  test('WHEN traffic control promoted green (blue 0, green 4) THEN blue gets 0/0 and green 3/10', async () => {
+    scalableTargets({ [BLUE_ID]: undefined, [GREEN_ID]: undefined });
+    services({ 'fe-blue': 0, 'fe-green': 4 });
+
+    await handleServiceCounts(updateEvent(TYPE, PHYSICAL_ID, next(), before()), clients);
+
+    expect(inputs(aasMock, RegisterScalableTargetCommand).map((i: any) => [i.ResourceId, i.MinCapacity, i.MaxCapacity])).toEqual([
+      [BLUE_ID, 0, 0],
+      [GREEN_ID, 3, 10],
+    ]);
+    expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(0);
+  });
+
+  test('WHEN mid-release both colors run tasks THEN both get 3/10', async () => {
+    scalableTargets({ [BLUE_ID]: undefined, [GREEN_ID]: undefined });
+    services({ 'fe-blue': 3, 'fe-green': 1 });
+
+    await handleServiceCounts(updateEvent(TYPE, PHYSICAL_ID, next(), before()), clients);
+
+    expect(inputs(aasMock, RegisterScalableTargetCommand).map((i: any) => [i.ResourceId, i.MinCapacity, i.MaxCapacity])).toEqual([
+      [BLUE_ID, 3, 10],
+      [GREEN_ID, 3, 10],
+    ]);
+  });
+
+  test('WHEN only green lacks a target (blue 2/6 kept, green idle) THEN blue gets the config bounds as before, green 0/0, and only green is described', async () => {
+    scalableTargets({ [BLUE_ID]: [2, 6], [GREEN_ID]: undefined });
+    services({ 'fe-green': 0 });
+
+    await handleServiceCounts(updateEvent(TYPE, PHYSICAL_ID, next(), before()), clients);
+
+    expect(inputs(aasMock, RegisterScalableTargetCommand).map((i: any) => [i.ResourceId, i.MinCapacity, i.MaxCapacity])).toEqual([
+      [BLUE_ID, 3, 10],
+      [GREEN_ID, 0, 0],
+    ]);
+    expect(inputs(ecsMock, DescribeServicesCommand)).toEqual([{ cluster: CLUSTER, services: ['fe-green'] }]);
+    expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(0);
+  });
+
+  test('WHEN an existing target is at 0/0 and the other has none but is in service THEN 0/0 stays and the other gets 3/10', async () => {
+    scalableTargets({ [BLUE_ID]: undefined, [GREEN_ID]: [0, 0] });
+    services({ 'fe-blue': 3 });
+
+    await handleServiceCounts(updateEvent(TYPE, PHYSICAL_ID, next(), before()), clients);
+
+    expect(inputs(aasMock, RegisterScalableTargetCommand).map((i: any) => [i.ResourceId, i.MinCapacity, i.MaxCapacity])).toEqual([[BLUE_ID, 3, 10]]);
+    expect(inputs(ecsMock, DescribeServicesCommand)).toEqual([{ cluster: CLUSTER, services: ['fe-blue'] }]);
+  });
+
+  test('WHEN the service is missing (DescribeServices failure) THEN the update fails naming it and registers nothing for it', async () => {
+    scalableTargets({ [BLUE_ID]: undefined, [GREEN_ID]: undefined });
+    ecsMock
+      .on(DescribeServicesCommand)
+      .resolves({ services: [], failures: [{ arn: `arn:aws:ecs:us-east-1:123456789012:service/${CLUSTER}/fe-blue`, reason: 'MISSING' }] });
+
+    await expect(handleServiceCounts(updateEvent(TYPE, PHYSICAL_ID, next(), before()), clients)).rejects.toThrow(
+      /service fe-blue in cluster dev-cluster not found \(MISSING\)/,
+    );
+    expect(aasMock.commandCalls(RegisterScalableTargetCommand)).toHaveLength(0);
+    expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(0);
   });
 });
 

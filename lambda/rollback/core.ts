@@ -13,13 +13,14 @@ import { Color, COLORS, otherColor, ServiceName, SERVICES } from '../shared/topo
 import { AllClients } from '../traffic/notification-clients';
 import { call, nowOf, TrafficContext } from '../traffic/context';
 import { errorMessage, GuardRefused } from '../traffic/errors';
-import { appendLedgerQuietly, buildLedgerEntry, LedgerEntry, readLedger, WeightsByService } from '../traffic/ledger';
+import { appendLedgerQuietly, buildLedgerEntry, readLedger, WeightsByService } from '../traffic/ledger';
 import { logger } from '../traffic/logger';
 import { ScaleResult, scaleColor } from '../traffic/scale';
 import { shift, ShiftResult } from '../traffic/shift';
 import { publishTrafficWeights } from '../traffic/weights-metric';
 import { readRules, RuleState } from '../traffic/state';
-import { formatWeights, liveColorOf, weightsForPercent } from '../traffic/weights';
+import { LEDGER_LOOKBACK, stableColorOf } from '../traffic/stable';
+import { formatWeights, weightsForPercent } from '../traffic/weights';
 import { RollbackFailed, RollbackIncomplete } from './errors';
 import { AlarmEvent, parseAlarmEvent } from './event';
 import { claimMarker, completeMarker, failMarker, readMarker, RollbackMarker } from './marker';
@@ -109,38 +110,6 @@ function weightsOf(rules: Record<ServiceName, RuleState>): WeightsByService {
   const out: WeightsByService = {};
   for (const s of SERVICES) out[s] = rules[s].weights;
   return out;
-}
-
-/** How many ledger entries (newest first) are searched for the state before the release. */
-export const LEDGER_LOOKBACK = 50;
-
-/** The color carrying all traffic of every service in `w`, if any. */
-export function allTrafficOn(w: WeightsByService | undefined): Color | undefined {
-  if (!w) return undefined;
-  return COLORS.find((c) => SERVICES.every((s) => w[s] !== undefined && w[s]![c] > 0 && w[s]![otherColor(c)] === 0));
-}
-
-export interface StableColor {
-  readonly color: Color;
-  /** current: it carries all traffic now; ledger: it carried all traffic before the release; live: fallback. */
-  readonly source: 'current' | 'ledger' | 'live';
-  /** The ledger entry that showed it. */
-  readonly sk?: string;
-}
-
-/**
- * The stable color: the color that carried all traffic of every service most recently — now, or else before the
- * release according to the ledger (newest entry first; its weightsAfter, then its weightsBefore). When the ledger does
- * not say (no entry within LEDGER_LOOKBACK), the live color (>= 50% of the frontend weight, blue on a tie).
- */
-export function stableColorOf(current: WeightsByService, ledger: readonly LedgerEntry[]): StableColor {
-  const now = allTrafficOn(current);
-  if (now) return { color: now, source: 'current' };
-  for (const entry of ledger) {
-    const c = allTrafficOn(entry.weightsAfter) ?? allTrafficOn(entry.weightsBefore);
-    if (c) return { color: c, source: 'ledger', sk: entry.sk };
-  }
-  return { color: liveColorOf(current.frontend ?? { blue: 1, green: 0 }), source: 'live' };
 }
 
 /** Stops every RUNNING execution of the release state machine; returns their ARNs. */

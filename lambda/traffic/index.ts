@@ -10,5 +10,6 @@ export * from './release';
 export * from './retry';
 export * from './scale';
 export * from './shift';
+export * from './stable';
 export * from './state';
 export * from './weights';

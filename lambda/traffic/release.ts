@@ -2,8 +2,10 @@
 import { Color, COLORS, otherColor, SERVICES } from '../shared/topology';
 import { TrafficContext } from './context';
 import { GuardRefused } from './errors';
+import { readLedger } from './ledger';
 import { ScaleResult, scaleColor } from './scale';
 import { shift, ShiftResult } from './shift';
+import { LEDGER_LOOKBACK, stableColorOf } from './stable';
 import { readRules } from './state';
 import { liveColorOf } from './weights';
 
@@ -26,7 +28,7 @@ export interface RollbackResult {
 }
 
 /**
- * Sends all traffic back to `to` (default: the stable color, i.e. the live color) ignoring the lock and alarms, then
+ * Sends all traffic back to `to` (default: the stable color, the one that carried all traffic most recently, see stable.ts) ignoring the lock and alarms, then
  * scales the other color to 0. Without `to`, refuses when no traffic is on the other color (nothing to roll back;
  * undoing a completed promote needs the color named explicitly).
  */
@@ -39,8 +41,11 @@ export async function rollback(
   }
   let to = req.to;
   if (!to) {
-    const rules = await readRules(ctx);
-    to = liveColorOf(rules.frontend.weights);
+    const [rules, ledger] = await Promise.all([readRules(ctx), readLedger(ctx, LEDGER_LOOKBACK)]);
+    to = stableColorOf(
+      Object.fromEntries(SERVICES.map((s) => [s, rules[s].weights])),
+      ledger,
+    ).color;
     const other = otherColor(to);
     if (SERVICES.every((s) => rules[s].weights[other] === 0)) {
       throw new GuardRefused(

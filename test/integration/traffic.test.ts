@@ -230,6 +230,14 @@ describe('GIVEN a fresh blue/green environment in moto', () => {
       expect(actions.slice(0, 2)).toEqual(['scale', 'rollback']);
     });
 
+    test('GIVEN a canary past 50 % (green 75) WHEN rolled back without a color THEN traffic returns to blue, the color the ledger shows carried everything before', async () => {
+      await acquireLock(ctx, OWNER);
+      for (const percent of [10, 50, 75]) await shift(ctx, { target: { to: 'green', percent }, owner: OWNER, actor: 'pipeline' });
+      const result = await rollback(ctx, { actor: 'operator', reason: 'abort the canary' });
+      expect(result.to).toBe('blue');
+      expect(await ruleWeights()).toEqual(ALL_BLUE);
+    });
+
     test('fails WHEN all traffic is already on the live color and no color is named THEN nothing to roll back', async () => {
       const err = await rollback(ctx, { actor: 'test' }).catch((e) => e);
       expect(err).toBeInstanceOf(GuardRefused);

@@ -1,6 +1,7 @@
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
-import { emfLine, stableColorOf, subjectOf } from '../../lambda/rollback';
+import { emfLine, subjectOf } from '../../lambda/rollback';
+import { stableColorOf } from '../../lambda/traffic/stable';
 import { parseAlarmEvent } from '../../lambda/rollback/event';
 import { event, SM_ARN, topology, world } from './helpers';
 

@@ -7,15 +7,22 @@ import { ScaleResult, scaleColor } from './scale';
 import { shift, ShiftResult } from './shift';
 import { LEDGER_LOOKBACK, stableColorOf } from './stable';
 import { readRules } from './state';
-import { liveColorOf } from './weights';
 
-/** Sends all traffic of every service to the non-live color (guards apply; the caller must hold the lock). */
+/** The stable color now (stable.ts): the one that carried all traffic most recently. */
+async function stableColor(ctx: TrafficContext): Promise<{ color: Color; rules: Awaited<ReturnType<typeof readRules>> }> {
+  const [rules, ledger] = await Promise.all([readRules(ctx), readLedger(ctx, LEDGER_LOOKBACK)]);
+  return { color: stableColorOf(Object.fromEntries(SERVICES.map((s) => [s, rules[s].weights])), ledger).color, rules };
+}
+
+/**
+ * Sends all traffic of every service to the new color, the one that is not stable (guards apply; the
+ * caller must hold the lock). During a canary past 50 % that is still the new color, not the old one.
+ */
 export async function promote(
   ctx: TrafficContext,
   req: { owner: string; actor: string; reason?: string },
 ): Promise<ShiftResult & { to: Color }> {
-  const rules = await readRules(ctx);
-  const to = otherColor(liveColorOf(rules.frontend.weights));
+  const to = otherColor((await stableColor(ctx)).color);
   const result = await shift(ctx, { ...req, target: { to, percent: 100 }, reason: req.reason ?? `promote ${to}` });
   return { ...result, to };
 }
@@ -41,11 +48,9 @@ export async function rollback(
   }
   let to = req.to;
   if (!to) {
-    const [rules, ledger] = await Promise.all([readRules(ctx), readLedger(ctx, LEDGER_LOOKBACK)]);
-    to = stableColorOf(
-      Object.fromEntries(SERVICES.map((s) => [s, rules[s].weights])),
-      ledger,
-    ).color;
+    const stable = await stableColor(ctx);
+    const rules = stable.rules;
+    to = stable.color;
     const other = otherColor(to);
     if (SERVICES.every((s) => rules[s].weights[other] === 0)) {
       throw new GuardRefused(

@@ -15,6 +15,7 @@ import {
 import { SERVICES } from '../../lambda/shared/topology';
 import {
   acquireLock,
+  promote,
   GuardRefused,
   LockHeld,
   logger,
@@ -236,6 +237,14 @@ describe('GIVEN a fresh blue/green environment in moto', () => {
       const result = await rollback(ctx, { actor: 'operator', reason: 'abort the canary' });
       expect(result.to).toBe('blue');
       expect(await ruleWeights()).toEqual(ALL_BLUE);
+    });
+
+    test('GIVEN a canary past 50 % (green 75) WHEN promoted THEN all traffic goes to green, the new color', async () => {
+      await acquireLock(ctx, OWNER);
+      for (const percent of [10, 75]) await shift(ctx, { target: { to: 'green', percent }, owner: OWNER, actor: 'pipeline' });
+      const result = await promote(ctx, { owner: OWNER, actor: 'operator' });
+      expect(result.to).toBe('green');
+      expect(await ruleWeights()).toEqual({ frontend: { blue: 0, green: 100 }, backend: { blue: 0, green: 100 } });
     });
 
     test('fails WHEN all traffic is already on the live color and no color is named THEN nothing to roll back', async () => {

@@ -1,6 +1,6 @@
 import { DescribeAlarmsCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeRulesCommand, DescribeTargetHealthCommand, ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { logger, promote, shift } from '../../lambda/traffic';
 import {
   publishTrafficWeights,
@@ -118,6 +118,7 @@ describe('GIVEN all traffic on blue and the lock held by "me"', () => {
 describe('GIVEN a canary at 90/10', () => {
   test('WHEN promoting green THEN blue 0 and green 100 are published after the verify', async () => {
     statefulRules({ frontend: [90, 10], backend: [90, 10] });
+    m.ddb.on(QueryCommand).resolves({ Items: [] }); // no ledger: the stable color is the live one, blue
     await promote(m.ctx, { owner: 'me', actor: 't' });
     expect(putInputs()).toEqual([
       {

@@ -26,9 +26,9 @@ import {
 } from '@aws-sdk/client-sfn';
 import { readReleaseRecord } from '../lambda/release/record';
 import { SERVICES } from '../lambda/shared/topology';
-import { clientConfig, ClientOptions, createClients, destroyClients, errorMessage, formatWeights, logger, readRules, rollback, TrafficError } from '../lambda/traffic';
+import { clientConfig, ClientOptions, createClients, destroyClients, errorMessage, formatWeights, logger, readRules, rollback } from '../lambda/traffic';
 import { ENVIRONMENTS, Environment, stackName, tokenize, UsageError } from './args';
-import { classifyError, EnvironmentError, loadTopology } from './traffic';
+import { classifyError, EnvironmentError, loadTopology, reportError } from './traffic';
 
 const COMMANDS = ['start', 'status', 'abort', 'approve'] as const;
 type Command = (typeof COMMANDS)[number];
@@ -207,13 +207,7 @@ export async function main(argv: readonly string[], deps: { stdout?: (l: string)
       }
     }
   } catch (e) {
-    const c = classifyError(e);
-    if (c instanceof EnvironmentError) {
-      err(`error: ${c.message}`);
-      return 2;
-    }
-    err(c instanceof TrafficError ? `${c.name}: ${c.message}` : `error: ${errorMessage(c)}`);
-    return 1;
+    return reportError(e, err);
   } finally {
     cfn.destroy();
     sfn.destroy();

@@ -84,6 +84,25 @@ const CREDENTIAL_ERRORS = new Set([
 ]);
 
 /** Maps errors about credentials, region or reachability to an EnvironmentError; other errors are returned as-is. */
+/**
+ * One line on stderr for a failed command, and its exit code: 2 for the environment (credentials,
+ * region, stack not deployed), 1 for a refused or failed operation. Shared by every CLI.
+ */
+export function reportError(e: unknown, err: (line: string) => void): number {
+  const c = classifyError(e);
+  if (c instanceof EnvironmentError) {
+    err(`error: ${c.message}`);
+    return 2;
+  }
+  if (c instanceof TrafficError) {
+    err(`${c.name}: ${c.message}`);
+    return 1;
+  }
+  err(`error: ${errorMessage(c)}`);
+  if (process.env.TRAFFIC_DEBUG) err((c as Error)?.stack ?? '');
+  return 1;
+}
+
 export function classifyError(e: unknown): unknown {
   if (e instanceof EnvironmentError) return e;
   const err = e as { name?: string; message?: string; code?: string };
@@ -226,18 +245,7 @@ export async function main(argv: readonly string[], deps: CliDeps = {}): Promise
     out(await execute(args, ctx, deps.owner ?? defaultOwner()));
     return 0;
   } catch (e) {
-    const c = classifyError(e);
-    if (c instanceof EnvironmentError) {
-      err(`error: ${c.message}`);
-      return 2;
-    }
-    if (c instanceof TrafficError) {
-      err(`${c.name}: ${c.message}`);
-      return 1;
-    }
-    err(`error: ${errorMessage(c)}`);
-    if (process.env.TRAFFIC_DEBUG) err((c as Error)?.stack ?? '');
-    return 1;
+    return reportError(e, err);
   } finally {
     cfn.destroy();
     if (clients) destroyClients(clients);

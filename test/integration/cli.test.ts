@@ -4,7 +4,6 @@
  */
 import { createServer, IncomingHttpHeaders, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeScalableTargetsCommand } from '@aws-sdk/client-application-auto-scaling';
 import { ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
 import { main } from '../../cli/traffic';
@@ -20,7 +19,7 @@ import {
   TrafficClients,
   TrafficContext,
 } from '../../lambda/traffic';
-import { Fixture, useMotoFixture } from '../support/fixture';
+import { deployStackOutputs, Fixture, useMotoFixture } from '../support/fixture';
 import { MotoServer } from '../support/moto';
 
 jest.setTimeout(60000);
@@ -34,17 +33,7 @@ let ctx: TrafficContext;
 useMotoFixture(async (s) => {
   ({ moto, clients, fx } = s);
   ctx = { clients, topology: fx.topology, retry: { sleep: async () => undefined } };
-  const cfn = new CloudFormationClient(moto.clientConfig);
-  await cfn.send(
-    new CreateStackCommand({
-      StackName: 'Dev-Stateless',
-      TemplateBody: JSON.stringify({
-        Resources: { Placeholder: { Type: 'AWS::CloudFormation::WaitConditionHandle' } },
-        Outputs: { Topology: { Value: JSON.stringify(fx.topology) } },
-      }),
-    }),
-  );
-  cfn.destroy();
+  await deployStackOutputs(moto.clientConfig, fx.topology);
 });
 
 async function cli(...argv: string[]) {

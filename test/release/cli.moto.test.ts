@@ -14,12 +14,11 @@
  */
 import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { CreateStateMachineCommand, DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { main } from '../../cli/release';
 import { putReleaseRecord, readReleaseRecord } from '../../lambda/release/record';
 import { acquireLock, logger, readLedger, readRules, shift, TrafficClients, TrafficContext } from '../../lambda/traffic';
-import { Fixture, useMotoFixture } from '../support/fixture';
+import { deployStackOutputs, Fixture, useMotoFixture } from '../support/fixture';
 import { MotoServer } from '../support/moto';
 import { ACCOUNT, DUMMY_RELEASE_DEFINITION } from '../support/release';
 
@@ -41,20 +40,7 @@ useMotoFixture(async (s) => {
   stateMachineArn = (
     await sfn.send(new CreateStateMachineCommand({ name: 'dev-release', roleArn: `arn:aws:iam::${ACCOUNT}:role/dev-release`, definition: DUMMY_RELEASE_DEFINITION }))
   ).stateMachineArn!;
-  const cfn = new CloudFormationClient(moto.clientConfig);
-  try {
-    await cfn.send(
-      new CreateStackCommand({
-        StackName: 'Dev-Stateless',
-        TemplateBody: JSON.stringify({
-          Resources: { Placeholder: { Type: 'AWS::CloudFormation::WaitConditionHandle' } },
-          Outputs: { Topology: { Value: JSON.stringify(fx.topology) }, ReleaseStateMachineArn: { Value: stateMachineArn } },
-        }),
-      }),
-    );
-  } finally {
-    cfn.destroy();
-  }
+  await deployStackOutputs(moto.clientConfig, fx.topology, { ReleaseStateMachineArn: stateMachineArn });
 });
 afterAll(() => sfn?.destroy());
 

@@ -12,6 +12,7 @@ import {
   ApplicationAutoScalingClient,
   RegisterScalableTargetCommand,
 } from '@aws-sdk/client-application-auto-scaling';
+import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient, PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
@@ -324,4 +325,23 @@ export function useMotoFixture(onEach: (state: MotoFixtureState) => void | Promi
     await moto!.reset();
     await onEach({ moto: moto!, clients: clients!, fx: await buildFixture(moto!.clientConfig, options) });
   });
+}
+
+/**
+ * Stands in for a deployed `<Stage>-Stateless` stack in moto: only its outputs, which is all the CLIs
+ * read (`Topology`, and whatever else is given, e.g. `ReleaseStateMachineArn`).
+ */
+export async function deployStackOutputs(cfg: FixtureConfig, topology: Topology, more: Record<string, string> = {}, stackName = 'Dev-Stateless'): Promise<void> {
+  const cfn = new CloudFormationClient(cfg);
+  try {
+    const outputs = Object.fromEntries(Object.entries({ Topology: JSON.stringify(topology), ...more }).map(([k, v]) => [k, { Value: v }]));
+    await cfn.send(
+      new CreateStackCommand({
+        StackName: stackName,
+        TemplateBody: JSON.stringify({ Resources: { Placeholder: { Type: 'AWS::CloudFormation::WaitConditionHandle' } }, Outputs: outputs }),
+      }),
+    );
+  } finally {
+    cfn.destroy();
+  }
 }

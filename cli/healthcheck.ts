@@ -1,6 +1,6 @@
 /**
  * `healthcheck`: the release's pre-traffic checks (lambda/release/pretraffic.ts, the one implementation) run from the
- * CLI. Every health path of both services is requested through the environment's test listener
+ * CLI. Every configured check of each service (config `services.<name>.preTrafficChecks`) is requested through the environment's test listener
  * (`https://<host>:<port><path>`, header `X-Release-Color: <color>`), which reaches that color whatever the weights are.
  *
  * The test listener part of the topology is built from the repository's config (port, domain), so no AWS call is
@@ -9,7 +9,7 @@
  */
 import { ENVIRONMENTS as CONFIGS, type EnvironmentName } from '../config';
 import { CheckResult, HttpGet, runPreTrafficChecks } from '../lambda/release/pretraffic';
-import { Color, COLOR_HEADER, Topology } from '../lambda/shared/topology';
+import { Color, COLOR_HEADER, SERVICES, Topology } from '../lambda/shared/topology';
 
 /** Per request, as the release's default (`healthcheckTimeoutMs`). */
 export const HEALTHCHECK_TIMEOUT_MS = 5000;
@@ -23,6 +23,7 @@ export function testListenerOf(env: EnvironmentName): TestListener {
     port: c.testListener.port,
     colorHeader: COLOR_HEADER,
     hosts: { frontend: c.domainName, backend: `api.${c.domainName}` },
+    checks: Object.fromEntries(SERVICES.map((s) => [s, c.services[s].preTrafficChecks])) as TestListener['checks'],
   };
 }
 
@@ -60,7 +61,7 @@ export function formatHealthResults(
       (baseUrl ? `\n  requests sent to ${baseUrl} with each service's Host header` : ''),
   ];
   for (const r of results) {
-    const outcome = r.status !== undefined ? `HTTP ${r.status}` : r.error;
+    const outcome = r.status !== undefined ? `HTTP ${r.status}${r.ok ? '' : ` (expected ${r.expectedStatus})`}` : r.error;
     lines.push(`  ${r.ok ? 'PASS' : 'FAIL'}  ${r.service.padEnd(9)} ${r.path.padEnd(17)} ${outcome}  (${r.ms} ms)`);
   }
   const failed = results.filter((r) => !r.ok).length;

@@ -159,7 +159,7 @@ export async function main(argv: readonly string[], deps: { stdout?: (l: string)
   const sfn = new SFNClient(clientConfig(options));
   const clients = createClients({ ...options, maxAttempts: 1 });
   try {
-    const [arn, topology] = await Promise.all([stateMachineArn(cfn, args.env), loadTopology(cfn, args.env)]);
+    const [arn, topology] = await Promise.all([stateMachineArn(cfn, args.env), loadTopology(cfn, clients.dynamodb, args.env)]);
     const ctx = { clients, topology };
     const running = async () => (await sfn.send(new ListExecutionsCommand({ stateMachineArn: arn, statusFilter: 'RUNNING', maxResults: 1 }))).executions?.[0];
     switch (args.command) {

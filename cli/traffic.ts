@@ -4,7 +4,8 @@
  *   npx tsx cli/traffic.ts <status|shift|promote|rollback|scale|healthcheck> --env <dev|staging|production> \
  *     [--profile P] [--region R] [--endpoint URL] ...
  *
- * The environment's Topology comes from the `Topology` output of the `<Stage>-Stateless` CloudFormation stack;
+ * The environment's Topology is the document the `<Stage>-Stateless` stack stores in the table its `TopologyTable` output
+ * names (lambda/shared/topology-store.ts), the same one the handlers read;
  * `healthcheck` needs no AWS: it runs the release's pre-traffic checks through the test listener built from config.
  * Exit codes: 0 done; 1 refused or failed (guard, lock held, failed shift, failing health check);
  * 2 usage, unknown environment, missing/rejected credentials or region, stack not deployed.
@@ -13,7 +14,9 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import { hostname, userInfo } from 'node:os';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { parseTopology, SERVICES, Topology } from '../lambda/shared/topology';
+import { SERVICES, Topology } from '../lambda/shared/topology';
+import { readTopology, TOPOLOGY_TABLE_OUTPUT } from '../lambda/shared/topology-store';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   acquireLock,
   clientConfig,
@@ -118,8 +121,8 @@ export function classifyError(e: unknown): unknown {
   return e;
 }
 
-/** Reads the Topology output of the environment's stateless stack. */
-export async function loadTopology(cfn: CloudFormationClient, env: Environment): Promise<Topology> {
+/** Reads the topology the environment's stateless stack stored, in the table its `TopologyTable` output names. */
+export async function loadTopology(cfn: CloudFormationClient, dynamodb: DynamoDBClient, env: Environment): Promise<Topology> {
   const name = stackName(env);
   let outputs;
   try {
@@ -134,13 +137,17 @@ export async function loadTopology(cfn: CloudFormationClient, env: Environment):
     }
     throw classifyError(e);
   }
-  const raw = outputs.find((o) => o.OutputKey === 'Topology')?.OutputValue;
-  if (!raw) throw new EnvironmentError(`stack ${name} has no output named Topology (deployed by an older version?)`);
+  const table = outputs.find((o) => o.OutputKey === TOPOLOGY_TABLE_OUTPUT)?.OutputValue;
+  if (!table) throw new EnvironmentError(`stack ${name} has no output named ${TOPOLOGY_TABLE_OUTPUT} (deployed by an older version? deploy it again)`);
+  let stored;
   try {
-    return parseTopology(raw);
+    stored = await readTopology(dynamodb, table, { maxAttempts: 3 });
   } catch (e) {
-    throw new EnvironmentError(`stack ${name} output Topology: ${(e as Error).message.replace(/\n\s*/g, ' ')}`);
+    const err = classifyError(e);
+    if (err instanceof EnvironmentError) throw err;
+    throw new EnvironmentError(`stack ${name}: ${(e as Error).message.replace(/\n\s*/g, ' ')}`);
   }
+  return stored.topology;
 }
 
 function formatChange(before: WeightsByService, after: WeightsByService): string {
@@ -237,10 +244,9 @@ export async function main(argv: readonly string[], deps: CliDeps = {}): Promise
     ...deps.clientOptions,
   };
   const cfn = new CloudFormationClient(clientConfig(options));
-  let clients;
+  const clients = createClients({ ...options, maxAttempts: 1 });
   try {
-    const topology = await loadTopology(cfn, args.env);
-    clients = createClients({ ...options, maxAttempts: 1 });
+    const topology = await loadTopology(cfn, clients.dynamodb, args.env);
     const ctx: TrafficContext = { clients, topology, retry: deps.retry };
     out(await execute(args, ctx, deps.owner ?? defaultOwner()));
     return 0;
@@ -248,7 +254,7 @@ export async function main(argv: readonly string[], deps: CliDeps = {}): Promise
     return reportError(e, err);
   } finally {
     cfn.destroy();
-    if (clients) destroyClients(clients);
+    destroyClients(clients);
   }
 }
 

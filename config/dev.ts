@@ -1,4 +1,4 @@
-import { EXAMPLE_HOSTED_ZONE, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, REPOSITORIES, VALKEY_VERSION } from './shared';
+import { OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, PRE_TRAFFIC_CHECKS, POSTGRES_VERSION, REGION, REPOSITORIES, VALKEY_VERSION } from './shared';
 import type { EnvironmentConfig } from './types';
 
 export const dev: EnvironmentConfig = {
@@ -7,11 +7,13 @@ export const dev: EnvironmentConfig = {
   region: REGION,
   availabilityZones: [`${REGION}a`, `${REGION}b`],
   domainName: 'dev.example.com',
-  hostedZone: EXAMPLE_HOSTED_ZONE,
+  // The public hosted zone of this environment's own account (README, "First deploy": delegate a subdomain per account).
+  hostedZone: { zoneId: 'Z00000000000DEVEXAMPLE', zoneName: 'dev.example.com' },
   network: { cidr: '10.10.0.0/16', natGateways: 1, interfaceEndpoints: false, flowLogRetentionDays: 14 },
   services: {
     frontend: {
       repositoryName: REPOSITORIES.frontend,
+      preTrafficChecks: PRE_TRAFFIC_CHECKS.frontend,
       cpu: 256,
       memoryMiB: 512,
       desiredCount: 1,
@@ -20,6 +22,7 @@ export const dev: EnvironmentConfig = {
     },
     backend: {
       repositoryName: REPOSITORIES.backend,
+      preTrafficChecks: PRE_TRAFFIC_CHECKS.backend,
       cpu: 256,
       memoryMiB: 512,
       desiredCount: 1,

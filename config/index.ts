@@ -4,7 +4,7 @@ import { staging } from './staging';
 import type { EnvironmentConfig, EnvironmentName } from './types';
 
 export * from './types';
-export { ConfigError, validateConfig } from './validate';
+export { ConfigError, validateConfig, validateEnvironments } from './validate';
 
 /** Every environment, in deployment order. */
 export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> = { dev, staging, production };

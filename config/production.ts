@@ -1,4 +1,4 @@
-import { EXAMPLE_HOSTED_ZONE, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, REPOSITORIES, VALKEY_VERSION } from './shared';
+import { OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, PRE_TRAFFIC_CHECKS, POSTGRES_VERSION, REGION, REPOSITORIES, VALKEY_VERSION } from './shared';
 import type { EnvironmentConfig } from './types';
 
 export const production: EnvironmentConfig = {
@@ -7,7 +7,8 @@ export const production: EnvironmentConfig = {
   region: REGION,
   availabilityZones: [`${REGION}a`, `${REGION}b`, `${REGION}c`],
   domainName: 'example.com',
-  hostedZone: EXAMPLE_HOSTED_ZONE,
+  // The public hosted zone of this account: production owns the apex; dev and staging get delegated subdomains.
+  hostedZone: { zoneId: 'Z0000000000EXAMPLE', zoneName: 'example.com' },
   network: { cidr: '10.30.0.0/16', natGateways: 3, interfaceEndpoints: true, flowLogRetentionDays: 90 },
   services: {
     // The plan's compose limits (0.5 vCPU/512 MiB, 1 vCPU/1 GiB) are not Fargate sizes: Fargate's
@@ -15,6 +16,7 @@ export const production: EnvironmentConfig = {
     // CPU and replica count and takes the nearest valid memory (README, "Sizing").
     frontend: {
       repositoryName: REPOSITORIES.frontend,
+      preTrafficChecks: PRE_TRAFFIC_CHECKS.frontend,
       cpu: 512,
       memoryMiB: 1024,
       desiredCount: 3,
@@ -24,6 +26,7 @@ export const production: EnvironmentConfig = {
     },
     backend: {
       repositoryName: REPOSITORIES.backend,
+      preTrafficChecks: PRE_TRAFFIC_CHECKS.backend,
       cpu: 1024,
       memoryMiB: 2048,
       desiredCount: 2,

@@ -4,9 +4,6 @@ export const REGION = 'us-east-1';
 /** Images come from ECR repositories of these names in each environment's account. */
 export const REPOSITORIES = { frontend: 'ecommerce-frontend', backend: 'ecommerce-backend' } as const;
 
-/** Placeholder hosted zone of example.com; replace with your zone's ID to deploy (README, "Deploying"). */
-export const EXAMPLE_HOSTED_ZONE = { zoneId: 'Z0000000000EXAMPLE', zoneName: 'example.com' } as const;
-
 /** Where the pre-traffic test listener may be reached from: replace with your office or VPN CIDR. */
 export const OPERATOR_CIDR = '203.0.113.0/24';
 
@@ -31,4 +28,18 @@ export const PLAN_ROLLBACK_TRIGGERS = {
   paymentWindowMinutes: 5,
   paymentMinAttempts: 10,
   comparison: { errorRatePoints: 2, p99LatencyRatio: 1.5, minRequestsPerMinute: 10, minutes: 3 },
+} as const;
+
+/**
+ * Pre-traffic checks of the README's runtime contract: the frontend serves /health only; the backend also reports its
+ * database, cache and external dependencies.
+ */
+export const PRE_TRAFFIC_CHECKS = {
+  frontend: [{ path: '/health', expectedStatus: 200 }],
+  backend: [
+    { path: '/health', expectedStatus: 200 },
+    { path: '/health/db', expectedStatus: 200 },
+    { path: '/health/redis', expectedStatus: 200 },
+    { path: '/health/external', expectedStatus: 200 },
+  ],
 } as const;

@@ -1,4 +1,4 @@
-import { EXAMPLE_HOSTED_ZONE, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, REPOSITORIES, VALKEY_VERSION } from './shared';
+import { OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, PRE_TRAFFIC_CHECKS, POSTGRES_VERSION, REGION, REPOSITORIES, VALKEY_VERSION } from './shared';
 import type { EnvironmentConfig } from './types';
 
 export const staging: EnvironmentConfig = {
@@ -7,11 +7,13 @@ export const staging: EnvironmentConfig = {
   region: REGION,
   availabilityZones: [`${REGION}a`, `${REGION}b`],
   domainName: 'staging.example.com',
-  hostedZone: EXAMPLE_HOSTED_ZONE,
+  // The public hosted zone of this environment's own account (README, "First deploy": delegate a subdomain per account).
+  hostedZone: { zoneId: 'Z0000000STAGINGEXAMPLE', zoneName: 'staging.example.com' },
   network: { cidr: '10.20.0.0/16', natGateways: 1, interfaceEndpoints: true, flowLogRetentionDays: 30 },
   services: {
     frontend: {
       repositoryName: REPOSITORIES.frontend,
+      preTrafficChecks: PRE_TRAFFIC_CHECKS.frontend,
       cpu: 512,
       memoryMiB: 1024,
       desiredCount: 2,
@@ -21,6 +23,7 @@ export const staging: EnvironmentConfig = {
     },
     backend: {
       repositoryName: REPOSITORIES.backend,
+      preTrafficChecks: PRE_TRAFFIC_CHECKS.backend,
       cpu: 1024,
       memoryMiB: 2048,
       desiredCount: 2,

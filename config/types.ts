@@ -2,7 +2,9 @@
  * The one typed configuration of an environment. Every environment (dev, staging,
  * production) is a value of this type; `validateConfig` checks it at synth.
  */
-import type { Color, ServiceName } from '../lambda/shared/topology';
+import type { Color, PreTrafficCheck, ServiceName } from '../lambda/shared/topology';
+
+export type { PreTrafficCheck };
 
 export type EnvironmentName = 'dev' | 'staging' | 'production';
 
@@ -32,6 +34,11 @@ export interface ServiceConfig {
   readonly colors: Readonly<Record<Color, ColorConfig>>;
   /** Application Auto Scaling of the live color; absent = fixed `desiredCount`. */
   readonly autoscaling?: AutoscalingConfig;
+  /**
+   * What the release requests on the new color through the test listener before any traffic moves; every check must
+   * answer its status. List only paths the service serves (README, "Runtime contract").
+   */
+  readonly preTrafficChecks: readonly PreTrafficCheck[];
 }
 
 export interface DatabaseConfig {
@@ -141,7 +148,11 @@ export interface EnvironmentConfig {
   readonly availabilityZones: readonly string[];
   /** Domain of the storefront; the API is served at `api.<domainName>`. */
   readonly domainName: string;
-  /** Route 53 public hosted zone that holds `domainName` (used for DNS validation and aliases, no lookup). */
+  /**
+   * Route 53 public hosted zone that holds `domainName`, IN THIS ENVIRONMENT'S ACCOUNT: the certificate's DNS validation
+   * records and the alias records are written there by this account's deploy role. Give each account its own zone
+   * (e.g. delegate `dev.example.com` from the apex zone to the dev account; README, "First deploy into a real account").
+   */
   readonly hostedZone: { readonly zoneId: string; readonly zoneName: string };
   readonly network: {
     readonly cidr: string;

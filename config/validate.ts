@@ -22,6 +22,48 @@ export class ConfigError extends Error {
   }
 }
 
+/** One error for the problems of several environments: each keeps its own `config/<env>.ts has …` block. */
+export function combineConfigErrors(errors: readonly ConfigError[]): ConfigError {
+  if (errors.length === 1) return errors[0];
+  const combined = new ConfigError(errors.map((e) => e.environment).join(', '), errors.flatMap((e) => e.problems));
+  combined.message = errors.map((e) => e.message).join('\n');
+  return combined;
+}
+
+/**
+ * Validates every environment and what they must not share, and throws one error with every problem of every
+ * environment, so one synth shows them all.
+ */
+export function validateEnvironments(configs: readonly EnvironmentConfig[]): void {
+  const errors: ConfigError[] = [];
+  for (const c of configs) {
+    try {
+      validateConfig(c);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      errors.push(e);
+    }
+  }
+  // A hosted zone belongs to one account: the certificate validation and alias records of an environment in another
+  // account cannot be written to it, so its deploy fails. https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-routing-traffic-for-subdomains.html
+  configs.forEach((c, i) => {
+    const owner = configs.slice(0, i).find((o) => o.hostedZone?.zoneId === c.hostedZone?.zoneId && o.account !== c.account);
+    if (owner) {
+      errors.push(
+        new ConfigError(c.name, [
+          {
+            field: 'hostedZone.zoneId',
+            value: c.hostedZone.zoneId,
+            why: `is also ${owner.name}'s zone, in account ${owner.account}; a hosted zone belongs to one account, and this environment's deploy (account ${c.account}) cannot write its certificate validation and alias records there`,
+            fix: `create a public hosted zone for ${c.domainName} in account ${c.account}, add its NS records to ${owner.hostedZone.zoneName} as a delegation, and set its ID here`,
+          },
+        ]),
+      );
+    }
+  });
+  if (errors.length > 0) throw combineConfigErrors(errors);
+}
+
 const ACCOUNT = /^\d{12}$/;
 const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
@@ -100,6 +142,13 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
       const v = s.colors[color]?.version;
       check(!!v && IMAGE_TAG.test(v), `${f}.colors.${color}.version`, v, 'is not a valid image tag', 'use the tag pushed to ECR, e.g. 1.0.0');
     }
+    const checks = s.preTrafficChecks ?? [];
+    check(checks.length > 0, `${f}.preTrafficChecks`, s.preTrafficChecks, 'a release must check the new color before it gets traffic', "list at least { path: '/health', expectedStatus: 200 }");
+    checks.forEach((ch, i) => {
+      check(typeof ch.path === 'string' && /^\/[^\s?#]*$/.test(ch.path), `${f}.preTrafficChecks[${i}].path`, ch.path, 'must be an absolute path without spaces, query or fragment', "use e.g. '/health'");
+      check(Number.isInteger(ch.expectedStatus) && ch.expectedStatus >= 100 && ch.expectedStatus <= 599, `${f}.preTrafficChecks[${i}].expectedStatus`, ch.expectedStatus, 'must be an HTTP status code', 'use e.g. 200');
+    });
+    check(new Set(checks.map((ch) => ch.path)).size === checks.length, `${f}.preTrafficChecks`, checks.map((ch) => ch.path), 'lists a path twice', 'list each path once');
     if (s.autoscaling) {
       const a = s.autoscaling;
       wholeAtLeast(a.minCapacity, 1, `${f}.autoscaling.minCapacity`, 'use 1 or more');

@@ -1,6 +1,6 @@
 import { App, type AppProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, PCIDSS321Checks } from 'cdk-nag';
-import { ENVIRONMENTS, type EnvironmentConfig, type EnvironmentName, stageName } from '../config';
+import { ENVIRONMENTS, type EnvironmentConfig, type EnvironmentName, stageName, validateEnvironments } from '../config';
 import { EnvironmentStage } from './stage';
 
 export interface BuildAppOptions extends AppProps {
@@ -14,6 +14,8 @@ export interface BuildAppOptions extends AppProps {
  */
 export function buildApp(options: BuildAppOptions = {}): { app: App; stages: Record<string, EnvironmentStage> } {
   const { environments = Object.values(ENVIRONMENTS), ...appProps } = options;
+  // Every problem of every environment at once, before anything is built.
+  validateEnvironments(environments);
   const app = new App({
     // The built-in CloudFormation schema check costs ~7 s of a ~9 s synth on 2 cores; CI runs the
     // same rules with cfn-lint over every template instead (.ci/run, .cfnlintrc.yaml).

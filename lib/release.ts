@@ -21,10 +21,11 @@ import {
   stateMachineTimeoutSeconds,
   TASK_TIMEOUT_SECONDS,
 } from '../lambda/release/policy';
-import type { Color, Topology } from '../lambda/shared/topology';
+import type { Color } from '../lambda/shared/topology';
 import type { IWeightedListenerRule } from './routing';
 import { grantWeightsMetric } from './traffic-control';
 import { HandlerFunction } from './handler-function';
+import type { TopologyDocument } from './topology-document';
 import { acknowledgeKmsGrantWildcards, iam5ResourceFinding } from './nag';
 
 /** The backend's one-off migration task: the idle color's task definition runs with `policy.migrationCommand`. */
@@ -43,10 +44,10 @@ export interface ReleaseStateMachineProps {
   /** The environment's release policy (config/<env>.ts `release`): steps, bakes, timeouts, backup, migration. */
   readonly policy: ReleasePolicy;
   /**
-   * The environment's topology as the traffic core reads it (tokens allowed). Its `notificationTopicArn` is replaced
-   * by `notificationTopic`; its rule, service and alarm names must be those of `listenerRules`, `services`, `alarms`.
+   * The environment's stored topology, which the handlers read at run time. Its notification topic must be
+   * `notificationTopic`; its rule, service and alarm names must be those of `listenerRules`, `services`, `alarms`.
    */
-  readonly topology: Topology;
+  readonly topology: TopologyDocument;
   readonly vpc: ec2.IVpc;
   /** Key of the handler's environment and logs and of the state machine's log group. */
   readonly encryptionKey: kms.IKey;
@@ -117,11 +118,11 @@ export class ReleaseStateMachine extends Construct {
     if (policy.backupBeforeRelease && !props.database) throw new Error('ReleaseStateMachine: policy.backupBeforeRelease needs props.database');
     if (policy.migrationCommand && !props.migration) throw new Error('ReleaseStateMachine: policy.migrationCommand needs props.migration');
     const timeoutSeconds = stateMachineTimeoutSeconds(policy);
-    const topology: Topology = { ...props.topology, notificationTopicArn: props.notificationTopic.topicArn };
+    const topology = props.topology.topology;
     const migration = policy.migrationCommand ? props.migration : undefined;
 
     const environment: Record<string, string> = {
-      TOPOLOGY: stack.toJsonString(topology),
+      ...props.topology.handlerEnvironment,
       RELEASE_POLICY: JSON.stringify(policy),
       LOCK_TTL_SECONDS: String(timeoutSeconds),
       COMPARISON_ALARM_NAMES: stack.toJsonString((props.comparisonAlarms ?? []).map((a) => a.alarmName)),
@@ -158,10 +159,11 @@ export class ReleaseStateMachine extends Construct {
         vpc: props.vpc,
         encryptionKey: props.encryptionKey,
         logRetention: props.logRetention,
-        environment: { TOPOLOGY: stack.toJsonString(topology), DATABASE_INSTANCE_ID: props.database.instanceIdentifier },
+        environment: { ...props.topology.handlerEnvironment, DATABASE_INSTANCE_ID: props.database.instanceIdentifier },
         timeout: Duration.seconds(HANDLER_TIMEOUT_SECONDS),
       });
       this.grantBackup(props, this.backupHandler, props.database);
+      props.topology.grantRead(this.backupHandler);
     }
 
     // ---- the definition --------------------------------------------------------------------------------------
@@ -225,7 +227,7 @@ export class ReleaseStateMachine extends Construct {
     });
     const preTraffic = t('PreTrafficChecks', { step: 'preTraffic', ...release }, '$.preTraffic', {
       resultSelector: { 'passed.$': '$.passed', 'checks.$': '$.checks' },
-      comment: 'GET /health, /health/db, /health/redis, /health/external of every service on the new color via the test listener',
+      comment: "Each service's configured checks (path and status) on the new color via the test listener",
     });
     const shift = t('Shift', { step: 'shift', ...release }, '$.release', { comment: 'Next step of the new color (guards: lock, alarms, health)' });
     const bake = new sfn.Wait(this, 'Bake', { time: sfn.WaitTime.duration(Duration.seconds(policy.bakeSeconds)) });
@@ -344,7 +346,7 @@ export class ReleaseStateMachine extends Construct {
   private grantBackup(props: ReleaseStateMachineProps, fn: HandlerFunction, db: rds.IDatabaseInstance): void {
     const { partition, region, account } = Stack.of(this);
     const add = (actions: string[], resources: string[]) => fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources }));
-    const env = props.topology.environment;
+    const env = props.topology.topology.environment;
     const releaseSnapshots = `arn:${partition}:rds:${region}:${account}:snapshot:release-${env}-*`;
     // Automated snapshots are named rds:<instance>-<time>; the instance identifier is a reference to
     // the stateful stack, which cdk-nag cannot name in an acknowledgment, so describe-only access
@@ -389,6 +391,7 @@ export class ReleaseStateMachine extends Construct {
     grantWeightsMetric(fn);
     const alarmArns = [...props.alarms, ...(props.comparisonAlarms ?? [])].map((a) => a.alarmArn);
     if (alarmArns.length > 0) add(['cloudwatch:DescribeAlarms'], alarmArns);
+    // GetItem covers the lock and the topology document, both items of the lock table.
     props.lockTable.grant(fn, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
     props.ledgerTable.grant(fn, 'dynamodb:PutItem');
     for (const key of new Set([props.lockTable.encryptionKey, props.ledgerTable.encryptionKey].filter((k): k is kms.IKey => !!k))) {

@@ -52,7 +52,7 @@ export class AutomatedRollback extends Construct {
       // Below the 120 s lease of the rollback marker, so a retry never overlaps a live attempt.
       timeout: Duration.seconds(60),
       environment: {
-        TOPOLOGY: props.trafficControl.topologyJson,
+        ...props.trafficControl.topologyDocument.handlerEnvironment,
         RELEASE_STATE_MACHINE_ARN: props.releaseStateMachine.stateMachineArn,
       },
     });
@@ -63,10 +63,14 @@ export class AutomatedRollback extends Construct {
     props.topic.grantPublish(this.handler);
     acknowledgeKmsGrantWildcards(this.handler, 'the notification topic');
     this.handler.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [props.releaseStateMachine.stateMachineArn] }));
+    // A state machine ARN is arn:<partition>:states:<region>:<account>:stateMachine:<name> (a colon before the name,
+    // not a slash), and its executions are arn:…:execution:<name>:<execution>.
+    // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html#awsstepfunctions-resources-for-iam-policies
+    const stateMachineName = Arn.split(props.releaseStateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName;
     const executions = Stack.of(this).formatArn({
       service: 'states',
       resource: 'execution',
-      resourceName: `${Arn.extractResourceName(props.releaseStateMachine.stateMachineArn, 'stateMachine')}:*`,
+      resourceName: `${stateMachineName}:*`,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
     this.handler.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StopExecution'], resources: [executions] }));

@@ -8,7 +8,8 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { EnvironmentStack, type EnvironmentStackProps } from './environment-stack';
-import { COLOR_HEADER, COLORS, SERVICES, type ServiceName } from '../lambda/shared/topology';
+import { COLOR_HEADER, COLORS, type PreTrafficCheck, SERVICES, type ServiceName } from '../lambda/shared/topology';
+import { TOPOLOGY_TABLE_OUTPUT } from '../lambda/shared/topology-store';
 import { Cache } from './cache';
 import { EnvironmentKey } from './encryption';
 import { LiveImageGuard } from './image-guard';
@@ -160,19 +161,20 @@ export class StatelessStack extends EnvironmentStack {
         }),
       ),
       minHealthyTargetsPerAz: c.traffic.minHealthyTargetsPerAz,
-      testListener: { port: c.testListener.port, colorHeader: COLOR_HEADER, hosts },
+      testListener: { port: c.testListener.port, colorHeader: COLOR_HEADER, hosts, checks: Object.fromEntries(SERVICES.map((s) => [s, c.services[s].preTrafficChecks])) as Record<ServiceName, readonly PreTrafficCheck[]> },
       rollbackAlarms: { blue: this.rollbackAlarms.alarmsOf('blue'), green: this.rollbackAlarms.alarmsOf('green') },
       notificationTopic: notifications.topic,
       vpc,
       encryptionKey: key,
       logRetention,
       retainLedger: c.database.protectData,
+      provider,
     });
 
     const rollbackAlarms = COLORS.flatMap((color) => this.rollbackAlarms.alarmsOf(color));
     this.release = new ReleaseStateMachine(this, 'Release', {
       policy: c.release,
-      topology: this.trafficControl.topology,
+      topology: this.trafficControl.topologyDocument,
       vpc,
       encryptionKey: key,
       logRetention,
@@ -229,9 +231,10 @@ export class StatelessStack extends EnvironmentStack {
       reason: 'Each role carries one CDK-generated least-privilege policy bound to it alone; wildcard use is checked by AwsSolutions-IAM5',
     });
 
-    new CfnOutput(this, 'Topology', {
-      description: 'Traffic-control topology of this environment, read by `npm run traffic`',
-      value: this.trafficControl.topologyJson,
+    // The table, not the topology itself: the CLI reads the same stored document as the handlers, whatever its size.
+    new CfnOutput(this, TOPOLOGY_TABLE_OUTPUT, {
+      description: 'Table holding the traffic-control topology of this environment (item #topology), read by `npm run traffic` and `npm run release`',
+      value: this.trafficControl.lockTable.tableName,
     });
   }
 }

@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -14,7 +14,8 @@ import { HandlerFunction } from './handler-function';
 import { acknowledgeKmsGrantWildcards } from './nag';
 import type { ServiceRouting } from './routing';
 import type { ColoredService } from './services';
-import { grantAutoscalingServiceLinkedRole } from './traffic-resources';
+import { TopologyDocument } from './topology-document';
+import { grantAutoscalingServiceLinkedRole, type TrafficResourceProvider } from './traffic-resources';
 
 /** The traffic core publishes verified weights as a metric (lambda/traffic/weights-metric.ts), to this namespace only. */
 export function grantWeightsMetric(grantee: iam.IGrantable): void {
@@ -47,6 +48,8 @@ export interface TrafficControlProps {
   readonly logRetention: logs.RetentionDays;
   /** Keep the ledger when the stack is deleted. */
   readonly retainLedger: boolean;
+  /** Writes the topology document at deploy time. */
+  readonly provider: TrafficResourceProvider;
 }
 
 /**
@@ -58,8 +61,8 @@ export class TrafficControl extends Construct {
   readonly lockTable: dynamodb.TableV2;
   readonly ledgerTable: dynamodb.TableV2;
   readonly topology: Topology;
-  /** `topology` as a JSON string (with CloudFormation references), for handler environments and the stack output. */
-  readonly topologyJson: string;
+  /** The topology as stored for the handlers and the CLI. */
+  readonly topologyDocument: TopologyDocument;
   readonly switchFunction: HandlerFunction;
   /** What `grantTrafficControl` scopes its statements to. */
   private readonly granted: Pick<TrafficControlProps, 'services' | 'routing'>;
@@ -115,7 +118,7 @@ export class TrafficControl extends Construct {
       notificationTopicArn: props.notificationTopic?.topicArn,
       testListener: props.testListener,
     };
-    this.topologyJson = Stack.of(this).toJsonString(this.topology);
+    this.topologyDocument = new TopologyDocument(this, 'Topology', { topology: this.topology, table: this.lockTable, provider: props.provider });
 
     this.switchFunction = new HandlerFunction(this, 'Switch', {
       entry: 'lambda/switch/handler.ts',
@@ -123,7 +126,7 @@ export class TrafficControl extends Construct {
       vpc: props.vpc,
       encryptionKey: props.encryptionKey,
       logRetention: props.logRetention,
-      environment: { TOPOLOGY: this.topologyJson },
+      environment: this.topologyDocument.handlerEnvironment,
     });
     this.grantTrafficControl(this.switchFunction);
   }
@@ -150,6 +153,7 @@ export class TrafficControl extends Construct {
     );
     grantAutoscalingServiceLinkedRole(grantee);
     grantWeightsMetric(grantee);
+    // Includes GetItem of the topology document in the lock table.
     this.lockTable.grantReadWriteData(grantee);
     this.ledgerTable.grantReadWriteData(grantee);
     acknowledgeKmsGrantWildcards(grantee, 'the lock and ledger tables');

@@ -67,7 +67,8 @@ async function rehearse(moto: MotoServer): Promise<boolean> {
       AWS_ENDPOINT_URL: cfg.endpoint,
       AWS_ACCESS_KEY_ID: cfg.credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: cfg.credentials.secretAccessKey,
-      TOPOLOGY: JSON.stringify(fx.topology),
+      // buildReleaseFixture stored the topology in the lock table, as Custom::TopologyDocument does at deploy time.
+      TOPOLOGY_TABLE: fx.topology.lockTableName,
       RELEASE_STATE_MACHINE_ARN: fx.stateMachineArn,
     });
     delete process.env.AWS_PROFILE;

@@ -1,9 +1,10 @@
 /**
  * The traffic stack's custom resources, in one bundle: Custom::WeightedListenerRule,
- * Custom::LiveImageGuard, Custom::ServiceCounts. The handler only dispatches and reports to
+ * Custom::LiveImageGuard, Custom::ServiceCounts, Custom::TopologyDocument. The handler only dispatches and reports to
  * CloudFormation; each resource's logic is in its own module.
  */
 import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { clientConfig, type ClientOptions } from '../traffic/client-config';
@@ -11,21 +12,24 @@ import { logger } from '../traffic/logger';
 import { type CfnEvent, type CfnResult, sendResponse } from './cfn';
 import { handleImageGuard } from './image-guard';
 import { handleServiceCounts } from './service-counts';
+import { handleTopologyDocument } from './topology-document';
 import { handleWeightedRule } from './weighted-rule';
 
 export interface CustomResourceClients {
   readonly elbv2: ElasticLoadBalancingV2Client;
   readonly ecs: ECSClient;
   readonly autoscaling: ApplicationAutoScalingClient;
+  readonly dynamodb: DynamoDBClient;
 }
 
-/** Only the three clients the custom resources call (no DynamoDB, CloudWatch, Step Functions or SNS in this bundle). */
+/** Only the clients the custom resources call (no CloudWatch, Step Functions or SNS in this bundle). */
 export function createCustomResourceClients(options: ClientOptions = {}): CustomResourceClients {
   const config = clientConfig(options);
   return {
     elbv2: new ElasticLoadBalancingV2Client(config),
     ecs: new ECSClient(config),
     autoscaling: new ApplicationAutoScalingClient(config),
+    dynamodb: new DynamoDBClient(config),
   };
 }
 
@@ -39,6 +43,8 @@ export async function dispatch(event: CfnEvent, c: CustomResourceClients): Promi
       return handleImageGuard(event, c.elbv2);
     case 'Custom::ServiceCounts':
       return handleServiceCounts(event, c);
+    case 'Custom::TopologyDocument':
+      return handleTopologyDocument(event, c.dynamodb);
     default:
       throw new Error(`unknown custom resource type ${event.ResourceType}`);
   }

@@ -3,12 +3,13 @@
  * nothing else. A separate function from the release handler so that only it bundles the RDS client and holds the RDS
  * permissions; it constructs just RDS, DynamoDB (ledger) and SNS (notification).
  *
- * Environment: TOPOLOGY (lambda/shared/topology.ts), DATABASE_INSTANCE_ID.
+ * Environment: TOPOLOGY_TABLE and TOPOLOGY_VERSION (lambda/shared/topology-store.ts), DATABASE_INSTANCE_ID.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { RDSClient } from '@aws-sdk/client-rds';
 import type { SNSClient } from '@aws-sdk/client-sns';
-import { parseTopology, Topology } from '../shared/topology';
+import type { Topology } from '../shared/topology';
+import { topologyLoader } from '../shared/topology-store';
 import { clientConfig, type ClientOptions } from '../traffic/client-config';
 import type { ContextWith } from '../traffic/context';
 import { createSnsClient } from '../traffic/notification-clients';
@@ -31,16 +32,16 @@ export function createBackupClients(options: ClientOptions = {}): BackupClients 
 /** Builds the backup step runner for given clients and configuration (the Lambda's module scope; tests in-process). */
 export function createBackupHandler(deps: {
   clients: BackupClients;
-  topology: () => Topology;
+  /** Called on every invocation; the loader keeps its own copy. */
+  topology: () => Topology | Promise<Topology>;
   settings: () => BackupSettings;
   retry?: ContextWith<'dynamodb'>['retry'];
 }): (event: unknown) => Promise<unknown> {
-  let topology: Topology | undefined;
   let settings: BackupSettings | undefined;
   return async (event: unknown) => {
     const e = validateStepEvent(event);
     if (e.step !== 'backup') throw new InvalidStepInput(`invalid release step input: the backup handler runs step backup only, got ${JSON.stringify(e.step)}`);
-    topology ??= deps.topology();
+    const topology = await deps.topology();
     settings ??= deps.settings();
     const { rds, dynamodb, sns } = deps.clients;
     return backup({ clients: { dynamodb }, rds, release: { sns }, topology, settings, retry: deps.retry }, e.release);
@@ -48,8 +49,10 @@ export function createBackupHandler(deps: {
 }
 
 // Created once per execution environment.
+const clients = createBackupClients({ region: process.env.AWS_REGION, maxAttempts: 1 });
+
 export const handler = createBackupHandler({
-  clients: createBackupClients({ region: process.env.AWS_REGION, maxAttempts: 1 }),
-  topology: () => parseTopology(process.env.TOPOLOGY),
+  clients,
+  topology: topologyLoader({ dynamodb: clients.dynamodb }),
   settings: () => backupSettingsFromEnv(process.env),
 });

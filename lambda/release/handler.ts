@@ -7,7 +7,8 @@
  * MigrationFailed, MigrationTimeout, StabilizeTimeout, PreTrafficCheckFailed, GateFailed, InvalidStepInput) are thrown
  * as-is, so the state machine sees them by name.
  */
-import { parseTopology, Topology } from '../shared/topology';
+import type { Topology } from '../shared/topology';
+import { topologyLoader } from '../shared/topology-store';
 import { createClients, TrafficClients } from '../traffic';
 import { createSnsClient } from '../traffic/notification-clients';
 import { ReleaseClients, ReleaseContext, ReleaseSettings, settingsFromEnv } from './context';
@@ -52,16 +53,16 @@ export async function runStep(ctx: ReleaseContext & { httpGet?: HttpGet }, e: St
 export function createReleaseHandler(deps: {
   clients: TrafficClients;
   release: ReleaseClients;
-  topology: () => Topology;
+  /** Called on every invocation; the loader keeps its own copy. */
+  topology: () => Topology | Promise<Topology>;
   settings: () => ReleaseSettings;
   httpGet?: HttpGet;
   retry?: ReleaseContext['retry'];
 }): (event: unknown) => Promise<unknown> {
-  let topology: Topology | undefined;
   let settings: ReleaseSettings | undefined;
   return async (event: unknown) => {
     const e = validateStepEvent(event);
-    topology ??= deps.topology();
+    const topology = await deps.topology();
     settings ??= deps.settings();
     return runStep({ clients: deps.clients, release: deps.release, topology, settings, httpGet: deps.httpGet, retry: deps.retry }, e);
   };
@@ -69,10 +70,11 @@ export function createReleaseHandler(deps: {
 
 // Created once per execution environment: the traffic core's clients and SNS (no Step Functions, no RDS).
 const options = { region: process.env.AWS_REGION, maxAttempts: 1 };
+const clients = createClients(options);
 
 export const handler = createReleaseHandler({
-  clients: createClients(options),
+  clients,
   release: { sns: createSnsClient(options) },
-  topology: () => parseTopology(process.env.TOPOLOGY),
+  topology: topologyLoader({ dynamodb: clients.dynamodb }),
   settings: () => settingsFromEnv(process.env),
 });

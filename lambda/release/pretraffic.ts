@@ -1,5 +1,6 @@
 /**
- * Pre-traffic checks through the test listener: GET each health path of each service at `https://<host>:<port><path>`
+ * Pre-traffic checks through the test listener: GET each configured check path of each service (topology
+ * `testListener.checks`; a frontend serves only /health, the backend /health/db and more) at `https://<host>:<port><path>`
  * with header `<colorHeader>: <color>`, which reaches that color whatever the weights are. With a base URL override
  * (TEST_LISTENER_BASE_URL, tests) the request goes to the base URL but keeps the service's Host header and the color
  * header, so the listener rules see the same request.
@@ -8,12 +9,12 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { Color, ServiceName, SERVICES, Topology } from '../shared/topology';
 
-export const HEALTH_PATHS = ['/health', '/health/db', '/health/redis', '/health/external'] as const;
-
 export interface CheckResult {
   readonly service: ServiceName;
   readonly path: string;
   readonly url: string;
+  /** The status the check requires. */
+  readonly expectedStatus: number;
   readonly ok: boolean;
   readonly status?: number;
   readonly error?: string;
@@ -59,9 +60,10 @@ export async function runPreTrafficChecks(topology: Topology, options: PreTraffi
   const listener = topology.testListener;
   if (!listener) throw new Error('the topology has no testListener: cannot check the new color before it gets traffic');
   const get = options.get ?? nodeHttpGet;
-  const checks = SERVICES.flatMap((service) => HEALTH_PATHS.map((path) => ({ service, path })));
+  const checks = SERVICES.flatMap((service) => (listener.checks?.[service] ?? []).map(({ path, expectedStatus }) => ({ service, path, expectedStatus })));
+  if (checks.length === 0) throw new Error('the topology lists no pre-traffic checks: cannot check the new color before it gets traffic');
   return Promise.all(
-    checks.map(async ({ service, path }) => {
+    checks.map(async ({ service, path, expectedStatus }) => {
       const host = listener.hosts[service];
       const base = options.baseUrl ?? `https://${host}:${listener.port}`;
       const url = `${base}${path}`;
@@ -73,9 +75,9 @@ export async function runPreTrafficChecks(topology: Topology, options: PreTraffi
           headers: { [listener.colorHeader.toLowerCase()]: options.color, ...(options.baseUrl ? { host } : {}) },
           timeoutMs: options.timeoutMs,
         });
-        return { service, path, url, ok: status >= 200 && status < 300, status, ms: Date.now() - started };
+        return { service, path, url, expectedStatus, ok: status === expectedStatus, status, ms: Date.now() - started };
       } catch (e) {
-        return { service, path, url, ok: false, error: (e as Error).message, ms: Date.now() - started };
+        return { service, path, url, expectedStatus, ok: false, error: (e as Error).message, ms: Date.now() - started };
       }
     }),
   );

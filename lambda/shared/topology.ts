@@ -21,6 +21,14 @@ export function otherColor(color: Color): Color {
   return color === 'blue' ? 'green' : 'blue';
 }
 
+/** One pre-traffic check of a service: GET `path` on the new color through the test listener must answer `expectedStatus`. */
+export interface PreTrafficCheck {
+  /** Absolute path, e.g. `/health/db`. */
+  readonly path: string;
+  /** The HTTP status the check requires, e.g. 200. */
+  readonly expectedStatus: number;
+}
+
 /** Application Auto Scaling bounds a color gets back when it is brought up again. */
 export interface ScalingBounds {
   readonly minCapacity: number;
@@ -67,6 +75,8 @@ export interface Topology {
     readonly colorHeader: string;
     /** Host name of each service (the storefront domain and `api.<domain>`). */
     readonly hosts: Readonly<Record<ServiceName, string>>;
+    /** What each service must answer on the new color before it gets traffic (config `services.<name>.preTrafficChecks`). */
+    readonly checks: Readonly<Record<ServiceName, readonly PreTrafficCheck[]>>;
   };
 }
 
@@ -101,6 +111,19 @@ export function parseTopology(raw: string | undefined): Topology {
   }
   for (const c of COLORS) {
     if (!Array.isArray(t?.rollbackAlarmNames?.[c])) problems.push(`rollbackAlarmNames.${c} must be an array of alarm names`);
+  }
+  if (t?.testListener !== undefined) {
+    for (const s of SERVICES) {
+      const checks = t.testListener?.checks?.[s];
+      if (!Array.isArray(checks) || checks.length === 0) problems.push(`testListener.checks.${s} must be a non-empty array of {path, expectedStatus}`);
+      else
+        checks.forEach((ch, i) => {
+          if (typeof ch?.path !== 'string' || !ch.path.startsWith('/')) problems.push(`testListener.checks.${s}[${i}].path must start with /, got ${JSON.stringify(ch?.path)}`);
+          if (!Number.isInteger(ch?.expectedStatus) || ch.expectedStatus < 100 || ch.expectedStatus > 599) {
+            problems.push(`testListener.checks.${s}[${i}].expectedStatus must be an HTTP status, got ${JSON.stringify(ch?.expectedStatus)}`);
+          }
+        });
+    }
   }
   if (problems.length > 0) throw new Error(`TOPOLOGY is invalid:\n  - ${problems.join('\n  - ')}`);
   return doc as Topology;

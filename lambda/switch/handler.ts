@@ -10,7 +10,8 @@
  * Invalid input throws an Error naming the field and the bad value before anything is read or changed. Core errors
  * (GuardRefused, LockHeld, VerifyMismatch, ShiftFailed) are thrown as-is so Step Functions can catch them by name.
  */
-import { Color, COLORS, parseTopology, ServiceName, SERVICES, Topology } from '../shared/topology';
+import { Color, COLORS, ServiceName, SERVICES } from '../shared/topology';
+import { topologyLoader } from '../shared/topology-store';
 import {
   acquireLock,
   createClients,
@@ -149,10 +150,9 @@ export async function runCommand(ctx: TrafficContext, cmd: SwitchCommand): Promi
 
 // Created once per execution environment.
 const clients = createClients({ region: process.env.AWS_REGION, maxAttempts: 1 });
-let topology: Topology | undefined;
+const loadTopology = topologyLoader({ dynamodb: clients.dynamodb });
 
 export const handler = async (event: unknown): Promise<unknown> => {
   const cmd = validateCommand(event);
-  topology ??= parseTopology(process.env.TOPOLOGY);
-  return runCommand({ clients, topology }, cmd);
+  return runCommand({ clients, topology: await loadTopology() }, cmd);
 };

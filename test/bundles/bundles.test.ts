@@ -108,7 +108,8 @@ describe('handler bundles', () => {
         AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
         AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
         AWS_ENDPOINT_URL: moto.endpoint,
-        TOPOLOGY: JSON.stringify(fx.topology),
+        // The fixture stored its topology in the lock table, as Custom::TopologyDocument does at deploy time.
+        TOPOLOGY_TABLE: fx.topology.lockTableName,
       },
       { command: 'status' },
     );

@@ -248,11 +248,11 @@ describe.each(['dev', 'staging', 'production'] as const)('%s environment', (name
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       Handler: 'index.handler',
-      Environment: { Variables: Match.objectLike({ TOPOLOGY: Match.anyValue() }) },
+      Environment: { Variables: Match.objectLike({ TOPOLOGY_TABLE: Match.anyValue(), TOPOLOGY_VERSION: Match.anyValue() }) },
       VpcConfig: Match.anyValue(),
       TracingConfig: { Mode: 'Active' },
     });
-    stateless.hasOutput('Topology', { Value: Match.anyValue() });
+    stateless.hasOutput('TopologyTable', { Value: { Ref: Match.stringLikeRegexp('^TrafficControlLock') } });
   });
 
   test('THEN CloudTrail validates log files into a KMS-encrypted bucket', () => {

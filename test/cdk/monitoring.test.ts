@@ -157,7 +157,7 @@ describe('automated rollback wiring (production)', () => {
   test('THEN the rollback Lambda knows the topology and the release to stop, and times out before its marker lease', () => {
     const [, fn] = functions.find(([id]) => id === rollbackId)!;
     expect(fn.Properties.Timeout).toBe(60);
-    expect(Object.keys(fn.Properties.Environment.Variables)).toEqual(expect.arrayContaining(['TOPOLOGY', 'RELEASE_STATE_MACHINE_ARN']));
+    expect(Object.keys(fn.Properties.Environment.Variables)).toEqual(expect.arrayContaining(['TOPOLOGY_TABLE', 'TOPOLOGY_VERSION', 'RELEASE_STATE_MACHINE_ARN']));
     stateless.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       MaximumRetryAttempts: 2,
       DestinationConfig: { OnFailure: { Destination: { Ref: Match.stringLikeRegexp('^NotificationsTopic') } } },

@@ -11,6 +11,7 @@ import {
   DeregisterScalableTargetCommand,
   RegisterScalableTargetCommand,
 } from '@aws-sdk/client-application-auto-scaling';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { CreateRuleCommand, DescribeRulesCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -37,6 +38,7 @@ const clients = {
   elbv2: new ElasticLoadBalancingV2Client({ region: 'us-east-1' }),
   ecs: new ECSClient({ region: 'us-east-1' }),
   autoscaling: new ApplicationAutoScalingClient({ region: 'us-east-1' }),
+  dynamodb: new DynamoDBClient({ region: 'us-east-1' }),
 };
 
 /** An injected `put` that records every upload. */

@@ -1,10 +1,13 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { toAttributes } from '../../lambda/traffic/dynamo-items';
 import { mockClient } from 'aws-sdk-client-mock';
 import { parseArgs, stackName, USAGE, UsageError } from '../../cli/args';
 import { formatStatus } from '../../cli/format';
 import { formatHealthResults, runHealthcheck, testListenerOf } from '../../cli/healthcheck';
 import { HttpRequest } from '../../lambda/release/pretraffic';
 import { COLOR_HEADER } from '../../lambda/shared/topology';
+import { ENVIRONMENTS } from '../../config';
 import { classifyError, EnvironmentError, loadTopology, main } from '../../cli/traffic';
 import { EnvironmentState } from '../../lambda/traffic';
 import { topology } from './helpers';
@@ -91,7 +94,7 @@ describe('GIVEN the CLI entry point without AWS', () => {
     expect(r.out).toContain('usage:');
   });
 
-  test('WHEN every health endpoint answers 200 THEN healthcheck goes through the test listener of both services with the color header and exits 0', async () => {
+  test("WHEN every check answers its status THEN healthcheck requests each service's own checks through the test listener with the color header and exits 0", async () => {
     const seen: HttpRequest[] = [];
     const r = await run(['healthcheck', '--color', 'green', '--env', 'staging'], async (req) => {
       seen.push(req);
@@ -104,27 +107,25 @@ describe('GIVEN the CLI entry point without AWS', () => {
       'https://api.staging.example.com:8443/health/db',
       'https://api.staging.example.com:8443/health/external',
       'https://api.staging.example.com:8443/health/redis',
+      // The frontend serves /health only (README, "Runtime contract"): nothing else is requested there.
       'https://staging.example.com:8443/health',
-      'https://staging.example.com:8443/health/db',
-      'https://staging.example.com:8443/health/external',
-      'https://staging.example.com:8443/health/redis',
     ]);
     // Host comes from the URL; only the color header is added.
     for (const q of seen) expect(q.headers).toEqual({ 'x-release-color': 'green' });
     expect(r.out).toContain('healthcheck green in staging through the test listener');
     expect(r.out).toMatch(/PASS\s+backend\s+\/health\/redis\s+HTTP 200\s+\(\d+ ms\)/);
-    expect(r.out).toContain('all 8 checks passed');
+    expect(r.out).toContain('all 5 checks passed');
   });
 
   test('WHEN --base-url is given THEN every request goes there with the service host and color header kept', async () => {
     const seen: HttpRequest[] = [];
     const r = await run(['healthcheck', '--env', 'dev', '--color', 'blue', '--base-url', 'http://127.0.0.1:9/'], async (req) => {
       seen.push(req);
-      return 204;
+      return 200;
     });
     expect(r.code).toBe(0);
     expect(seen.every((q) => q.url.startsWith('http://127.0.0.1:9/health'))).toBe(true);
-    expect(seen.map((q) => q.headers.host).sort()).toEqual([...Array(4).fill('api.dev.example.com'), ...Array(4).fill('dev.example.com')]);
+    expect(seen.map((q) => q.headers.host).sort()).toEqual([...Array(4).fill('api.dev.example.com'), 'dev.example.com']);
     expect(seen.every((q) => q.headers['x-release-color'] === 'blue')).toBe(true);
     expect(r.out).toContain('requests sent to http://127.0.0.1:9');
   });
@@ -132,14 +133,17 @@ describe('GIVEN the CLI entry point without AWS', () => {
   test('fails WHEN one endpoint answers 503 and one cannot be reached THEN healthcheck prints both and exits 1', async () => {
     const r = await run(['healthcheck', '--env', 'dev', '--color', 'green'], async (req) => {
       if (req.url === 'https://api.dev.example.com:8443/health/db') return 503;
-      if (req.url === 'https://dev.example.com:8443/health/external') throw new Error('connect ECONNREFUSED');
+      if (req.url === 'https://dev.example.com:8443/health') throw new Error('connect ECONNREFUSED');
+      if (req.url === 'https://api.dev.example.com:8443/health/redis') return 204;
       return 200;
     });
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/FAIL\s+backend\s+\/health\/db\s+HTTP 503/);
-    expect(r.out).toMatch(/FAIL\s+frontend\s+\/health\/external\s+connect ECONNREFUSED/);
-    expect(r.out).toMatch(/PASS\s+frontend\s+\/health\/db\s+HTTP 200/);
-    expect(r.out).toContain('2 of 8 checks failed');
+    expect(r.out).toMatch(/FAIL\s+backend\s+\/health\/db\s+HTTP 503 \(expected 200\)/);
+    expect(r.out).toMatch(/FAIL\s+frontend\s+\/health\s+connect ECONNREFUSED/);
+    // The status is the configured one, not any 2xx.
+    expect(r.out).toMatch(/FAIL\s+backend\s+\/health\/redis\s+HTTP 204 \(expected 200\)/);
+    expect(r.out).toMatch(/PASS\s+backend\s+\/health\/external\s+HTTP 200/);
+    expect(r.out).toContain('3 of 5 checks failed');
   });
 });
 
@@ -150,6 +154,7 @@ describe('GIVEN the environment config', () => {
       port: 8443,
       colorHeader: 'X-Release-Color',
       hosts: { frontend: 'example.com', backend: 'api.example.com' },
+      checks: { frontend: ENVIRONMENTS.production.services.frontend.preTrafficChecks, backend: ENVIRONMENTS.production.services.backend.preTrafficChecks },
     });
   });
 
@@ -160,41 +165,57 @@ describe('GIVEN the environment config', () => {
       get: (req) => (req.url.endsWith('/external') ? Promise.reject(new Error(`timed out after ${req.timeoutMs} ms`)) : Promise.resolve(200)),
     });
     expect(results.filter((r) => !r.ok).map((r) => [r.service, r.path, r.error])).toEqual([
-      ['frontend', '/health/external', 'timed out after 20 ms'],
       ['backend', '/health/external', 'timed out after 20 ms'],
     ]);
-    expect(formatHealthResults('dev', 'green', listener, results)).toContain('2 of 8 checks failed');
+    expect(formatHealthResults('dev', 'green', listener, results)).toContain('1 of 5 checks failed');
   });
 });
 
 describe('GIVEN the stack lookup', () => {
   const cfn = mockClient(CloudFormationClient);
-  afterEach(() => cfn.reset());
-  afterAll(() => cfn.restore());
+  const ddb = mockClient(DynamoDBClient);
+  afterEach(() => {
+    cfn.reset();
+    ddb.reset();
+  });
+  afterAll(() => {
+    cfn.restore();
+    ddb.restore();
+  });
   const client = new CloudFormationClient({ region: 'us-east-1' });
+  const dynamodb = new DynamoDBClient({ region: 'us-east-1' });
+  const withTable = { Stacks: [{ StackName: 'Dev-Stateless', StackStatus: 'UPDATE_COMPLETE' as const, CreationTime: new Date(), Outputs: [{ OutputKey: 'TopologyTable', OutputValue: 'dev-lock' }] }] };
+  const stored = (document: string) => ({ Item: toAttributes({ pk: '#topology', document, version: 'v1', updatedAt: '2026-01-01T00:00:00Z' }) });
 
-  test('WHEN the stack has a Topology output THEN it is parsed', async () => {
-    cfn.on(DescribeStacksCommand, { StackName: 'Dev-Stateless' }).resolves({
-      Stacks: [{ StackName: 'Dev-Stateless', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Outputs: [{ OutputKey: 'Topology', OutputValue: JSON.stringify(topology) }] }],
-    });
-    expect(await loadTopology(client, 'dev')).toEqual(topology);
+  test('WHEN the stack names its topology table THEN the stored document is read from it and parsed', async () => {
+    cfn.on(DescribeStacksCommand, { StackName: 'Dev-Stateless' }).resolves(withTable);
+    ddb.on(GetItemCommand, { TableName: 'dev-lock' }).resolves(stored(JSON.stringify(topology)));
+    expect(await loadTopology(client, dynamodb, 'dev')).toEqual(topology);
+    expect(ddb.commandCalls(GetItemCommand)[0].args[0].input).toMatchObject({ Key: { pk: { S: '#topology' } }, ConsistentRead: true });
   });
 
   test('fails WHEN the stack does not exist THEN EnvironmentError says it is not deployed', async () => {
     cfn.on(DescribeStacksCommand).rejects(Object.assign(new Error('Stack with id Production-Stateless does not exist'), { name: 'ValidationError', $metadata: {} }));
-    await expect(loadTopology(client, 'production')).rejects.toThrow(new EnvironmentError('stack Production-Stateless is not deployed in us-east-1 (environment production)'));
+    await expect(loadTopology(client, dynamodb, 'production')).rejects.toThrow(new EnvironmentError('stack Production-Stateless is not deployed in us-east-1 (environment production)'));
   });
 
   test('fails WHEN the output is missing THEN EnvironmentError names it', async () => {
     cfn.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'Dev-Stateless', StackStatus: 'CREATE_COMPLETE', CreationTime: new Date(), Outputs: [] }] });
-    await expect(loadTopology(client, 'dev')).rejects.toThrow('stack Dev-Stateless has no output named Topology');
+    await expect(loadTopology(client, dynamodb, 'dev')).rejects.toThrow('stack Dev-Stateless has no output named TopologyTable');
   });
 
-  test('fails WHEN the output is not a valid topology THEN EnvironmentError says why on one line', async () => {
-    cfn.on(DescribeStacksCommand).resolves({
-      Stacks: [{ StackName: 'Dev-Stateless', StackStatus: 'CREATE_COMPLETE', CreationTime: new Date(), Outputs: [{ OutputKey: 'Topology', OutputValue: '{"environment":"dev"}' }] }],
-    });
-    const err = await loadTopology(client, 'dev').catch((e) => e);
+  test('fails WHEN the table holds no topology THEN EnvironmentError says to deploy', async () => {
+    cfn.on(DescribeStacksCommand).resolves(withTable);
+    ddb.on(GetItemCommand).resolves({});
+    const err = await loadTopology(client, dynamodb, 'dev').catch((e) => e);
+    expect(err).toBeInstanceOf(EnvironmentError);
+    expect(err.message).toContain('no topology in table dev-lock');
+  });
+
+  test('fails WHEN the stored document is not a valid topology THEN EnvironmentError says why on one line', async () => {
+    cfn.on(DescribeStacksCommand).resolves(withTable);
+    ddb.on(GetItemCommand).resolves(stored('{"environment":"dev"}'));
+    const err = await loadTopology(client, dynamodb, 'dev').catch((e) => e);
     expect(err).toBeInstanceOf(EnvironmentError);
     expect(err.message).not.toContain('\n');
     expect(err.message).toContain('clusterName must be a non-empty string');

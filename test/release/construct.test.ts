@@ -64,14 +64,15 @@ test('wildcard resources only for actions without resource-level permissions; Ru
   }
 });
 
-test('only the backup function may call RDS; it gets the RDS calls, the ledger entry and the notification, nothing else', () => {
+test('only the backup function may call RDS; it gets the RDS calls, the topology read, the ledger entry and the notification, nothing else', () => {
   expect(handlerStatements().flatMap(actionsOf).filter((a) => a.startsWith('rds:'))).toEqual([]);
   const backup = backupStatements();
   expect(statementsWith('rds:CreateDBSnapshot', backup)[0].Resource).toHaveLength(2);
   expect(JSON.stringify(statementsWith('rds:DescribeDBInstances', backup)[0].Resource)).toContain(':db:');
   const services = new Set(backup.flatMap(actionsOf).map((a) => a.split(':')[0]));
   expect([...services].filter((s) => !['dynamodb', 'ec2', 'kms', 'logs', 'rds', 'sns', 'xray'].includes(s))).toEqual([]);
-  expect(backup.flatMap(actionsOf).filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:PutItem']);
+  expect(backup.flatMap(actionsOf).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem']);
+  expect(JSON.stringify(statementsWith('dynamodb:GetItem', backup)[0].Resource)).toContain('Lock');
   for (const a of ['elasticloadbalancing:ModifyRule', 'ecs:UpdateService', 'ecs:RunTask', 'dynamodb:DeleteItem', 'cloudwatch:DescribeAlarms']) {
     expect(statementsWith(a, backup)).toEqual([]);
   }
@@ -125,12 +126,12 @@ test('the handler gets its wiring as environment variables', () => {
   const vars = fn.Properties.Environment.Variables;
   expect(JSON.parse(vars.RELEASE_POLICY)).toEqual(TEST_POLICY);
   expect(Object.keys(vars)).toEqual(
-    expect.arrayContaining(['TOPOLOGY', 'MIGRATION_TASK_DEFINITIONS', 'MIGRATION_CONTAINER_NAME', 'MIGRATION_SUBNETS', 'MIGRATION_SECURITY_GROUPS', 'LOCK_TTL_SECONDS', 'COMPARISON_ALARM_NAMES']),
+    expect.arrayContaining(['TOPOLOGY_TABLE', 'TOPOLOGY_VERSION', 'MIGRATION_TASK_DEFINITIONS', 'MIGRATION_CONTAINER_NAME', 'MIGRATION_SUBNETS', 'MIGRATION_SECURITY_GROUPS', 'LOCK_TTL_SECONDS', 'COMPARISON_ALARM_NAMES']),
   );
   expect(vars.LOCK_TTL_SECONDS).toBe(String(stateMachineTimeoutSeconds(TEST_POLICY)));
   expect(vars.DATABASE_INSTANCE_ID).toBeUndefined();
   const backup = Object.values(template.findResources('AWS::Lambda::Function')).find((f: any) => f.Properties.Environment?.Variables?.DATABASE_INSTANCE_ID) as any;
-  expect(Object.keys(backup.Properties.Environment.Variables).sort()).toEqual(['DATABASE_INSTANCE_ID', 'POWERTOOLS_SERVICE_NAME', 'TOPOLOGY']);
+  expect(Object.keys(backup.Properties.Environment.Variables).sort()).toEqual(['DATABASE_INSTANCE_ID', 'POWERTOOLS_SERVICE_NAME', 'TOPOLOGY_TABLE', 'TOPOLOGY_VERSION']);
 });
 
 test('an execution that times out or is stopped triggers the clean-up step', () => {

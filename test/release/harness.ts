@@ -4,6 +4,7 @@
  * HTTP server) — and the release and backup handlers wired to it in-process. `handlers(ids)` binds them to the
  * functions of a synthesized template (rehearsal.ts). Used by rehearsal.test.ts and scripts/bench-release.ts.
  */
+import { PRE_TRAFFIC_CHECKS } from '../../config/shared';
 import { createServer, IncomingHttpHeaders, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
@@ -123,7 +124,7 @@ export async function buildReleaseEnvironment(
   const topology: Topology = {
     ...fixture.topology,
     notificationTopicArn: topicArn,
-    testListener: { port: 8443, colorHeader: 'X-Release-Color', hosts: { frontend: 'rehearsal.example.com', backend: 'api.rehearsal.example.com' } },
+    testListener: { port: 8443, colorHeader: 'X-Release-Color', hosts: { frontend: 'rehearsal.example.com', backend: 'api.rehearsal.example.com' }, checks: PRE_TRAFFIC_CHECKS },
   };
   const env = {
     migrationExitCode: 0 as number | 'running',

@@ -86,8 +86,15 @@ test('GIVEN the canary policy WHEN released THEN green walks 10→25→50→100 
   expect(env.steps.filter((s) => s.endsWith(':backup'))).toEqual(['backup:backup']);
   const snaps = await env.rds.send(new DescribeDBSnapshotsCommand({ DBInstanceIdentifier: 'rehearsal-db', SnapshotType: 'manual' }));
   expect(snaps.DBSnapshots?.[0]?.DBSnapshotIdentifier).toMatch(/^release-rehearsal-\d{8}-rehearsal-/);
-  // Pre-traffic checks: every path of both services, with the service's Host and the color header.
-  expect(listener.requests).toHaveLength(8);
+  // Pre-traffic checks: each service's configured paths (the frontend serves /health only), with the service's Host and
+  // the color header.
+  expect(listener.requests.map((r) => `${r.headers.host}${r.path}`).sort()).toEqual([
+    'api.rehearsal.example.com/health',
+    'api.rehearsal.example.com/health/db',
+    'api.rehearsal.example.com/health/external',
+    'api.rehearsal.example.com/health/redis',
+    'rehearsal.example.com/health',
+  ]);
   expect(listener.requests.every((r) => r.headers['x-release-color'] === 'green')).toBe(true);
   expect(new Set(listener.requests.map((r) => r.headers.host))).toEqual(new Set(['rehearsal.example.com', 'api.rehearsal.example.com']));
 });

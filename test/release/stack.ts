@@ -3,6 +3,7 @@
  * production and a test listener and one weighted rule per service, four Fargate services with target groups, the lock
  * and ledger tables, an SNS topic, a PostgreSQL instance and one rollback alarm per color.
  */
+import { PRE_TRAFFIC_CHECKS } from '../../config/shared';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -16,6 +17,8 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { ReleasePolicy } from '../../config/types';
 import { Color, COLORS, ServiceName, SERVICES, Topology } from '../../lambda/shared/topology';
+import { TopologyDocument } from '../../lib/topology-document';
+import { TrafficResourceProvider } from '../../lib/traffic-resources';
 import { ReleaseStateMachine } from '../../lib/release';
 
 export const TEST_POLICY: ReleasePolicy = {
@@ -114,11 +117,13 @@ export function buildReleaseTestStack(policy: ReleasePolicy = TEST_POLICY): Rele
     ledgerTableName: ledgerTable.tableName,
     rollbackAlarmNames: { blue: [alarms[0].alarmName], green: [alarms[1].alarmName] },
     minHealthyTargetsPerAz: 1,
-    testListener: { port: 8443, colorHeader: 'x-color', hosts: { frontend: 'frontend.example.com', backend: 'backend.example.com' } },
+    notificationTopicArn: topic.topicArn,
+    testListener: { port: 8443, colorHeader: 'x-color', hosts: { frontend: 'frontend.example.com', backend: 'backend.example.com' }, checks: PRE_TRAFFIC_CHECKS },
   };
+  const provider = new TrafficResourceProvider(stack, 'TrafficResources', { vpc, encryptionKey: key, logRetention: logs.RetentionDays.ONE_MONTH });
   const release = new ReleaseStateMachine(stack, 'Release', {
     policy,
-    topology,
+    topology: new TopologyDocument(stack, 'Topology', { topology, table: lockTable, provider }),
     vpc,
     encryptionKey: key,
     logRetention: logs.RetentionDays.ONE_MONTH,

@@ -1,4 +1,6 @@
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { PublishCommand } from '@aws-sdk/client-sns';
+import { toAttributes } from '../../lambda/traffic/dynamo-items';
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { emfLine, subjectOf } from '../../lambda/rollback';
 import { stableColorOf } from '../../lambda/traffic/stable';
@@ -15,17 +17,19 @@ describe('handler', () => {
     process.env = { ...env };
   });
 
-  test('WHEN TOPOLOGY is not set THEN it throws before reading anything', async () => {
+  test('WHEN TOPOLOGY_TABLE is not set THEN it throws before calling anything', async () => {
     w = world();
-    delete process.env.TOPOLOGY;
+    delete process.env.TOPOLOGY_TABLE;
     const { handler } = await import('../../lambda/rollback/handler');
-    await expect(handler(event())).rejects.toThrow('TOPOLOGY is not set');
+    await expect(handler(event())).rejects.toThrow('TOPOLOGY_TABLE is not set');
     expect(w.order).toEqual([]);
   });
 
-  test('WHEN invoked with an alarm event THEN it rolls back with the environment topology and release state machine', async () => {
+  test('WHEN invoked with an alarm event THEN it rolls back with the stored topology and release state machine', async () => {
     w = world();
-    process.env.TOPOLOGY = JSON.stringify(topology);
+    w.ddb.on(GetItemCommand, { TableName: 'dev-lock', Key: { pk: { S: '#topology' } } }).resolves({ Item: toAttributes({ pk: '#topology', document: JSON.stringify(topology), version: 'v1' }) });
+    process.env.TOPOLOGY_TABLE = 'dev-lock';
+    process.env.TOPOLOGY_VERSION = 'v1';
     process.env.RELEASE_STATE_MACHINE_ARN = SM_ARN;
     const { handler } = await import('../../lambda/rollback/handler');
     const out = await handler(event(), { awsRequestId: 'req-1' });

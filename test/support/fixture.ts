@@ -25,6 +25,7 @@ import {
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { Color, COLORS, ServiceName, SERVICES, Topology } from '../../lambda/shared/topology';
+import { TOPOLOGY_TABLE_OUTPUT, writeTopology } from '../../lambda/shared/topology-store';
 import { createClients, destroyClients, type TrafficClients } from '../../lambda/traffic/clients';
 import { type MotoServer, startMoto } from './moto';
 
@@ -280,6 +281,8 @@ export async function buildFixture(cfg: FixtureConfig, options: FixtureOptions =
       rollbackAlarmNames,
       minHealthyTargetsPerAz: options.minHealthyTargetsPerAz ?? 1,
     };
+    // As Custom::TopologyDocument does at deploy time: the handlers and the CLIs read it from the lock table.
+    await writeTopology(ddb, lockTableName, JSON.stringify(topology));
     return {
       topology,
       loadBalancerArn,
@@ -328,13 +331,15 @@ export function useMotoFixture(onEach: (state: MotoFixtureState) => void | Promi
 }
 
 /**
- * Stands in for a deployed `<Stage>-Stateless` stack in moto: only its outputs, which is all the CLIs
- * read (`Topology`, and whatever else is given, e.g. `ReleaseStateMachineArn`).
+ * Stands in for a deployed `<Stage>-Stateless` stack in moto: its outputs (`TopologyTable`, and whatever else is
+ * given, e.g. `ReleaseStateMachineArn`) and the topology document it stores, which is all the CLIs read.
  */
 export async function deployStackOutputs(cfg: FixtureConfig, topology: Topology, more: Record<string, string> = {}, stackName = 'Dev-Stateless'): Promise<void> {
   const cfn = new CloudFormationClient(cfg);
+  const ddb = new DynamoDBClient(cfg);
   try {
-    const outputs = Object.fromEntries(Object.entries({ Topology: JSON.stringify(topology), ...more }).map(([k, v]) => [k, { Value: v }]));
+    await writeTopology(ddb, topology.lockTableName, JSON.stringify(topology));
+    const outputs = Object.fromEntries(Object.entries({ [TOPOLOGY_TABLE_OUTPUT]: topology.lockTableName, ...more }).map(([k, v]) => [k, { Value: v }]));
     await cfn.send(
       new CreateStackCommand({
         StackName: stackName,
@@ -343,5 +348,6 @@ export async function deployStackOutputs(cfg: FixtureConfig, topology: Topology,
     );
   } finally {
     cfn.destroy();
+    ddb.destroy();
   }
 }

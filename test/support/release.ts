@@ -6,6 +6,8 @@
 import { CloudWatchClient, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateStateMachineCommand, DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { writeTopology } from '../../lambda/shared/topology-store';
 import { Topology } from '../../lambda/shared/topology';
 import { buildFixture, Fixture, FixtureConfig, FixtureOptions } from './fixture';
 
@@ -36,6 +38,7 @@ export async function buildReleaseFixture(cfg: FixtureConfig, options: FixtureOp
   const env = fx.topology.environment;
   const sns = new SNSClient(cfg);
   const sfn = new SFNClient(cfg);
+  const ddb = new DynamoDBClient(cfg);
   try {
     const topic = await sns.send(new CreateTopicCommand({ Name: `${env}-release-notifications` }));
     const sm = await sfn.send(
@@ -46,9 +49,12 @@ export async function buildReleaseFixture(cfg: FixtureConfig, options: FixtureOp
       }),
     );
     const stateMachineArn = sm.stateMachineArn!;
+    const topology = { ...fx.topology, notificationTopicArn: topic.TopicArn! };
+    // Stored as the deployed stack stores it, for handlers run as Lambda runs them (TOPOLOGY_TABLE).
+    await writeTopology(ddb, topology.lockTableName, JSON.stringify(topology));
     return {
       ...fx,
-      topology: { ...fx.topology, notificationTopicArn: topic.TopicArn! },
+      topology,
       notificationTopicArn: topic.TopicArn!,
       stateMachineArn,
       async startRelease(name = `release-${process.pid}-${++releaseCounter}`) {
@@ -72,6 +78,7 @@ export async function buildReleaseFixture(cfg: FixtureConfig, options: FixtureOp
   } finally {
     sns.destroy();
     sfn.destroy();
+    ddb.destroy();
   }
 }
 

@@ -98,11 +98,15 @@ const TRANSIENT_ERRORS = [
  *
  * Preflight (lock, alarms, versions) → Backup? → Migration? (RunTask + poll) → ScaleUp → WaitForStable loop →
  * PreTraffic (test listener) → Shift → Bake → Gate [→ Approval after the first canary step] → … → 100% →
- * FinalBake → FinalGate → RollbackWindow → WindowGate → Finish (old color to 0, unlock).
+ * FinalBake → FinalGate → RollbackWindow → WindowGate → Finish (old color to 0, unlock); Shift and the gates may end in
+ * HoldState → ReleaseHeld.
  *
  * Every Task has a timeout, retries Lambda's transient errors and catches everything into SafeState: traffic back to
- * the stable color if any moved (then the new color to 0), lock released, notification, Fail. An execution that ends
- * without reaching SafeState (overall timeout, StopExecution) triggers the same clean-up through an EventBridge rule.
+ * the stable color if any moved (then the new color to 0), lock released, notification, Fail. The gates judge the new
+ * color only: an alarm of the stable color alone (ReleaseHeld, from a gate or a refused shift) goes to HoldState
+ * instead: traffic stays where it is, record `held`, lock released, a notification with the promote / rollback
+ * commands, Fail `ReleaseHeld`. An execution that ends without reaching SafeState or HoldState (overall timeout,
+ * StopExecution, FAILED otherwise) triggers the same clean-up as SafeState through an EventBridge rule.
  * All work is done by one Lambda (`lambda/release/handler.ts`) built on the traffic core, except the Backup step: its
  * own small Lambda (`lambda/release/backup-handler.ts`), the only one with the RDS client and the RDS permissions.
  */

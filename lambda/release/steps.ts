@@ -411,7 +411,13 @@ export async function hold(ctx: ReleaseContext, req: { executionId: string; rele
     // Another holder: not ours to release.
   }
   const commands =
-    release.percent >= 100
+    release.percent === 0
+      ? [
+          `npm run traffic -- status --env ${env}`,
+          `release again once ${release.stable}'s alarm is OK: npm run release -- --env ${env}`,
+          `give up: npm run traffic -- scale --color ${release.candidate} --count 0 --env ${env}`,
+        ]
+      : release.percent >= 100
       ? [
           `npm run traffic -- status --env ${env}`,
           `keep ${release.candidate}: npm run traffic -- scale --color ${release.stable} --count 0 --env ${env}`,

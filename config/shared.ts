@@ -21,13 +21,16 @@ export const PLAN_ROLLBACK_TRIGGERS = {
   minRequestsPerMinute: 20,
   fastBurnErrorRatePercent: 25,
   fastBurnMinutes: 2,
+  unhealthyTargetsPercent: 50,
+  unhealthyMinutes: 2,
   latencySeconds: 2,
   latencyMinutes: 3,
   databaseErrorsPerMinute: 10,
   paymentFailurePercent: 5,
   paymentWindowMinutes: 5,
   paymentMinAttempts: 10,
-  comparison: { errorRatePoints: 2, p99LatencyRatio: 1.5, minRequestsPerMinute: 10, minutes: 3 },
+  comparison: { errorRatePoints: 2, p99LatencyRatio: 1.5, minRequestsPerMinute: 10, minutes: 3, canaryMaxRequestPercent: 40 },
+  databaseConnectionsPercent: 80,
 } as const;
 
 /**

@@ -114,6 +114,12 @@ export interface MonitoringConfig {
   /** Error rate of a catastrophic failure, which rolls back after `fastBurnMinutes`. */
   readonly fastBurnErrorRatePercent: number;
   readonly fastBurnMinutes: number;
+  /**
+   * Percent of a color's registered targets that are unhealthy, while the color takes traffic, that rolls it back
+   * when held for `unhealthyMinutes` (targets that crashed, hang on their health check, or fail it).
+   */
+  readonly unhealthyTargetsPercent: number;
+  readonly unhealthyMinutes: number;
   /** Average target response time, in seconds, that rolls a color back when held for `latencyMinutes`. */
   readonly latencySeconds: number;
   readonly latencyMinutes: number;
@@ -134,7 +140,18 @@ export interface MonitoringConfig {
     readonly minRequestsPerMinute: number;
     /** Minutes the comparison must hold. */
     readonly minutes: number;
+    /**
+     * A color's comparison counts only in minutes where it served at most this percent of the two colors' requests:
+     * it is the canary, the other color its baseline. So the stable color's comparison never fires because the new
+     * color is better, and around an even split (no canary, no baseline) neither does; the absolute triggers judge both.
+     */
+    readonly canaryMaxRequestPercent: number;
   };
+  /**
+   * Alarm on PostgreSQL connections at this percent of the instance class's default max_connections
+   * (config/rds.ts derives it from the class's memory).
+   */
+  readonly databaseConnectionsPercent: number;
   /** Application tracing with an AWS Distro for OpenTelemetry collector sidecar sending to X-Ray. */
   readonly apm: boolean;
 }

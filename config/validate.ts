@@ -1,5 +1,6 @@
 import { COLORS, SERVICES } from '../lambda/shared/topology';
 import { fargatePairProblem } from './fargate';
+import { RDS_CLASS_MEMORY_GIB } from './rds';
 import type { EnvironmentConfig } from './types';
 
 /** One problem found in a config: which field, its value, why it is wrong and how to fix it. */
@@ -173,6 +174,13 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
   wholeAtLeast(d.allocatedStorageGiB, 20, 'database.allocatedStorageGiB', 'use 20 or more');
   check(d.maxAllocatedStorageGiB >= d.allocatedStorageGiB, 'database.maxAllocatedStorageGiB', d.maxAllocatedStorageGiB, 'must be >= allocatedStorageGiB', 'raise it');
   check(/^[a-z0-9]+\.[a-z0-9]+$/.test(d.instanceType), 'database.instanceType', d.instanceType, 'must be an instance class without the db. prefix', 'use e.g. t4g.medium');
+  check(
+    RDS_CLASS_MEMORY_GIB[d.instanceType] !== undefined,
+    'database.instanceType',
+    d.instanceType,
+    'is not in the table of instance classes (config/rds.ts) whose memory sets the connections alarm (default max_connections derives from it)',
+    `use one of ${Object.keys(RDS_CLASS_MEMORY_GIB).join(', ')}, or add the class with its memory in GiB to config/rds.ts`,
+  );
   check(/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(d.databaseName), 'database.databaseName', d.databaseName, 'is not a PostgreSQL identifier', 'use letters, digits and _');
 
   const k = c.cache;
@@ -231,6 +239,8 @@ function validateMonitoring(c: EnvironmentConfig, check: Check): void {
   percent(m.fastBurnErrorRatePercent, 'monitoring.fastBurnErrorRatePercent', 'use 25');
   check(m.fastBurnErrorRatePercent > m.errorRatePercent, 'monitoring.fastBurnErrorRatePercent', m.fastBurnErrorRatePercent, `must exceed errorRatePercent (${m.errorRatePercent}): it catches what is worse, sooner`, 'use e.g. 25');
   minutes(m.fastBurnMinutes, 'monitoring.fastBurnMinutes');
+  percent(m.unhealthyTargetsPercent, 'monitoring.unhealthyTargetsPercent', 'use 50');
+  minutes(m.unhealthyMinutes, 'monitoring.unhealthyMinutes');
   check(m.fastBurnMinutes < m.errorRateMinutes, 'monitoring.fastBurnMinutes', m.fastBurnMinutes, `must be shorter than errorRateMinutes (${m.errorRateMinutes})`, 'use 2');
   check(m.latencySeconds > 0, 'monitoring.latencySeconds', m.latencySeconds, 'must be positive', 'use 2 (the plan)');
   minutes(m.latencyMinutes, 'monitoring.latencyMinutes');
@@ -243,6 +253,15 @@ function validateMonitoring(c: EnvironmentConfig, check: Check): void {
   check(m.comparison.p99LatencyRatio > 1, 'monitoring.comparison.p99LatencyRatio', m.comparison.p99LatencyRatio, 'must be above 1 (new slower than stable)', 'use e.g. 1.5');
   check(Number.isInteger(m.comparison.minRequestsPerMinute) && m.comparison.minRequestsPerMinute >= 1, 'monitoring.comparison.minRequestsPerMinute', m.comparison.minRequestsPerMinute, 'must be a whole number >= 1', 'use e.g. 10');
   minutes(m.comparison.minutes, 'monitoring.comparison.minutes');
+  check(
+    m.comparison.canaryMaxRequestPercent > 0 && m.comparison.canaryMaxRequestPercent < 50,
+    'monitoring.comparison.canaryMaxRequestPercent',
+    m.comparison.canaryMaxRequestPercent,
+    'must be a percentage in (0, 50): at 50 or more the stable color would count as a canary and fire when the new color is better',
+    'use e.g. 40',
+  );
+  percent(m.databaseConnectionsPercent, 'monitoring.databaseConnectionsPercent', 'use e.g. 80');
+  check(m.databaseConnectionsPercent < 100, 'monitoring.databaseConnectionsPercent', m.databaseConnectionsPercent, 'must be below 100: at max_connections new connections are already refused', 'use e.g. 80');
   if (m.alarmEmail !== undefined) check(/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(m.alarmEmail), 'monitoring.alarmEmail', m.alarmEmail, 'is not an email address', 'use the on-call list address or remove it');
   if (c.name === 'production') check(m.apm, 'monitoring.apm', m.apm, 'the plan asks for APM in production', 'set true');
 }

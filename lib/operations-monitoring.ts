@@ -5,6 +5,7 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { DatabaseConfig } from '../config';
+import { defaultMaxConnections } from '../config/rds';
 import { METRICS_NAMESPACE, TRAFFIC_WEIGHT_METRIC } from '../lambda/shared/metrics';
 import { COLORS, type Color, SERVICES, type ServiceName } from '../lambda/shared/topology';
 import type { Cache } from './cache';
@@ -20,6 +21,11 @@ export interface OperationsMonitoringProps {
   readonly rollbackAlarms: RollbackAlarms;
   readonly database: Database;
   readonly databaseConfig: DatabaseConfig;
+  /**
+   * Connections alarm threshold, percent of the instance class's default max_connections.
+   * @default 80
+   */
+  readonly databaseConnectionsPercent?: number;
   readonly cache: Cache;
   /** Cache node IDs to watch (`<replication group>-00N`). */
   readonly cacheNodes: number;
@@ -67,7 +73,19 @@ export class OperationsMonitoring extends Construct {
 
     const db = props.database.primary;
     above('DatabaseCpu', 'PostgreSQL CPU > 80% for 15 min', db.metricCPUUtilization({ period: FIVE_MINUTES }), 80);
-    above('DatabaseConnections', 'PostgreSQL connections > 400 for 15 min', db.metricDatabaseConnections({ period: FIVE_MINUTES }), 400);
+    // A fixed 400 could never fire on a small class (db.t4g.micro allows about 80): the threshold follows the class.
+    const maxConnections = defaultMaxConnections(props.databaseConfig.instanceType);
+    if (maxConnections === undefined) {
+      throw new Error(`OperationsMonitoring: no memory known for database.instanceType ${props.databaseConfig.instanceType}; add it to config/rds.ts`);
+    }
+    const connectionsPercent = props.databaseConnectionsPercent ?? 80;
+    const connections = Math.floor((maxConnections * connectionsPercent) / 100);
+    above(
+      'DatabaseConnections',
+      `PostgreSQL connections > ${connections} (${connectionsPercent}% of ${props.databaseConfig.instanceType}'s default max_connections ${maxConnections}) for 15 min`,
+      db.metricDatabaseConnections({ period: FIVE_MINUTES, statistic: 'Maximum' }),
+      connections,
+    );
     const freeStorageBytes = props.databaseConfig.allocatedStorageGiB * 1024 ** 3 * 0.1;
     above('DatabaseStorage', 'PostgreSQL free storage < 10% of allocated', db.metricFreeStorageSpace({ period: FIVE_MINUTES, statistic: 'Minimum' }), freeStorageBytes, 1, cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD);
     props.database.replicas.forEach((r, i) =>

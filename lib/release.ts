@@ -65,10 +65,11 @@ export interface ReleaseStateMachineProps {
   /** The rollback alarms of both colors (`topology.rollbackAlarmNames`), read before the release and after every bake. */
   readonly alarms: readonly cloudwatch.IAlarm[];
   /**
-   * Hook for a future "green versus blue" comparison: more alarms the gate after every bake requires out of ALARM.
+   * Each color's "this color versus the other" comparison alarms. The gate after every bake judges the new color's
+   * (in ALARM: roll back) and ignores the stable color's: those say the new color is better, which is no fault.
    * @default - none
    */
-  readonly comparisonAlarms?: readonly cloudwatch.IAlarm[];
+  readonly comparisonAlarms?: Readonly<Partial<Record<Color, readonly cloudwatch.IAlarm[]>>>;
   /** The database backed up before a release; required when `policy.backupBeforeRelease`. */
   readonly database?: rds.IDatabaseInstance;
   /** Required when `policy.migrationCommand` is set. */
@@ -79,6 +80,9 @@ export interface ReleaseStateMachineProps {
    */
   readonly testListenerBaseUrl?: string;
 }
+
+/** Error name of a release held for an alarm of the stable color (lambda/release/errors.ts ReleaseHeld). */
+export const RELEASE_HELD_ERROR = 'ReleaseHeld';
 
 /** Errors of Lambda itself (not of the handler's code) worth another attempt. */
 const TRANSIENT_ERRORS = [
@@ -95,11 +99,15 @@ const TRANSIENT_ERRORS = [
  *
  * Preflight (lock, alarms, versions) → Backup? → Migration? (RunTask + poll) → ScaleUp → WaitForStable loop →
  * PreTraffic (test listener) → Shift → Bake → Gate [→ Approval after the first canary step] → … → 100% →
- * FinalBake → FinalGate → RollbackWindow → WindowGate → Finish (old color to 0, unlock).
+ * FinalBake → FinalGate → RollbackWindow → WindowGate → Finish (old color to 0, unlock); Shift and the gates may end in
+ * HoldState → ReleaseHeld.
  *
  * Every Task has a timeout, retries Lambda's transient errors and catches everything into SafeState: traffic back to
- * the stable color if any moved (then the new color to 0), lock released, notification, Fail. An execution that ends
- * without reaching SafeState (overall timeout, StopExecution) triggers the same clean-up through an EventBridge rule.
+ * the stable color if any moved (then the new color to 0), lock released, notification, Fail. The gates judge the new
+ * color only: an alarm of the stable color alone (ReleaseHeld, from a gate or a refused shift) goes to HoldState
+ * instead: traffic stays where it is, record `held`, lock released, a notification with the promote / rollback
+ * commands, Fail `ReleaseHeld`. An execution that ends without reaching SafeState or HoldState (overall timeout,
+ * StopExecution, FAILED otherwise) triggers the same clean-up as SafeState through an EventBridge rule.
  * All work is done by one Lambda (`lambda/release/handler.ts`) built on the traffic core, except the Backup step: its
  * own small Lambda (`lambda/release/backup-handler.ts`), the only one with the RDS client and the RDS permissions.
  */
@@ -125,7 +133,7 @@ export class ReleaseStateMachine extends Construct {
       ...props.topology.handlerEnvironment,
       RELEASE_POLICY: JSON.stringify(policy),
       LOCK_TTL_SECONDS: String(timeoutSeconds),
-      COMPARISON_ALARM_NAMES: stack.toJsonString((props.comparisonAlarms ?? []).map((a) => a.alarmName)),
+      COMPARISON_ALARM_NAMES: stack.toJsonString({ blue: (props.comparisonAlarms?.blue ?? []).map((a) => a.alarmName), green: (props.comparisonAlarms?.green ?? []).map((a) => a.alarmName) }),
     };
     if (migration) {
       environment.MIGRATION_TASK_DEFINITIONS = stack.toJsonString({
@@ -180,13 +188,32 @@ export class ReleaseStateMachine extends Construct {
     safeState.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2 });
     safeState.addCatch(safeStateFailed, { resultPath: '$.safeError' });
     safeState.next(failed);
+    // An alarm of the STABLE color (the new one's alarms all OK) is no fault of the new color: the release stops in
+    // Held, traffic stays where it is, the lock is released for the operator's decision (traffic CLI promote or
+    // rollback, named in the notification), and the record says held so the Abandoned clean-up leaves it alone.
+    const heldEnd = new sfn.Fail(this, 'ReleaseHeld', {
+      errorPath: '$.error.Error',
+      causePath: '$.error.Cause',
+      comment: 'Held: an alarm of the stable color; traffic where it was, lock released, the operator decides (promote or roll back)',
+    });
+    const holdFailed = new sfn.Fail(this, 'HoldFailed', {
+      error: 'HoldFailed',
+      cause: 'The release was held (stable color in ALARM) but recording the hold failed: check traffic and the lock by hand (npm run traffic -- status --env <env>)',
+    });
+    const hold = this.task('HoldState', { step: 'hold', 'executionId.$': '$$.Execution.Id', 'release.$': '$.release', 'error.$': '$.error' }, '$.hold', {
+      catchToSafe: false,
+      comment: 'Traffic stays where it is; record held, release the lock, notify the alarm and the promote / rollback commands',
+    });
+    hold.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2 });
+    hold.addCatch(holdFailed, { resultPath: '$.holdError' });
+    hold.next(heldEnd);
     const t = (
       id: string,
       payload: Record<string, unknown>,
       resultPath: string,
-      opts: { comment?: string; resultSelector?: Record<string, unknown>; lambdaFunction?: lambda.IFunction } = {},
+      opts: { comment?: string; resultSelector?: Record<string, unknown>; lambdaFunction?: lambda.IFunction; holdable?: boolean } = {},
     ) =>
-      this.task(id, payload, resultPath, { ...opts, catchToSafe: true, safeState });
+      this.task(id, payload, resultPath, { ...opts, catchToSafe: true, safeState, held: opts.holdable ? hold : undefined });
     const release = { 'release.$': '$.release' };
     const poll = { 'done.$': '$.done', 'detail.$': '$.detail' };
 
@@ -229,13 +256,19 @@ export class ReleaseStateMachine extends Construct {
       resultSelector: { 'passed.$': '$.passed', 'checks.$': '$.checks' },
       comment: "Each service's configured checks (path and status) on the new color via the test listener",
     });
-    const shift = t('Shift', { step: 'shift', ...release }, '$.release', { comment: 'Next step of the new color (guards: lock, alarms, health)' });
+    const shift = t('Shift', { step: 'shift', ...release }, '$.release', {
+      comment: 'Next step of the new color (guards: lock, alarms, health); refused for an alarm of the stable color only → Held',
+      holdable: true,
+    });
     const bake = new sfn.Wait(this, 'Bake', { time: sfn.WaitTime.duration(Duration.seconds(policy.bakeSeconds)) });
-    const gate = t('Gate', { step: 'gate', phase: 'bake', ...release }, '$.release', { comment: 'Rollback (and comparison) alarms not in ALARM, else GateFailed → rollback' });
+    const gate = t('Gate', { step: 'gate', phase: 'bake', ...release }, '$.release', {
+      comment: "The new color's rollback and comparison alarms not in ALARM, else GateFailed → rollback; a stable-color alarm → ReleaseHeld",
+      holdable: true,
+    });
     const finalBake = new sfn.Wait(this, 'FinalBake', { time: sfn.WaitTime.duration(Duration.seconds(policy.finalBakeSeconds)) });
-    const finalGate = t('FinalGate', { step: 'gate', phase: 'final', ...release }, '$.release');
+    const finalGate = t('FinalGate', { step: 'gate', phase: 'final', ...release }, '$.release', { holdable: true });
     const window = new sfn.Wait(this, 'RollbackWindow', { time: sfn.WaitTime.duration(Duration.seconds(policy.rollbackWindowSeconds)), comment: 'Old color keeps running' });
-    const windowGate = t('WindowGate', { step: 'gate', phase: 'window', ...release }, '$.release');
+    const windowGate = t('WindowGate', { step: 'gate', phase: 'window', ...release }, '$.release', { holdable: true });
     const finish = t('Finish', { step: 'finish', ...release }, '$.result', { comment: 'Old color to 0, release the lock' });
 
     scaleUp.next(waitStable);
@@ -297,13 +330,16 @@ export class ReleaseStateMachine extends Construct {
       });
     }
 
-    // An execution that ends without its safe state (overall timeout, StopExecution) gets the same clean-up.
+    // An execution that ends without its safe state (overall timeout, StopExecution, or FAILED without the safe state
+    // having run: SafeStateFailed, a state its catch does not cover) gets the same clean-up. The handler is idempotent:
+    // it acts only while the release record still names this execution as running (a safe state, hold or finish that
+    // ran has rewritten it) and never while a newer execution holds the lock.
     new events.Rule(this, 'Abandoned', {
-      description: `${topology.environment}: clean up a release execution that timed out or was stopped`,
+      description: `${topology.environment}: clean up a release execution that timed out, was stopped or failed`,
       eventPattern: {
         source: ['aws.states'],
         detailType: ['Step Functions Execution Status Change'],
-        detail: { stateMachineArn: [this.stateMachine.stateMachineArn], status: ['TIMED_OUT', 'ABORTED'] },
+        detail: { stateMachineArn: [this.stateMachine.stateMachineArn], status: ['TIMED_OUT', 'ABORTED', 'FAILED'] },
       },
       targets: [
         new targets.LambdaFunction(this.handler.function, {
@@ -322,7 +358,15 @@ export class ReleaseStateMachine extends Construct {
     id: string,
     payload: Record<string, unknown>,
     resultPath: string,
-    opts: { catchToSafe: boolean; safeState?: sfn.IChainable; comment?: string; resultSelector?: Record<string, unknown>; lambdaFunction?: lambda.IFunction },
+    opts: {
+      catchToSafe: boolean;
+      safeState?: sfn.IChainable;
+      /** Where ReleaseHeld goes (caught before everything else goes to the safe state). */
+      held?: sfn.IChainable;
+      comment?: string;
+      resultSelector?: Record<string, unknown>;
+      lambdaFunction?: lambda.IFunction;
+    },
   ): tasks.LambdaInvoke {
     const task = new tasks.LambdaInvoke(this, id, {
       lambdaFunction: opts.lambdaFunction ?? this.handler.function,
@@ -335,6 +379,8 @@ export class ReleaseStateMachine extends Construct {
       comment: opts.comment,
     });
     task.addRetry({ errors: TRANSIENT_ERRORS, interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+    // Catchers are evaluated in order: ReleaseHeld must come before States.ALL.
+    if (opts.held) task.addCatch(opts.held, { errors: [RELEASE_HELD_ERROR], resultPath: '$.error' });
     if (opts.catchToSafe && opts.safeState) task.addCatch(opts.safeState, { resultPath: '$.error' });
     return task;
   }
@@ -389,7 +435,7 @@ export class ReleaseStateMachine extends Construct {
     ];
     add(describe, ['*']);
     grantWeightsMetric(fn);
-    const alarmArns = [...props.alarms, ...(props.comparisonAlarms ?? [])].map((a) => a.alarmArn);
+    const alarmArns = [...new Set([...props.alarms, ...(props.comparisonAlarms?.blue ?? []), ...(props.comparisonAlarms?.green ?? [])])].map((a) => a.alarmArn);
     if (alarmArns.length > 0) add(['cloudwatch:DescribeAlarms'], alarmArns);
     // GetItem covers the lock and the topology document, both items of the lock table.
     props.lockTable.grant(fn, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');

@@ -28,11 +28,15 @@ export interface RollbackAlarmsProps {
 
 /** The rollback triggers of one color. */
 export interface ColorAlarms {
-  /** Every trigger, each also in `composite`. */
+  /** Every trigger, comparisons included, each also in `composite`. */
   readonly triggers: readonly cloudwatch.IAlarm[];
-  /** New color worse than the stable one on the same load; used by the release gates too. */
+  /**
+   * This color worse than the other on the same load, counted only while this color is the canary (it serves at most
+   * `comparison.canaryMaxRequestPercent` of the two colors' requests). Also in `triggers`; the release gate judges them
+   * for the new color only.
+   */
   readonly comparisons: readonly cloudwatch.IAlarm[];
-  /** Rolls up every trigger of the color: its ALARM starts the automated rollback. */
+  /** Rolls up every trigger of the color: its ALARM starts the automated rollback (the only alarm EventBridge matches). */
   readonly composite: cloudwatch.CompositeAlarm;
 }
 
@@ -86,16 +90,24 @@ export class RollbackAlarms extends Construct {
     const scope = new Construct(this, color === 'blue' ? 'Blue' : 'Green');
     const triggers: cloudwatch.Alarm[] = [];
     const comparisons: cloudwatch.Alarm[] = [];
-    const alarm = (id: string, description: string, metric: cloudwatch.IMetric, threshold: number, minutes: number, periods = minutes) =>
+    const alarm = (
+      id: string,
+      description: string,
+      metric: cloudwatch.IMetric,
+      threshold: number,
+      periods: number,
+      comparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    ) =>
       new cloudwatch.Alarm(scope, id, {
         alarmDescription: `${props.environment} ${color}: ${description}`,
         metric,
         threshold,
         evaluationPeriods: periods,
         datapointsToAlarm: periods,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        comparisonOperator,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
+    const atLeast = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD;
 
     for (const service of SERVICES) {
       const tg = props.services[service].colors[color].targetGroup;
@@ -104,7 +116,8 @@ export class RollbackAlarms extends Construct {
       const rate = errorRate(tg, m.minRequestsPerMinute);
       triggers.push(
         alarm(`${name}ErrorRate`, `${service} 5XX > ${m.errorRatePercent}% of requests for ${m.errorRateMinutes} min (plan)`, rate, m.errorRatePercent, m.errorRateMinutes),
-        alarm(`${name}FastBurn`, `${service} 5XX >= ${m.fastBurnErrorRatePercent}% for ${m.fastBurnMinutes} min (fast burn)`, rate, m.fastBurnErrorRatePercent, m.fastBurnMinutes),
+        // The README's fast burn is "error rate >= 25 %": at exactly the threshold it fires.
+        alarm(`${name}FastBurn`, `${service} 5XX >= ${m.fastBurnErrorRatePercent}% for ${m.fastBurnMinutes} min (fast burn)`, rate, m.fastBurnErrorRatePercent, m.fastBurnMinutes, atLeast),
         alarm(
           `${name}Latency`,
           `${service} average response time > ${m.latencySeconds} s for ${m.latencyMinutes} min (plan)`,
@@ -117,22 +130,30 @@ export class RollbackAlarms extends Construct {
           m.latencySeconds,
           m.latencyMinutes,
         ),
+        alarm(
+          `${name}Unhealthy`,
+          `${service} >= ${m.unhealthyTargetsPercent}% of targets unhealthy while taking traffic for ${m.unhealthyMinutes} min (crashed, hung or failing health checks)`,
+          unhealthyPercent(tg),
+          m.unhealthyTargetsPercent,
+          m.unhealthyMinutes,
+          atLeast,
+        ),
       );
       const c = m.comparison;
+      // This color is the canary (the other its baseline) only while it serves at most canaryMaxRequestPercent of the
+      // two colors' requests; otherwise the comparison is 0. Without it the stable color's comparison fires exactly
+      // when the new color is BETTER (stable minus new > threshold) and, being in the stable color's composite, would
+      // flag the stable color during a good release.
+      const compared = (value: string) =>
+        `IF(FILL(reqNew, 0) >= ${c.minRequestsPerMinute} AND FILL(reqOld, 0) >= ${c.minRequestsPerMinute} AND ` +
+        `100 * reqNew <= ${c.canaryMaxRequestPercent} * (reqNew + reqOld), ${value}, 0)`;
       comparisons.push(
         alarm(
           `${name}ErrorRateVsStable`,
-          `${service} error rate > ${c.errorRatePoints} points above ${otherColor(color)} on the same load for ${c.minutes} min`,
+          `${service} error rate > ${c.errorRatePoints} points above ${otherColor(color)} on the same load for ${c.minutes} min, while ${color} is the canary`,
           new cloudwatch.MathExpression({
-            expression:
-              `IF(FILL(reqNew, 0) >= ${c.minRequestsPerMinute} AND FILL(reqOld, 0) >= ${c.minRequestsPerMinute}, ` +
-              '100 * FILL(errNew, 0) / reqNew - 100 * FILL(errOld, 0) / reqOld, 0)',
-            usingMetrics: {
-              reqNew: tg.metrics.requestCount({ period: MINUTE }),
-              errNew: tg.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: MINUTE }),
-              reqOld: other.metrics.requestCount({ period: MINUTE }),
-              errOld: other.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: MINUTE }),
-            },
+            expression: compared(`${ERRORS_EXPRESSION('New')} * 100 / reqNew - ${ERRORS_EXPRESSION('Old')} * 100 / reqOld`),
+            usingMetrics: { ...answeredMetrics(tg, 'New'), ...answeredMetrics(other, 'Old') },
             period: MINUTE,
             label: `${service} ${color} minus ${otherColor(color)} error rate (points)`,
           }),
@@ -141,9 +162,9 @@ export class RollbackAlarms extends Construct {
         ),
         alarm(
           `${name}P99VsStable`,
-          `${service} p99 latency > ${c.p99LatencyRatio}x ${otherColor(color)} on the same load for ${c.minutes} min`,
+          `${service} p99 latency > ${c.p99LatencyRatio}x ${otherColor(color)} on the same load for ${c.minutes} min, while ${color} is the canary`,
           new cloudwatch.MathExpression({
-            expression: `IF(FILL(reqNew, 0) >= ${c.minRequestsPerMinute} AND FILL(reqOld, 0) >= ${c.minRequestsPerMinute} AND p99Old > 0, p99New / p99Old, 0)`,
+            expression: compared('IF(p99Old > 0, p99New / p99Old, 0)'),
             usingMetrics: {
               reqNew: tg.metrics.requestCount({ period: MINUTE }),
               p99New: tg.metrics.targetResponseTime({ period: MINUTE, statistic: 'p99' }),
@@ -177,7 +198,6 @@ export class RollbackAlarms extends Construct {
           label: `payment failure rate ${color} (%)`,
         }),
         m.paymentFailurePercent,
-        m.paymentWindowMinutes,
         1,
       ),
     );
@@ -190,15 +210,55 @@ export class RollbackAlarms extends Construct {
   }
 }
 
-/** 5XX responses of a target group as a percent of its requests; 0 for minutes below `minRequests`. */
+/**
+ * The failed requests of a target group in one minute, as metric math over `answeredMetrics(tg, suffix)`: every request
+ * that did not get a 2XX, 3XX or 4XX answer from a target. That is the targets' own 5XX plus every request the load
+ * balancer answered itself for this target group: 502 (target refused or reset the connection: a crashed task),
+ * 504 (no answer within the idle timeout: a hung task), 503. Those ELB codes exist per load balancer only
+ * (HTTPCode_ELB_5XX_Count has no TargetGroup dimension), while RequestCount and HTTPCode_Target_*_Count are per
+ * target group: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
+ * Clamped at 0 (a minute can hold answers to the previous minute's requests).
+ */
+export const ERRORS_EXPRESSION = (suffix: string) => {
+  const failed = `(FILL(req${suffix}, 0) - FILL(ok2${suffix}, 0) - FILL(ok3${suffix}, 0) - FILL(ok4${suffix}, 0))`;
+  return `IF(${failed} > 0, ${failed}, 0)`;
+};
+
+/** RequestCount and the target-answered 2XX/3XX/4XX counts of a target group, named for ERRORS_EXPRESSION(suffix). */
+export function answeredMetrics(tg: elbv2.IApplicationTargetGroup, suffix: string): Record<string, cloudwatch.IMetric> {
+  const code = (c: elbv2.HttpCodeTarget) => tg.metrics.httpCodeTarget(c, { period: MINUTE });
+  return {
+    [`req${suffix}`]: tg.metrics.requestCount({ period: MINUTE }),
+    [`ok2${suffix}`]: code(elbv2.HttpCodeTarget.TARGET_2XX_COUNT),
+    [`ok3${suffix}`]: code(elbv2.HttpCodeTarget.TARGET_3XX_COUNT),
+    [`ok4${suffix}`]: code(elbv2.HttpCodeTarget.TARGET_4XX_COUNT),
+  };
+}
+
+/** Failed requests (ERRORS_EXPRESSION) of a target group as a percent of its requests; 0 for minutes below `minRequests`. */
 function errorRate(tg: elbv2.IApplicationTargetGroup, minRequests: number): cloudwatch.MathExpression {
   return new cloudwatch.MathExpression({
-    expression: `IF(FILL(requests, 0) >= ${minRequests}, 100 * FILL(errors, 0) / requests, 0)`,
+    expression: `IF(FILL(req, 0) >= ${minRequests}, 100 * ${ERRORS_EXPRESSION('')} / req, 0)`,
+    usingMetrics: answeredMetrics(tg, ''),
+    period: MINUTE,
+    label: 'failed requests (%)',
+  });
+}
+
+/**
+ * Percent of the target group's registered targets that are unhealthy, in minutes where it took requests (a color
+ * without traffic is never judged; ALB reports target counts only while requests flow). A task that crashed, hangs on
+ * /health or fails it turns unhealthy after the health check's threshold.
+ */
+function unhealthyPercent(tg: elbv2.IApplicationTargetGroup): cloudwatch.MathExpression {
+  return new cloudwatch.MathExpression({
+    expression: 'IF(FILL(requests, 0) > 0 AND FILL(healthy, 0) + FILL(unhealthy, 0) > 0, 100 * FILL(unhealthy, 0) / (FILL(healthy, 0) + FILL(unhealthy, 0)), 0)',
     usingMetrics: {
       requests: tg.metrics.requestCount({ period: MINUTE }),
-      errors: tg.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: MINUTE }),
+      healthy: tg.metrics.healthyHostCount({ period: MINUTE, statistic: 'Average' }),
+      unhealthy: tg.metrics.unhealthyHostCount({ period: MINUTE, statistic: 'Average' }),
     },
     period: MINUTE,
-    label: 'error rate (%)',
+    label: 'unhealthy targets (%)',
   });
 }

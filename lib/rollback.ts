@@ -19,7 +19,10 @@ import type { TrafficControl } from './traffic-control';
 
 export interface AutomatedRollbackProps {
   readonly environment: string;
-  /** Every rollback alarm of both colors: an alarm on the stable color produces a notification only. */
+  /**
+   * The alarms whose change to ALARM invokes the rollback: each color's composite alarm (one per color), which rolls up
+   * every trigger of that color. An alarm on the stable color produces a notification only.
+   */
   readonly alarms: readonly cloudwatch.IAlarm[];
   readonly trafficControl: TrafficControl;
   /** Its running execution is stopped by a rollback. */
@@ -79,8 +82,13 @@ export class AutomatedRollback extends Construct {
       reason: 'Execution names are chosen at start; the pattern covers executions of this environment\'s release state machine only',
     });
 
+    // Only the composites (one per color), never every trigger: an event pattern is limited to 2,048 characters
+    // (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html), and 26 trigger ARNs resolved to about
+    // 3,400. Two composite ARNs stay far below it however many services or triggers a color has; a composite alarm's
+    // state change is an EventBridge event like a metric alarm's
+    // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html).
     this.rule = new events.Rule(this, 'OnAlarm', {
-      description: `${props.environment}: a rollback alarm went to ALARM`,
+      description: `${props.environment}: a color's rollback composite alarm went to ALARM`,
       eventPattern: {
         source: ['aws.cloudwatch'],
         detailType: ['CloudWatch Alarm State Change'],

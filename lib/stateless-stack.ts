@@ -185,7 +185,7 @@ export class StatelessStack extends EnvironmentStack {
       cluster,
       services: SERVICES.flatMap((s) => COLORS.map((color) => this.services[s].colors[color].service)),
       alarms: rollbackAlarms,
-      comparisonAlarms: COLORS.flatMap((color) => this.rollbackAlarms.colors[color].comparisons),
+      comparisonAlarms: { blue: this.rollbackAlarms.colors.blue.comparisons, green: this.rollbackAlarms.colors.green.comparisons },
       database: database.primary,
       migration: c.release.migrationCommand
         ? {
@@ -203,7 +203,7 @@ export class StatelessStack extends EnvironmentStack {
 
     this.automatedRollback = new AutomatedRollback(this, 'AutomatedRollback', {
       environment: c.name,
-      alarms: rollbackAlarms,
+      alarms: COLORS.map((color) => this.rollbackAlarms.colors[color].composite),
       trafficControl: this.trafficControl,
       releaseStateMachine: this.release.stateMachine,
       topic: notifications.topic,
@@ -220,6 +220,7 @@ export class StatelessStack extends EnvironmentStack {
       rollbackAlarms: this.rollbackAlarms,
       database,
       databaseConfig: c.database,
+      databaseConnectionsPercent: c.monitoring.databaseConnectionsPercent,
       cache,
       cacheNodes: c.cache.nodes,
     });

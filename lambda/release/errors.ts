@@ -40,3 +40,11 @@ export class PreTrafficCheckFailed extends ReleaseError {
 export class GateFailed extends ReleaseError {
   readonly code = 'GateFailed';
 }
+
+/**
+ * The new color's alarms are all OK but a rollback trigger of the STABLE color is in ALARM: no fault of the new color,
+ * so no rollback. The state machine stops in Held (traffic where it is, lock released, operator decides).
+ */
+export class ReleaseHeld extends ReleaseError {
+  readonly code = 'ReleaseHeld';
+}

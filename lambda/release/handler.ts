@@ -4,7 +4,7 @@
  * one step function (steps.ts); no traffic logic lives here.
  *
  * Core errors (GuardRefused, LockHeld, VerifyMismatch, ShiftFailed) and release errors (PreflightRefused,
- * MigrationFailed, MigrationTimeout, StabilizeTimeout, PreTrafficCheckFailed, GateFailed, InvalidStepInput) are thrown
+ * MigrationFailed, MigrationTimeout, StabilizeTimeout, PreTrafficCheckFailed, GateFailed, ReleaseHeld, InvalidStepInput) are thrown
  * as-is, so the state machine sees them by name.
  */
 import type { Topology } from '../shared/topology';
@@ -44,6 +44,8 @@ export async function runStep(ctx: ReleaseContext & { httpGet?: HttpGet }, e: St
       return steps.finish(ctx, e.release);
     case 'safe':
       return steps.safe(ctx, e);
+    case 'hold':
+      return steps.hold(ctx, e);
     case 'abandoned':
       return steps.abandoned(ctx, e);
   }

@@ -24,6 +24,7 @@ export type ReleaseEvent =
   | 'approval-requested'
   | 'completed'
   | 'rolled-back'
+  | 'held'
   | 'failed';
 
 export interface RecordInput {
@@ -74,7 +75,8 @@ export async function record(ctx: RecordContext, input: RecordInput): Promise<vo
 export interface ReleaseRecord {
   readonly pk: string;
   readonly executionArn: string;
-  readonly status: 'running' | 'awaiting-approval' | 'succeeded' | 'failed';
+  /** held: stopped for an alarm of the stable color, traffic left where it was (steps.ts `hold`). */
+  readonly status: 'running' | 'awaiting-approval' | 'succeeded' | 'failed' | 'held';
   readonly stable?: Color;
   readonly candidate?: Color;
   readonly taskToken?: string;

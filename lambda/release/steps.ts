@@ -14,8 +14,8 @@ import {
   LockHeld,
   logger,
   nowOf,
-  readAlarms,
   readEcs,
+  readLock,
   readRules,
   readState,
   readTargetHealth,
@@ -27,7 +27,8 @@ import {
   WeightsByService,
 } from '../traffic';
 import { ReleaseContext } from './context';
-import { GateFailed, MigrationFailed, MigrationTimeout, PreflightRefused, PreTrafficCheckFailed, StabilizeTimeout } from './errors';
+import { GateFailed, MigrationFailed, MigrationTimeout, PreflightRefused, PreTrafficCheckFailed, ReleaseHeld, StabilizeTimeout } from './errors';
+import { describeAlarms, judgeGate, readGateAlarms } from './gate';
 import { Strategy, stepsFor } from './policy';
 import { CheckResult, HttpGet, runPreTrafficChecks } from './pretraffic';
 import { putReleaseRecord, readReleaseRecord, record } from './record';
@@ -309,12 +310,29 @@ export async function preTraffic(ctx: ReleaseContext & { httpGet?: HttpGet }, re
 export async function shiftStep(ctx: ReleaseContext, release: ReleaseState): Promise<ReleaseState> {
   const percent = release.steps[release.stepIndex];
   if (percent === undefined) throw new GuardRefused('input', `no step ${release.stepIndex} in ${JSON.stringify(release.steps)}`);
-  const r = await shift(ctx, {
-    target: { to: release.candidate, percent },
-    owner: release.owner,
-    actor: release.actor,
-    reason: `release step ${release.stepIndex + 1}/${release.steps.length}: ${release.candidate} to ${percent}%`,
-  });
+  let r: Awaited<ReturnType<typeof shift>>;
+  try {
+    r = await shift(ctx, {
+      target: { to: release.candidate, percent },
+      owner: release.owner,
+      actor: release.actor,
+      reason: `release step ${release.stepIndex + 1}/${release.steps.length}: ${release.candidate} to ${percent}%`,
+    });
+  } catch (e) {
+    // The core's alarm guard refuses on an alarm of either color. Refused for the stable color only, the new color is
+    // not at fault: hold (no rollback) rather than let the safe state roll back a good release.
+    if (e instanceof GuardRefused && e.guard === 'alarm') {
+      const verdict = judgeGate(await readGateAlarms(ctx), release);
+      if (verdict.candidateFiring.length === 0) {
+        throw new ReleaseHeld(
+          `shift of ${release.candidate} to ${percent}% refused for alarms of the stable color ${release.stable} only ` +
+            `(${describeAlarms([...verdict.stableFiring, ...verdict.ignored]) || e.reason}); ${release.candidate}'s alarms are OK: ` +
+            `held at ${release.percent}%, no rollback`,
+        );
+      }
+    }
+    throw e;
+  }
   await record(ctx, {
     actor: release.actor,
     event: 'shifted',
@@ -329,37 +347,98 @@ export async function shiftStep(ctx: ReleaseContext, release: ReleaseState): Pro
 export type GatePhase = 'bake' | 'final' | 'window';
 
 /**
- * After a bake: every rollback alarm (both colors) and every comparison alarm must be out of ALARM, else GateFailed
- * (the state machine's safe state then rolls back). Passing sets `awaitApproval` after the first canary step.
+ * After a bake: judges the NEW color (gate.ts). Any of its rollback triggers, its composite or its comparisons against
+ * the stable color in ALARM → GateFailed (the safe state rolls back). Its alarms OK but a rollback trigger of the
+ * stable color in ALARM → ReleaseHeld (the state machine holds: traffic stays, no rollback). The stable color's
+ * comparisons (they fire when the new color is better) and its composite are recorded, never acted on. Passing sets
+ * `awaitApproval` after the first canary step.
  */
 export async function gate(ctx: ReleaseContext, release: ReleaseState, phase: GatePhase): Promise<ReleaseState> {
-  const rollbackAlarms = await readAlarms(ctx);
-  const comparison = await readComparisonAlarms(ctx);
-  const all = [...rollbackAlarms.map((a) => ({ name: a.name, state: a.state, kind: `rollback ${a.color}` })), ...comparison];
-  const firing = all.filter((a) => a.state === 'ALARM');
-  const missing = all.filter((a) => a.state === 'MISSING').map((a) => a.name);
-  if (firing.length > 0) {
-    throw new GateFailed(
-      `gate after the ${phase === 'bake' ? `bake at ${release.percent}%` : phase === 'final' ? 'final bake' : 'rollback window'} failed: ` +
-        `${firing.map((a) => `${a.name} (${a.kind})`).join(', ')} in ALARM`,
+  const alarms = await readGateAlarms(ctx);
+  const verdict = judgeGate(alarms, release);
+  const where = phase === 'bake' ? `bake at ${release.percent}%` : phase === 'final' ? 'final bake' : 'rollback window';
+  if (verdict.outcome === 'fail') {
+    throw new GateFailed(`gate after the ${where} failed: ${describeAlarms(verdict.candidateFiring)} in ALARM`);
+  }
+  if (verdict.outcome === 'hold') {
+    throw new ReleaseHeld(
+      `gate after the ${where}: ${release.candidate}'s alarms are OK but the stable color ${release.stable} has ` +
+        `${describeAlarms(verdict.stableFiring)} in ALARM: held at ${release.percent}%, no rollback`,
     );
   }
+  const missing = alarms.filter((a) => a.state === 'MISSING').map((a) => a.name);
   const awaitApproval = phase === 'bake' && release.approval && release.stepIndex === 1 && release.percent < 100;
   await record(ctx, {
     actor: release.actor,
     event: 'gate-passed',
-    message: `gate passed at ${release.percent}% (${phase}): ${all.length} alarm(s) not in ALARM${missing.length ? `; MISSING: ${missing.join(', ')}` : ''}${awaitApproval ? '; waiting for approval' : ''}`,
-    detail: { phase, alarms: all.map((a) => `${a.name}=${a.state}`) },
+    message:
+      `gate passed at ${release.percent}% (${phase}): ${alarms.filter((a) => a.color === release.candidate).length} alarm(s) of ${release.candidate} not in ALARM` +
+      `${verdict.ignored.length ? `; ignored (stable color, not a fault of ${release.candidate}): ${describeAlarms(verdict.ignored)}` : ''}` +
+      `${missing.length ? `; MISSING: ${missing.join(', ')}` : ''}${awaitApproval ? '; waiting for approval' : ''}`,
+    detail: { phase, alarms: alarms.map((a) => `${a.name}=${a.state}`) },
   });
   return { ...release, awaitApproval };
 }
 
-async function readComparisonAlarms(ctx: ReleaseContext): Promise<{ name: string; state: string; kind: string }[]> {
-  const names = ctx.settings.comparisonAlarmNames;
-  if (names.length === 0) return [];
-  // Reuses the core's alarm reader with a topology holding only the comparison alarms.
-  const statuses = await readAlarms({ ...ctx, topology: { ...ctx.topology, rollbackAlarmNames: { blue: names, green: [] } } });
-  return statuses.map((s) => ({ name: s.name, state: s.state, kind: 'comparison' }));
+export interface HoldResult {
+  readonly held: true;
+  readonly percent: number;
+  readonly weights: WeightsByService;
+  readonly lockReleased: boolean;
+  /** The operator's choices, as commands. */
+  readonly commands: readonly string[];
+}
+
+/**
+ * Held: an alarm of the stable color, none of the new one. Traffic stays exactly where it is (no write), the candidate
+ * keeps running. The release record says `held` first, so the Abandoned clean-up of this execution does nothing; then
+ * the lock is released (the rule: a held execution ends, and the operator's promote or rollback through the traffic
+ * CLI must not wait for the lock's lease, hours); the notification names the alarm and the commands.
+ */
+export async function hold(ctx: ReleaseContext, req: { executionId: string; release: ReleaseState; error?: { Error?: string; Cause?: string } }): Promise<HoldResult> {
+  const { release } = req;
+  const env = release.environment;
+  const why = causeText(req.error?.Cause);
+  await putReleaseRecord(ctx, { executionArn: release.owner, status: 'held', stable: release.stable, candidate: release.candidate });
+  const rules = await readRules(ctx);
+  const weights: WeightsByService = Object.fromEntries(SERVICES.map((s) => [s, rules[s].weights]));
+  let lockReleased = false;
+  try {
+    await releaseLock(ctx, release.owner);
+    lockReleased = true;
+  } catch (e) {
+    if (!(e instanceof LockHeld)) throw e;
+    // Another holder: not ours to release.
+  }
+  const commands =
+    release.percent === 0
+      ? [
+          `npm run traffic -- status --env ${env}`,
+          `release again once ${release.stable}'s alarm is OK: npm run release -- --env ${env}`,
+          `give up: npm run traffic -- scale --color ${release.candidate} --count 0 --env ${env}`,
+        ]
+      : release.percent >= 100
+      ? [
+          `npm run traffic -- status --env ${env}`,
+          `keep ${release.candidate}: npm run traffic -- scale --color ${release.stable} --count 0 --env ${env}`,
+          `roll back: npm run traffic -- rollback --to ${release.stable} --env ${env}`,
+        ]
+      : [
+          `npm run traffic -- status --env ${env}`,
+          `promote ${release.candidate}: npm run traffic -- promote --env ${env}`,
+          `roll back: npm run traffic -- rollback --to ${release.stable} --env ${env}`,
+        ];
+  await record(ctx, {
+    actor: release.actor,
+    event: 'held',
+    message:
+      `release of ${release.candidate} (${release.toVersion}) HELD at ${release.percent}%: ${why}. Traffic left where it is ` +
+      `(${SERVICES.map((s) => `${s} ${formatWeights(rules[s].weights)}`).join(', ')}), lock ${lockReleased ? 'released' : 'not held by this release'}. ` +
+      `Decide: ${commands.join(' | ')}`,
+    weightsAfter: weights,
+    detail: { percent: release.percent, error: req.error?.Error, cause: why, commands, lockReleased },
+  });
+  return { held: true, percent: release.percent, weights, lockReleased, commands };
 }
 
 /** Stores the approval task token (release record + ledger + notification) for `npm run release -- approve`. */
@@ -467,13 +546,21 @@ export async function safe(
 }
 
 /**
- * An execution that ended without reaching its safe state (overall timeout, StopExecution): the same clean-up as the
- * safe state when the release record names that execution; otherwise nothing.
+ * An execution that ended without reaching its safe state (overall timeout, StopExecution, FAILED without the safe
+ * state having run): the same clean-up as the safe state when the release record names that execution as running and
+ * no other owner holds the lock; otherwise nothing.
  */
 export async function abandoned(ctx: ReleaseContext, req: { executionArn: string; status: string }): Promise<SafeResult | { skipped: string }> {
-  const rec = await readReleaseRecord(ctx);
+  const [rec, lock] = await Promise.all([readReleaseRecord(ctx), readLock(ctx)]);
+  // Idempotent: a safe state, hold or finish that ran has rewritten the record (failed, held, succeeded), so a FAILED
+  // execution whose safe state ran, or a second delivery of the event, changes nothing.
   if (!rec || rec.executionArn !== req.executionArn || (rec.status !== 'running' && rec.status !== 'awaiting-approval')) {
     return { skipped: `release record does not show ${req.executionArn} running (${rec ? `${rec.executionArn}: ${rec.status}` : 'no record'})` };
+  }
+  // The lock owner is the execution: a newer execution holding the lock (it may not have written its record yet)
+  // owns traffic now; this late clean-up must not touch it.
+  if (lock && lock.owner !== req.executionArn && !lock.expired) {
+    return { skipped: `the release lock is held by ${lock.owner}, not ${req.executionArn}: a newer release owns the environment` };
   }
   const ecs = await readEcs(ctx);
   const candidateCountsBefore = Object.fromEntries(SERVICES.map((s) => [s, 0])) as Record<ServiceName, number>;

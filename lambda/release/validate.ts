@@ -20,6 +20,7 @@ export const STEPS = [
   'approvalRequest',
   'finish',
   'safe',
+  'hold',
   'abandoned',
 ] as const;
 export type StepName = (typeof STEPS)[number];
@@ -30,6 +31,7 @@ export type StepEvent =
   | { step: 'gate'; release: ReleaseState; phase: GatePhase }
   | { step: 'approvalRequest'; release: ReleaseState; token: string }
   | { step: 'safe'; executionId: string; release: Partial<ReleaseState>; error?: { Error?: string; Cause?: string } }
+  | { step: 'hold'; executionId: string; release: ReleaseState; error?: { Error?: string; Cause?: string } }
   | { step: 'abandoned'; executionArn: string; status: string };
 
 const FIELDS: Record<StepName, string[]> = {
@@ -45,6 +47,7 @@ const FIELDS: Record<StepName, string[]> = {
   approvalRequest: ['release', 'token'],
   finish: ['release'],
   safe: ['executionId', 'release', 'error'],
+  hold: ['executionId', 'release', 'error'],
   abandoned: ['executionArn', 'status'],
 };
 
@@ -144,6 +147,12 @@ export function validateStepEvent(event: unknown): StepEvent {
       if (error !== undefined && !isObject(error)) bad('error', error, 'the caught error {Error, Cause}');
       if (release.stable !== undefined || release.candidate !== undefined) validateReleaseState(release);
       return { step, executionId, release: release as Partial<ReleaseState>, ...(error ? { error: error as { Error?: string; Cause?: string } } : {}) };
+    }
+    case 'hold': {
+      const executionId = text(event.executionId, 'executionId');
+      const error = event.error;
+      if (error !== undefined && !isObject(error)) bad('error', error, 'the caught error {Error, Cause}');
+      return { step, executionId, release: validateReleaseState(event.release), ...(error ? { error: error as { Error?: string; Cause?: string } } : {}) };
     }
     case 'abandoned':
       return { step, executionArn: text(event.executionArn, 'executionArn'), status: oneOf(event.status, 'status', ['TIMED_OUT', 'ABORTED', 'FAILED'] as const) };

@@ -1,11 +1,25 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENTS } from '../../config';
+import { defaultMaxConnections } from '../../config/rds';
 import { ADOT_COLLECTOR_IMAGE } from '../../lib/services';
 import { resourcesOf, synthEnvironment } from './support';
 
 const m = ENVIRONMENTS.production.monitoring;
 const { stateless } = synthEnvironment('production');
 const alarms = resourcesOf(stateless, 'AWS::CloudWatch::Alarm');
+
+/**
+ * EventBridge matching for the pattern forms this app uses (arrays of exact values, nested objects): a field matches
+ * when the event's value, or any element of an array value, is in the list.
+ * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns.html
+ */
+function matches(pattern: Record<string, any>, event: Record<string, any>): boolean {
+  return Object.entries(pattern).every(([key, want]) => {
+    const got = event?.[key];
+    if (Array.isArray(want)) return (Array.isArray(got) ? got : [got]).some((g) => want.includes(g));
+    return typeof got === 'object' && matches(want, got);
+  });
+}
 
 /** The alarms whose description contains `text`, one per color and service where that applies. */
 function alarmsLike(text: string) {
@@ -14,9 +28,12 @@ function alarmsLike(text: string) {
 const expressionOf = (a: any) => a.Metrics.find((q: any) => q.Expression).Expression as string;
 
 describe('rollback triggers (production)', () => {
-  test('GIVEN the plan "error rate > 5% for 5 minutes" THEN each service and color has it with a minimum-request guard', () => {
+  // Regression (#12): the rate counted HTTPCode_Target_5XX_Count only, so targets that crash (connection refused: ELB 502),
+  // hang (ELB 504) or leave the LB answering 503 were invisible.
+  test('GIVEN the plan "error rate > 5% for 5 minutes" THEN each service and color counts every request a target did not answer with 2XX-4XX, with a minimum-request guard', () => {
     const found = alarmsLike(`5XX > ${m.errorRatePercent}% of requests for ${m.errorRateMinutes} min`);
     expect(found).toHaveLength(4);
+    const failed = '(FILL(req, 0) - FILL(ok2, 0) - FILL(ok3, 0) - FILL(ok4, 0))';
     for (const a of found) {
       expect(a).toMatchObject({
         Threshold: m.errorRatePercent,
@@ -25,17 +42,42 @@ describe('rollback triggers (production)', () => {
         ComparisonOperator: 'GreaterThanThreshold',
         TreatMissingData: 'notBreaching',
       });
-      expect(expressionOf(a)).toBe(`IF(FILL(requests, 0) >= ${m.minRequestsPerMinute}, 100 * FILL(errors, 0) / requests, 0)`);
-      const requests = a.Metrics.find((q: any) => q.Id === 'requests');
-      expect(requests.MetricStat).toMatchObject({ Metric: { MetricName: 'RequestCount', Namespace: 'AWS/ApplicationELB' }, Period: 60, Stat: 'Sum' });
-      expect(a.Metrics.find((q: any) => q.Id === 'errors').MetricStat.Metric.MetricName).toBe('HTTPCode_Target_5XX_Count');
+      expect(expressionOf(a)).toBe(`IF(FILL(req, 0) >= ${m.minRequestsPerMinute}, 100 * IF(${failed} > 0, ${failed}, 0) / req, 0)`);
+      const stat = (id: string) => a.Metrics.find((q: any) => q.Id === id).MetricStat;
+      expect(stat('req')).toMatchObject({ Metric: { MetricName: 'RequestCount', Namespace: 'AWS/ApplicationELB' }, Period: 60, Stat: 'Sum' });
+      expect(['ok2', 'ok3', 'ok4'].map((id) => stat(id).Metric.MetricName)).toEqual(['HTTPCode_Target_2XX_Count', 'HTTPCode_Target_3XX_Count', 'HTTPCode_Target_4XX_Count']);
+      // Every input is per target group, i.e. per color (the ELB's own 5XX metrics have no TargetGroup dimension).
+      for (const id of ['req', 'ok2', 'ok3', 'ok4']) expect(stat(id).Metric.Dimensions.map((d: any) => d.Name).sort()).toEqual(['LoadBalancer', 'TargetGroup']);
     }
   });
 
-  test('GIVEN a catastrophic failure THEN the fast-burn alarm fires after 2 one-minute datapoints', () => {
+  test('GIVEN a color whose targets crash, hang on their health check or fail it while it takes traffic THEN its unhealthy-targets trigger fires', () => {
+    const found = alarmsLike(`>= ${m.unhealthyTargetsPercent}% of targets unhealthy while taking traffic`);
+    expect(found).toHaveLength(4);
+    for (const a of found) {
+      expect(a).toMatchObject({
+        Threshold: m.unhealthyTargetsPercent,
+        EvaluationPeriods: m.unhealthyMinutes,
+        DatapointsToAlarm: m.unhealthyMinutes,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+      expect(expressionOf(a)).toBe(
+        'IF(FILL(requests, 0) > 0 AND FILL(healthy, 0) + FILL(unhealthy, 0) > 0, 100 * FILL(unhealthy, 0) / (FILL(healthy, 0) + FILL(unhealthy, 0)), 0)',
+      );
+      const stat = (id: string) => a.Metrics.find((q: any) => q.Id === id).MetricStat;
+      expect([stat('healthy').Metric.MetricName, stat('unhealthy').Metric.MetricName, stat('requests').Metric.MetricName]).toEqual(['HealthyHostCount', 'UnHealthyHostCount', 'RequestCount']);
+      expect(stat('unhealthy').Metric.Dimensions.map((d: any) => d.Name).sort()).toEqual(['LoadBalancer', 'TargetGroup']);
+    }
+  });
+
+  // Regression: the fast burn compared with > while the README (and the alarm's own description) say >= 25 %.
+  test('GIVEN a catastrophic failure THEN the fast-burn alarm fires at >= 25 % after 2 one-minute datapoints', () => {
     const found = alarmsLike(`5XX >= ${m.fastBurnErrorRatePercent}% for ${m.fastBurnMinutes} min`);
     expect(found).toHaveLength(4);
-    for (const a of found) expect(a).toMatchObject({ Threshold: 25, EvaluationPeriods: 2, DatapointsToAlarm: 2, TreatMissingData: 'notBreaching' });
+    for (const a of found) {
+      expect(a).toMatchObject({ Threshold: 25, EvaluationPeriods: 2, DatapointsToAlarm: 2, TreatMissingData: 'notBreaching', ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+    }
   });
 
   test('GIVEN the plan "response time > 2 seconds average" THEN a 3-minute average per service and color', () => {
@@ -66,23 +108,37 @@ describe('rollback triggers (production)', () => {
     }
   });
 
-  test('GIVEN a canary THEN the new color is compared with the stable one on error rate and p99, with minimum requests on both', () => {
+  // Regression (#11): each color's comparison is "this color minus the other", so the STABLE color's comparison fired when
+  // the new color was BETTER. Now a color's comparison counts only while it is the canary (at most 40 % of the requests).
+  test('GIVEN a canary THEN the new color is compared with the stable one on error rate and p99, only while it serves the smaller share', () => {
     const rate = alarmsLike(`error rate > ${m.comparison.errorRatePoints} points above`);
     const p99 = alarmsLike(`p99 latency > ${m.comparison.p99LatencyRatio}x`);
     expect(rate).toHaveLength(4);
     expect(p99).toHaveLength(4);
-    for (const a of rate) expect(expressionOf(a)).toMatch(/^IF\(FILL\(reqNew, 0\) >= 10 AND FILL\(reqOld, 0\) >= 10, 100 \* FILL\(errNew, 0\) \/ reqNew - 100 \* FILL\(errOld, 0\) \/ reqOld, 0\)$/);
-    for (const a of p99) expect(a.Metrics.find((q: any) => q.Id === 'p99New').MetricStat.Stat).toBe('p99');
+    const c = m.comparison;
+    const guard = `IF(FILL(reqNew, 0) >= ${c.minRequestsPerMinute} AND FILL(reqOld, 0) >= ${c.minRequestsPerMinute} AND 100 * reqNew <= ${c.canaryMaxRequestPercent} * (reqNew + reqOld), `;
+    const failed = (x: string) => `(FILL(req${x}, 0) - FILL(ok2${x}, 0) - FILL(ok3${x}, 0) - FILL(ok4${x}, 0))`;
+    for (const a of rate) {
+      expect(expressionOf(a)).toBe(`${guard}IF(${failed('New')} > 0, ${failed('New')}, 0) * 100 / reqNew - IF(${failed('Old')} > 0, ${failed('Old')}, 0) * 100 / reqOld, 0)`);
+      // CloudWatch alarms take at most 10 metrics in their math.
+      expect(a.Metrics.length).toBeLessThanOrEqual(10);
+    }
+    for (const a of p99) {
+      expect(expressionOf(a)).toBe(`${guard}IF(p99Old > 0, p99New / p99Old, 0), 0)`);
+      expect(a.Metrics.find((q: any) => q.Id === 'p99New').MetricStat.Stat).toBe('p99');
+    }
   });
 
-  test('GIVEN the triggers THEN one composite alarm per color rolls them up and notifies the topic', () => {
-    const composites = resourcesOf(stateless, 'AWS::CloudWatch::CompositeAlarm');
-    expect(composites).toHaveLength(2);
-    for (const [, c] of composites) {
-      const rule = JSON.stringify(c.Properties.AlarmRule);
-      expect(rule.match(/ALARM\(/g)).toHaveLength(12);
-      expect(c.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^NotificationsTopic/) }]);
+  test('GIVEN the comparison guard THEN the stable color (the larger share) never counts, the canary always does, and an even split counts for neither', () => {
+    const share = m.comparison.canaryMaxRequestPercent;
+    const counts = (reqNew: number, reqOld: number) => 100 * reqNew <= share * (reqNew + reqOld);
+    for (const canary of [10, 25]) {
+      expect([canary, counts(canary * 10, (100 - canary) * 10)]).toEqual([canary, true]); // the new color at a canary step
+      expect([canary, counts((100 - canary) * 10, canary * 10)]).toEqual([canary, false]); // the stable color at the same step
     }
+    expect(counts(500, 500)).toBe(false);
+    expect(counts(520, 480)).toBe(false);
+    expect(counts(480, 520)).toBe(false);
   });
 
   test('GIVEN the backend log contract THEN metric filters publish db errors, payments and orders with a color dimension', () => {
@@ -109,6 +165,29 @@ describe('operations monitoring (production)', () => {
       expect(descriptions.some((d) => d.includes(text))).toBe(true);
     }
     for (const a of ops) expect(a.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^NotificationsTopic/) }]);
+  });
+
+  // Regression: "connections > 400" could never fire on db.t4g.micro (about 80 allowed). The threshold now follows the
+  // class's memory: 80 % of RDS's default max_connections, LEAST(DBInstanceClassMemory/9531392, 5000).
+  test.each([
+    ['dev', 't4g.micro', 44],
+    ['staging', 't4g.medium', 315],
+    ['production', 'r6g.large', 1396],
+  ] as const)('GIVEN %s on db.%s THEN the connections alarm fires above %i', (env, instanceType, threshold) => {
+    expect(ENVIRONMENTS[env].database.instanceType).toBe(instanceType);
+    const template = env === 'production' ? stateless : synthEnvironment(env).stateless;
+    const [[, a]] = resourcesOf(template, 'AWS::CloudWatch::Alarm').filter(([id]) => id.startsWith('OperationsDatabaseConnections'));
+    expect(a.Properties).toMatchObject({ MetricName: 'DatabaseConnections', Statistic: 'Maximum', Threshold: threshold, ComparisonOperator: 'GreaterThanThreshold' });
+    expect(a.Properties.AlarmDescription).toContain(`80% of ${instanceType}'s default max_connections`);
+  });
+
+  test('THEN the estimated max_connections never exceeds what RDS reports for a class (published readings)', () => {
+    // show max_connections on RDS for PostgreSQL with the default parameter group: 2 GiB → 198, 4 GiB → 413, 8 GiB → 856.
+    expect(defaultMaxConnections('t3.small')).toBeLessThanOrEqual(198);
+    expect(defaultMaxConnections('t3.medium')).toBeLessThanOrEqual(413);
+    expect(defaultMaxConnections('t3.large')).toBeLessThanOrEqual(856);
+    expect(defaultMaxConnections('t3.large')).toBeGreaterThan(0.9 * 856);
+    expect(defaultMaxConnections('db.unknown')).toBeUndefined();
   });
 
   test('THEN the topic is KMS-encrypted, TLS-only and has the on-call email subscription', () => {
@@ -139,19 +218,51 @@ describe('automated rollback wiring (production)', () => {
   const functions = resourcesOf(stateless, 'AWS::Lambda::Function');
   const [rollbackId] = functions.find(([id]) => id.startsWith('AutomatedRollbackHandler'))!;
 
-  test('GIVEN a rollback alarm of either color going to ALARM THEN EventBridge invokes the rollback Lambda directly', () => {
+  const [[, rule]] = resourcesOf(stateless, 'AWS::Events::Rule').filter(([, r]) => r.Properties.EventPattern?.source?.[0] === 'aws.cloudwatch');
+  const composites = resourcesOf(stateless, 'AWS::CloudWatch::CompositeAlarm').map(([id]) => id);
+
+  test("GIVEN a color's composite going to ALARM THEN EventBridge invokes the rollback Lambda directly; the composites are the only alarms it matches", () => {
     const rules = resourcesOf(stateless, 'AWS::Events::Rule').filter(([, r]) => r.Properties.EventPattern?.source?.[0] === 'aws.cloudwatch');
     expect(rules).toHaveLength(1);
-    const [[, rule]] = rules;
     expect(rule.Properties.EventPattern).toMatchObject({
       'detail-type': ['CloudWatch Alarm State Change'],
       detail: { state: { value: ['ALARM'] } },
     });
-    // Every trigger and the composite of both colors: 13 per color.
-    expect(rule.Properties.EventPattern.resources).toHaveLength(26);
+    expect(composites).toHaveLength(2);
+    expect(rule.Properties.EventPattern.resources).toEqual(composites.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })));
     expect(rule.Properties.Targets).toEqual([
       expect.objectContaining({ Arn: { 'Fn::GetAtt': [rollbackId, 'Arn'] }, RetryPolicy: { MaximumEventAgeInSeconds: 600, MaximumRetryAttempts: 2 } }),
     ]);
+  });
+
+  // Regression (#4): the rule listed all 26 alarm ARNs, ~3,400 characters resolved, over EventBridge's 2,048-character
+  // event pattern quota (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html): the deployment fails.
+  test('THEN the resolved event pattern, every ARN at its longest, fits the 2,048-character quota and matches each composite\'s ALARM event', () => {
+    const longestAlarmArn = (name: string) => `arn:aws-us-gov:cloudwatch:ap-southeast-7:123456789012:alarm:${name.padEnd(255, 'x')}`;
+    const resolve = (v: any): any => {
+      if (Array.isArray(v)) return v.map(resolve);
+      if (v && typeof v === 'object') {
+        if (v['Fn::GetAtt']) return longestAlarmArn(v['Fn::GetAtt'][0]);
+        if (v.Ref || v['Fn::Join'] || v['Fn::Sub']) throw new Error(`unexpected token in the event pattern: ${JSON.stringify(v)}`);
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolve(x)]));
+      }
+      return v;
+    };
+    const pattern = resolve(rule.Properties.EventPattern);
+    expect(JSON.stringify(pattern).length).toBeLessThanOrEqual(2048);
+    for (const id of composites) {
+      const event = (state: string) => ({
+        source: 'aws.cloudwatch',
+        'detail-type': 'CloudWatch Alarm State Change',
+        resources: [longestAlarmArn(id)],
+        detail: { alarmName: id, state: { value: state }, previousState: { value: 'OK' } },
+      });
+      expect([id, matches(pattern, event('ALARM'))]).toEqual([id, true]);
+      expect([id, matches(pattern, event('OK'))]).toEqual([id, false]);
+    }
+    // A trigger's own state change is not matched: the composite is the one thing that starts a rollback.
+    const trigger = { source: 'aws.cloudwatch', 'detail-type': 'CloudWatch Alarm State Change', resources: [longestAlarmArn('RollbackAlarmsGreenBackendErrorRate')], detail: { state: { value: 'ALARM' } } };
+    expect(matches(pattern, trigger)).toBe(false);
   });
 
   test('THEN the rollback Lambda knows the topology and the release to stop, and times out before its marker lease', () => {

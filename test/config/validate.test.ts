@@ -115,6 +115,40 @@ describe('config validation', () => {
     expect(problemsOf(c).map((p) => p.field)).toEqual(['release.backupBeforeRelease']);
   });
 
+  test('fails for a database instance class without a known memory (the connections alarm derives from it)', () => {
+    const c = clone(ENVIRONMENTS.staging);
+    c.database.instanceType = 'x2g.large';
+    const [p, ...more] = problemsOf(c);
+    expect(more).toEqual([]);
+    expect(p).toMatchObject({ field: 'database.instanceType', value: 'x2g.large' });
+    expect(p.why).toMatch(/config\/rds\.ts/);
+    expect(p.fix).toMatch(/use one of .*t4g\.micro.*r6g\.large/);
+  });
+
+  test('fails for an unhealthy-targets trigger outside (0, 100] % or whole minutes', () => {
+    const c = clone(ENVIRONMENTS.production);
+    c.monitoring.unhealthyTargetsPercent = 0;
+    c.monitoring.unhealthyMinutes = 0.5;
+    expect(problemsOf(c).map((p) => p.field)).toEqual(['monitoring.unhealthyTargetsPercent', 'monitoring.unhealthyMinutes']);
+  });
+
+  test('fails for a canary share of 50 % or more (the stable color would be compared as a canary)', () => {
+    const c = clone(ENVIRONMENTS.production);
+    c.monitoring.comparison.canaryMaxRequestPercent = 50;
+    const [p, ...more] = problemsOf(c);
+    expect(more).toEqual([]);
+    expect(p).toMatchObject({ field: 'monitoring.comparison.canaryMaxRequestPercent', value: 50, fix: 'use e.g. 40' });
+    expect(p.why).toMatch(/fire when the new color is better/);
+  });
+
+  test('fails for a connections alarm at 100 % of max_connections or more', () => {
+    const c = clone(ENVIRONMENTS.dev);
+    c.monitoring.databaseConnectionsPercent = 100;
+    expect(problemsOf(c)).toEqual([expect.objectContaining({ field: 'monitoring.databaseConnectionsPercent', value: 100 })]);
+    c.monitoring.databaseConnectionsPercent = 0;
+    expect(problemsOf(c)).toEqual([expect.objectContaining({ field: 'monitoring.databaseConnectionsPercent', why: 'must be a percentage in (0, 100]' })]);
+  });
+
   test('GIVEN several mistakes WHEN validated THEN one error lists every problem with field, value, why and fix', () => {
     const c = clone(ENVIRONMENTS.production);
     c.account = '1234';

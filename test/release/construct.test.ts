@@ -93,9 +93,16 @@ test('every Task has TimeoutSeconds, retries transient Lambda errors and (except
   for (const [name, s] of tasks) {
     expect([name, typeof s.TimeoutSeconds]).toEqual([name, 'number']);
     expect([name, s.Retry?.length > 0]).toEqual([name, true]);
+    const toSafe = { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'SafeState' };
+    const toHold = { ErrorEquals: ['ReleaseHeld'], ResultPath: '$.error', Next: 'HoldState' };
     if (name === 'SafeState') expect(s.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.safeError', Next: 'SafeStateFailed' }]);
-    else expect([name, s.Catch]).toEqual([name, [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'SafeState' }]]);
+    else if (name === 'HoldState') expect(s.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.holdError', Next: 'HoldFailed' }]);
+    // Catchers run in order: ReleaseHeld (an alarm of the stable color) must reach HoldState before States.ALL rolls back.
+    else if (['Shift', 'Gate', 'FinalGate', 'WindowGate'].includes(name)) expect([name, s.Catch]).toEqual([name, [toHold, toSafe]]);
+    else expect([name, s.Catch]).toEqual([name, [toSafe]]);
   }
+  expect(definition.States.HoldState.Next).toBe('ReleaseHeld');
+  expect(definition.States.ReleaseHeld).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
   expect(definition.States.Shift.TimeoutSeconds).toBe(TASK_TIMEOUT_SECONDS);
   expect(definition.States.SafeState.Next).toBe('ReleaseFailed');
 });
@@ -134,9 +141,10 @@ test('the handler gets its wiring as environment variables', () => {
   expect(Object.keys(backup.Properties.Environment.Variables).sort()).toEqual(['DATABASE_INSTANCE_ID', 'POWERTOOLS_SERVICE_NAME', 'TOPOLOGY_TABLE', 'TOPOLOGY_VERSION']);
 });
 
-test('an execution that times out or is stopped triggers the clean-up step', () => {
+// Regression (#15): FAILED was missing, so an execution whose safe state did not run kept the lock until its lease ended.
+test('an execution that times out, is stopped or fails triggers the clean-up step', () => {
   template.hasResourceProperties('AWS::Events::Rule', {
-    EventPattern: { source: ['aws.states'], detail: { status: ['TIMED_OUT', 'ABORTED'] } },
+    EventPattern: { source: ['aws.states'], detail: { status: ['TIMED_OUT', 'ABORTED', 'FAILED'] } },
     Targets: [Match.objectLike({ InputTransformer: Match.objectLike({ InputTemplate: Match.stringLikeRegexp('"step":"abandoned"') }) })],
   });
 });

@@ -5,6 +5,8 @@
 import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeDBSnapshotsCommand } from '@aws-sdk/client-rds';
 import { acquireLock, logger, readEcs, readLedger, readLock, readRules } from '../../lambda/traffic';
+import type { ReleaseContext } from '../../lambda/release/context';
+import { putReleaseRecord, readReleaseRecord } from '../../lambda/release/record';
 import { SERVICES } from '../../lambda/shared/topology';
 import { startMoto, MotoServer } from '../support/moto';
 import { buildReleaseEnvironment, REHEARSAL_POLICY, ReleaseEnvironment, startTestListener, TestListener } from './harness';
@@ -221,4 +223,116 @@ test('GIVEN a gate that hangs at 10% WHEN its task times out THEN the safe state
   expect(await weights()).toEqual(allOn('blue'));
   expect(await desired('green')).toEqual([0, 0]);
   expect(await readLock(env.ctx)).toBeUndefined();
+});
+
+const setAlarm = (name: string, state: 'ALARM' | 'OK', reason: string) =>
+  env.clients.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: name, StateValue: state, StateReason: reason }));
+const split = (percent: number) => Object.fromEntries(SERVICES.map((s) => [s, { blue: 100 - percent, green: percent }]));
+
+// Regression (#11): the old gate failed on an alarm of EITHER color, so an alarm of the stable color rolled back the new one.
+test('GIVEN an alarm of the STABLE color during the 25% bake WHEN the gate runs THEN the release is held: traffic stays at 25%, green keeps running, lock released, the operator is told how to decide', async () => {
+  env = await buildReleaseEnvironment(moto, listener);
+  const run = await runRehearsal(definition, {}, {
+    handlers: env.handlers(ids),
+    taskOverrides: {
+      Shift: async (payload, handler) => {
+        const out = (await handler(payload)) as { percent: number };
+        if (out.percent === 25) await setAlarm(env.topology.rollbackAlarmNames.blue[0], 'ALARM', 'rehearsal: 5xx on blue');
+        return out;
+      },
+    },
+  });
+  expect(run).toMatchObject({ status: 'FAILED', error: 'ReleaseHeld' });
+  expect(run.cause).toMatch(/stable color blue has rehearsal-frontend-blue-5xx \(blue trigger\) in ALARM: held at 25%, no rollback/);
+  expect(run.states.slice(-3)).toEqual(['Gate', 'HoldState', 'ReleaseHeld']);
+  expect(run.states).not.toContain('SafeState');
+  expect(await weights()).toEqual(split(25));
+  expect(await desired('green')).toEqual([2, 2]);
+  expect(await desired('blue')).toEqual([2, 2]);
+  expect(await readLock(env.ctx)).toBeUndefined();
+  expect(await readReleaseRecord(env.ctx)).toMatchObject({ executionArn: run.executionArn, status: 'held' });
+  const actions = await ledgerActions();
+  expect(actions).not.toContain('rollback');
+  expect(actions[actions.length - 1]).toBe('release:held');
+  const [held] = (await readLedger(env.ctx, 5)).filter((e) => (e.action as string) === 'release:held');
+  expect(held.reason).toMatch(/HELD at 25%.*rehearsal-frontend-blue-5xx.*promote --env rehearsal.*rollback --to blue --env rehearsal/);
+
+  // The Abandoned rule fires for this FAILED execution too: the clean-up sees "held" and leaves traffic alone.
+  const cleanup = await env.handler({ step: 'abandoned', executionArn: run.executionArn, status: 'FAILED' });
+  expect(cleanup).toMatchObject({ skipped: expect.stringContaining('held') });
+  expect(await weights()).toEqual(split(25));
+});
+
+test('GIVEN an alarm of the STABLE color right after a gate passed WHEN the next shift is refused by the alarm guard THEN the release is held, not rolled back', async () => {
+  env = await buildReleaseEnvironment(moto, listener);
+  let gates = 0;
+  const run = await runRehearsal(definition, {}, {
+    handlers: env.handlers(ids),
+    taskOverrides: {
+      Gate: async (payload, handler) => {
+        const out = await handler(payload);
+        if (++gates === 1) await setAlarm(env.topology.rollbackAlarmNames.blue[1], 'ALARM', 'rehearsal: 5xx on blue');
+        return out;
+      },
+    },
+  });
+  expect(run).toMatchObject({ status: 'FAILED', error: 'ReleaseHeld' });
+  expect(run.cause).toMatch(/shift of green to 25% refused for alarms of the stable color blue only .*rehearsal-backend-blue-5xx.*held at 10%/);
+  expect(run.states.slice(-3)).toEqual(['Shift', 'HoldState', 'ReleaseHeld']);
+  expect(await weights()).toEqual(split(10));
+  expect(await readLock(env.ctx)).toBeUndefined();
+});
+
+// Regression (#15): the Abandoned rule matched TIMED_OUT and ABORTED only, so a FAILED execution whose safe state did not
+// run kept the lock (and the split traffic) until the lock's lease ran out.
+test('GIVEN a release whose safe state itself fails (SafeStateFailed) WHEN the FAILED execution is cleaned up THEN traffic goes back to blue and the lock is released; a second delivery changes nothing', async () => {
+  env = await buildReleaseEnvironment(moto, listener);
+  const run = await runRehearsal(definition, {}, {
+    handlers: env.handlers(ids),
+    taskOverrides: {
+      Shift: async (payload, handler) => {
+        const out = (await handler(payload)) as { percent: number };
+        if (out.percent === 25) await setAlarm(env.topology.rollbackAlarmNames.green[0], 'ALARM', 'rehearsal: 5xx on green');
+        return out;
+      },
+      SafeState: async () => {
+        throw new Error('rehearsal: the safe state cannot reach DynamoDB');
+      },
+    },
+  });
+  expect(run).toMatchObject({ status: 'FAILED', error: 'SafeStateFailed' });
+  expect(await weights()).toEqual(split(25));
+  expect((await readLock(env.ctx))?.owner).toBe(run.executionArn);
+
+  const cleanup = await env.handler({ step: 'abandoned', executionArn: run.executionArn, status: 'FAILED' });
+  expect(cleanup).toMatchObject({ rolledBack: true, lockReleased: true });
+  expect(await weights()).toEqual(allOn('blue'));
+  expect(await desired('green')).toEqual([0, 0]);
+  expect(await readLock(env.ctx)).toBeUndefined();
+  expect(await env.handler({ step: 'abandoned', executionArn: run.executionArn, status: 'FAILED' })).toMatchObject({ skipped: expect.stringContaining('failed') });
+});
+
+test('GIVEN a failed release whose safe state ran WHEN its FAILED event is cleaned up THEN nothing changes (the safe state is not undone)', async () => {
+  env = await buildReleaseEnvironment(moto, listener);
+  listener.failing.set('/health/db', 500);
+  const run = await runRehearsal(definition, {}, { handlers: env.handlers(ids) });
+  expect(run).toMatchObject({ status: 'FAILED', error: 'PreTrafficCheckFailed' });
+  const before = { weights: await weights(), green: await desired('green') };
+  expect(await env.handler({ step: 'abandoned', executionArn: run.executionArn, status: 'FAILED' })).toMatchObject({ skipped: expect.stringContaining(`${run.executionArn}: failed`) });
+  expect({ weights: await weights(), green: await desired('green') }).toEqual(before);
+});
+
+test('GIVEN a late clean-up of an old execution WHEN a newer release already holds the lock THEN the clean-up leaves traffic and the lock alone', async () => {
+  env = await buildReleaseEnvironment(moto, listener);
+  const old = 'arn:aws:states:us-east-1:123456789012:execution:Release:old';
+  const newer = 'arn:aws:states:us-east-1:123456789012:execution:Release:newer';
+  // The old execution's record still says running (its lease ran out); the newer one took the lock and has not yet
+  // written its own record (the window inside its preflight).
+  await putReleaseRecord(env.ctx as ReleaseContext, { executionArn: old, status: 'running', stable: 'blue', candidate: 'green' });
+  await acquireLock(env.ctx, newer, { ttlSeconds: 600 });
+  const before = { weights: await weights(), green: await desired('green') };
+  const cleanup = await env.handler({ step: 'abandoned', executionArn: old, status: 'TIMED_OUT' });
+  expect(cleanup).toMatchObject({ skipped: expect.stringContaining(`held by ${newer}`) });
+  expect((await readLock(env.ctx))?.owner).toBe(newer);
+  expect({ weights: await weights(), green: await desired('green') }).toEqual(before);
 });

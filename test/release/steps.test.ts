@@ -11,6 +11,7 @@ import { createBackupHandler } from '../../lambda/release/backup-handler';
 import { createReleaseHandler } from '../../lambda/release/handler';
 import { gate, migrationStartedBy, ReleaseState } from '../../lambda/release/steps';
 import { validateStepEvent } from '../../lambda/release/validate';
+import { judgeGate } from '../../lambda/release/gate';
 import { ENVIRONMENTS } from '../../config';
 import { mocks } from '../lambda/helpers';
 import { REHEARSAL_POLICY } from './harness';
@@ -40,6 +41,8 @@ describe('validateStepEvent', () => {
     expect(validateStepEvent({ step: 'gate', release, phase: 'bake' })).toMatchObject({ step: 'gate', phase: 'bake' });
     expect(validateStepEvent({ step: 'safe', executionId: 'arn:x', release: {}, error: { Error: 'X', Cause: 'y' } })).toMatchObject({ step: 'safe' });
     expect(validateStepEvent({ step: 'abandoned', executionArn: 'arn:x', status: 'TIMED_OUT' })).toMatchObject({ step: 'abandoned' });
+    expect(validateStepEvent({ step: 'abandoned', executionArn: 'arn:x', status: 'FAILED' })).toMatchObject({ step: 'abandoned', status: 'FAILED' });
+    expect(validateStepEvent({ step: 'hold', executionId: 'arn:x', release, error: { Error: 'ReleaseHeld', Cause: 'c' } })).toMatchObject({ step: 'hold' });
   });
   const fails: [string, unknown, RegExp][] = [
     ['a non-object event', 'shift', /event must be a JSON object/],
@@ -58,6 +61,7 @@ describe('validateStepEvent', () => {
     ['missing counts', { step: 'shift', release: { ...release, candidateCountsBefore: { frontend: 1 } } }, /candidateCountsBefore.backend/],
     ['an unknown gate phase', { step: 'gate', release, phase: 'later' }, /phase must be one of bake, final, window/],
     ['an approval without token', { step: 'approvalRequest', release }, /token must be a non-empty string/],
+    ['a hold without a release state', { step: 'hold', executionId: 'arn:x', release: {} }, /release.owner must be a non-empty string/],
     ['an abandoned event with another status', { step: 'abandoned', executionArn: 'x', status: 'SUCCEEDED' }, /status must be one of TIMED_OUT, ABORTED, FAILED/],
   ];
   test.each(fails)('fails on %s', (_what, event, message) => {
@@ -74,7 +78,8 @@ describe('settingsFromEnv', () => {
     MIGRATION_SECURITY_GROUPS: 'sg-1',
   };
   test('reads the wiring', () => {
-    expect(settingsFromEnv(good)).toMatchObject({ migration: { subnets: ['subnet-1', 'subnet-2'] }, comparisonAlarmNames: [] });
+    expect(settingsFromEnv(good)).toMatchObject({ migration: { subnets: ['subnet-1', 'subnet-2'] }, comparisonAlarmNames: { blue: [], green: [] } });
+    expect(settingsFromEnv({ ...good, COMPARISON_ALARM_NAMES: '{"blue":["b-vs-g"],"green":["g-vs-b"]}' }).comparisonAlarmNames).toEqual({ blue: ['b-vs-g'], green: ['g-vs-b'] });
   });
   const fails: [string, Record<string, string | undefined>, RegExp][] = [
     ['without a policy', { ...good, RELEASE_POLICY: undefined }, /RELEASE_POLICY is not set/],
@@ -83,6 +88,7 @@ describe('settingsFromEnv', () => {
     ['without migration task definitions', { ...good, MIGRATION_TASK_DEFINITIONS: '{"blue":"x"}' }, /MIGRATION_TASK_DEFINITIONS/],
     ['without migration subnets', { ...good, MIGRATION_SUBNETS: '' }, /MIGRATION_SUBNETS/],
     ['on comparison alarms that are not a list', { ...good, COMPARISON_ALARM_NAMES: '"x"' }, /COMPARISON_ALARM_NAMES/],
+    ['on comparison alarms without a color', { ...good, COMPARISON_ALARM_NAMES: '["x"]' }, /COMPARISON_ALARM_NAMES must be \{"blue"/],
     ['on a bad lock TTL', { ...good, LOCK_TTL_SECONDS: '0' }, /LOCK_TTL_SECONDS/],
     ['on a bad test listener URL', { ...good, TEST_LISTENER_BASE_URL: 'ftp://x' }, /TEST_LISTENER_BASE_URL/],
   ];
@@ -142,32 +148,77 @@ describe('gate', () => {
     m.ddb.on(PutItemCommand).resolves({});
     sns.on(PublishCommand).resolves({});
   });
+  // Green is the candidate, blue the stable color; each color has a composite, a trigger and a comparison.
   const ctx = () => ({
     ...m.ctx,
-    topology: { ...m.ctx.topology, notificationTopicArn: 'arn:aws:sns:us-east-1:1:t' },
+    topology: {
+      ...m.ctx.topology,
+      notificationTopicArn: 'arn:aws:sns:us-east-1:1:t',
+      rollbackAlarmNames: { blue: ['blue-rollback', 'blue-5xx', 'blue-vs-green-5xx'], green: ['green-rollback', 'green-5xx', 'green-vs-blue-5xx'] },
+    },
     release: { sns: new SNSClient({ region: 'us-east-1' }) },
-    settings: { ...settingsFromEnv({ RELEASE_POLICY: JSON.stringify({ ...REHEARSAL_POLICY, backupBeforeRelease: false, migrationCommand: undefined }) }), comparisonAlarmNames: ['green-vs-blue-5xx'] },
+    settings: {
+      ...settingsFromEnv({ RELEASE_POLICY: JSON.stringify({ ...REHEARSAL_POLICY, backupBeforeRelease: false, migrationCommand: undefined }) }),
+      comparisonAlarmNames: { blue: ['blue-vs-green-5xx'], green: ['green-vs-blue-5xx'] },
+    },
   });
+  const OK = { 'blue-5xx': 'OK', 'blue-vs-green-5xx': 'OK', 'green-5xx': 'OK', 'green-vs-blue-5xx': 'OK', 'blue-rollback': 'OK', 'green-rollback': 'OK' };
   const alarms = (states: Record<string, string>) => ({
-    MetricAlarms: Object.entries(states).map(([AlarmName, StateValue]) => ({ AlarmName, StateValue: StateValue as 'OK' })),
+    MetricAlarms: Object.entries(states)
+      .filter(([n]) => !n.endsWith('-rollback'))
+      .map(([AlarmName, StateValue]) => ({ AlarmName, StateValue: StateValue as 'OK' })),
+    CompositeAlarms: Object.entries(states)
+      .filter(([n]) => n.endsWith('-rollback'))
+      .map(([AlarmName, StateValue]) => ({ AlarmName, StateValue: StateValue as 'OK' })),
   });
 
   test('passes with every alarm OK and asks for approval after the first canary step', async () => {
-    m.cloudwatch.on(DescribeAlarmsCommand).resolves(alarms({ 'blue-5xx': 'OK', 'green-5xx': 'OK', 'green-latency': 'OK', 'green-vs-blue-5xx': 'OK' }));
+    m.cloudwatch.on(DescribeAlarmsCommand).resolves(alarms(OK));
     await expect(gate(ctx(), release, 'bake')).resolves.toMatchObject({ awaitApproval: true });
     expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
   });
-  test('fails when a rollback alarm of either color is in ALARM', async () => {
-    m.cloudwatch.on(DescribeAlarmsCommand).resolves(alarms({ 'blue-5xx': 'OK', 'green-5xx': 'ALARM', 'green-latency': 'OK', 'green-vs-blue-5xx': 'OK' }));
-    await expect(gate(ctx(), release, 'bake')).rejects.toMatchObject({ name: 'GateFailed', message: expect.stringContaining('green-5xx (rollback green) in ALARM') });
+  test('fails (rollback) when a trigger of the new color is in ALARM', async () => {
+    m.cloudwatch.on(DescribeAlarmsCommand).resolves(alarms({ ...OK, 'green-5xx': 'ALARM', 'green-rollback': 'ALARM' }));
+    await expect(gate(ctx(), release, 'bake')).rejects.toMatchObject({ name: 'GateFailed', message: expect.stringContaining('green-5xx (green trigger)') });
   });
-  test('fails when a comparison alarm (the green-versus-blue hook) is in ALARM', async () => {
-    m.cloudwatch.on(DescribeAlarmsCommand).resolves(alarms({ 'blue-5xx': 'OK', 'green-5xx': 'OK', 'green-latency': 'OK', 'green-vs-blue-5xx': 'ALARM' }));
-    await expect(gate(ctx(), release, 'final')).rejects.toMatchObject({ name: 'GateFailed', message: expect.stringContaining('green-vs-blue-5xx (comparison)') });
+  test("fails (rollback) when the new color's comparison with the stable one is in ALARM", async () => {
+    m.cloudwatch.on(DescribeAlarmsCommand).resolves(alarms({ ...OK, 'green-vs-blue-5xx': 'ALARM' }));
+    await expect(gate(ctx(), release, 'final')).rejects.toMatchObject({ name: 'GateFailed', message: expect.stringContaining('green-vs-blue-5xx (green comparison)') });
+  });
+  // Regression (#11): the old gate failed (and so rolled back the new color) on an alarm of EITHER color.
+  test('GIVEN only a trigger of the STABLE color in ALARM THEN the release is held, not failed', async () => {
+    m.cloudwatch.on(DescribeAlarmsCommand).resolves(alarms({ ...OK, 'blue-5xx': 'ALARM', 'blue-rollback': 'ALARM' }));
+    const e = await gate(ctx(), { ...release, stepIndex: 2, percent: 50 }, 'bake').catch((x) => x);
+    expect(e).toMatchObject({ name: 'ReleaseHeld', message: expect.stringMatching(/stable color blue has blue-5xx \(blue trigger\) in ALARM: held at 50%, no rollback/) });
+  });
+  // Regression (#11): the stable color's comparison fires when the NEW color is better; the old gate rolled back.
+  test("GIVEN only the stable color's comparison (the new color is better) in ALARM THEN the gate passes and records it as ignored", async () => {
+    m.cloudwatch.on(DescribeAlarmsCommand).resolves(alarms({ ...OK, 'blue-vs-green-5xx': 'ALARM', 'blue-rollback': 'ALARM' }));
+    await expect(gate(ctx(), { ...release, stepIndex: 2, percent: 50 }, 'bake')).resolves.toMatchObject({ percent: 50 });
+    const published = JSON.parse(sns.commandCalls(PublishCommand)[0].args[0].input.Message!);
+    expect(published.message).toMatch(/ignored \(stable color, not a fault of green\): blue-vs-green-5xx \(blue comparison\), blue-rollback \(blue composite\)/);
+  });
+  test('GIVEN alarms of both colors THEN the new color is at fault: fail, not hold', async () => {
+    m.cloudwatch.on(DescribeAlarmsCommand).resolves(alarms({ ...OK, 'blue-5xx': 'ALARM', 'green-5xx': 'ALARM' }));
+    await expect(gate(ctx(), release, 'window')).rejects.toMatchObject({ name: 'GateFailed' });
   });
   test('a notification that cannot be published does not fail the step', async () => {
-    m.cloudwatch.on(DescribeAlarmsCommand).resolves(alarms({ 'blue-5xx': 'OK', 'green-5xx': 'OK', 'green-latency': 'OK', 'green-vs-blue-5xx': 'OK' }));
+    m.cloudwatch.on(DescribeAlarmsCommand).resolves(alarms(OK));
     sns.on(PublishCommand).rejects(new Error('AuthorizationError'));
     await expect(gate(ctx(), { ...release, stepIndex: 2, percent: 50 }, 'bake')).resolves.toMatchObject({ awaitApproval: false });
+  });
+});
+
+describe('judgeGate', () => {
+  const a = (name: string, color: 'blue' | 'green', kind: 'composite' | 'trigger' | 'comparison', state = 'ALARM') => ({ name, color, kind, state });
+  test.each([
+    ['nothing firing', 'pass', [a('g', 'green', 'trigger', 'OK')]],
+    ['a new-color composite', 'fail', [a('g', 'green', 'composite')]],
+    ['a new-color comparison', 'fail', [a('g', 'green', 'comparison')]],
+    ['a stable-color trigger', 'hold', [a('b', 'blue', 'trigger')]],
+    ['a stable-color comparison and composite only', 'pass', [a('b', 'blue', 'comparison'), a('bc', 'blue', 'composite')]],
+    ['both colors', 'fail', [a('b', 'blue', 'trigger'), a('g', 'green', 'trigger')]],
+  ] as const)('%s → %s', (_what, outcome, alarms) => {
+    expect(judgeGate(alarms, { candidate: 'green', stable: 'blue' }).outcome).toBe(outcome);
   });
 });

@@ -24,7 +24,7 @@ test("GIVEN production's config WHEN the checks run THEN each service gets exact
 });
 
 test('fails WHEN a check answers another status than configured, even a 2xx', async () => {
-  const custom = { testListener: { ...listener, checks: { frontend: [{ path: '/ready', expectedStatus: 204 }], backend: [{ path: '/health', expectedStatus: 200 }] } } } as Topology;
+  const custom = { testListener: { ...listener, checks: { frontend: [{ path: '/ready', expectedStatus: 204 }], backend: [{ path: '/health', expectedStatus: 200 }] } } } as unknown as Topology;
   const results = await runPreTrafficChecks(custom, { color: 'blue', timeoutMs: 100, get: async (r) => (r.url.endsWith('/ready') ? 204 : 202) });
   expect(results.map((r) => [r.service, r.path, r.ok, r.expectedStatus])).toEqual([
     ['frontend', '/ready', true, 204],

@@ -28,9 +28,10 @@ import { synthEnvironment } from '../cdk/support';
 import { buildReleaseEnvironment, REHEARSAL_POLICY, type ReleaseEnvironment, startTestListener, type TestListener } from '../release/harness';
 import { definitionFromTemplate, type Definition, releaseFunctionIds, runRehearsal } from '../release/rehearsal';
 import { buildFixture, type Fixture } from '../support/fixture';
-import { type ArnScope } from '../support/iam-calls';
+import { type ArnScope, authorizationsOf, type CallFacts } from '../support/iam-calls';
 import { checkCalls, describeFinding, findingKey, type IamFinding } from '../support/iam-check';
-import { CfnResolver, roleStatements } from '../support/iam-resolve';
+import type { Statement } from '../support/iam-policy';
+import { CfnResolver, isIntrinsic, roleStatements } from '../support/iam-resolve';
 import { type Instrument, instrumentClients, type RecordedCall, recordAs, throttlingError } from '../support/instrument';
 import { startMoto, type MotoServer } from '../support/moto';
 import { ACCOUNT, alarmStateChangeEvent, buildReleaseFixture, setAlarmState } from '../support/release';
@@ -43,13 +44,23 @@ logger.setLogLevel('SILENT');
  * Permission gaps this check finds on today's code: real deploy bugs, each to be fixed in lib/ (then removed here).
  * The last test requires the findings to be exactly these, so a new gap fails CI and a fixed one must be removed.
  */
-export const KNOWN_GAPS: readonly string[] = [];
+export const KNOWN_GAPS: readonly string[] = [
+  // lib/rollback.ts builds the StopExecution resource with Arn.extractResourceName(stateMachineArn, 'stateMachine'),
+  // which splits on ':stateMachine/'; a state machine ARN is arn:…:states:<region>:<account>:stateMachine:<name>
+  // (colon), so Fn::Select index 1 is out of range: CloudFormation rejects the template, the stack does not deploy.
+  // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html (resource "execution")
+  'rollback: StopExecution → states:StopExecution on states:execution',
+];
 
 /** SDK commands in a handler's bundle that no scenario below exercises, with why. Compared exactly, like KNOWN_GAPS. */
 export const KNOWN_UNEXERCISED: Readonly<Record<HandlerName, readonly string[]>> = {
   switch: [],
-  rollback: [],
-  release: [],
+  // Bundled with lambda/traffic/shift.ts, whose alarm guard the rollback skips (`rollback: true`): unreachable.
+  rollback: ['DescribeAlarms'],
+  // Bundled with lambda/traffic/release.ts (`rollback` without a color reads the ledger); the release steps always
+  // name the color (steps.ts, safe state), so unreachable. The release role has no dynamodb:Query: a step that
+  // started calling it would be denied, and would show up here once exercised.
+  release: ['Query'],
   backup: [],
   'custom-resources': [],
 };
@@ -73,25 +84,47 @@ const FUNCTIONS: Record<HandlerName, HandlerFunction> = {
 };
 const logicalId = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as CfnElement);
 
-/** The resolver for one emulator run: the synthesized topology zipped with the fixture's, plus `bind`. */
-function resolverFor(topology: Topology, bind: (r: CfnResolver) => void = () => undefined): CfnResolver {
+/** The notification topic's KMS key as synthesized (an expression), if the topic is encrypted. */
+const topicKey = (() => {
+  const ref = stack.resolve(stack.trafficControl.topology.notificationTopicArn) as { Ref: string };
+  return template.Resources[ref.Ref].Properties?.KmsMasterKeyId as unknown;
+})();
+/** moto has no KMS in these runs: the topic's key gets a stand-in ARN, so statements on that key can be checked. */
+const EMULATOR_TOPIC_KEY = `arn:aws:kms:${SCOPE.region}:${ACCOUNT}:key/00000000-0000-4000-8000-00000000000a`;
+
+/** One emulator run: the resolver (synthesized topology zipped with the fixture's, plus `bind`) and the call facts. */
+interface Run {
+  readonly resolver: CfnResolver;
+  readonly facts: CallFacts;
+}
+
+function runFor(topology: Topology, bind: (r: CfnResolver) => void = () => undefined, facts: CallFacts = {}): Run {
   const r = new CfnResolver({ template, scope: SCOPE, literals: [[PRODUCTION.account, ACCOUNT]] });
   r.zip(stack.resolve(stack.trafficControl.topology), topology);
+  if (isIntrinsic(topicKey)) r.bind(topicKey, EMULATOR_TOPIC_KEY);
   bind(r);
-  return r;
+  const encryptionKeyOf = (arn: string) => (topicKey !== undefined && arn === topology.notificationTopicArn ? r.resolveString(topicKey) : undefined);
+  return { resolver: r, facts: { encryptionKeyOf, ...facts } };
 }
 
 const findings: IamFinding[] = [];
+/** The switch run's calls and resolver, for the tests that prove the check catches a bad policy. */
+const recorded: { switch?: { calls: RecordedCall[]; run: Run } } = {};
 const exercised = new Map<HandlerName, Set<string>>();
+/** The IAM actions evaluated per handler (including implied ones). */
+const evaluated = new Map<HandlerName, Set<string>>();
 
 /** Checks a handler's recorded calls against its resolved role policy; findings are collected for the last test. */
-function check(handler: HandlerName, calls: readonly RecordedCall[], resolver: CfnResolver): IamFinding[] {
-  const statements = roleStatements(template, logicalId(FUNCTIONS[handler].role)).map((s) => resolver.statement(s));
+function check(handler: HandlerName, calls: readonly RecordedCall[], run: Run): IamFinding[] {
+  const statements = roleStatements(template, logicalId(FUNCTIONS[handler].role)).map((s) => run.resolver.statement(s));
   const mine = calls.filter((c) => c.handler === undefined || c.handler === handler);
   const set = exercised.get(handler) ?? new Set<string>();
   for (const c of mine) set.add(c.command);
   exercised.set(handler, set);
-  const found = checkCalls(handler, mine, statements, SCOPE);
+  const actions = evaluated.get(handler) ?? new Set<string>();
+  for (const c of mine) for (const a of authorizationsOf(c, SCOPE, run.facts)) actions.add(a.action);
+  evaluated.set(handler, actions);
+  const found = checkCalls(handler, mine, statements, SCOPE, run.facts);
   findings.push(...found);
   return found;
 }
@@ -132,16 +165,22 @@ describe('switch', () => {
     await runCommand(ctx, { command: 'scale', color: 'blue', desiredCount: 0, actor: 'op' });
     await runCommand(ctx, { command: 'scale', color: 'blue', restore: true, actor: 'op' });
     await runCommand(ctx, { command: 'rollback', to: 'blue', actor: 'op' });
+    // Without a color, rollback finds the stable one in the ledger (Query).
+    await runCommand(ctx, { command: 'scale', color: 'green', desiredCount: 2, actor: 'op' });
+    await runCommand(ctx, { command: 'shift', to: 'green', percent: 50, owner, actor: 'op' });
+    await runCommand(ctx, { command: 'rollback', actor: 'op' });
     await runCommand(ctx, { command: 'unlock', owner });
     expect(inst.calls.filter((c) => c.command === 'ModifyRule').length).toBeGreaterThan(0);
-    check('switch', inst.calls, resolverFor(fx.topology));
+    const run = runFor(fx.topology);
+    recorded.switch = { calls: [...inst.calls], run };
+    check('switch', inst.calls, run);
   });
 });
 
 describe('rollback', () => {
   let inst: Instrument;
   let ctx: RollbackContext;
-  let resolver: CfnResolver;
+  let run: Run;
   let clients: ReturnType<typeof createAllClients>;
   beforeEach(async () => {
     const fx = await buildReleaseFixture(moto.clientConfig, { environment: ENV });
@@ -150,7 +189,7 @@ describe('rollback', () => {
     await fx.startRelease();
     await acquireLock(ctx, 'release:exec-1');
     await shift(ctx, { target: { to: 'green', percent: 10 }, owner: 'release:exec-1', actor: 'release' });
-    resolver = resolverFor(fx.topology, (r) => r.bind(stack.resolve(stack.release.stateMachine.stateMachineArn), fx.stateMachineArn));
+    run = runFor(fx.topology, (r) => r.bind(stack.resolve(stack.release.stateMachine.stateMachineArn), fx.stateMachineArn));
     inst = instrumentClients(clients);
   });
   afterEach(() => {
@@ -167,7 +206,7 @@ describe('rollback', () => {
     await expect(handleAlarmEvent(ctx, event)).resolves.toMatchObject({ status: 'rolled-back' });
     await handleAlarmEvent(ctx, event);
     await handleAlarmEvent(ctx, await fire(ctx.topology.rollbackAlarmNames.blue[0]));
-    check('rollback', inst.calls, resolver);
+    check('rollback', inst.calls, run);
   });
 
   test('failure paths: traffic cannot move (RollbackFailed), scaling fails after the move (RollbackIncomplete)', async () => {
@@ -175,7 +214,7 @@ describe('rollback', () => {
     await expect(handleAlarmEvent(ctx, await fire(ctx.topology.rollbackAlarmNames.green[0]))).rejects.toMatchObject({ name: 'RollbackFailed' });
     inst.failNext('UpdateService', () => Object.assign(new Error('denied'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 403 } }));
     await expect(handleAlarmEvent(ctx, await fire(ctx.topology.rollbackAlarmNames.green[1]))).rejects.toMatchObject({ name: 'RollbackIncomplete' });
-    check('rollback', inst.calls, resolver);
+    check('rollback', inst.calls, run);
   });
 });
 
@@ -206,24 +245,39 @@ describe('release and backup (the production state machine, rehearsed)', () => {
     [ids.backup!]: (e: unknown) => recordAs('backup', () => env.backupHandler(e)),
   });
 
-  async function resolver(): Promise<CfnResolver> {
+  /**
+   * The migration task definitions of the harness stand for the backend's; their roles (moto runs tasks without
+   * them) get stand-in ARNs bound to the synthesized roles, so RunTask's iam:PassRole is checked too.
+   */
+  async function releaseRun(): Promise<Run> {
     const taskDefinitions = {} as Record<string, string>;
+    const roles = {} as Record<string, string[]>;
     for (const color of COLORS) {
       const td = await env.clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: `rehearsal-backend-${color}-migrate` }));
       taskDefinitions[color] = td.taskDefinition!.taskDefinitionArn!;
+      roles[taskDefinitions[color]] = ['task', 'execution'].map((kind) => `arn:aws:iam::${ACCOUNT}:role/${ENV}-backend-${color}-${kind}`);
     }
     const backupFn = template.Resources[logicalId(FUNCTIONS.backup.function)];
-    return resolverFor(env.topology, (r) => {
-      for (const color of COLORS) r.bind(stack.resolve(stack.services.backend.colors[color].taskDefinition.taskDefinitionArn), taskDefinitions[color]);
-      r.bind(backupFn.Properties.Environment.Variables.DATABASE_INSTANCE_ID, 'rehearsal-db');
-    });
+    return runFor(
+      env.topology,
+      (r) => {
+        for (const color of COLORS) {
+          const td = stack.services.backend.colors[color].taskDefinition;
+          r.bind(stack.resolve(td.taskDefinitionArn), taskDefinitions[color]);
+          r.bind(stack.resolve(td.taskRole.roleArn), roles[taskDefinitions[color]][0]);
+          r.bind(stack.resolve(td.executionRole!.roleArn), roles[taskDefinitions[color]][1]);
+        }
+        r.bind(backupFn.Properties.Environment.Variables.DATABASE_INSTANCE_ID, 'rehearsal-db');
+      },
+      { rolesOf: (arn) => roles[arn] ?? [] },
+    );
   }
 
+  // Calls outside a handler (the scenario's own set-up and alarm driving) carry no handler and are not checked.
   const checkBoth = async () => {
-    const r = await resolver();
-    check('release', inst.calls.filter((c) => c.handler === 'release'), r);
-    check('backup', inst.calls.filter((c) => c.handler === 'backup'), r);
-    // Calls outside a handler (the scenario's own) are not checked.
+    const run = await releaseRun();
+    check('release', inst.calls.filter((c) => c.handler === 'release'), run);
+    check('backup', inst.calls.filter((c) => c.handler === 'backup'), run);
   };
 
   test('canary release to 100% with backup, migration, checks, gates, finish', async () => {
@@ -262,6 +316,22 @@ describe('release and backup (the production state machine, rehearsed)', () => {
     await checkBoth();
   });
 
+  test('a database without a recent restorable time: the backup reads its automated snapshots', async () => {
+    // moto reports a LatestRestorableTime of now; drop it so the backup looks for automated snapshots instead.
+    env.rds.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        if (context.commandName === 'DescribeDBInstancesCommand') for (const db of (result.output as { DBInstances?: { LatestRestorableTime?: Date }[] }).DBInstances ?? []) delete db.LatestRestorableTime;
+        return result;
+      },
+      { step: 'initialize', name: 'iamNoRestorableTime' },
+    );
+    const run = await runRehearsal(definition, {}, { handlers: handlers() });
+    expect(run.states).toContain('Backup');
+    expect(inst.calls.filter((c) => c.handler === 'backup').map((c) => c.command)).toContain('DescribeDBSnapshots');
+    await checkBoth();
+  });
+
   test('the abandoned clean-up and a release refused by the lock', async () => {
     await acquireLock(env.ctx, 'cli:someone');
     expect(await runRehearsal(definition, {}, { handlers: handlers() })).toMatchObject({ status: 'FAILED', error: 'LockHeld' });
@@ -283,7 +353,7 @@ describe('custom resources', () => {
     inst.detach();
     destroyClients(clients);
   });
-  const resolver = () => resolverFor(fx.topology, (r) => r.bind(stack.resolve(stack.loadBalancer.productionListener.listenerArn), fx.listenerArn));
+  const run = () => runFor(fx.topology, (r) => r.bind(stack.resolve(stack.loadBalancer.productionListener.listenerArn), fx.listenerArn));
 
   test('weighted rule create, update (priority, host), delete; image guard update; service counts create, update, delete', async () => {
     const tgs = fx.topology.services.frontend.colors;
@@ -309,19 +379,60 @@ describe('custom resources', () => {
       countsProps({ clusterName: fx.topology.clusterName, blueService: fx.topology.services.backend.colors.blue.serviceName, greenService: fx.topology.services.backend.colors.green.serviceName, scaling });
     const COUNTS = 'Custom::ServiceCounts';
     const scaled = counts({ min: '2', max: '6' });
-    await dispatch(createEvent(COUNTS, counts(), 'Counts'), clients);
-    await dispatch(updateEvent(COUNTS, 'Counts-counts', scaled, counts(), 'Counts'), clients);
+    await dispatch(createEvent(COUNTS, scaled, 'Counts'), clients);
+    await dispatch(updateEvent(COUNTS, 'Counts-counts', scaled, scaled, 'Counts'), clients);
     await dispatch(deleteEvent(COUNTS, 'Counts-counts', scaled, 'Counts'), clients);
-    check('custom-resources', inst.calls, resolver());
+    // Autoscaling added to colors without a scalable target: the color's desired count decides its bounds.
+    await dispatch(updateEvent(COUNTS, 'Counts-counts', scaled, counts(), 'Counts'), clients);
+    expect(inst.calls.map((c) => c.command)).toEqual(expect.arrayContaining(['CreateRule', 'SetRulePriorities', 'DeleteRule', 'DeregisterScalableTarget', 'DescribeServices']));
+    check('custom-resources', inst.calls, run());
   });
 });
 
 describe('the check itself', () => {
+  const switchRun = () => {
+    const { calls, run } = recorded.switch!;
+    const statements = roleStatements(template, logicalId(FUNCTIONS.switch.role)).map((s) => run.resolver.statement(s));
+    return { calls, statements };
+  };
+  const grantsItemWrites = (s: Statement) => [s.Action ?? []].flat().includes('dynamodb:PutItem');
+  const dynamoCommands = (calls: readonly RecordedCall[]) => [...new Set(calls.filter((c) => c.client === 'dynamodb').map((c) => c.command))].sort();
+
+  test('the switch run is allowed as synthesized (the baseline of the next two tests)', () => {
+    const { calls, statements } = switchRun();
+    expect(dynamoCommands(calls)).toEqual(['DeleteItem', 'GetItem', 'PutItem', 'Query']);
+    expect(checkCalls('switch', calls, statements, SCOPE)).toEqual([]);
+  });
+
+  test('a missing permission fails: without the lock and ledger statement, every item call is denied, naming no statement', () => {
+    const { calls, statements } = switchRun();
+    const found = checkCalls('switch', calls, statements.filter((s) => !grantsItemWrites(s)), SCOPE);
+    expect([...new Set(found.map((f) => f.command))].sort()).toEqual(dynamoCommands(calls));
+    const put = found.find((f) => f.command === 'PutItem')!;
+    expect(findingKey(put)).toBe('switch: PutItem → dynamodb:PutItem on dynamodb:table');
+    expect(describeFinding(put)).toMatch(/^switch PutItem → dynamodb:PutItem on arn:aws:dynamodb:us-east-1:123456789012:table\/production-release-(lock|ledger): implicitDeny\n {4}no statement of the role has this action$/);
+  });
+
+  test('a mis-scoped permission fails: the same statement on another table denies every item call, showing the statement', () => {
+    const { calls, statements } = switchRun();
+    const other = 'arn:aws:dynamodb:us-east-1:123456789012:table/production-other';
+    const found = checkCalls('switch', calls, statements.map((s) => (grantsItemWrites(s) ? { ...s, Resource: [other] } : s)), SCOPE);
+    expect([...new Set(found.map((f) => f.command))].sort()).toEqual(dynamoCommands(calls));
+    expect(found.every((f) => f.considered.length === 1 && f.considered[0].Resource?.[0] === other)).toBe(true);
+    expect(describeFinding(found[0])).toContain(`considered: {"Effect":"Allow","Action":["dynamodb:BatchGetItem"`);
+  });
+
   test('every SDK command in each handler bundle is exercised above, but for KNOWN_UNEXERCISED', () => {
     const missing = Object.fromEntries(
       (Object.keys(HANDLER_ENTRY) as HandlerName[]).map((h) => [h, bundledCommands(h).filter((c) => !exercised.get(h)?.has(c)).sort()]),
     );
     expect(missing).toEqual(KNOWN_UNEXERCISED);
+  });
+
+  test('implied authorizations were evaluated: iam:PassRole of RunTask, KMS of publishing to the encrypted topic', () => {
+    expect(isIntrinsic(topicKey)).toBe(true);
+    expect([...evaluated.get('release')!]).toEqual(expect.arrayContaining(['ecs:RunTask', 'iam:PassRole', 'sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt']));
+    for (const h of ['rollback', 'backup'] as const) expect([...evaluated.get(h)!]).toEqual(expect.arrayContaining(['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt']));
   });
 
   test('the permission gaps found are exactly KNOWN_GAPS', () => {

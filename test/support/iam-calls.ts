@@ -33,8 +33,19 @@ export class UnmappedCommand extends Error {
   }
 }
 
+/**
+ * What a call's input does not say but its authorization depends on: facts about the resources of the run
+ * (from the synthesized app and the fixture).
+ */
+export interface CallFacts {
+  /** The KMS key ARN a resource is encrypted with (an SNS topic), by the resource's ARN. */
+  readonly encryptionKeyOf?: (resourceArn: string) => string | undefined;
+  /** The IAM roles a task definition hands to ECS (task role, execution role), by task definition ARN. */
+  readonly rolesOf?: (taskDefinitionArn: string) => readonly string[];
+}
+
 type Input = Record<string, any>;
-type Mapper = (input: Input, scope: ArnScope, output: Input | undefined) => Authorization[];
+type Mapper = (input: Input, scope: ArnScope, output: Input | undefined, facts: CallFacts) => Authorization[];
 
 const arn = (s: ArnScope, service: string, resource: string, region = s.region) => `arn:${s.partition}:${service}:${region}:${s.account}:${resource}`;
 const isArn = (v: string) => v.startsWith('arn:');
@@ -87,14 +98,16 @@ export const CALL_MAP: Readonly<Record<string, Readonly<Record<string, Mapper>>>
     ListTasks: (i, s) => one('ecs:ListTasks', '*', ecsContext(s, i.cluster)),
     DescribeTasks: (i, s) => (i.tasks as string[]).map((t) => ({ action: 'ecs:DescribeTasks', resource: taskArn(s, i.cluster, t), context: ecsContext(s, i.cluster) })),
     StopTask: (i, s) => one('ecs:StopTask', taskArn(s, i.cluster, i.task), ecsContext(s, i.cluster)),
-    // RunTask is authorized on the task definition; roles it hands to ECS need iam:PassRole
+    // RunTask is authorized on the task definition; the roles it hands to ECS (the task definition's task and
+    // execution roles, or overrides) need iam:PassRole
     // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html#specify-task-iam-roles).
-    RunTask: (i, s, o) => {
+    RunTask: (i, s, o, f) => {
       const td = (o?.tasks?.[0]?.taskDefinitionArn as string | undefined) ?? (isArn(i.taskDefinition) ? i.taskDefinition : arn(s, 'ecs', `task-definition/${i.taskDefinition}`));
-      const roles = [i.overrides?.taskRoleArn, i.overrides?.executionRoleArn].filter((r): r is string => typeof r === 'string');
+      const overrides = [i.overrides?.taskRoleArn, i.overrides?.executionRoleArn].filter((r): r is string => typeof r === 'string');
+      const roles = [...new Set([...(f.rolesOf?.(td) ?? []), ...overrides])];
       return [
         { action: 'ecs:RunTask', resource: td, context: ecsContext(s, i.cluster) },
-        ...roles.map((r) => ({ action: 'iam:PassRole', resource: r, context: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' }, note: 'role override of RunTask' })),
+        ...roles.map((r) => ({ action: 'iam:PassRole', resource: r, context: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' }, note: 'role passed by RunTask' })),
       ];
     },
   },
@@ -131,7 +144,16 @@ export const CALL_MAP: Readonly<Record<string, Readonly<Record<string, Mapper>>>
     PutMetricData: (i) => one('cloudwatch:PutMetricData', '*', { 'cloudwatch:namespace': i.Namespace }),
   },
   sns: {
-    Publish: (i) => one('sns:Publish', i.TopicArn ?? i.TargetArn),
+    // Publishing to an encrypted topic also needs kms:GenerateDataKey* and kms:Decrypt on its key, with the
+    // publisher's credentials (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+    Publish: (i, _s, _o, f) => {
+      const topic = (i.TopicArn ?? i.TargetArn) as string;
+      const key = f.encryptionKeyOf?.(topic);
+      return [
+        { action: 'sns:Publish', resource: topic },
+        ...(key ? ['kms:GenerateDataKey', 'kms:Decrypt'].map((action) => ({ action, resource: key, note: 'encrypted topic' })) : []),
+      ];
+    },
   },
   sfn: {
     ListExecutions: (i) => one('states:ListExecutions', i.stateMachineArn),
@@ -154,33 +176,9 @@ export const CALL_MAP: Readonly<Record<string, Readonly<Record<string, Mapper>>>
   },
 };
 
-/** The SDK client factories' names for each service client (lambda/traffic/clients.ts and friends). */
-const CLIENT_OF_SERVICE: Record<string, string> = {
-  ElasticLoadBalancingV2Client: 'elbv2',
-  ECSClient: 'ecs',
-  ApplicationAutoScalingClient: 'autoscaling',
-  DynamoDBClient: 'dynamodb',
-  CloudWatchClient: 'cloudwatch',
-  SNSClient: 'sns',
-  SFNClient: 'sfn',
-  RDSClient: 'rds',
-};
-
-/** The call map's name of a client instance (by its class), whatever the key it was recorded under. */
-export function clientKind(client: object): string {
-  const kind = CLIENT_OF_SERVICE[client.constructor.name];
-  if (!kind) throw new Error(`unknown SDK client ${client.constructor.name}: add it to CLIENT_OF_SERVICE in test/support/iam-calls.ts`);
-  return kind;
-}
-
-/** Whether the call map knows the command (any client). */
-export function isMapped(command: string): boolean {
-  return Object.values(CALL_MAP).some((m) => command in m);
-}
-
-/** The authorizations of one recorded call; `client` is the call map's client name (see clientKind). */
-export function authorizationsOf(call: Pick<RecordedCall, 'client' | 'command' | 'input' | 'output'>, scope: ArnScope): Authorization[] {
+/** The authorizations of one recorded call (`client`: the name it was recorded under, as in lambda/traffic/clients.ts). */
+export function authorizationsOf(call: Pick<RecordedCall, 'client' | 'command' | 'input' | 'output'>, scope: ArnScope, facts: CallFacts = {}): Authorization[] {
   const mapper = CALL_MAP[call.client]?.[call.command];
   if (!mapper) throw new UnmappedCommand(call);
-  return mapper((call.input ?? {}) as Input, scope, call.output as Input | undefined);
+  return mapper((call.input ?? {}) as Input, scope, call.output as Input | undefined, facts);
 }

@@ -3,7 +3,7 @@
  * (iam-resolve.ts): each call is mapped to its authorizations (iam-calls.ts) and each authorization evaluated
  * (iam-policy.ts). Returns one finding per authorization that is not allowed, with what a reviewer needs to fix it.
  */
-import { authorizationsOf, type ArnScope, type Authorization } from './iam-calls';
+import { authorizationsOf, type ArnScope, type Authorization, type CallFacts } from './iam-calls';
 import { actionMatch, evaluate, type Statement } from './iam-policy';
 import type { RecordedCall } from './instrument';
 
@@ -40,10 +40,10 @@ export function describeFinding(f: IamFinding): string {
 }
 
 /** Every authorization of `calls` the statements do not allow. Unknown commands throw (iam-calls.ts). */
-export function checkCalls(handler: string, calls: readonly RecordedCall[], statements: readonly Statement[], scope: ArnScope): IamFinding[] {
+export function checkCalls(handler: string, calls: readonly RecordedCall[], statements: readonly Statement[], scope: ArnScope, facts: CallFacts = {}): IamFinding[] {
   const findings: IamFinding[] = [];
   for (const call of calls) {
-    for (const authorization of authorizationsOf(call, scope)) {
+    for (const authorization of authorizationsOf(call, scope, facts)) {
       const result = evaluate(statements, authorization);
       if (result.decision === 'allowed') continue;
       const considered = statements.filter((s) => (s.Action !== undefined ? [s.Action].flat() : []).some((p) => actionMatch(p, authorization.action)));

@@ -67,6 +67,8 @@ export interface ReleaseEnvironment {
   readonly topology: Topology;
   readonly clients: TrafficClients;
   readonly rds: RDSClient;
+  /** The SNS client both handlers publish with (recorded by test/iam). */
+  readonly sns: SNSClient;
   readonly ctx: TrafficContext;
   /** The release handler (lambda/release/handler.ts) in-process. */
   readonly handler: LocalHandler;
@@ -88,9 +90,11 @@ export async function buildReleaseEnvironment(
   moto: MotoServer,
   listener: TestListener,
   policy: ReleasePolicy = REHEARSAL_POLICY,
+  /** Environment name of the fixture (topology, resource names); test/iam uses the synthesized environment's. @default 'rehearsal' */
+  environment = 'rehearsal',
 ): Promise<ReleaseEnvironment> {
   const cfg = moto.clientConfig;
-  const fixture = await buildFixture(cfg, { environment: 'rehearsal' });
+  const fixture = await buildFixture(cfg, { environment });
   const sns = new SNSClient(cfg);
   const rds = new RDSClient(cfg);
   const topicArn = (await sns.send(new CreateTopicCommand({ Name: 'rehearsal-releases' }))).TopicArn!;
@@ -189,6 +193,7 @@ export async function buildReleaseEnvironment(
     topology,
     clients,
     rds,
+    sns,
     ctx: { clients, topology, retry } as TrafficContext,
     handler,
     backupHandler,

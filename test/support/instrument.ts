@@ -10,7 +10,19 @@
  * Command names have no `Command` suffix; DynamoDB document-client commands appear as the underlying operation
  * (PutItem, UpdateItem, TransactWriteItems, …).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { InitializeHandler, InitializeHandlerArguments, MiddlewareStack } from '@smithy/types';
+
+/**
+ * Which handler is running, for attributing recorded calls when several handlers share clients (the release and
+ * backup handlers in the rehearsal). Async context, so it follows the handler's awaits and survives concurrency.
+ */
+const currentHandler = new AsyncLocalStorage<string>();
+
+/** Runs `fn` as handler `handler`: every call recorded while it runs carries `handler` (see RecordedCall.handler). */
+export function recordAs<T>(handler: string, fn: () => Promise<T>): Promise<T> {
+  return currentHandler.run(handler, fn);
+}
 
 export interface RecordedCall {
   readonly client: string;
@@ -18,6 +30,8 @@ export interface RecordedCall {
   readonly input: unknown;
   /** Position in the recording (0-based). */
   readonly seq: number;
+  /** The handler the call was made for, when made inside `recordAs`. */
+  readonly handler?: string;
   /** The response, once the call succeeded. */
   output?: unknown;
   /** The error, once the call failed (including injected failures). */
@@ -68,7 +82,8 @@ export function instrumentClients(clients: object): Instrument {
     stack.add(
       (next: InitializeHandler<any, any>, context: { commandName?: string }) => async (args: InitializeHandlerArguments<any>) => {
         const command = (context.commandName ?? 'Unknown').replace(/Command$/, '');
-        const call: RecordedCall = { client: name, command, input: args.input, seq: calls.length };
+        const handler = currentHandler.getStore();
+        const call: RecordedCall = { client: name, command, input: args.input, seq: calls.length, ...(handler !== undefined ? { handler } : {}) };
         calls.push(call);
         const pending = failures.get(command);
         if (pending && pending.length > 0) {

@@ -16,6 +16,7 @@ import { createBackupHandler } from '../../lambda/release/backup-handler';
 import { settingsFromEnv } from '../../lambda/release/context';
 import { createReleaseHandler } from '../../lambda/release/handler';
 import { Color, COLORS, Topology } from '../../lambda/shared/topology';
+import { topologyLoader, writeTopology } from '../../lambda/shared/topology-store';
 import { createClients, destroyClients, TrafficClients, TrafficContext } from '../../lambda/traffic';
 import type { LocalHandler, ReleaseFunctionIds } from './rehearsal';
 import { buildFixture, Fixture } from '../support/fixture';
@@ -174,10 +175,19 @@ export async function buildReleaseEnvironment(
     LOCK_TTL_SECONDS: '3600',
   });
   const retry = { sleep: async () => undefined };
-  const inner = createReleaseHandler({ clients, release: { sns }, topology: () => topology, settings: () => ({ ...settings, healthcheckTimeoutMs: 2000 }), retry });
+  // Stored and read as deployed: Custom::TopologyDocument writes it, each handler's loader reads it (TOPOLOGY_TABLE).
+  const version = await writeTopology(clients.dynamodb, topology.lockTableName, JSON.stringify(topology));
+  const topologyEnv = { TOPOLOGY_TABLE: topology.lockTableName, TOPOLOGY_VERSION: version };
+  const inner = createReleaseHandler({
+    clients,
+    release: { sns },
+    topology: topologyLoader({ dynamodb: clients.dynamodb, env: topologyEnv, retry }),
+    settings: () => ({ ...settings, healthcheckTimeoutMs: 2000 }),
+    retry,
+  });
   const innerBackup = createBackupHandler({
     clients: { rds, dynamodb: clients.dynamodb, sns },
-    topology: () => topology,
+    topology: topologyLoader({ dynamodb: clients.dynamodb, env: topologyEnv, retry }),
     settings: () => backupSettingsFromEnv({ DATABASE_INSTANCE_ID: 'rehearsal-db' }),
     retry,
   });

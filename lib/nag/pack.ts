@@ -78,14 +78,19 @@ export class DeployInvariantChecks extends NagPack {
     try {
       const report = super.validateScope(scope);
       const notes = takeNotes();
-      for (const violation of report.violations) {
+      // cdk-nag groups a rule's resources under one description; the details differ per resource (the size,
+      // the consumer of the key), so a violation with details becomes one violation per resource.
+      const violations = report.violations.flatMap((violation) => {
         const rule = violation.ruleName.slice(`${this.packName}-`.length);
-        const details = violation.violatingResources.flatMap((r) =>
-          (notes.get(noteKey(rule, r.constructPath ?? '')) ?? []).map((text) => `${r.constructPath}: ${text}`),
-        );
-        if (details.length) (violation as { description: string }).description += `\n  ${details.join('\n  ')}`;
-      }
-      return report;
+        const detailed = violation.violatingResources.map((resource) => ({ resource, details: notes.get(noteKey(rule, resource.constructPath ?? '')) }));
+        if (detailed.every((d) => !d.details)) return [violation];
+        return detailed.map(({ resource, details }) => ({
+          ...violation,
+          description: details ? `${violation.description}\n  ${details.join('\n  ')}` : violation.description,
+          violatingResources: [resource],
+        }));
+      });
+      return { ...report, violations };
     } finally {
       resetModels(scope);
     }

@@ -30,7 +30,7 @@ describe('DeployInvariants-KmsKeyServicePrincipals', () => {
     expect(found.map((f) => `${f.id} @ ${f.path}`)).toEqual([
       'DeployInvariants-KmsKeyServicePrincipals[cloudtrail.amazonaws.com:kms:GenerateDataKey*] @ Test/Key/Resource',
     ]);
-    expect(found[0].description).toMatch(/Test\/Key\/Resource: the key policy does not allow cloudtrail\.amazonaws\.com kms:GenerateDataKey\*, used for Test\/Trail/);
+    expect(found[0].description).toMatch(/\n  the key policy does not allow cloudtrail\.amazonaws\.com kms:GenerateDataKey\*, used for Test\/Trail/);
 
     const fixed = newStack();
     const key = new kms.Key(fixed, 'Key');

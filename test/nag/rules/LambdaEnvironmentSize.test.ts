@@ -37,7 +37,7 @@ describe('DeployInvariants-LambdaEnvironmentSize', () => {
     expect(found).toEqual([
       expect.objectContaining({ id: 'DeployInvariants-LambdaEnvironmentSize', path: `${LONG_STACK_NAME}/Fn` }),
     ]);
-    expect(found[0].description).toMatch(/environment can exceed 4 KB[\s\S]*S\/Fn: environment up to \d{4} bytes > 4096/);
+    expect(found[0].description).toMatch(/environment can exceed 4 KB[\s\S]*\n  environment up to \d{4} bytes > 4096/);
   });
 
   test('counts a literal environment exactly (keys, values and JSON punctuation)', () => {

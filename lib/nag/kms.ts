@@ -1,4 +1,4 @@
-import { renderString } from './estimate';
+import { renderIdentity } from './estimate';
 import { referencedOfType, type ResourceRef, type StackModel } from './model';
 import { allowStatements, allowsAction, type Statement } from './policy';
 
@@ -16,7 +16,7 @@ export function keysOf(value: unknown, model: StackModel): ResourceRef[] {
 
 /** The rendered ARN of a key (the same string a reference to it renders to, in any stack). */
 export function keyArn(key: ResourceRef): string {
-  return renderString({ 'Fn::GetAtt': [key.logicalId, 'Arn'] }, key.model);
+  return renderIdentity({ 'Fn::GetAtt': [key.logicalId, 'Arn'] }, key.model);
 }
 
 function keyStatements(key: ResourceRef): Statement[] {
@@ -28,7 +28,7 @@ function keyStatements(key: ResourceRef): Statement[] {
 /** Whether the key policy lets a service principal (e.g. `cloudtrail.amazonaws.com`) perform `action`. */
 export function keyPolicyAllowsService(key: ResourceRef, service: string, action: string): boolean {
   return keyStatements(key).some(
-    (s) => (s.anyPrincipal || s.services.includes(service) || s.awsPrincipals.some((p) => renderString(p, key.model) === '*')) && allowsAction(s, action),
+    (s) => (s.anyPrincipal || s.services.includes(service) || s.awsPrincipals.some((p) => renderIdentity(p, key.model) === '*')) && allowsAction(s, action),
   );
 }
 
@@ -43,7 +43,7 @@ export function keyPolicyAllowsIamPolicies(key: ResourceRef, action: string): bo
     (s) =>
       allowsAction(s, action) &&
       s.awsPrincipals.some((p) => {
-        const principal = renderString(p, key.model);
+        const principal = renderIdentity(p, key.model);
         return principal === account || new RegExp(`^arn:[^:]+:iam::${account}:root$`).test(principal);
       }),
   );
@@ -51,5 +51,5 @@ export function keyPolicyAllowsIamPolicies(key: ResourceRef, action: string): bo
 
 /** Whether the key policy names the principal (rendered ARN) itself for `action`. */
 export function keyPolicyAllowsPrincipal(key: ResourceRef, principalArn: string, action: string): boolean {
-  return keyStatements(key).some((s) => allowsAction(s, action) && (s.anyPrincipal || s.awsPrincipals.some((p) => renderString(p, key.model) === principalArn)));
+  return keyStatements(key).some((s) => allowsAction(s, action) && (s.anyPrincipal || s.awsPrincipals.some((p) => renderIdentity(p, key.model) === principalArn)));
 }

@@ -1,4 +1,4 @@
-import { renderString } from './estimate';
+import { renderIdentity } from './estimate';
 import type { StackModel } from './model';
 
 /** One statement of an IAM or key policy, as written in the template (resources left as expressions). */
@@ -32,9 +32,9 @@ export function allowStatements(document: unknown, model: StackModel): Statement
       const principals = typeof principal === 'object' && principal !== null ? principal : {};
       return {
         effect: 'Allow',
-        actions: list(s.Action).map((a) => renderString(a, model)),
+        actions: list(s.Action).map((a) => renderIdentity(a, model)),
         resources: list(s.Resource),
-        services: list(principals.Service).map((p) => renderString(p, model)),
+        services: list(principals.Service).map((p) => renderIdentity(p, model)),
         awsPrincipals: list(principals.AWS),
         anyPrincipal,
       };
@@ -54,9 +54,9 @@ export function allowsAction(statement: Statement, action: string): boolean {
 
 /**
  * Whether a statement's resources cover a resource whose ARN renders as `arn`: `*`, or a pattern that matches it.
- * Both sides are rendered by the same estimator, so a reference to the resource (in this stack or through a
- * cross-stack reference) renders to the same string as the ARN itself.
+ * Both sides are rendered by the same estimator in `identity` mode, so a reference to the resource (in this stack or
+ * through a cross-stack reference) renders to the same string as the ARN itself.
  */
 export function allowsResource(statement: Statement, arn: string, model: StackModel): boolean {
-  return statement.resources.some((r) => wildcardMatch(renderString(r, model), arn, false));
+  return statement.resources.some((r) => wildcardMatch(renderIdentity(r, model), arn, false));
 }

@@ -2,18 +2,25 @@ import { CfnOutput, CfnResource, Fn, Stack } from 'aws-cdk-lib';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { jsonLength, render, renderString } from '../../lib/nag/estimate';
+import { jsonLength, render, renderIdentity, renderString } from '../../lib/nag/estimate';
 import { LONGEST_REGION, PARTITION, UNKNOWN_LENGTH } from '../../lib/nag/formats';
 import { newApp, newStack, synthesizedModel } from './support';
 
 const resolve = (stack: Stack, value: unknown) => stack.resolve(value);
 
 describe('the size estimator (lib/nag/estimate.ts)', () => {
-  test('a generated name is <stackName>-<logicalId>-<13 chars> cut to the type\'s limit; the ARN uses partition aws-us-gov', () => {
+  test('a generated name is <stackName>-<logicalId>-<13 chars> cut to the type\'s limit; the ARN has the longest partition and region', () => {
     const stack = newStack();
     const topic = new sns.CfnTopic(stack, 'Topic');
     const model = synthesizedModel(stack);
-    expect(renderString(resolve(stack, topic.ref), model)).toBe(`arn:${PARTITION}:sns:us-east-1:123456789012:Test-Topic-XXXXXXXXXXXXX`);
+    expect(renderString(resolve(stack, topic.ref), model)).toBe(`arn:${PARTITION}:sns:${LONGEST_REGION}:123456789012:Test-Topic-XXXXXXXXXXXXX`);
+  });
+
+  test('identity mode renders the stack\'s own region, to compare references with what is written out', () => {
+    const stack = newStack();
+    const model = synthesizedModel(stack);
+    expect(renderString({ 'Fn::Sub': 'logs.${AWS::Region}.amazonaws.com' }, model)).toBe(`logs.${LONGEST_REGION}.amazonaws.com`);
+    expect(renderIdentity({ 'Fn::Sub': 'logs.${AWS::Region}.amazonaws.com' }, model)).toBe('logs.us-east-1.amazonaws.com');
   });
 
   test('a target group name is cut to 32 characters, a given name is kept', () => {
@@ -26,10 +33,10 @@ describe('the size estimator (lib/nag/estimate.ts)', () => {
     expect(fullName(named)).toBe('targetgroup/tg/0000000000000000');
   });
 
-  test('an environment-agnostic stack renders the longest region', () => {
+  test('an environment-agnostic stack renders the longest region even in identity mode', () => {
     const stack = new Stack(newApp(), 'Agnostic');
     const model = synthesizedModel(stack);
-    expect(renderString({ Ref: 'AWS::Region' }, model)).toBe(LONGEST_REGION);
+    expect(renderIdentity({ Ref: 'AWS::Region' }, model)).toBe(LONGEST_REGION);
     expect(renderString({ Ref: 'AWS::AccountId' }, model)).toHaveLength(12);
   });
 
@@ -51,7 +58,7 @@ describe('the size estimator (lib/nag/estimate.ts)', () => {
     const model = synthesizedModel(consumer);
     const value = model.resource('Uses')!.Properties!.Value;
     expect(value).toHaveProperty(['Fn::GetStackOutput']);
-    expect(renderString(value, model)).toMatch(/^arn:aws-us-gov:sns:us-east-1:123456789012:Producer-TopicBFC7AF6E-X{13}$/);
+    expect(renderString(value, model)).toMatch(/^arn:aws-us-gov:sns:ap-southeast-2:123456789012:Producer-TopicBFC7AF6E-X{13}$/);
   });
 
   test('an import (Fn::ImportValue) is rendered from the exporting stack', () => {
@@ -61,7 +68,7 @@ describe('the size estimator (lib/nag/estimate.ts)', () => {
     const topic = new sns.CfnTopic(producer, 'Topic');
     new CfnOutput(producer, 'TopicArn', { value: topic.ref, exportName: 'topic-arn' });
     const model = synthesizedModel(consumer);
-    expect(renderString(resolve(consumer, Fn.importValue('topic-arn')), model)).toMatch(/^arn:aws-us-gov:sns:us-east-1:123456789012:Producer-Topic-X{13}$/);
+    expect(renderString(resolve(consumer, Fn.importValue('topic-arn')), model)).toMatch(/^arn:aws-us-gov:sns:ap-southeast-2:123456789012:Producer-Topic-X{13}$/);
   });
 
   test('an unknown attribute or export is estimated at the documented default and reported', () => {

@@ -1,6 +1,6 @@
 import { type CfnResource } from 'aws-cdk-lib';
 import { NagRuleCompliance, type NagRuleResult } from 'cdk-nag';
-import { renderString } from '../estimate';
+import { renderIdentity } from '../estimate';
 import { explain } from '../explain';
 import { policiesOf } from '../iam';
 import { keyArn, keyPolicyAllowsIamPolicies, keyPolicyAllowsPrincipal, keysOf } from '../kms';
@@ -111,7 +111,7 @@ export function RoleCanDecrypt(node: CfnResource): NagRuleResult {
   }
   if (needs.length === 0) return NagRuleCompliance.NOT_APPLICABLE;
 
-  const roleArn = renderString({ 'Fn::GetAtt': [role.logicalId, 'Arn'] }, model);
+  const roleArn = renderIdentity({ 'Fn::GetAtt': [role.logicalId, 'Arn'] }, model);
   const findings = new Map<string, Need[]>();
   for (const need of needs) {
     const finding = `${need.action}:${need.key.model.pathOf(need.key.logicalId)}`;

@@ -27,7 +27,7 @@ describe('DeployInvariants-SelectSplitInRange', () => {
     }));
     const found = findings(stack.node.root as any).filter((f) => f.id.includes('SelectSplitInRange'));
     expect(found.map((f) => `${f.id} @ ${f.path}`)).toEqual(['DeployInvariants-SelectSplitInRange @ Test/Policy']);
-    expect(found[0].description).toMatch(/Fn::Select \[1, Fn::Split \[':stateMachine\/', \{"Ref":"Release\w+"\}\]\]: 1 part\(s\) in 'arn:aws-us-gov:states:us-east-1:123456789012:stateMachine:/);
+    expect(found[0].description).toMatch(/Fn::Select \[1, Fn::Split \[':stateMachine\/', \{"Ref":"Release\w+"\}\]\]: 1 part\(s\) in 'arn:aws-us-gov:states:ap-southeast-2:123456789012:stateMachine:/);
   });
 
   test('passes the state machine\'s name taken at the colon-separated position', () => {

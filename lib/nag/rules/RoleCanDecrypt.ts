@@ -82,8 +82,9 @@ function executionRoleSecrets(app: AppModel): Map<string, { secret: ResourceRef;
  * use that key: kms:Decrypt, plus kms:GenerateDataKey for writes to tables and topics. Either the role's policies
  * allow it on the key and the key policy lets IAM policies of the account grant it, or the key policy names the
  * role. Without it the call fails with AccessDenied at run time: the task never starts, the publish is lost.
- * References across stacks (Fn::GetStackOutput, Fn::ImportValue) are followed to the producing stack.
- * Finding: `<action>:<key construct path>`.
+ * References across stacks (Fn::GetStackOutput, Fn::ImportValue) are followed to the producing stack. A statement
+ * on `Resource: "*"` names no resource of the app, so it creates no need (it can still satisfy one). Key policy
+ * conditions (kms:ViaService) are not evaluated. Finding: `<action>:<key construct path>`.
  */
 export function RoleCanDecrypt(node: CfnResource): NagRuleResult {
   if (node.cfnResourceType !== 'AWS::IAM::Role') return NagRuleCompliance.NOT_APPLICABLE;

@@ -7,8 +7,10 @@
  * Conventions (each a worst case, so an estimate is never below what CloudFormation will produce):
  * - a name CloudFormation generates is `<stackName>-<logicalId>-<13 random chars>` cut to the type's name limit
  *   (the limit is cited per type below); a name given in the template is rendered from the template;
- * - region: the stack's region when the app pins it, else {@link LONGEST_REGION}; account: the stack's account,
- *   else 12 digits; partition: {@link PARTITION} (`aws-us-gov`, the longest partition name of the standard ones);
+ * - region: {@link LONGEST_REGION} for sizes (the config's region is a placeholder an operator changes; CDK writes a
+ *   pinned region out literally where it can, so only region tokens are affected), the stack's own region when the
+ *   estimator renders for comparison (estimate.ts, RenderMode); account: the stack's account (12 digits either way);
+ *   partition: {@link PARTITION} (`aws-us-gov`, the longest partition name of the standard ones);
  * - random IDs use `X` (hex IDs `0`): the placeholder characters never contain a separator (`/`, `:`), so the
  *   number of parts a split yields is exactly the documented format's.
  */

@@ -1,6 +1,7 @@
 import { App, type AppProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, PCIDSS321Checks } from 'cdk-nag';
 import { ENVIRONMENTS, type EnvironmentConfig, type EnvironmentName, stageName, validateEnvironments } from '../config';
+import { DeployInvariantChecks } from './nag';
 import { EnvironmentStage } from './stage';
 
 export interface BuildAppOptions extends AppProps {
@@ -9,8 +10,8 @@ export interface BuildAppOptions extends AppProps {
 }
 
 /**
- * Builds the app with every environment stage and cdk-nag's AwsSolutions and PCI DSS 3.2.1 packs,
- * so `cdk synth` and the tests fail on any unacknowledged finding alike.
+ * Builds the app with every environment stage, cdk-nag's AwsSolutions and PCI DSS 3.2.1 packs and the project's
+ * deploy-invariant pack (lib/nag), so `cdk synth` and the tests fail on any unacknowledged finding alike.
  */
 export function buildApp(options: BuildAppOptions = {}): { app: App; stages: Record<string, EnvironmentStage> } {
   const { environments = Object.values(ENVIRONMENTS), ...appProps } = options;
@@ -24,7 +25,7 @@ export function buildApp(options: BuildAppOptions = {}): { app: App; stages: Rec
     // The CDK CLI otherwise only writes the report and exits 0; this makes a finding fail synth.
     postCliContext: { '@aws-cdk/core:failSynthOnValidationErrors': true, ...appProps.postCliContext },
   });
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new PCIDSS321Checks(app));
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new PCIDSS321Checks(app), new DeployInvariantChecks(app));
   const stages: Record<string, EnvironmentStage> = {};
   for (const config of environments) {
     stages[config.name] = new EnvironmentStage(app, stageName(config.name as EnvironmentName), { config });

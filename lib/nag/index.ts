@@ -1,0 +1,2 @@
+export { acknowledgeKmsGrantWildcards, iam5ResourceFinding } from './acknowledge';
+export { DeployInvariantChecks } from './pack';

@@ -64,6 +64,7 @@ export class StatelessStack extends EnvironmentStack {
       testListenerSources: stateful.network.natSourceCidrs,
       waf: c.waf,
       wafLogs: { encryptionKey: key, retention: logRetention },
+      deletionProtection: c.loadBalancer.deletionProtection,
     });
 
     const securityGroups = {

@@ -45,6 +45,8 @@ export const dev: EnvironmentConfig = {
   cache: { nodeType: 'cache.t4g.micro', engineVersion: VALKEY_VERSION, nodes: 1, multiAz: false },
   testListener: { port: 8443, allowedCidr: OPERATOR_CIDR },
   waf: false,
+  // Developers only; the environment is rebuilt at will.
+  loadBalancer: { deletionProtection: false },
   logRetentionDays: 14,
   release: {
     strategy: 'blue-green',

@@ -50,6 +50,7 @@ export const production: EnvironmentConfig = {
   cache: { nodeType: 'cache.r7g.large', engineVersion: VALKEY_VERSION, nodes: 3, multiAz: true },
   testListener: { port: 8443, allowedCidr: OPERATOR_CIDR },
   waf: true,
+  loadBalancer: { deletionProtection: true },
   logRetentionDays: 90,
   release: {
     strategy: 'canary',

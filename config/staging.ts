@@ -47,6 +47,7 @@ export const staging: EnvironmentConfig = {
   cache: { nodeType: 'cache.t4g.small', engineVersion: VALKEY_VERSION, nodes: 2, multiAz: true },
   testListener: { port: 8443, allowedCidr: OPERATOR_CIDR },
   waf: true,
+  loadBalancer: { deletionProtection: true },
   logRetentionDays: 30,
   release: {
     strategy: 'canary',

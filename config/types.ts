@@ -185,6 +185,13 @@ export interface EnvironmentConfig {
   readonly testListener: { readonly port: number; readonly allowedCidr: string };
   /** AWS WAF with AWS managed rule groups on the ALB. */
   readonly waf: boolean;
+  readonly loadBalancer: {
+    /**
+     * ALB deletion protection: neither a stack deletion nor a change that replaces the ALB can delete
+     * it. Turn it off (and deploy) before deleting the environment on purpose.
+     */
+    readonly deletionProtection: boolean;
+  };
   /** Retention of application and access logs, in days. */
   readonly logRetentionDays: number;
   readonly release: ReleasePolicy;

@@ -189,6 +189,10 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
   if (c.name !== 'dev') check(k.multiAz, 'cache.multiAz', k.multiAz, `${c.name} needs automatic failover`, 'set true and nodes >= 2');
   check(/^cache\.[a-z0-9]+\.[a-z0-9]+$/.test(k.nodeType), 'cache.nodeType', k.nodeType, 'is not an ElastiCache node type', 'use e.g. cache.t4g.small');
 
+  if (c.name === 'production') {
+    check(c.loadBalancer?.deletionProtection === true, 'loadBalancer.deletionProtection', c.loadBalancer?.deletionProtection, 'production\'s ALB carries customer traffic and the storefront and API DNS names; a stack deletion or a replacement must not delete it', 'set true (turn it off and deploy first when the environment is to be deleted on purpose)');
+  }
+
   const t = c.testListener;
   check(Number.isInteger(t.port) && t.port >= 1 && t.port <= 65535 && t.port !== 80 && t.port !== 443, 'testListener.port', t.port, 'must be a TCP port other than 80 and 443', 'use e.g. 8443');
   check(isCidr(t.allowedCidr) && !t.allowedCidr.endsWith('/0'), 'testListener.allowedCidr', t.allowedCidr, 'must be an IPv4 CIDR narrower than the whole internet: the test listener reaches colors without traffic', 'use your office or VPN CIDR');

@@ -10,6 +10,11 @@ export interface EnvironmentKeyProps {
 /**
  * A customer managed key with yearly rotation that CloudWatch Logs of this account and region
  * may also use, so log groups can be encrypted with it.
+ *
+ * Other AWS services that must use the key (CloudTrail for the trail, CloudWatch alarms for an
+ * encrypted topic) get their statements from the construct that creates the trail or topic,
+ * through `addServiceStatementToKeyPolicy`, so whoever encrypts something with the key also
+ * makes the key usable for it.
  */
 export class EnvironmentKey extends kms.Key {
   constructor(scope: Construct, id: string, props: EnvironmentKeyProps) {
@@ -29,4 +34,16 @@ export class EnvironmentKey extends kms.Key {
       }),
     );
   }
+}
+
+/**
+ * Adds a statement for an AWS service principal to a key's policy, and fails synth when the key
+ * has no policy here to add to (a key imported with `Key.fromKeyArn`). A service principal cannot
+ * be granted through IAM: without the key-policy statement the service's calls to KMS are denied
+ * at run time (CloudTrail fails CreateTrail, CloudWatch drops alarm notifications silently).
+ * https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-services.html
+ */
+export function addServiceStatementToKeyPolicy(key: kms.IKey, statement: iam.PolicyStatement): void {
+  // allowNoOp=false: an imported key throws instead of silently dropping the statement.
+  key.addToResourcePolicy(statement, false);
 }

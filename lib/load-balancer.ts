@@ -29,7 +29,18 @@ export interface PublicLoadBalancerProps {
   readonly waf?: boolean;
   /** Key and retention of the WAF log group; required with `waf`. @default - no WAF */
   readonly wafLogs?: { readonly encryptionKey: kms.IKey; readonly retention: logs.RetentionDays };
+  /**
+   * ALB deletion protection: a stack deletion, or a change that replaces the ALB, cannot delete it
+   * (and with it the address the storefront and API names point at). @default false
+   */
+  readonly deletionProtection?: boolean;
 }
+
+/**
+ * Label the core rule set puts on a request whose body exceeds 8 KB (its rule SizeRestrictions_BODY).
+ * https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html
+ */
+export const BODY_SIZE_LABEL = 'awswaf:managed:aws:core-rule-set:SizeRestrictions_Body';
 
 const NOT_FOUND = elbv2.ListenerAction.fixedResponse(404, { contentType: 'text/plain', messageBody: 'Not found' });
 
@@ -86,6 +97,7 @@ export class PublicLoadBalancer extends Construct {
       dropInvalidHeaderFields: true,
       http2Enabled: true,
       idleTimeout: Duration.seconds(60),
+      deletionProtection: props.deletionProtection ?? false,
     });
     this.loadBalancer.logAccessLogs(props.accessLogBucket, 'alb');
 
@@ -138,17 +150,58 @@ export class PublicLoadBalancer extends Construct {
 
   private addWebAcl(wafLogs: NonNullable<PublicLoadBalancerProps['wafLogs']>): void {
     const managed = ['AWSManagedRulesCommonRuleSet', 'AWSManagedRulesKnownBadInputsRuleSet', 'AWSManagedRulesAmazonIpReputationList', 'AWSManagedRulesSQLiRuleSet'];
+    const visibility = (metricName: string) => ({ cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName });
+    // The core rule set's SizeRestrictions_BODY blocks every body over 8 KB, and an ALB hands WAF
+    // at most 8 KB of body, a fixed limit, so no size rule of ours can allow a larger, sane bound
+    // instead. The API takes legitimate bodies above 8 KB (orders with many lines, uploads), so
+    // the rule only counts; the rule after the group blocks what it labeled unless the request is
+    // for the API host, whose backend enforces its own body limit. The storefront keeps the 8 KB
+    // limit. The other rules still inspect the first 8 KB of every body.
+    // https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html
+    // https://docs.aws.amazon.com/waf/latest/developerguide/web-request-body-inspection.html
+    const managedRules: wafv2.CfnWebACL.RuleProperty[] = managed.map((name, priority) => ({
+      name,
+      priority,
+      overrideAction: { none: {} },
+      statement: {
+        managedRuleGroupStatement: {
+          vendorName: 'AWS',
+          name,
+          ruleActionOverrides: name === 'AWSManagedRulesCommonRuleSet' ? [{ name: 'SizeRestrictions_BODY', actionToUse: { count: {} } }] : undefined,
+        },
+      },
+      visibilityConfig: visibility(name),
+    }));
+    const largeBodiesOutsideApi: wafv2.CfnWebACL.RuleProperty = {
+      name: 'LargeBodyOnlyForApi',
+      priority: managed.length,
+      action: { block: {} },
+      statement: {
+        andStatement: {
+          statements: [
+            { labelMatchStatement: { scope: 'LABEL', key: BODY_SIZE_LABEL } },
+            {
+              notStatement: {
+                statement: {
+                  byteMatchStatement: {
+                    fieldToMatch: { singleHeader: { Name: 'host' } },
+                    positionalConstraint: 'EXACTLY',
+                    searchString: this.apiDomainName,
+                    textTransformations: [{ priority: 0, type: 'LOWERCASE' }],
+                  },
+                },
+              },
+            },
+          ],
+        },
+      },
+      visibilityConfig: visibility('LargeBodyOnlyForApi'),
+    };
     const acl = new wafv2.CfnWebACL(this, 'WebAcl', {
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
-      visibilityConfig: { cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName: 'WebAcl' },
-      rules: managed.map((name, priority) => ({
-        name,
-        priority,
-        overrideAction: { none: {} },
-        statement: { managedRuleGroupStatement: { vendorName: 'AWS', name } },
-        visibilityConfig: { cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName: name },
-      })),
+      visibilityConfig: visibility('WebAcl'),
+      rules: [...managedRules, largeBodiesOutsideApi],
     });
     new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', {
       resourceArn: this.loadBalancer.loadBalancerArn,

@@ -1,4 +1,4 @@
-import { CustomResource, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { CustomResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
@@ -7,6 +7,7 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { ServiceConfig } from '../config';
 import { COLORS, type Color, scalableTargetResourceId, type ServiceName } from '../lambda/shared/topology';
@@ -29,8 +30,11 @@ export interface ColoredServiceProps {
   readonly securityGroup: ec2.ISecurityGroup;
   /** Plain environment variables; never put secret values here, use `secrets`. */
   readonly environment: Readonly<Record<string, string>>;
-  /** Injected by ECS from Secrets Manager at task start. @default - none */
-  readonly secrets?: Readonly<Record<string, ecs.Secret>>;
+  /**
+   * Injected by ECS from Secrets Manager at task start. `TaskSecret`s rather than plain `ecs.Secret`s,
+   * so the execution role can also decrypt each secret's KMS key. @default - none
+   */
+  readonly secrets?: Readonly<Record<string, TaskSecret>>;
   readonly logRetention: logs.RetentionDays;
   /** Key for the log groups. */
   readonly logKey: kms.IKey;
@@ -40,6 +44,55 @@ export interface ColoredServiceProps {
   readonly apm?: boolean;
   /** Environment name, for traces. @default - not set */
   readonly environmentName?: string;
+}
+
+/**
+ * An ECS secret from Secrets Manager whose `grantRead` also lets the grantee decrypt with the
+ * secret's own KMS key, on its own IAM policy.
+ *
+ * `ecs.Secret.fromSecretsManager` leaves the key to the secret's `grantRead`, which grants it through
+ * the key's policy. For a secret of another stack (imported together with its imported key, so this
+ * stack's roles never enter the other stack's key policy), that statement has no policy to go to
+ * and is silently dropped: the execution role can fetch the secret but not decrypt it, and tasks
+ * fail with ResourceInitializationError. This grant adds kms:Decrypt on exactly that key, only for
+ * calls Secrets Manager makes on the role's behalf (kms:ViaService), to the role's own policy; the
+ * key policy already lets this account's IAM policies grant the key.
+ * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html
+ * https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service
+ */
+export class TaskSecret extends ecs.Secret {
+  /** Like `ecs.Secret.fromSecretsManager`: the whole secret, or one JSON `field` of it. */
+  static fromSecretsManager(secret: secretsmanager.ISecret, field?: string): TaskSecret {
+    return new TaskSecret(secret, field);
+  }
+
+  readonly arn: string;
+  readonly hasField: boolean;
+  /** The secret; its `encryptionKey` (if any) is what `grantRead` lets the grantee decrypt with. */
+  readonly secret: secretsmanager.ISecret;
+
+  private constructor(secret: secretsmanager.ISecret, field?: string) {
+    super();
+    this.secret = secret;
+    this.arn = field ? `${secret.secretArn}:${field}::` : secret.secretArn;
+    this.hasField = !!field;
+  }
+
+  grantRead(grantee: iam.IGrantable): iam.Grant {
+    const grant = this.secret.grantRead(grantee);
+    const key = this.secret.encryptionKey;
+    // Without a customer managed key, Secrets Manager uses aws/secretsmanager, whose policy
+    // already allows this account's principals through Secrets Manager.
+    if (!key) return grant;
+    return grant.combine(
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ['kms:Decrypt'],
+        resourceArns: [key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this.secret).region}.amazonaws.com` } },
+      }),
+    );
+  }
 }
 
 /** One color of a service: what a blue/green switch moves traffic between. */

@@ -20,7 +20,7 @@ import { PublicLoadBalancer } from './load-balancer';
 import { ReleaseStateMachine } from './release';
 import { AutomatedRollback } from './rollback';
 import { ServiceRouting } from './routing';
-import { ColoredService } from './services';
+import { ColoredService, TaskSecret } from './services';
 import type { StatefulStack } from './stateful-stack';
 import { TrafficControl } from './traffic-control';
 import { TrafficResourceProvider } from './traffic-resources';
@@ -65,6 +65,7 @@ export class StatelessStack extends EnvironmentStack {
       testListenerSources: stateful.network.natSourceCidrs,
       waf: c.waf,
       wafLogs: { encryptionKey: key, retention: logRetention },
+      deletionProtection: c.loadBalancer.deletionProtection,
     });
 
     const securityGroups = {
@@ -83,7 +84,9 @@ export class StatelessStack extends EnvironmentStack {
     const { database, cache } = stateful;
     // Imported, so that granting the execution roles access adds statements to the roles only: a
     // grant on the stateful stack's own key and secrets would write these roles into its key
-    // policy and make the stateful stack depend on this one.
+    // policy and make the stateful stack depend on this one. An imported key drops the key-policy
+    // half of a secret's grant, so the backend's secrets are `TaskSecret`s, which grant kms:Decrypt
+    // on each secret's key in the execution role's own policy (lib/services.ts).
     const dataKey = kms.Key.fromKeyArn(this, 'DataKey', stateful.dataKey.keyArn);
     const databaseSecret = secretsmanager.Secret.fromSecretAttributes(this, 'DatabaseSecret', {
       secretCompleteArn: database.secret.secretArn,
@@ -121,9 +124,9 @@ export class StatelessStack extends EnvironmentStack {
           REDIS_TLS: 'true',
         },
         secrets: {
-          DATABASE_USERNAME: ecs.Secret.fromSecretsManager(databaseSecret, 'username'),
-          DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(databaseSecret, 'password'),
-          REDIS_AUTH_TOKEN: ecs.Secret.fromSecretsManager(cacheToken),
+          DATABASE_USERNAME: TaskSecret.fromSecretsManager(databaseSecret, 'username'),
+          DATABASE_PASSWORD: TaskSecret.fromSecretsManager(databaseSecret, 'password'),
+          REDIS_AUTH_TOKEN: TaskSecret.fromSecretsManager(cacheToken),
         },
       }),
     };

@@ -109,6 +109,21 @@ describe('config validation', () => {
     expect(problemsOf(c).map((p) => p.field)).toEqual(['release.canarySteps[0]', 'release.bakeSeconds']);
   });
 
+  test('fails for production without ALB deletion protection', () => {
+    const c = clone(ENVIRONMENTS.production);
+    c.loadBalancer.deletionProtection = false;
+    const [p] = problemsOf(c);
+    expect(p).toMatchObject({ field: 'loadBalancer.deletionProtection', value: false });
+    expect(p.why).toMatch(/customer traffic/);
+    expect(p.fix).toMatch(/^set true/);
+  });
+
+  test('accepts dev without ALB deletion protection', () => {
+    const c = clone(ENVIRONMENTS.dev);
+    c.loadBalancer.deletionProtection = false;
+    expect(problemsOf(c)).toEqual([]);
+  });
+
   test('fails for production without a backup before release', () => {
     const c = clone(ENVIRONMENTS.production);
     c.release.backupBeforeRelease = false;

@@ -20,16 +20,26 @@ export interface CustomResourceClients {
   readonly autoscaling: ApplicationAutoScalingClient;
 }
 
+/** Bounds of one AWS call attempt (@smithy/node-http-handler options). */
+export interface RequestBounds {
+  readonly connectionTimeout: number;
+  readonly requestTimeout: number;
+}
+
 /**
  * Per-request bounds of every AWS call: one stalled connection or response must not eat the whole
  * Lambda budget (the SDK's default has no request timeout). Each call is retried by withRetry, so a
  * timed-out attempt is retried (TimeoutError is transient) within the deadline below.
  */
-export const REQUEST_HANDLER = { connectionTimeout: 3_000, requestTimeout: 10_000 } as const;
+export const REQUEST_HANDLER: RequestBounds = { connectionTimeout: 3_000, requestTimeout: 10_000 };
 
 /** Only the three clients the custom resources call (no DynamoDB, CloudWatch, Step Functions or SNS in this bundle). */
-export function createCustomResourceClients(options: ClientOptions = {}): CustomResourceClients {
-  const config = { ...clientConfig(options), requestHandler: REQUEST_HANDLER };
+export function createCustomResourceClients(
+  options: ClientOptions = {},
+  bounds: RequestBounds = REQUEST_HANDLER,
+): CustomResourceClients {
+  // Without throwOnRequestTimeout, a request past requestTimeout only logs a warning and keeps waiting.
+  const config = { ...clientConfig(options), requestHandler: { ...bounds, throwOnRequestTimeout: true } };
   return {
     elbv2: new ElasticLoadBalancingV2Client(config),
     ecs: new ECSClient(config),

@@ -4,7 +4,7 @@ import { DescribeRulesCommand, ElasticLoadBalancingV2Client, type Rule } from '@
 import { mockClient } from 'aws-sdk-client-mock';
 import { handleImageGuard, LiveImageChangeRefused, runningVersions } from '../../lambda/custom-resources/image-guard';
 import { logger } from '../../lambda/traffic/logger';
-import { createEvent, deleteEvent, guardProps, type GuardedServiceProps, updateEvent } from './events';
+import { createEvent, deleteEvent, guardProps, type GuardedServiceProps, type Props, updateEvent } from './events';
 
 logger.setLogLevel('SILENT');
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -19,7 +19,7 @@ const PHYSICAL_ID = 'LiveImageGuard-guard';
 const CLUSTER = 'staging-cluster';
 
 type Versions = Partial<Record<'frontend' | 'backend', Partial<Pick<GuardedServiceProps, 'blueVersion' | 'greenVersion'>>>>;
-const props = (v: Versions = {}, environment = 'staging') => ({
+const props = (v: Versions = {}, environment = 'staging'): Props => ({
   ...guardProps(environment, {
     frontend: { ...SERVICES.frontend, ...v.frontend },
     backend: { ...SERVICES.backend, ...v.backend },

@@ -1,5 +1,5 @@
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import { Validations } from 'aws-cdk-lib';
+import { Aspects, Validations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { EnvironmentStack, type EnvironmentStackProps } from './environment-stack';
 import { AuditLogs } from './audit';
@@ -7,6 +7,7 @@ import { Cache } from './cache';
 import { Database } from './database';
 import { EnvironmentKey } from './encryption';
 import { Network } from './network';
+import { CdkProviderDefaults } from './provider-logs';
 
 export interface StatefulStackProps extends EnvironmentStackProps {
 }
@@ -45,6 +46,8 @@ export class StatefulStack extends EnvironmentStack {
       retention: c.logRetentionDays as logs.RetentionDays,
       retain,
     });
+    // CDK's own providers here (auto-delete objects in dev, restrict default SG): logs with retention, a ServiceTimeout.
+    Aspects.of(this).add(new CdkProviderDefaults({ retention: c.logRetentionDays as logs.RetentionDays, encryptionKey: key }));
     // CDK grants write one AWS::IAM::Policy per role holding only that role's scoped statements.
     Validations.of(this).acknowledge({
       id: 'PCI.DSS.321-IAMNoInlinePolicy',

@@ -14,20 +14,26 @@ export interface LiveImageGuardProps {
 }
 
 /**
- * Fails a deployment that would change the image version of a color carrying traffic, before any
- * task definition changes: every task definition depends on it, and CloudFormation updates it first
- * (lambda/custom-resources/image-guard.ts).
+ * Fails a deployment that would move a color carrying traffic away from the image version it runs, before
+ * any task definition changes: every task definition depends on it, and CloudFormation updates it first
+ * (lambda/custom-resources/image-guard.ts). A change back to the running version (the rollback of a
+ * refused deployment) passes, so a refusal never leaves the stack in UPDATE_ROLLBACK_FAILED.
  */
 export class LiveImageGuard extends Construct {
   readonly resource: CustomResource;
 
   constructor(scope: Construct, id: string, props: LiveImageGuardProps) {
     super(scope, id);
+    // Every color runs in the same cluster; the guard reads there what each color runs now.
+    const cluster = props.services[SERVICES[0]].colors.blue.service.cluster;
+    props.provider.grantImageGuard(cluster);
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: props.provider.serviceToken,
+      serviceTimeout: props.provider.serviceTimeout,
       resourceType: 'Custom::LiveImageGuard',
       properties: {
         Environment: props.config.name,
+        ClusterName: cluster.clusterName,
         Services: Object.fromEntries(
           SERVICES.map((s) => [
             s,

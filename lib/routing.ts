@@ -42,6 +42,7 @@ export class ServiceRouting extends Construct implements IWeightedListenerRule {
     props.provider.grantRules(props.productionListener);
     this.productionRule = new CustomResource(this, 'Production', {
       serviceToken: props.provider.serviceToken,
+      serviceTimeout: props.provider.serviceTimeout,
       resourceType: 'Custom::WeightedListenerRule',
       properties: {
         ListenerArn: props.productionListener.listenerArn,

@@ -132,6 +132,7 @@ export class ColoredService extends Construct {
     props.provider.grantServiceCounts(props.cluster);
     this.counts = new CustomResource(this, 'Counts', {
       serviceToken: props.provider.serviceToken,
+      serviceTimeout: props.provider.serviceTimeout,
       resourceType: 'Custom::ServiceCounts',
       properties: {
         ClusterName: props.cluster.clusterName,

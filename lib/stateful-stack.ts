@@ -7,6 +7,7 @@ import { Cache } from './cache';
 import { Database } from './database';
 import { EnvironmentKey } from './encryption';
 import { Network } from './network';
+import { CdkProviderDefaults } from './provider-logs';
 
 export interface StatefulStackProps extends EnvironmentStackProps {
 }
@@ -46,6 +47,8 @@ export class StatefulStack extends EnvironmentStack {
       retain,
     });
     Aspects.of(this).add(new StrongReferences(), { priority: AspectPriority.MUTATING });
+    // CDK's own providers here (auto-delete objects in dev, restrict default SG): logs with retention, a ServiceTimeout.
+    Aspects.of(this).add(new CdkProviderDefaults({ retention: c.logRetentionDays as logs.RetentionDays, encryptionKey: key }));
     // CDK grants write one AWS::IAM::Policy per role holding only that role's scoped statements.
     Validations.of(this).acknowledge({
       id: 'PCI.DSS.321-IAMNoInlinePolicy',

@@ -1,4 +1,4 @@
-import { CfnOutput, Validations } from 'aws-cdk-lib';
+import { Aspects, CfnOutput, Validations } from 'aws-cdk-lib';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -24,6 +24,7 @@ import { ColoredService, TaskSecret } from './services';
 import type { StatefulStack } from './stateful-stack';
 import { TrafficControl } from './traffic-control';
 import { TrafficResourceProvider } from './traffic-resources';
+import { CdkProviderDefaults } from './provider-logs';
 
 export interface StatelessStackProps extends EnvironmentStackProps {
   /** The environment's data and network, deployed before this stack. */
@@ -49,6 +50,8 @@ export class StatelessStack extends EnvironmentStack {
     const vpc = stateful.network.vpc;
     const logRetention = c.logRetentionDays as logs.RetentionDays;
     const key = new EnvironmentKey(this, 'AppKey', { description: `${c.name}: application logs, traffic ledger` });
+    // Any CDK provider a construct brings in: logs with retention, a ServiceTimeout (lib/provider-logs.ts).
+    Aspects.of(this).add(new CdkProviderDefaults({ retention: logRetention, encryptionKey: key }));
 
     const cluster = new ecs.Cluster(this, 'Cluster', { vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
     const hostedZone = route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', {

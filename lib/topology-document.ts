@@ -1,4 +1,4 @@
-import { CustomResource, Duration, Stack } from 'aws-cdk-lib';
+import { CustomResource, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
@@ -40,8 +40,8 @@ export class TopologyDocument extends Construct {
       resourceType: 'Custom::TopologyDocument',
       // A JSON string: CloudFormation would turn numbers inside an object property into strings.
       properties: { TableName: props.table.tableName, Document: Stack.of(this).toJsonString(props.topology) },
-      // The handler makes one PutItem; CloudFormation's default wait for a custom resource is an hour.
-      serviceTimeout: Duration.minutes(5),
+      // The provider's bound (its Lambda's attempts and retries), not CloudFormation's default hour.
+      serviceTimeout: props.provider.serviceTimeout,
     });
   }
 

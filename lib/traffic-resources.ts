@@ -1,4 +1,4 @@
-import { Arn, ArnFormat, Fn, Stack, Validations } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Duration, Fn, Stack, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -22,12 +22,31 @@ export function listenerRuleArnPattern(listener: elbv2.IApplicationListener): st
 }
 
 /**
+ * The handler's timeout. The handler answers FAILED by itself shortly before it
+ * (lambda/custom-resources/handler.ts, RESPONSE_MARGIN_MS), so an invocation always answers within it.
+ */
+export const TRAFFIC_RESOURCE_TIMEOUT = Duration.seconds(60);
+
+/**
+ * How long CloudFormation waits for an answer before it fails the resource (ServiceTimeout, 1–3600 s,
+ * default 3600 s: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-cloudformation-customresource.html).
+ * Larger than the handler's worst case: CloudFormation invokes the function asynchronously, and Lambda
+ * retries an invocation that ends in an error (e.g. the response upload failed) twice, about 1 and 2
+ * minutes later (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html):
+ * 3 × 60 s + 3 min = 6 min. 10 min leaves room for Lambda's queueing; a stuck resource fails the
+ * deploy after 10 minutes instead of an hour.
+ */
+export const TRAFFIC_RESOURCE_SERVICE_TIMEOUT = Duration.minutes(10);
+
+/**
  * The Lambda behind the traffic custom resources (weighted listener rules, the live image guard, the
  * starting service counts): what lets `cdk deploy` create traffic routing without ever owning weights
  * or counts afterwards. Grants are added per resource by the constructs that use it.
  */
 export class TrafficResourceProvider extends Construct {
   readonly function: HandlerFunction;
+  /** The `serviceTimeout` of every custom resource served by this provider. */
+  readonly serviceTimeout: Duration = TRAFFIC_RESOURCE_SERVICE_TIMEOUT;
 
   constructor(scope: Construct, id: string, props: TrafficResourceProviderProps) {
     super(scope, id);
@@ -37,13 +56,15 @@ export class TrafficResourceProvider extends Construct {
       vpc: props.vpc,
       encryptionKey: props.encryptionKey,
       logRetention: props.logRetention,
+      timeout: TRAFFIC_RESOURCE_TIMEOUT,
     });
     this.function.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['elasticloadbalancing:DescribeRules'], resources: ['*'] }),
     );
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'elasticloadbalancing:DescribeRules, application-autoscaling Describe/Register/Deregister and Lambda VPC ENI actions support no resource-level permissions',
+      reason:
+        'elasticloadbalancing:DescribeRules, ecs:ListServices (limited to one cluster by condition), ecs:DescribeTaskDefinition, application-autoscaling Describe/Register/Deregister and Lambda VPC ENI actions support no resource-level permissions',
     });
   }
 
@@ -63,6 +84,23 @@ export class TrafficResourceProvider extends Construct {
     Validations.of(this).acknowledge({
       id: iam5ResourceFinding(this, listenerRuleArnPattern(listener)),
       reason: 'Rule ARNs are assigned at creation; the pattern is limited to rules of the one production listener',
+    });
+  }
+
+  /**
+   * Read which image version each service of the cluster runs (the live image guard: a change back to
+   * it always passes). The services cannot be named: they wait for the guard through their task definitions.
+   */
+  grantImageGuard(cluster: ecs.ICluster): void {
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['ecs:ListServices'], resources: ['*'], conditions: { ArnEquals: { 'ecs:cluster': cluster.clusterArn } } }),
+    );
+    const services = Stack.of(this).formatArn({ service: 'ecs', resource: 'service', resourceName: `${cluster.clusterName}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:DescribeServices'], resources: [services] }));
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:DescribeTaskDefinition'], resources: ['*'] }));
+    Validations.of(this).acknowledge({
+      id: iam5ResourceFinding(this, services),
+      reason: "DescribeServices on this environment's cluster only; service ARNs cannot be named without a dependency cycle with the image guard",
     });
   }
 

@@ -12,7 +12,7 @@ export interface CfnResult {
   readonly data?: Record<string, string>;
 }
 
-/** Sends the response; CloudFormation waits up to an hour for it, so a failure to send is retried. */
+/** Sends the response; CloudFormation waits for it until the resource's ServiceTimeout, so a failure to send is retried. */
 export async function sendResponse(
   event: CfnEvent,
   outcome: { status: 'SUCCESS'; result: CfnResult } | { status: 'FAILED'; reason: string; physicalResourceId: string },
@@ -41,8 +41,16 @@ export async function sendResponse(
   throw lastError;
 }
 
+/** Bound of one upload attempt: a stalled upload must not outlast the time left for answering (handler.ts). */
+export const UPLOAD_TIMEOUT_MS = 3_000;
+
 async function httpPut(url: string, body: string): Promise<void> {
-  const res = await fetch(url, { method: 'PUT', body, headers: { 'content-type': '', 'content-length': String(Buffer.byteLength(body)) } });
+  const res = await fetch(url, {
+    method: 'PUT',
+    body,
+    headers: { 'content-type': '', 'content-length': String(Buffer.byteLength(body)) },
+    signal: AbortSignal.timeout(UPLOAD_TIMEOUT_MS),
+  });
   if (!res.ok) throw new Error(`response upload failed: HTTP ${res.status}`);
 }
 

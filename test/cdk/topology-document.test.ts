@@ -4,6 +4,7 @@
  * the table and the document's version.
  */
 import { Match } from 'aws-cdk-lib/assertions';
+import { TRAFFIC_RESOURCE_SERVICE_TIMEOUT } from '../../lib/traffic-resources';
 import { synthEnvironment } from './support';
 
 const { stage, stateless } = synthEnvironment('production');
@@ -33,7 +34,7 @@ describe('GIVEN production synthesized', () => {
     const [doc] = Object.values(stateless.findResources('Custom::TopologyDocument')) as any[];
     expect(doc.Properties.TableName).toEqual({ Ref: lockId });
     expect(doc.Properties.Document['Fn::Join']).toBeDefined();
-    expect(doc.Properties.ServiceTimeout).toBe('300');
+    expect(doc.Properties.ServiceTimeout).toBe(String(TRAFFIC_RESOURCE_SERVICE_TIMEOUT.toSeconds()));
     expect(doc.Properties.ServiceToken).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^TrafficResourcesHandlerFunction/), 'Arn'] });
     const rendered = JSON.stringify(stage.stateless.resolve(stage.stateless.trafficControl.topology));
     for (const name of ['clusterName', 'rollbackAlarmNames', 'notificationTopicArn', 'testListener']) expect(rendered).toContain(name);

@@ -15,8 +15,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { CreateRuleCommand, DescribeRulesCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { mockClient } from 'aws-sdk-client-mock';
-import { intProp, sendResponse, stringProp } from '../../lambda/custom-resources/cfn';
-import { dispatch, handle, handler } from '../../lambda/custom-resources/handler';
+import type { Context } from 'aws-lambda';
+import { intProp, sendResponse, stringProp, UPLOAD_TIMEOUT_MS } from '../../lambda/custom-resources/cfn';
+import { createCustomResourceClients, dispatch, handle, handler, RESPONSE_MARGIN_MS } from '../../lambda/custom-resources/handler';
 import { logger } from '../../lambda/traffic/logger';
 
 logger.setLogLevel('SILENT');
@@ -126,7 +127,8 @@ describe('GIVEN handle with an injected put', () => {
     await handle(createEvent('Custom::WeightedListenerRule', rule, 'FrontendRule', 'req-43'), clients, put);
 
     expect(uploads).toHaveLength(1);
-    expect(uploads[0].body).toMatchObject({ Status: 'FAILED', PhysicalResourceId: 'failed-req-43', Reason: 'Priority 10 is currently in use', RequestId: 'req-43' });
+    // The AWS error code comes first: it is what a human looks up.
+    expect(uploads[0].body).toMatchObject({ Status: 'FAILED', PhysicalResourceId: 'failed-req-43', Reason: 'PriorityInUseException: Priority 10 is currently in use', RequestId: 'req-43' });
     expect(uploads[0].body.Data).toBeUndefined();
   });
 
@@ -217,11 +219,14 @@ describe('GIVEN handle with an injected put', () => {
   });
 });
 
+/** A Lambda context with `remainingMs` left. */
+const lambdaContext = (remainingMs: number) => ({ getRemainingTimeInMillis: () => remainingMs }) as Context;
+
 describe('GIVEN the Lambda entry point with fetch mocked', () => {
   test('WHEN invoked THEN the response is PUT with fetch to the ResponseURL', async () => {
     const fetchMock = jest.spyOn(globalThis, 'fetch').mockResolvedValue(new Response(null, { status: 200 }));
 
-    await handler(createEvent('Custom::ServiceCounts', counts, 'Counts', 'req-46'));
+    await handler(createEvent('Custom::ServiceCounts', counts, 'Counts', 'req-46'), lambdaContext(60_000));
 
     expect(fetchMock).toHaveBeenCalledTimes(1);
     const [url, init] = fetchMock.mock.calls[0];
@@ -233,10 +238,144 @@ describe('GIVEN the Lambda entry point with fetch mocked', () => {
   test('WHEN invoked with an unknown type THEN FAILED is PUT with fetch', async () => {
     const fetchMock = jest.spyOn(globalThis, 'fetch').mockResolvedValue(new Response(null, { status: 200 }));
 
-    await handler(createEvent('Custom::Nope', {}, 'X', 'req-47'));
+    await handler(createEvent('Custom::Nope', {}, 'X', 'req-47'), lambdaContext(60_000));
 
     expect(JSON.parse(String(fetchMock.mock.calls[0][1]?.body))).toMatchObject({ Status: 'FAILED', PhysicalResourceId: 'failed-req-47' });
   });
+});
+
+describe('GIVEN the Lambda deadline (finding #13: a custom resource could hang a stack for an hour)', () => {
+  /** A CreateRule that answers only when `release` is called. */
+  function stalledCreateRule() {
+    let release!: () => void;
+    const answered = new Promise<void>((r) => (release = r));
+    elbv2Mock.on(CreateRuleCommand).callsFake(async () => {
+      await answered;
+      return { Rules: [{ RuleArn: RULE }] };
+    });
+    return release;
+  }
+
+  test('WHEN the work is still running shortly before the deadline THEN FAILED is answered with a reason naming the resource, and a late success sends nothing more', async () => {
+    const release = stalledCreateRule();
+    const { put, uploads } = recorder();
+
+    // 60 ms of budget before the response margin.
+    await handle(createEvent('Custom::WeightedListenerRule', rule, 'FrontendRule', 'req-50'), clients, put, lambdaContext(RESPONSE_MARGIN_MS + 60));
+
+    expect(uploads).toHaveLength(1);
+    expect(uploads[0].body).toMatchObject({ Status: 'FAILED', PhysicalResourceId: 'failed-req-50', RequestId: 'req-50' });
+    expect(uploads[0].body.Reason).toMatch(/^Custom::WeightedListenerRule FrontendRule \(Create\) did not finish within 0 s, before the function's timeout/);
+    expect(uploads[0].body.Reason).toContain('deploy again');
+
+    release();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(elbv2Mock.commandCalls(CreateRuleCommand)).toHaveLength(1);
+    expect(put).toHaveBeenCalledTimes(1);
+  });
+
+  test('WHEN an Update runs out of time THEN FAILED keeps the existing physical ID', async () => {
+    elbv2Mock.on(DescribeRulesCommand).callsFake(() => new Promise(() => undefined));
+    const { put, uploads } = recorder();
+
+    await handle(updateEvent('Custom::WeightedListenerRule', RULE, rule, rule, 'FrontendRule'), clients, put, lambdaContext(RESPONSE_MARGIN_MS + 30));
+
+    expect(uploads).toEqual([expect.objectContaining({ body: expect.objectContaining({ Status: 'FAILED', PhysicalResourceId: RULE }) })]);
+  });
+
+  test('WHEN less than the margin is left THEN FAILED is answered at once, without waiting for the work', async () => {
+    stalledCreateRule();
+    const { put, uploads } = recorder();
+    const started = Date.now();
+
+    await handle(createEvent('Custom::WeightedListenerRule', rule, 'FrontendRule', 'req-51'), clients, put, lambdaContext(1_000));
+
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(uploads[0].body.Status).toBe('FAILED');
+  });
+
+  test('WHEN the work finishes before the deadline THEN its SUCCESS is the one answer', async () => {
+    const { put, uploads } = recorder();
+
+    await handle(createEvent('Custom::WeightedListenerRule', rule, 'FrontendRule', 'req-52'), clients, put, lambdaContext(60_000));
+
+    expect(uploads.map((u) => u.body.Status)).toEqual(['SUCCESS']);
+  });
+
+  test('WHEN fake time runs to the deadline THEN FAILED is answered at the deadline less the margin, not before', async () => {
+    jest.useFakeTimers();
+    try {
+      stalledCreateRule();
+      const { put, uploads } = recorder();
+      const done = handle(createEvent('Custom::WeightedListenerRule', rule, 'FrontendRule', 'req-53'), clients, put, lambdaContext(60_000));
+
+      await jest.advanceTimersByTimeAsync(60_000 - RESPONSE_MARGIN_MS - 1);
+      expect(uploads).toHaveLength(0);
+      await jest.advanceTimersByTimeAsync(1);
+      await done;
+
+      expect(uploads[0].body.Status).toBe('FAILED');
+      expect(uploads[0].body.Reason).toContain('did not finish within 50 s');
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  test('THEN the margin leaves room for every upload attempt (3 attempts, 200 + 400 ms apart)', () => {
+    expect(3 * UPLOAD_TIMEOUT_MS + 600).toBeLessThanOrEqual(RESPONSE_MARGIN_MS);
+  });
+});
+
+describe('GIVEN failures a human must act on', () => {
+  test('WHEN an AWS call is denied THEN FAILED names the error code and its message', async () => {
+    elbv2Mock.on(CreateRuleCommand).rejects(
+      Object.assign(new Error('User: arn:aws:sts::1:assumed-role/x is not authorized to perform: elasticloadbalancing:CreateRule'), {
+        name: 'AccessDenied',
+        $metadata: { httpStatusCode: 403 },
+      }),
+    );
+    const { put, uploads } = recorder();
+
+    await handle(createEvent('Custom::WeightedListenerRule', rule, 'FrontendRule', 'req-54'), clients, put);
+
+    expect(uploads[0].body.Reason).toBe('AccessDenied: User: arn:aws:sts::1:assumed-role/x is not authorized to perform: elasticloadbalancing:CreateRule');
+  });
+
+  test('WHEN a resource of a type this handler does not know is deleted (type renamed or removed) THEN the Delete succeeds without any call', async () => {
+    const { put, uploads } = recorder();
+
+    await handle(deleteEvent('Custom::Retired', 'retired-1', {}), clients, put);
+
+    expect(uploads[0].body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'retired-1' });
+    expect([...elbv2Mock.calls(), ...ecsMock.calls(), ...aasMock.calls()]).toHaveLength(0);
+  });
+});
+
+describe('GIVEN the clients of the custom resources against a server that never answers', () => {
+  // Regression: `requestTimeout` alone only logs a warning in @smithy/node-http-handler (throwOnRequestTimeout).
+  test('WHEN an AWS call stalls THEN it fails with a TimeoutError after the request timeout instead of waiting on', async () => {
+    elbv2Mock.restore();
+    const sockets = new Set<import('node:net').Socket>();
+    const srv = createServer(() => undefined); // accepts, never answers
+    srv.on('connection', (s) => sockets.add(s));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    try {
+      const endpoint = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+      const real = createCustomResourceClients(
+        { region: 'us-east-1', endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } },
+        { connectionTimeout: 200, requestTimeout: 300 },
+      );
+      const started = Date.now();
+
+      await expect(real.elbv2.send(new DescribeRulesCommand({ RuleArns: [RULE] }))).rejects.toMatchObject({ name: 'TimeoutError' });
+
+      expect(Date.now() - started).toBeLessThan(3_000);
+      real.elbv2.destroy();
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => srv.close(() => r()));
+    }
+  }, 10_000);
 });
 
 describe('GIVEN sendResponse with the real HTTP upload against a local server', () => {

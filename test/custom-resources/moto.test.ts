@@ -163,13 +163,27 @@ describe('GIVEN Custom::WeightedListenerRule against moto', () => {
 });
 
 describe('GIVEN Custom::LiveImageGuard against the fixture\'s real rules', () => {
-  const props = (frontend: { blue: string; green: string }, backend = { blue: '1.0.0', green: '1.1.0' }) =>
-    guardProps('dev', {
+  const props = (frontend: { blue: string; green: string }, backend = { blue: '1.0.0', green: '1.1.0' }): Props => ({
+    ...guardProps('dev', {
       frontend: { ruleArn: fx.topology.services.frontend.listenerRuleArn, blueTg: tg('frontend', 'blue'), greenTg: tg('frontend', 'green'), blueVersion: frontend.blue, greenVersion: frontend.green },
       backend: { ruleArn: fx.topology.services.backend.listenerRuleArn, blueTg: tg('backend', 'blue'), greenTg: tg('backend', 'green'), blueVersion: backend.blue, greenVersion: backend.green },
-    });
+    }),
+    ClusterName: fx.topology.clusterName,
+  });
+  // What the fixture's task definitions run (fx.versions), as in the last successful deploy.
   const deployed = { blue: '1.0.0', green: '1.1.0' };
-  const guard = (next: Props) => handleImageGuard(updateEvent('Custom::LiveImageGuard', 'Guard-guard', next, props(deployed)), clients.elbv2);
+  const guard = (next: Props, old: Props = props(deployed)) => handleImageGuard(updateEvent('Custom::LiveImageGuard', 'Guard-guard', next, old), clients);
+
+  test('WHEN a refused update of the live blue is rolled back by CloudFormation THEN the rollback update (back to what blue runs) passes', async () => {
+    expect(fx.versions).toEqual(deployed);
+    const refused = props({ blue: '1.2.0', green: '1.1.0' });
+    await expect(guard(refused)).rejects.toBeInstanceOf(LiveImageChangeRefused);
+
+    // The rollback: the old properties as the new ones, the refused ones as OldResourceProperties.
+    await expect(guard(props(deployed), refused)).resolves.toEqual({ physicalResourceId: 'Guard-guard' });
+    // Any other version for blue is still refused, naming what blue runs.
+    await expect(guard(props({ blue: '1.3.0', green: '1.1.0' }), refused)).rejects.toThrow(/frontend blue carries traffic \(weight 100 of 100\): its version may not change from 1\.0\.0 to 1\.3\.0/);
+  });
 
   test('WHEN blue holds all weight and the idle green version changes THEN the update passes', async () => {
     await expect(guard(props({ blue: '1.0.0', green: '1.2.0' }))).resolves.toEqual({ physicalResourceId: 'Guard-guard' });

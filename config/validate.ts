@@ -28,6 +28,8 @@ const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,6
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const RDS_RETENTION_MAX = 35;
+/** PCI DSS 3.2.1 requirement 8.2.4. */
+const CREDENTIAL_ROTATION_MAX_DAYS = 90;
 const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 function isCidr(v: string): boolean {
@@ -125,6 +127,15 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
   check(d.maxAllocatedStorageGiB >= d.allocatedStorageGiB, 'database.maxAllocatedStorageGiB', d.maxAllocatedStorageGiB, 'must be >= allocatedStorageGiB', 'raise it');
   check(/^[a-z0-9]+\.[a-z0-9]+$/.test(d.instanceType), 'database.instanceType', d.instanceType, 'must be an instance class without the db. prefix', 'use e.g. t4g.medium');
   check(/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(d.databaseName), 'database.databaseName', d.databaseName, 'is not a PostgreSQL identifier', 'use letters, digits and _');
+  // PCI DSS 3.2.1 requirement 8.2.4: change user passwords at least once every 90 days. Secrets Manager's
+  // schedules count whole days (https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_schedule.html).
+  check(
+    Number.isInteger(d.credentialRotationDays) && d.credentialRotationDays >= 1 && d.credentialRotationDays <= CREDENTIAL_ROTATION_MAX_DAYS,
+    'database.credentialRotationDays',
+    d.credentialRotationDays,
+    `must be a whole number of days from 1 to ${CREDENTIAL_ROTATION_MAX_DAYS} (PCI DSS 8.2.4: passwords change at least every 90 days)`,
+    'use 30',
+  );
 
   const k = c.cache;
   wholeAtLeast(k.nodes, 1, 'cache.nodes', 'use 1 or more');

@@ -84,8 +84,16 @@ export class StatelessStack extends EnvironmentStack {
     // grant on the stateful stack's own key and secrets would write these roles into its key
     // policy and make the stateful stack depend on this one.
     const dataKey = kms.Key.fromKeyArn(this, 'DataKey', stateful.dataKey.keyArn);
+    // The application's own user (alternating-users rotation), never the master: the credentials a task
+    // gets at start stay valid for at least one rotation interval (lib/database-users.ts).
     const databaseSecret = secretsmanager.Secret.fromSecretAttributes(this, 'DatabaseSecret', {
-      secretCompleteArn: database.secret.secretArn,
+      secretCompleteArn: database.appSecret.secretArn,
+      encryptionKey: dataKey,
+    });
+    // The schema owner, for `release.migrationCommand` only: the migration task runs the backend's task
+    // definition (lib/release.ts) and ECS cannot override secrets per task.
+    const migrationSecret = secretsmanager.Secret.fromSecretAttributes(this, 'DatabaseMigrationSecret', {
+      secretCompleteArn: database.ownerSecret.secretArn,
       encryptionKey: dataKey,
     });
     const cacheToken = secretsmanager.Secret.fromSecretAttributes(this, 'CacheToken', {
@@ -120,8 +128,11 @@ export class StatelessStack extends EnvironmentStack {
           REDIS_TLS: 'true',
         },
         secrets: {
+          // Username and password from the same secret: after a rotation both name the new current user.
           DATABASE_USERNAME: ecs.Secret.fromSecretsManager(databaseSecret, 'username'),
           DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(databaseSecret, 'password'),
+          DATABASE_MIGRATION_USERNAME: ecs.Secret.fromSecretsManager(migrationSecret, 'username'),
+          DATABASE_MIGRATION_PASSWORD: ecs.Secret.fromSecretsManager(migrationSecret, 'password'),
           REDIS_AUTH_TOKEN: ecs.Secret.fromSecretsManager(cacheToken),
         },
       }),

@@ -1,7 +1,7 @@
-import { Aws, CustomResource, Duration } from 'aws-cdk-lib';
+import { Aws, CustomResource, Duration, Names, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, type IConstruct } from 'constructs';
@@ -34,8 +34,9 @@ export interface DatabaseUsersProps {
   readonly connections: ec2.Connections;
   readonly databaseName: string;
   readonly vpc: ec2.IVpc;
-  /** Encrypts the new secrets and the bootstrap function's environment and logs. */
+  /** Encrypts the new secrets, the bootstrap function's environment and the functions' logs. */
   readonly encryptionKey: kms.IKey;
+  /** Retention of the rotation functions' and the bootstrap's logs. */
   readonly logRetention: logs.RetentionDays;
   /** Interval of every credential's automatic rotation. */
   readonly rotationInterval: Duration;
@@ -101,7 +102,7 @@ export class DatabaseUsers extends Construct {
     this.rotationSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to Secrets Manager');
     const target = { connections: props.connections, asSecretAttachmentTarget: () => instance.asSecretAttachmentTarget() };
     const rotation = (rid: string, application: secretsmanager.SecretRotationApplication, rotated: secretsmanager.ISecret, master?: secretsmanager.ISecret, rotateImmediately = true) => {
-      new secretsmanager.SecretRotation(this, rid, {
+      const r = new secretsmanager.SecretRotation(this, rid, {
         application,
         secret: rotated,
         masterSecret: master,
@@ -113,7 +114,19 @@ export class DatabaseUsers extends Construct {
         excludeCharacters: EXCLUDE_CHARACTERS,
         rotateImmediatelyOnUpdate: rotateImmediately,
       });
-      return (rotated as unknown as IConstruct).node.findChild('RotationSchedule') as secretsmanager.RotationSchedule;
+      const schedule = (rotated as unknown as IConstruct).node.findChild('RotationSchedule') as secretsmanager.RotationSchedule;
+      // The hosted (SAR) rotation function gets no log group of its own, so Lambda would create one that keeps
+      // logs forever. SecretRotation names the function after its construct path (the last 64 characters of
+      // its unique ID); the group is created under that name before the first rotation can run.
+      const uniqueId = Names.uniqueId(r);
+      const logGroup = new logs.LogGroup(this, `${rid}Logs`, {
+        logGroupName: `/aws/lambda/${uniqueId.substring(Math.max(uniqueId.length - 64, 0))}`,
+        retention: props.logRetention,
+        encryptionKey,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      schedule.node.addDependency(logGroup);
+      return schedule;
     };
     this.rotationSchedules = [
       rotation('MasterRotation', secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER, masterSecret),

@@ -120,7 +120,7 @@ export class Database extends Construct implements ec2.IConnectable {
     if (logRetention) {
       Validations.of(logRetention).acknowledge({
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason: "CDK's log retention function writes its own logs only; the managed policy is CDK's, not replaceable short of a named log group per export",
+        reason: "CDK's log retention function, which sets retention on the log groups RDS creates for its exports; AWSLambdaBasicExecutionRole only lets it write its own logs",
       });
       Validations.of(logRetention).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',

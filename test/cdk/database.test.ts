@@ -143,6 +143,16 @@ describe.each(['dev', 'staging', 'production'] as const)('%s environment', (name
     expect(read.map((s: { Resource: unknown }) => s.Resource).flat()).toEqual(expect.arrayContaining([{ Ref: master }, { Ref: owner }, { Ref: app }]));
   });
 
+  test(`THEN each rotation function logs to a KMS-encrypted group that keeps logs ${config.logRetentionDays} days, created before its schedule`, () => {
+    for (const attachment of [master, owner, app]) {
+      const functionName = rotationAppOf(attachment).Properties.Parameters.functionName as string;
+      const [groupId, group] = resourcesOf(stateful, 'AWS::Logs::LogGroup').find(([, g]) => g.Properties.LogGroupName === `/aws/lambda/${functionName}`)!;
+      expect(group.Properties.RetentionInDays).toBe(config.logRetentionDays);
+      expect(group.Properties.KmsKeyId).toEqual(stack.resolve(stage.stateful.dataKey.keyArn));
+      expect(scheduleOf(attachment)[1].DependsOn).toContain(groupId);
+    }
+  });
+
   test(`THEN the log groups RDS exports to keep logs ${config.logRetentionDays} days, for the primary and each replica`, () => {
     const retention = resourcesOf(stateful, 'Custom::LogRetention');
     expect(retention).toHaveLength((1 + config.database.readReplicas) * 2);

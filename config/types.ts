@@ -53,7 +53,7 @@ export interface DatabaseConfig {
   /**
    * Days between automatic rotations of every database credential (master, schema owner, application).
    * The application's credentials alternate between two users, so what a task received at start stays valid
-   * for at least this long (README, "Database credentials and rotation").
+   * for at least this many days less one (README, "Database credentials and rotation").
    */
   readonly credentialRotationDays: number;
 }

@@ -57,7 +57,8 @@ export interface DatabaseUsersProps {
  *   that read the secret when they start.
  * - application (`ecommerce_app`): ALTERNATING-users rotation with the master secret. Each rotation changes the
  *   password of the user that is NOT current and then makes it current, so the credentials a task received
- *   stay valid until the second rotation after it started: at least one full interval.
+ *   stay valid until the second rotation after it started: at least the interval less one day (a `rate(N days)`
+ *   rotation happens at any time of its UTC day, so two rotations can be N−1 days apart).
  *
  * `Custom::DatabaseUsers` creates the owner and the application user before any rotation schedule exists
  * (CloudFormation DependsOn): AWS's multi-user function logs in as the current user and then runs

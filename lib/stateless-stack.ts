@@ -85,7 +85,7 @@ export class StatelessStack extends EnvironmentStack {
     // policy and make the stateful stack depend on this one.
     const dataKey = kms.Key.fromKeyArn(this, 'DataKey', stateful.dataKey.keyArn);
     // The application's own user (alternating-users rotation), never the master: the credentials a task
-    // gets at start stay valid for at least one rotation interval (lib/database-users.ts).
+    // gets at start stay valid for at least the rotation interval less one day (lib/database-users.ts).
     const databaseSecret = secretsmanager.Secret.fromSecretAttributes(this, 'DatabaseSecret', {
       secretCompleteArn: database.appSecret.secretArn,
       encryptionKey: dataKey,

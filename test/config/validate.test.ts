@@ -135,17 +135,17 @@ describe('config validation', () => {
     }
   });
 
-  test.each([0, 91, 30.5])('fails for a credential rotation interval of %p days (PCI DSS 8.2.4: at most 90, whole days)', (days) => {
+  test.each([0, 1, 91, 30.5])('fails for a credential rotation interval of %p days (whole days, 2 to 90)', (days) => {
     const c = clone(ENVIRONMENTS.staging);
     c.database.credentialRotationDays = days;
     const problems = problemsOf(c);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatchObject({ field: 'database.credentialRotationDays', value: days, fix: 'use 30' });
-    expect(problems[0].why).toMatch(/1 to 90 .*PCI DSS 8\.2\.4/);
+    expect(problems[0].why).toMatch(/from 2 to 90: PCI DSS 8\.2\.4 .*1 day would guarantee running tasks nothing/);
   });
 
-  test('accepts the boundary credential rotation intervals 1 and 90 days', () => {
-    for (const days of [1, 90]) {
+  test('accepts the boundary credential rotation intervals 2 and 90 days', () => {
+    for (const days of [2, 90]) {
       const c = clone(ENVIRONMENTS.dev);
       c.database.credentialRotationDays = days;
       expect(problemsOf(c)).toEqual([]);

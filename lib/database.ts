@@ -73,7 +73,9 @@ export class Database extends Construct implements ec2.IConnectable {
       removalPolicy: c.protectData ? RemovalPolicy.SNAPSHOT : RemovalPolicy.DESTROY,
       cloudwatchLogsExports: ['postgresql', 'upgrade'],
       // RDS creates the export log groups without retention (kept forever); CDK sets it through a
-      // Custom::LogRetention resource (its one Lambda per stack keeps its own logs 1 day).
+      // Custom::LogRetention resource per group. Its one Lambda per stack creates its own log group with a
+      // 1-day retention on Create (neither group is KMS-encrypted: RDS and that handler create them).
+      // https://github.com/aws/aws-cdk/blob/main/packages/@aws-cdk/custom-resource-handlers/lib/aws-logs/log-retention-handler/index.ts
       cloudwatchLogsRetention: props.logRetention,
     };
 

@@ -131,8 +131,13 @@ export class StatelessStack extends EnvironmentStack {
           // Username and password from the same secret: after a rotation both name the new current user.
           DATABASE_USERNAME: ecs.Secret.fromSecretsManager(databaseSecret, 'username'),
           DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(databaseSecret, 'password'),
-          DATABASE_MIGRATION_USERNAME: ecs.Secret.fromSecretsManager(migrationSecret, 'username'),
-          DATABASE_MIGRATION_PASSWORD: ecs.Secret.fromSecretsManager(migrationSecret, 'password'),
+          // Only where releases run migrations; without them no task holds the owner's credentials.
+          ...(c.release.migrationCommand
+            ? {
+                DATABASE_MIGRATION_USERNAME: ecs.Secret.fromSecretsManager(migrationSecret, 'username'),
+                DATABASE_MIGRATION_PASSWORD: ecs.Secret.fromSecretsManager(migrationSecret, 'password'),
+              }
+            : {}),
           REDIS_AUTH_TOKEN: ecs.Secret.fromSecretsManager(cacheToken),
         },
       }),

@@ -179,6 +179,14 @@ describe.each(['dev', 'staging', 'production'] as const)('%s environment', (name
   });
 });
 
+test('GIVEN no migration command THEN no backend task gets the schema owner\'s credentials', () => {
+  const { stateless } = synthEnvironment('dev', (c) => ({ ...c, release: { ...c.release, migrationCommand: undefined } }));
+  for (const [, td] of resourcesOf(stateless, 'AWS::ECS::TaskDefinition').filter(([id]) => id.startsWith('Backend'))) {
+    expect(td.Properties.ContainerDefinitions[0].Secrets.map((s: { Name: string }) => s.Name).sort()).toEqual(['DATABASE_PASSWORD', 'DATABASE_USERNAME', 'REDIS_AUTH_TOKEN']);
+  }
+  expect(JSON.stringify(stateless.toJSON())).not.toContain('DatabaseUsersOwnerSecret');
+});
+
 describe('DatabaseUsers on its own', () => {
   function build(functionSubnets?: ec2.SubnetSelection): { stack: Stack; template: Template; vpc: ec2.Vpc } {
     const stack = new Stack(new App({ context: TEST_CONTEXT }), 'Test', { env: { account: '111111111111', region: 'us-east-1' } });

@@ -41,6 +41,7 @@ export const dev: EnvironmentConfig = {
     protectData: false,
     enhancedMonitoringSeconds: 0,
     databaseName: 'ecommerce',
+    credentialRotationDays: 30,
   },
   cache: { nodeType: 'cache.t4g.micro', engineVersion: VALKEY_VERSION, nodes: 1, multiAz: false },
   testListener: { port: 8443, allowedCidr: OPERATOR_CIDR },

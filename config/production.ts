@@ -46,6 +46,7 @@ export const production: EnvironmentConfig = {
     protectData: true,
     enhancedMonitoringSeconds: 60,
     databaseName: 'ecommerce',
+    credentialRotationDays: 30,
   },
   cache: { nodeType: 'cache.r7g.large', engineVersion: VALKEY_VERSION, nodes: 3, multiAz: true },
   testListener: { port: 8443, allowedCidr: OPERATOR_CIDR },

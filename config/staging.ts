@@ -43,6 +43,7 @@ export const staging: EnvironmentConfig = {
     protectData: true,
     enhancedMonitoringSeconds: 0,
     databaseName: 'ecommerce',
+    credentialRotationDays: 30,
   },
   cache: { nodeType: 'cache.t4g.small', engineVersion: VALKEY_VERSION, nodes: 2, multiAz: true },
   testListener: { port: 8443, allowedCidr: OPERATOR_CIDR },

@@ -57,6 +57,12 @@ export interface DatabaseConfig {
   /** RDS enhanced monitoring interval in seconds; 0 = off. */
   readonly enhancedMonitoringSeconds: 0 | 1 | 5 | 10 | 15 | 30 | 60;
   readonly databaseName: string;
+  /**
+   * Days between automatic rotations of every database credential (master, schema owner, application).
+   * The application's credentials alternate between two users, so what a task received at start stays valid
+   * for at least this many days less one (README, "Database credentials and rotation").
+   */
+  readonly credentialRotationDays: number;
 }
 
 export interface CacheConfig {

@@ -71,6 +71,9 @@ const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,6
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const RDS_RETENTION_MAX = 35;
+/** PCI DSS 3.2.1 requirement 8.2.4. */
+const CREDENTIAL_ROTATION_MAX_DAYS = 90;
+const CREDENTIAL_ROTATION_MIN_DAYS = 2;
 const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 function isCidr(v: string): boolean {
@@ -182,6 +185,18 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
     `use one of ${Object.keys(RDS_CLASS_MEMORY_GIB).join(', ')}, or add the class with its memory in GiB to config/rds.ts`,
   );
   check(/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(d.databaseName), 'database.databaseName', d.databaseName, 'is not a PostgreSQL identifier', 'use letters, digits and _');
+  // Upper bound: PCI DSS 3.2.1 requirement 8.2.4, change user passwords at least once every 90 days.
+  // Lower bound: with rate(N days) Secrets Manager rotates at any time of the scheduled UTC day, so two
+  // rotations can be N−1 days apart, and the application's credentials are guaranteed for N−1 days only.
+  // https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotationRulesType.html
+  check(
+    Number.isInteger(d.credentialRotationDays) && d.credentialRotationDays >= CREDENTIAL_ROTATION_MIN_DAYS && d.credentialRotationDays <= CREDENTIAL_ROTATION_MAX_DAYS,
+    'database.credentialRotationDays',
+    d.credentialRotationDays,
+    `must be a whole number of days from ${CREDENTIAL_ROTATION_MIN_DAYS} to ${CREDENTIAL_ROTATION_MAX_DAYS}: PCI DSS 8.2.4 wants passwords changed at least every 90 days, ` +
+      'and rotations can fall N−1 days apart, so 1 day would guarantee running tasks nothing',
+    'use 30',
+  );
 
   const k = c.cache;
   wholeAtLeast(k.nodes, 1, 'cache.nodes', 'use 1 or more');

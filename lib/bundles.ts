@@ -12,6 +12,7 @@ export const HANDLER_ENTRIES = [
   'lambda/release/handler.ts',
   'lambda/release/backup-handler.ts',
   'lambda/custom-resources/handler.ts',
+  'lambda/database/handler.ts',
 ] as const;
 export type HandlerEntry = (typeof HANDLER_ENTRIES)[number];
 
@@ -31,7 +32,8 @@ export const HANDLER_ESBUILD_OPTIONS: BuildOptions = {
   // Bundle the pinned, tested SDK rather than the runtime's, except the event-stream serde (~15 KB),
   // which the SDK loads with a dynamic import() only for operations with event-stream members; none
   // of the APIs these handlers call has one.
-  external: ['@smithy/core/event-streams'],
+  // pg-native: pg's optional libpq binding, loaded only when asked for (`pg.native`); the pure-JS client is used.
+  external: ['@smithy/core/event-streams', 'pg-native'],
   // In Lambda, credentials come from the environment only, so the default chain (SSO, INI, IMDS, …
   // ~90 KB) is swapped for the environment provider.
   alias: { '@aws-sdk/credential-provider-node': './lambda/shared/lambda-credentials.ts' },

@@ -1,29 +1,43 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { DatabaseConfig } from '../config';
+import { DatabaseUsers, MASTER_USERNAME } from './database-users';
 
 export interface DatabaseProps {
   readonly vpc: ec2.IVpc;
   readonly config: DatabaseConfig;
-  /** Key for storage, Performance Insights and the credentials secret. */
+  /** Key for storage, Performance Insights and the credentials secrets. */
   readonly encryptionKey: kms.IKey;
+  /** Retention of the log groups RDS exports to (postgresql, upgrade) and of the users bootstrap's logs. */
+  readonly logRetention: logs.RetentionDays;
 }
+
+/** Construct ID of the stack-wide Lambda behind `Custom::LogRetention` (aws-cdk-lib/aws-logs LogRetention). */
+const LOG_RETENTION_FUNCTION_ID = 'LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a';
 
 /** Not 5432, so scans for the default port miss it; clients read DATABASE_PORT. */
 export const POSTGRES_PORT = 5433;
 
 /**
- * RDS PostgreSQL in isolated subnets: KMS-encrypted, SSL enforced, credentials in Secrets Manager
- * with rotation, optional Multi-AZ and read replicas. Reachable only by what `connections` allows.
+ * RDS PostgreSQL in isolated subnets: KMS-encrypted, SSL enforced, optional Multi-AZ and read replicas.
+ * Reachable only by what `connections` allows. Three users with rotated credentials (`DatabaseUsers`):
+ * the application connects as `appSecret`, migrations as `ownerSecret`, nothing as the master.
  */
 export class Database extends Construct implements ec2.IConnectable {
   readonly primary: rds.DatabaseInstance;
   readonly replicas: rds.DatabaseInstanceReadReplica[] = [];
-  readonly secret: secretsmanager.ISecret;
+  /** The master user's credentials: for the rotation functions and the users bootstrap only. */
+  readonly masterSecret: secretsmanager.ISecret;
+  /** The application's credentials (alternating users): what the backend tasks get. */
+  readonly appSecret: secretsmanager.ISecret;
+  /** The schema owner's credentials: what migrations get. */
+  readonly ownerSecret: secretsmanager.ISecret;
+  readonly users: DatabaseUsers;
   readonly connections: ec2.Connections;
 
   constructor(scope: Construct, id: string, props: DatabaseProps) {
@@ -58,13 +72,18 @@ export class Database extends Construct implements ec2.IConnectable {
       deletionProtection: c.protectData,
       removalPolicy: c.protectData ? RemovalPolicy.SNAPSHOT : RemovalPolicy.DESTROY,
       cloudwatchLogsExports: ['postgresql', 'upgrade'],
+      // RDS creates the export log groups without retention (kept forever); CDK sets it through a
+      // Custom::LogRetention resource per group. Its one Lambda per stack creates its own log group with a
+      // 1-day retention on Create (neither group is KMS-encrypted: RDS and that handler create them).
+      // https://github.com/aws/aws-cdk/blob/main/packages/@aws-cdk/custom-resource-handlers/lib/aws-logs/log-retention-handler/index.ts
+      cloudwatchLogsRetention: props.logRetention,
     };
 
     this.primary = new rds.DatabaseInstance(this, 'Primary', {
       ...common,
       engine,
       databaseName: c.databaseName,
-      credentials: rds.Credentials.fromGeneratedSecret('ecommerce_admin', { encryptionKey }),
+      credentials: rds.Credentials.fromGeneratedSecret(MASTER_USERNAME, { encryptionKey }),
       storageEncrypted: true,
       storageEncryptionKey: encryptionKey,
       storageType: rds.StorageType.GP3,
@@ -74,7 +93,7 @@ export class Database extends Construct implements ec2.IConnectable {
       backupRetention: Duration.days(c.backupRetentionDays),
       copyTagsToSnapshot: true,
     });
-    this.secret = this.primary.secret!;
+    this.masterSecret = this.primary.secret!;
     // A literal port, so security group rules (and cdk-nag's port rules) see 5433, not a token.
     this.connections = new ec2.Connections({ securityGroups: [securityGroup], defaultPort: ec2.Port.tcp(POSTGRES_PORT) });
     if (!c.multiAz) {
@@ -96,15 +115,33 @@ export class Database extends Construct implements ec2.IConnectable {
       });
     }
 
-    // SecretRotation opens the database port to its own Lambda, with the port as a token that
-    // cdk-nag's port rules cannot evaluate.
-    this.primary.addRotationSingleUser({ automaticallyAfter: Duration.days(30) });
-    for (const rule of ['PCI.DSS.321-EC2RestrictedCommonPorts', 'PCI.DSS.321-EC2RestrictedSSH']) {
-      Validations.of(securityGroup).acknowledge({
-        id: rule,
-        reason: `The only ingress is the database port ${POSTGRES_PORT} from the backend tasks and the rotation Lambda; the rotation rule's port is a token the rule cannot read`,
+    // The one Custom::LogRetention Lambda CDK adds per stack (`cloudwatchLogsRetention` above): RDS names
+    // the export log groups after the instance, so they exist only once RDS creates them and their
+    // retention can only be set afterwards. Its handler also gives its own log group a 1-day retention.
+    const logRetention = Stack.of(this).node.tryFindChild(LOG_RETENTION_FUNCTION_ID);
+    if (logRetention) {
+      Validations.of(logRetention).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: "CDK's log retention function, which sets retention on the log groups RDS creates for its exports; AWSLambdaBasicExecutionRole only lets it write its own logs",
+      });
+      Validations.of(logRetention).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'CDK adds logs:PutRetentionPolicy and logs:DeleteRetentionPolicy on * to this function itself; it only changes retention of log groups',
       });
     }
+
+    this.users = new DatabaseUsers(this, 'Users', {
+      instance: this.primary,
+      masterSecret: this.masterSecret,
+      connections: this.connections,
+      databaseName: c.databaseName,
+      vpc,
+      encryptionKey,
+      logRetention: props.logRetention,
+      rotationInterval: Duration.days(c.credentialRotationDays),
+    });
+    this.appSecret = this.users.appSecret;
+    this.ownerSecret = this.users.ownerSecret;
 
     const azs = vpc.availabilityZones;
     for (let i = 1; i <= c.readReplicas; i++) {

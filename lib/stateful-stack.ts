@@ -39,7 +39,12 @@ export class StatefulStack extends EnvironmentStack {
       encryptionKey: key,
       retainLogs: retain,
     });
-    this.database = new Database(this, 'Database', { vpc: this.network.vpc, config: c.database, encryptionKey: key });
+    this.database = new Database(this, 'Database', {
+      vpc: this.network.vpc,
+      config: c.database,
+      encryptionKey: key,
+      logRetention: c.logRetentionDays as logs.RetentionDays,
+    });
     this.cache = new Cache(this, 'Cache', { vpc: this.network.vpc, config: c.cache, encryptionKey: key });
     this.audit = new AuditLogs(this, 'Audit', {
       encryptionKey: key,

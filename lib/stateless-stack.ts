@@ -91,8 +91,16 @@ export class StatelessStack extends EnvironmentStack {
     // half of a secret's grant, so the backend's secrets are `TaskSecret`s, which grant kms:Decrypt
     // on each secret's key in the execution role's own policy (lib/services.ts).
     const dataKey = kms.Key.fromKeyArn(this, 'DataKey', stateful.dataKey.keyArn);
+    // The application's own user (alternating-users rotation), never the master: the credentials a task
+    // gets at start stay valid for at least the rotation interval less one day (lib/database-users.ts).
     const databaseSecret = secretsmanager.Secret.fromSecretAttributes(this, 'DatabaseSecret', {
-      secretCompleteArn: database.secret.secretArn,
+      secretCompleteArn: database.appSecret.secretArn,
+      encryptionKey: dataKey,
+    });
+    // The schema owner, for `release.migrationCommand` only: the migration task runs the backend's task
+    // definition (lib/release.ts) and ECS cannot override secrets per task.
+    const migrationSecret = secretsmanager.Secret.fromSecretAttributes(this, 'DatabaseMigrationSecret', {
+      secretCompleteArn: database.ownerSecret.secretArn,
       encryptionKey: dataKey,
     });
     const cacheToken = secretsmanager.Secret.fromSecretAttributes(this, 'CacheToken', {
@@ -127,8 +135,16 @@ export class StatelessStack extends EnvironmentStack {
           REDIS_TLS: 'true',
         },
         secrets: {
+          // Username and password from the same secret: after a rotation both name the new current user.
           DATABASE_USERNAME: TaskSecret.fromSecretsManager(databaseSecret, 'username'),
           DATABASE_PASSWORD: TaskSecret.fromSecretsManager(databaseSecret, 'password'),
+          // Only where releases run migrations; without them no task holds the owner's credentials.
+          ...(c.release.migrationCommand
+            ? {
+                DATABASE_MIGRATION_USERNAME: TaskSecret.fromSecretsManager(migrationSecret, 'username'),
+                DATABASE_MIGRATION_PASSWORD: TaskSecret.fromSecretsManager(migrationSecret, 'password'),
+              }
+            : {}),
           REDIS_AUTH_TOKEN: TaskSecret.fromSecretsManager(cacheToken),
         },
       }),

@@ -210,9 +210,16 @@ describe.each(['dev', 'staging', 'production'] as const)('%s environment', (name
     expect(backend).toHaveLength(2);
     for (const [, td] of backend) {
       const [container] = td.Properties.ContainerDefinitions;
-      expect(container.Secrets.map((s: { Name: string }) => s.Name).sort()).toEqual(['DATABASE_PASSWORD', 'DATABASE_USERNAME', 'REDIS_AUTH_TOKEN']);
+      expect(container.Secrets.map((s: { Name: string }) => s.Name).sort()).toEqual([
+        'DATABASE_MIGRATION_PASSWORD',
+        'DATABASE_MIGRATION_USERNAME',
+        'DATABASE_PASSWORD',
+        'DATABASE_USERNAME',
+        'REDIS_AUTH_TOKEN',
+      ]);
+      // The application's own user (test/cdk/database.test.ts checks it is never the master).
       const password = container.Secrets.find((s: { Name: string }) => s.Name === 'DATABASE_PASSWORD');
-      expect(JSON.stringify(password.ValueFrom)).toMatch(/DatabasePrimarySecret.*:password::"/);
+      expect(JSON.stringify(password.ValueFrom)).toMatch(/DatabaseUsersAppSecret.*:password::"/);
     }
     for (const [, td] of taskDefs) {
       for (const env of td.Properties.ContainerDefinitions[0].Environment) {

@@ -183,4 +183,21 @@ describe('config validation', () => {
       expect(err.message).toContain('database.readReplicas = 0');
     }
   });
+
+  test.each([0, 1, 91, 30.5])('fails for a credential rotation interval of %p days (whole days, 2 to 90)', (days) => {
+    const c = clone(ENVIRONMENTS.staging);
+    c.database.credentialRotationDays = days;
+    const problems = problemsOf(c);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({ field: 'database.credentialRotationDays', value: days, fix: 'use 30' });
+    expect(problems[0].why).toMatch(/from 2 to 90: PCI DSS 8\.2\.4 .*1 day would guarantee running tasks nothing/);
+  });
+
+  test('accepts the boundary credential rotation intervals 2 and 90 days', () => {
+    for (const days of [2, 90]) {
+      const c = clone(ENVIRONMENTS.dev);
+      c.database.credentialRotationDays = days;
+      expect(problemsOf(c)).toEqual([]);
+    }
+  });
 });

@@ -159,6 +159,10 @@ export class DatabaseUsers extends Construct {
     this.bootstrap = new CustomResource(this, 'Users', {
       serviceToken: this.bootstrapFunction.functionArn,
       resourceType: 'Custom::DatabaseUsers',
+      // The handler answers FAILED itself 10 s before its 2-minute timeout; a crashed attempt is retried by Lambda
+      // twice (up to 3 × 2 min + 3 min of retry waits = 9 min). Beyond that the deploy fails instead of waiting an hour.
+      // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-cloudformation-customresource.html
+      serviceTimeout: Duration.minutes(10),
       properties: {
         DatabaseName: props.databaseName,
         // The attachments' ARNs: the bootstrap runs once the secrets hold the instance's host and port.

@@ -27,9 +27,12 @@ function rawProperties(resource: CfnResource): Record<string, unknown> {
   return ((resource as unknown as { _cfnProperties?: Record<string, unknown> })._cfnProperties ?? {}) as Record<string, unknown>;
 }
 
-function isCustomResource(type: string): boolean {
-  return type.startsWith('Custom::') || type === 'AWS::CloudFormation::CustomResource';
-}
+/**
+ * The custom resource types CDK's own constructs bring in (autoDeleteObjects, restrictDefaultSecurityGroup, log
+ * retention). Only these get a default ServiceTimeout: the project's own custom resources must set theirs, and the
+ * deploy-invariant pack's CustomResourceServiceTimeout rule fails synth when one does not.
+ */
+export const CDK_CUSTOM_RESOURCE_TYPES: readonly string[] = ['Custom::S3AutoDeleteObjects', 'Custom::VpcRestrictDefaultSG', 'Custom::LogRetention'];
 
 /**
  * Bounds what CDK's own providers would otherwise leave unbounded, for every construct of the stack it
@@ -46,8 +49,8 @@ function isCustomResource(type: string): boolean {
  *   serves runs. A generated name rather than `/aws/lambda/<name>`: a function that already ran has
  *   that group outside the stack, and creating it again would fail the deploy.
  *   The providers' roles carry AWSLambdaBasicExecutionRole (logs:CreateLogStream/PutLogEvents on any group).
- * - ServiceTimeout: a custom resource without one gets CDK_PROVIDER_SERVICE_TIMEOUT. The project's own
- *   custom resources set theirs (lib/traffic-resources.ts).
+ * - ServiceTimeout: a custom resource of CDK's own (CDK_CUSTOM_RESOURCE_TYPES) without one gets
+ *   CDK_PROVIDER_SERVICE_TIMEOUT. The project's own custom resources set theirs (lib/traffic-resources.ts).
  */
 export class CdkProviderDefaults implements IAspect {
   constructor(private readonly props: CdkProviderDefaultsProps) {}
@@ -55,7 +58,7 @@ export class CdkProviderDefaults implements IAspect {
   visit(node: IConstruct): void {
     if (!CfnResource.isCfnResource(node)) return;
     if (node.cfnResourceType === 'AWS::Lambda::Function') this.giveLogGroup(node);
-    else if (isCustomResource(node.cfnResourceType) && rawProperties(node).ServiceTimeout === undefined) {
+    else if (CDK_CUSTOM_RESOURCE_TYPES.includes(node.cfnResourceType) && rawProperties(node).ServiceTimeout === undefined) {
       // A string, as CustomResource renders its serviceTimeout.
       node.addPropertyOverride('ServiceTimeout', String(CDK_PROVIDER_SERVICE_TIMEOUT.toSeconds()));
     }

@@ -4,6 +4,7 @@
  * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html
  */
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { logger } from '../traffic/logger';
 
 export type CfnEvent = CloudFormationCustomResourceEvent;
 
@@ -70,4 +71,84 @@ export function intProp(value: unknown, name: string, range?: { min?: number; ma
 export function stringProp(value: unknown, name: string): string {
   if (typeof value !== 'string' || value.length === 0) throw new Error(`property ${name} must be a non-empty string, got ${JSON.stringify(value)}`);
   return value;
+}
+
+/**
+ * How long the handler may work before it answers FAILED itself: the Lambda deadline less this margin,
+ * which leaves time to upload the response (cfn.ts: at most 3 attempts of 3 s each, 0.6 s apart). Without it, a handler
+ * killed by its timeout never answers and CloudFormation waits until the resource's ServiceTimeout.
+ */
+export const RESPONSE_MARGIN_MS = 10_000;
+
+/** The Lambda invocation's deadline (the Lambda context satisfies it). */
+export interface Deadline {
+  getRemainingTimeInMillis(): number;
+}
+
+/** The FAILED reason: what failed, why, and for AWS errors the error code, so a human can act on it. */
+export function failureReason(e: unknown): string {
+  const error = e as { name?: string; message?: string; $metadata?: unknown } | undefined;
+  const message = error?.message ?? String(e);
+  // AWS errors: the code (AccessDeniedException, PriorityInUseException…) says what to fix.
+  return error?.$metadata && error.name && !message.startsWith(error.name) ? `${error.name}: ${message}` : message;
+}
+
+function timeoutReason(event: CfnEvent, budgetMs: number): string {
+  const logs = process.env.AWS_LAMBDA_LOG_GROUP_NAME;
+  return (
+    `${event.ResourceType} ${event.LogicalResourceId} (${event.RequestType}) did not finish within ${Math.round(budgetMs / 1000)} s, ` +
+    `before the function's timeout; nothing more will be done for this request. ` +
+    `An AWS API was slow or unreachable: check the function's log${logs ? ` (${logs})` : ''} for the call that stalled, then deploy again.`
+  );
+}
+
+/**
+ * Runs a custom resource request (any of this project's handlers) and reports its outcome exactly once. If the work has not finished shortly before
+ * the Lambda deadline, FAILED is reported with a clear reason; a late result is then only logged, never
+ * sent (CloudFormation takes the first response). A failure to upload a SUCCESS response is not
+ * turned into a FAILED one: that would report `failed-<RequestId>` for a resource that was made, so
+ * CloudFormation would never delete it (e.g. a rule left holding its priority).
+ */
+export async function respond(
+  event: CfnEvent,
+  run: () => Promise<CfnResult>,
+  options: { readonly put?: (url: string, body: string) => Promise<void>; readonly deadline?: Deadline } = {},
+): Promise<void> {
+  const { put, deadline } = options;
+  logger.info('custom resource request', { requestType: event.RequestType, resourceType: event.ResourceType, logicalId: event.LogicalResourceId });
+  type Outcome = Parameters<typeof sendResponse>[1];
+  // A failed Create has no physical resource yet; reporting the request ID keeps CloudFormation from
+  // deleting something this handler never made during the rollback.
+  const physicalResourceId = event.RequestType === 'Create' ? `failed-${event.RequestId}` : event.PhysicalResourceId;
+  const failed = (reason: string): Outcome => ({ status: 'FAILED', reason, physicalResourceId });
+
+  const work: Promise<Outcome> = run().then(
+    (result) => ({ status: 'SUCCESS', result }),
+    (e: unknown) => {
+      logger.error('custom resource failed', { resourceType: event.ResourceType, error: e as Error });
+      return failed(failureReason(e));
+    },
+  );
+  let timer: NodeJS.Timeout | undefined;
+  let timedOut = false;
+  const budgetMs = deadline ? Math.max(deadline.getRemainingTimeInMillis() - RESPONSE_MARGIN_MS, 0) : undefined;
+  const outcome =
+    budgetMs === undefined
+      ? await work
+      : await Promise.race([
+          work,
+          new Promise<Outcome>((resolve) => {
+            timer = setTimeout(() => {
+              timedOut = true;
+              logger.error('custom resource timed out', { resourceType: event.ResourceType, budgetMs });
+              resolve(failed(timeoutReason(event, budgetMs)));
+            }, budgetMs);
+          }),
+        ]);
+  clearTimeout(timer);
+  if (timedOut) {
+    // Only logged: the FAILED answer is CloudFormation's; a second response would not be taken anyway.
+    void work.then((late) => logger.warn('custom resource finished after its deadline answer; not reported', { status: late.status }));
+  }
+  await sendResponse(event, outcome, put);
 }

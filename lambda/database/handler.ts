@@ -5,7 +5,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Client } from 'pg';
-import { type CfnEvent, type CfnResult, sendResponse, stringProp } from '../custom-resources/cfn';
+import { type CfnEvent, type CfnResult, type Deadline, respond, stringProp } from '../custom-resources/cfn';
 import { secretReader } from './secrets';
 import { type DatabaseCredentials, ensureDatabaseUsers, type SqlSession, type UsersClients, type UsersSpec } from './users';
 
@@ -52,7 +52,7 @@ export async function handleDatabaseUsers(event: CfnEvent, clients: UsersClients
   return { physicalResourceId, data: { Created: outcome.created.join(',') } };
 }
 
-export async function handler(event: CfnEvent): Promise<void> {
+export async function handler(event: CfnEvent, context?: Deadline): Promise<void> {
   logger.info('custom resource request', { requestType: event.RequestType, logicalId: event.LogicalResourceId });
   const region = process.env.AWS_REGION ?? '';
   const clients: UsersClients = {
@@ -60,14 +60,7 @@ export async function handler(event: CfnEvent): Promise<void> {
     connect: pgConnect,
     log: { info: (message, extra) => logger.info(message, extra ?? {}) },
   };
-  let outcome: Parameters<typeof sendResponse>[1];
-  try {
-    outcome = { status: 'SUCCESS', result: await handleDatabaseUsers(event, clients) };
-  } catch (e) {
-    // Errors name users, secrets and SQLSTATEs, never a password (users.ts, secrets.ts).
-    logger.error('custom resource failed', { error: e as Error });
-    const physicalResourceId = event.RequestType === 'Create' ? `failed-${event.RequestId}` : event.PhysicalResourceId;
-    outcome = { status: 'FAILED', reason: (e as Error)?.message ?? String(e), physicalResourceId };
-  }
-  await sendResponse(event, outcome);
+  // Errors name users, secrets and SQLSTATEs, never a password (users.ts, secrets.ts). FAILED shortly before the
+  // deadline if a connection or statement stalls, so CloudFormation is not left waiting.
+  await respond(event, () => handleDatabaseUsers(event, clients), { deadline: context });
 }

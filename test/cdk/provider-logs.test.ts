@@ -138,10 +138,11 @@ describe('GIVEN CdkProviderDefaults on a stack of its own', () => {
     expect(Object.keys(groups)).toHaveLength(4);
   });
 
-  test('WHEN a custom resource has a ServiceTimeout THEN it is kept; WHEN it has none THEN it gets the CDK provider bound', () => {
+  test("WHEN CDK's own custom resources have no ServiceTimeout THEN they get the CDK provider bound; the project's are left to the deploy-invariant pack", () => {
     template.hasResourceProperties('Custom::Explicit', { ServiceTimeout: '90' });
-    template.hasResourceProperties('Custom::Implicit', { ServiceTimeout: String(CDK_PROVIDER_SERVICE_TIMEOUT.toSeconds()) });
-    template.hasResourceProperties('Custom::S3AutoDeleteObjects', { ServiceTimeout: '1200' });
+    // Not defaulted: a custom resource of the project without a bound must fail synth (CustomResourceServiceTimeout).
+    template.hasResourceProperties('Custom::Implicit', { ServiceTimeout: Match.absent() });
+    template.hasResourceProperties('Custom::S3AutoDeleteObjects', { ServiceTimeout: String(CDK_PROVIDER_SERVICE_TIMEOUT.toSeconds()) });
     template.hasResourceProperties('Custom::LogRetention', { ServiceTimeout: '1200' });
   });
 });

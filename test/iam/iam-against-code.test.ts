@@ -375,6 +375,10 @@ describe('custom resources', () => {
     });
     const guard = (greenVersion: string) => guardProps(ENV, { frontend: { ...svc('frontend'), greenVersion }, backend: svc('backend') });
     await dispatch(updateEvent('Custom::LiveImageGuard', 'Guard-guard', guard('9.9.9'), guard(fx.versions.green)), clients);
+    // A change of the LIVE color (blue) is judged against what its service runs: the guard lists the cluster's services
+    // and reads the running task definition before it refuses.
+    const liveChange = { ...guardProps(ENV, { frontend: { ...svc('frontend'), blueVersion: '9.9.9' }, backend: svc('backend') }), ClusterName: fx.topology.clusterName };
+    await expect(dispatch(updateEvent('Custom::LiveImageGuard', 'Guard-guard', liveChange, { ...guard(fx.versions.green), ClusterName: fx.topology.clusterName }), clients)).rejects.toThrow(/blue/);
 
     const counts = (scaling?: { min: string; max: string }) =>
       countsProps({ clusterName: fx.topology.clusterName, blueService: fx.topology.services.backend.colors.blue.serviceName, greenService: fx.topology.services.backend.colors.green.serviceName, scaling });

@@ -96,6 +96,8 @@ export const CALL_MAP: Readonly<Record<string, Readonly<Record<string, Mapper>>>
     UpdateService: (i, s) => one('ecs:UpdateService', serviceArn(s, i.cluster, i.service), ecsContext(s, i.cluster)),
     DescribeTaskDefinition: anyResource('ecs:DescribeTaskDefinition'),
     ListTasks: (i, s) => one('ecs:ListTasks', '*', ecsContext(s, i.cluster)),
+    // No resource type; scoped by the ecs:cluster condition key (Service Authorization Reference, Amazon ECS).
+    ListServices: (i, s) => one('ecs:ListServices', '*', ecsContext(s, i.cluster)),
     DescribeTasks: (i, s) => (i.tasks as string[]).map((t) => ({ action: 'ecs:DescribeTasks', resource: taskArn(s, i.cluster, t), context: ecsContext(s, i.cluster) })),
     StopTask: (i, s) => one('ecs:StopTask', taskArn(s, i.cluster, i.task), ecsContext(s, i.cluster)),
     // RunTask is authorized on the task definition; the roles it hands to ECS (the task definition's task and

@@ -1,4 +1,4 @@
-import { Aws, CustomResource, Duration, Names, RemovalPolicy } from 'aws-cdk-lib';
+import { CustomResource, Duration, Names, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -146,7 +146,6 @@ export class DatabaseUsers extends Construct {
       logRetention: props.logRetention,
       timeout: Duration.minutes(2),
       environment: {
-        SECRETS_MANAGER_ENDPOINT: `https://secretsmanager.${Aws.REGION}.${Aws.URL_SUFFIX}`,
         // The runtime's Amazon CA bundle holds the RDS CAs; Node.js 20+ runtimes load it only when asked,
         // and the connection verifies the server certificate.
         // https://docs.aws.amazon.com/lambda/latest/dg/lambda-nodejs.html#nodejs-certificate-loading

@@ -56,7 +56,7 @@ export async function handler(event: CfnEvent, context?: Deadline): Promise<void
   logger.info('custom resource request', { requestType: event.RequestType, logicalId: event.LogicalResourceId });
   const region = process.env.AWS_REGION ?? '';
   const clients: UsersClients = {
-    readSecret: secretReader({ region, endpoint: process.env.SECRETS_MANAGER_ENDPOINT ?? `https://secretsmanager.${region}.amazonaws.com` }),
+    readSecret: secretReader({ region }),
     connect: pgConnect,
     log: { info: (message, extra) => logger.info(message, extra ?? {}) },
   };

@@ -57,7 +57,7 @@ async function invoke(event: Record<string, unknown>): Promise<{ stdout: string;
       AWS_REGION: MOTO_REGION,
       AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
-      SECRETS_MANAGER_ENDPOINT: moto.endpoint,
+      AWS_ENDPOINT_URL: moto.endpoint,
     },
     timeout: 30000,
   });

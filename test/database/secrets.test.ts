@@ -1,6 +1,6 @@
 /**
- * The bootstrap's secret reader (lambda/database/secrets.ts) against moto's Secrets Manager: the signed
- * GetSecretValue request as it goes on the wire, and parsing that names fields, never values.
+ * The bootstrap's secret reader (lambda/database/secrets.ts) against moto's Secrets Manager with the real SDK client,
+ * and parsing that names fields, never values.
  */
 import { parseCredentials, secretReader } from '../../lambda/database/secrets';
 import { DUMMY_CREDENTIALS, MOTO_REGION, type MotoServer, startMoto } from '../support/moto';
@@ -33,9 +33,9 @@ describe('secretReader', () => {
     await expect(read(arn)).resolves.toEqual({ username: 'ecommerce_app', password: 'pw-123', host: 'db.internal', port: 5433 });
   });
 
-  test('GIVEN an unknown secret THEN it fails with the HTTP status and the service error (AWS answers 400, moto 404)', async () => {
+  test('GIVEN an unknown secret THEN it fails naming the secret and the AWS error code', async () => {
     const read = secretReader({ region: MOTO_REGION, endpoint: moto.endpoint, credentials: DUMMY_CREDENTIALS });
-    await expect(read('arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf')).rejects.toThrow(/GetSecretValue .*missing-AbCdEf: HTTP 4\d\d .*ResourceNotFoundException/);
+    await expect(read('arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf')).rejects.toThrow(/GetSecretValue .*missing-AbCdEf: ResourceNotFoundException/);
   });
 });
 

@@ -133,7 +133,6 @@ export class ReleaseStateMachine extends Construct {
       ...props.topology.handlerEnvironment,
       RELEASE_POLICY: JSON.stringify(policy),
       LOCK_TTL_SECONDS: String(timeoutSeconds),
-      COMPARISON_ALARM_NAMES: stack.toJsonString({ blue: (props.comparisonAlarms?.blue ?? []).map((a) => a.alarmName), green: (props.comparisonAlarms?.green ?? []).map((a) => a.alarmName) }),
     };
     if (migration) {
       environment.MIGRATION_TASK_DEFINITIONS = stack.toJsonString({

@@ -185,6 +185,7 @@ export class StatelessStack extends EnvironmentStack {
       minHealthyTargetsPerAz: c.traffic.minHealthyTargetsPerAz,
       testListener: { port: c.testListener.port, colorHeader: COLOR_HEADER, hosts, checks: Object.fromEntries(SERVICES.map((s) => [s, c.services[s].preTrafficChecks])) as Record<ServiceName, readonly PreTrafficCheck[]> },
       rollbackAlarms: { blue: this.rollbackAlarms.alarmsOf('blue'), green: this.rollbackAlarms.alarmsOf('green') },
+      comparisonAlarms: { blue: this.rollbackAlarms.colors.blue.comparisons, green: this.rollbackAlarms.colors.green.comparisons },
       notificationTopic: notifications.topic,
       vpc,
       encryptionKey: key,

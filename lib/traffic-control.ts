@@ -39,6 +39,8 @@ export interface TrafficControlProps {
   readonly minHealthyTargetsPerAz: number;
   /** Alarms that must be OK before a color gets more traffic, per color. @default - none */
   readonly rollbackAlarms?: Readonly<Record<Color, readonly cloudwatch.IAlarm[]>>;
+  /** Which of `rollbackAlarms` compare a color with the other (the release gate ignores the stable color's). @default - none */
+  readonly comparisonAlarms?: Readonly<Record<Color, readonly cloudwatch.IAlarm[]>>;
   /** Release and rollback notifications. @default - none */
   readonly notificationTopic?: sns.ITopic;
   /** Where the test listener answers. @default - unknown to traffic control */
@@ -114,6 +116,7 @@ export class TrafficControl extends Construct {
       lockTableName: this.lockTable.tableName,
       ledgerTableName: this.ledgerTable.tableName,
       rollbackAlarmNames: { blue: alarmNames('blue'), green: alarmNames('green') },
+      comparisonAlarmNames: props.comparisonAlarms && { blue: props.comparisonAlarms.blue.map((a) => a.alarmName), green: props.comparisonAlarms.green.map((a) => a.alarmName) },
       minHealthyTargetsPerAz: props.minHealthyTargetsPerAz,
       notificationTopicArn: props.notificationTopic?.topicArn,
       testListener: props.testListener,

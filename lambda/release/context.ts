@@ -24,12 +24,6 @@ export interface ReleaseSettings {
   readonly migration?: MigrationSettings;
   /** Overrides `https://<host>:<port>` of the test listener (TEST_LISTENER_BASE_URL), e.g. a local server in tests. */
   readonly testListenerBaseUrl?: string;
-  /**
-   * Each color's "this color versus the other" comparison alarms (COMPARISON_ALARM_NAMES, JSON `{"blue": [...],
-   * "green": [...]}`). The gate judges the new color's and ignores the stable color's (they fire when the new color is
-   * better).
-   */
-  readonly comparisonAlarmNames: Readonly<Record<Color, readonly string[]>>;
   /** Lease of the release lock, seconds (LOCK_TTL_SECONDS); the state machine's overall timeout. */
   readonly lockTtlSeconds: number;
   /** Timeout of one pre-traffic HTTP check. */
@@ -92,11 +86,6 @@ export function settingsFromEnv(env: Record<string, string | undefined> = proces
     if (securityGroups.length === 0) problems.push('MIGRATION_SECURITY_GROUPS must list at least one security group (comma-separated)');
     migration = { taskDefinitions: taskDefinitions as Record<Color, string>, containerName: containerName ?? '', subnets, securityGroups };
   }
-  const comparison = json<Record<string, unknown>>(env, 'COMPARISON_ALARM_NAMES') ?? { blue: [], green: [] };
-  const names = (v: unknown) => Array.isArray(v) && v.every((n) => typeof n === 'string' && n !== '');
-  if (typeof comparison !== 'object' || comparison === null || Array.isArray(comparison) || COLORS.some((c) => !names(comparison[c]))) {
-    problems.push(`COMPARISON_ALARM_NAMES must be {"blue": [<alarm name>, ...], "green": [...]}, got ${JSON.stringify(env.COMPARISON_ALARM_NAMES)}`);
-  }
   const lockTtlSeconds = env.LOCK_TTL_SECONDS === undefined ? 24 * 3600 : Number(env.LOCK_TTL_SECONDS);
   if (!Number.isInteger(lockTtlSeconds) || lockTtlSeconds <= 0) problems.push(`LOCK_TTL_SECONDS must be a positive integer, got ${JSON.stringify(env.LOCK_TTL_SECONDS)}`);
   const base = env.TEST_LISTENER_BASE_URL || undefined;
@@ -106,7 +95,6 @@ export function settingsFromEnv(env: Record<string, string | undefined> = proces
     policy,
     migration,
     testListenerBaseUrl: base?.replace(/\/+$/, ''),
-    comparisonAlarmNames: comparison as unknown as Record<Color, string[]>,
     lockTtlSeconds,
     healthcheckTimeoutMs: 5000,
   };

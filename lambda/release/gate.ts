@@ -48,7 +48,7 @@ export function describeAlarms(alarms: readonly GateAlarm[]): string {
 /** Every rollback and comparison alarm of both colors with its state and kind (DescribeAlarms, 100 names a call). */
 export async function readGateAlarms(ctx: ReleaseContext): Promise<GateAlarm[]> {
   const wanted = new Map<string, { color: Color; kind: GateAlarmKind }>();
-  for (const color of COLORS) for (const name of ctx.settings.comparisonAlarmNames[color]) wanted.set(name, { color, kind: 'comparison' });
+  for (const color of COLORS) for (const name of ctx.topology.comparisonAlarmNames?.[color] ?? []) wanted.set(name, { color, kind: 'comparison' });
   for (const color of COLORS) for (const name of ctx.topology.rollbackAlarmNames[color]) if (!wanted.has(name)) wanted.set(name, { color, kind: 'trigger' });
   const names = [...wanted.keys()];
   const found = new Map<string, { state: string; composite: boolean }>();

@@ -62,6 +62,11 @@ export interface Topology {
   readonly ledgerTableName: string;
   /** Names of the CloudWatch alarms that must be OK before traffic is added to a color, per color. */
   readonly rollbackAlarmNames: Readonly<Record<Color, readonly string[]>>;
+  /**
+   * Which of `rollbackAlarmNames` compare a color with the other on the same load. The release gate judges the new
+   * color's and ignores the stable color's (they fire when the new color is better). @default - none
+   */
+  readonly comparisonAlarmNames?: Readonly<Record<Color, readonly string[]>>;
   /** A color must have at least this many healthy targets in every AZ it serves before it gets traffic. */
   readonly minHealthyTargetsPerAz: number;
   /** SNS topic for release and rollback notifications. @default - no notifications */
@@ -111,6 +116,10 @@ export function parseTopology(raw: string | undefined): Topology {
   }
   for (const c of COLORS) {
     if (!Array.isArray(t?.rollbackAlarmNames?.[c])) problems.push(`rollbackAlarmNames.${c} must be an array of alarm names`);
+    const comparisons = t?.comparisonAlarmNames?.[c];
+    if (t?.comparisonAlarmNames !== undefined && (!Array.isArray(comparisons) || comparisons.some((n) => typeof n !== 'string' || n === ''))) {
+      problems.push(`comparisonAlarmNames.${c} must be an array of alarm names`);
+    }
   }
   if (t?.testListener !== undefined) {
     for (const s of SERVICES) {

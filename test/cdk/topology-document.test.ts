@@ -37,7 +37,7 @@ describe('GIVEN production synthesized', () => {
     expect(doc.Properties.ServiceTimeout).toBe(String(TRAFFIC_RESOURCE_SERVICE_TIMEOUT.toSeconds()));
     expect(doc.Properties.ServiceToken).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^TrafficResourcesHandlerFunction/), 'Arn'] });
     const rendered = JSON.stringify(stage.stateless.resolve(stage.stateless.trafficControl.topology));
-    for (const name of ['clusterName', 'rollbackAlarmNames', 'notificationTopicArn', 'testListener']) expect(rendered).toContain(name);
+    for (const name of ['clusterName', 'rollbackAlarmNames', 'comparisonAlarmNames', 'notificationTopicArn', 'testListener', 'checks']) expect(rendered).toContain(name);
   });
 
   test('THEN every reader may GetItem on the lock table and the provider may write and delete the item', () => {

@@ -78,8 +78,7 @@ describe('settingsFromEnv', () => {
     MIGRATION_SECURITY_GROUPS: 'sg-1',
   };
   test('reads the wiring', () => {
-    expect(settingsFromEnv(good)).toMatchObject({ migration: { subnets: ['subnet-1', 'subnet-2'] }, comparisonAlarmNames: { blue: [], green: [] } });
-    expect(settingsFromEnv({ ...good, COMPARISON_ALARM_NAMES: '{"blue":["b-vs-g"],"green":["g-vs-b"]}' }).comparisonAlarmNames).toEqual({ blue: ['b-vs-g'], green: ['g-vs-b'] });
+    expect(settingsFromEnv(good)).toMatchObject({ migration: { subnets: ['subnet-1', 'subnet-2'] } });
   });
   const fails: [string, Record<string, string | undefined>, RegExp][] = [
     ['without a policy', { ...good, RELEASE_POLICY: undefined }, /RELEASE_POLICY is not set/],
@@ -87,8 +86,6 @@ describe('settingsFromEnv', () => {
     ['on steps not ending at 100', { ...good, RELEASE_POLICY: JSON.stringify({ ...REHEARSAL_POLICY, canarySteps: [10, 50] }) }, /canarySteps/],
     ['without migration task definitions', { ...good, MIGRATION_TASK_DEFINITIONS: '{"blue":"x"}' }, /MIGRATION_TASK_DEFINITIONS/],
     ['without migration subnets', { ...good, MIGRATION_SUBNETS: '' }, /MIGRATION_SUBNETS/],
-    ['on comparison alarms that are not a list', { ...good, COMPARISON_ALARM_NAMES: '"x"' }, /COMPARISON_ALARM_NAMES/],
-    ['on comparison alarms without a color', { ...good, COMPARISON_ALARM_NAMES: '["x"]' }, /COMPARISON_ALARM_NAMES must be \{"blue"/],
     ['on a bad lock TTL', { ...good, LOCK_TTL_SECONDS: '0' }, /LOCK_TTL_SECONDS/],
     ['on a bad test listener URL', { ...good, TEST_LISTENER_BASE_URL: 'ftp://x' }, /TEST_LISTENER_BASE_URL/],
   ];
@@ -155,12 +152,10 @@ describe('gate', () => {
       ...m.ctx.topology,
       notificationTopicArn: 'arn:aws:sns:us-east-1:1:t',
       rollbackAlarmNames: { blue: ['blue-rollback', 'blue-5xx', 'blue-vs-green-5xx'], green: ['green-rollback', 'green-5xx', 'green-vs-blue-5xx'] },
-    },
-    release: { sns: new SNSClient({ region: 'us-east-1' }) },
-    settings: {
-      ...settingsFromEnv({ RELEASE_POLICY: JSON.stringify({ ...REHEARSAL_POLICY, backupBeforeRelease: false, migrationCommand: undefined }) }),
       comparisonAlarmNames: { blue: ['blue-vs-green-5xx'], green: ['green-vs-blue-5xx'] },
     },
+    release: { sns: new SNSClient({ region: 'us-east-1' }) },
+    settings: settingsFromEnv({ RELEASE_POLICY: JSON.stringify({ ...REHEARSAL_POLICY, backupBeforeRelease: false, migrationCommand: undefined }) }),
   });
   const OK = { 'blue-5xx': 'OK', 'blue-vs-green-5xx': 'OK', 'green-5xx': 'OK', 'green-vs-blue-5xx': 'OK', 'blue-rollback': 'OK', 'green-rollback': 'OK' };
   const alarms = (states: Record<string, string>) => ({

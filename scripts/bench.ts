@@ -40,31 +40,19 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): number
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
-/** The handler bundles of the last synth, found through the templates' asset metadata. */
+/** The handler bundles of the last synth (both production stacks), found through the templates' asset metadata. */
 function bundles(): { name: string; file: string }[] {
   const dir = path.join(ROOT, 'cdk.out', 'assembly-Production');
-  const template = fs.readdirSync(dir).find((f) => /^ProductionStateless.*\.template\.json$/.test(f));
-  if (!template) throw new Error('no synthesized Production stateless template; synth failed?');
-  const resources = JSON.parse(fs.readFileSync(path.join(dir, template), 'utf8')).Resources as Record<string, any>;
-  return Object.entries(resources)
-    .filter(([, r]) => r.Type === 'AWS::Lambda::Function' && r.Metadata?.['aws:asset:path'])
-    .map(([id, r]) => ({ name: id.replace(/Function[0-9A-F]{8}$/, ''), dir: path.join(dir, r.Metadata['aws:asset:path']) }))
-    .filter((b) => fs.existsSync(path.join(b.dir, 'index.mjs')))
-    .map((b) => ({ name: b.name, file: path.join(b.dir, 'index.mjs') }));
-}
-
-/** Time to import a bundle in a fresh Node process, as a cold start pays it (without the runtime's own start). */
-function initMs(file: string): number {
-  const runs: number[] = [];
-  for (let i = 0; i < INIT_RUNS; i++) {
-    const out = execFileSync(
-      process.execPath,
-      ['--input-type=module', '-e', `const t=performance.now();await import(${JSON.stringify(file)});console.log(performance.now()-t)`],
-      { env: { ...process.env, AWS_REGION: 'us-east-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }, stdio: ['ignore', 'pipe', 'ignore'] },
-    );
-    runs.push(Number(out.toString().trim()));
-  }
-  return median(runs);
+  const templates = fs.readdirSync(dir).filter((f) => /^Production(Stateless|Stateful).*\.template\.json$/.test(f));
+  if (templates.length < 2) throw new Error('no synthesized Production templates; synth failed?');
+  return templates.flatMap((template) => {
+    const resources = JSON.parse(fs.readFileSync(path.join(dir, template), 'utf8')).Resources as Record<string, any>;
+    return Object.entries(resources)
+      .filter(([, r]) => r.Type === 'AWS::Lambda::Function' && r.Metadata?.['aws:asset:path'])
+      .map(([id, r]) => ({ name: id.replace(/Function[0-9A-F]{8}$/, ''), dir: path.join(dir, r.Metadata['aws:asset:path']) }))
+      .filter((b) => fs.existsSync(path.join(b.dir, 'index.mjs')))
+      .map((b) => ({ name: b.name, file: path.join(b.dir, 'index.mjs') }));
+  });
 }
 
 function lastJsonLine(script: string): Record<string, unknown> {

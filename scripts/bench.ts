@@ -55,6 +55,20 @@ function bundles(): { name: string; file: string }[] {
   });
 }
 
+/** Time to import a bundle in a fresh Node process, as a cold start pays it (without the runtime's own start). */
+function initMs(file: string): number {
+  const runs: number[] = [];
+  for (let i = 0; i < INIT_RUNS; i++) {
+    const out = execFileSync(
+      process.execPath,
+      ['--input-type=module', '-e', `const t=performance.now();await import(${JSON.stringify(file)});console.log(performance.now()-t)`],
+      { env: { ...process.env, AWS_REGION: 'us-east-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }, stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    runs.push(Number(out.toString().trim()));
+  }
+  return median(runs);
+}
+
 function lastJsonLine(script: string): Record<string, unknown> {
   const out = execFileSync(path.join(ROOT, 'node_modules/.bin/tsx'), [script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
   const line = out.trim().split('\n').pop()!;

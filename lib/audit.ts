@@ -36,7 +36,11 @@ export class AuditLogs extends Construct {
     const removal = props.retain
       ? { removalPolicy: RemovalPolicy.RETAIN }
       : { removalPolicy: RemovalPolicy.DESTROY, autoDeleteObjects: true };
-    const expiry = [{ expiration: Duration.days(Math.max(props.retention, 1)) }];
+    // The buckets are versioned: expiring an object only adds a delete marker and keeps its versions (billed) forever
+    // unless noncurrent versions expire too. A replaced or deleted log stays recoverable for one more retention period.
+    // https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-configuration-examples.html
+    const days = Duration.days(Math.max(props.retention, 1));
+    const expiry = [{ expiration: days, noncurrentVersionExpiration: days }];
     const common = {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,

@@ -2,7 +2,10 @@
  * Custom::WeightedListenerRule — the production listener rule of one service, whose forward weights
  * belong to traffic control and never to CloudFormation.
  *
- * Create: CreateRule with the initial weights (blue 100, green 0).
+ * Create: CreateRule with the initial weights (blue 100, green 0). If the priority is taken by a rule that forwards to
+ *   exactly this resource's target groups, that rule is this resource's own, made by an attempt whose answer was lost
+ *   (a timed-out call, a Lambda retried after dying): it is adopted instead of failing every later deploy with
+ *   PriorityInUse. A rule of anything else at that priority still fails the deploy, naming it.
  * Update: conditions and priority follow the template; weights are NEVER taken from the template. If a
  *   target group was replaced, its color keeps the weight it had. A new listener means a new rule
  *   (the old one is deleted by CloudFormation), which takes over the weights of the old rule.
@@ -71,6 +74,21 @@ export async function liveWeights(elbv2: ElasticLoadBalancingV2Client, ruleArn: 
   return { blue: weightOf(targetGroups.blue), green: weightOf(targetGroups.green) };
 }
 
+/** The rule at `props.priority` if it forwards to exactly this resource's target groups (made by an earlier attempt). */
+async function ownRuleAt(elbv2: ElasticLoadBalancingV2Client, props: WeightedRuleProps): Promise<string | undefined> {
+  let marker: string | undefined;
+  do {
+    const out = await withRetry(() => elbv2.send(new DescribeRulesCommand({ ListenerArn: props.listenerArn, Marker: marker })));
+    const rule = out.Rules?.find((r) => r.Priority === String(props.priority));
+    if (rule) {
+      const groups = (rule.Actions?.find((a) => a.Type === 'forward')?.ForwardConfig?.TargetGroups ?? []).map((g) => g.TargetGroupArn).sort();
+      return JSON.stringify(groups) === JSON.stringify(COLORS.map((c) => props.targetGroups[c]).sort()) ? rule.RuleArn : undefined;
+    }
+    marker = out.NextMarker;
+  } while (marker);
+  return undefined;
+}
+
 export async function handleWeightedRule(event: CfnEvent, elbv2: ElasticLoadBalancingV2Client): Promise<CfnResult> {
   if (event.RequestType === 'Delete') {
     if (event.PhysicalResourceId.startsWith('arn:')) {
@@ -87,7 +105,12 @@ export async function handleWeightedRule(event: CfnEvent, elbv2: ElasticLoadBala
       elbv2.send(
         new CreateRuleCommand({ ListenerArn: props.listenerArn, Priority: props.priority, Conditions: props.conditions, Actions: forward(props.targetGroups, weights) }),
       ),
-    );
+    ).catch(async (e) => {
+      if ((e as Error)?.name !== 'PriorityInUseException') throw e;
+      const mine = await ownRuleAt(elbv2, props);
+      if (!mine) throw e;
+      return { Rules: [{ RuleArn: mine }] };
+    });
     const arn = out.Rules?.[0]?.RuleArn;
     if (!arn) throw new Error('CreateRule returned no rule ARN');
     return { physicalResourceId: arn, data: { RuleArn: arn } };

@@ -92,6 +92,21 @@ describe('GIVEN Custom::WeightedListenerRule against moto', () => {
     expect(await weightsByGroup(ruleArn)).toEqual({ [tg('frontend', 'blue')]: 100, [tg('frontend', 'green')]: 0 });
   });
 
+  test('WHEN an earlier attempt made the rule but its answer was lost THEN the retry adopts it instead of failing on the priority', async () => {
+    const first = await createRule();
+    // The same Create again (a Lambda retried after a timed-out CreateRule that did succeed): PriorityInUse on AWS.
+    const again = await handleWeightedRule(createEvent(RULE_TYPE, props(), 'FrontendRule', 'req-create-2'), clients.elbv2);
+    expect(again.physicalResourceId).toBe(first);
+    const rules = (await clients.elbv2.send(new DescribeRulesCommand({ ListenerArn: fx.listenerArn }))).Rules!.filter((r) => r.Priority === '20');
+    expect(rules).toHaveLength(1);
+  });
+
+  test('fails WHEN another rule holds the priority THEN the deploy fails with PriorityInUse rather than adopting it', async () => {
+    await createRule();
+    const other = props({ blueTg: tg('backend', 'blue'), greenTg: tg('backend', 'green') });
+    await expect(handleWeightedRule(createEvent(RULE_TYPE, other, 'BackendRule'), clients.elbv2)).rejects.toMatchObject({ name: 'PriorityInUseException' });
+  });
+
   test('WHEN traffic control shifted green to 60 and an update changes priority and conditions THEN green 60 stays', async () => {
     const ruleArn = await createRule();
     await shiftFrontendToGreen60(ruleArn);

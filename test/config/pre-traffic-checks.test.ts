@@ -1,14 +1,6 @@
-import { ConfigError, ENVIRONMENTS, type EnvironmentConfig, validateConfig } from '../../config';
+import { ENVIRONMENTS, type EnvironmentConfig } from '../../config';
+import { problemsOf } from './support';
 
-function problemsOf(c: EnvironmentConfig): ConfigError['problems'] {
-  try {
-    validateConfig(c);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  return [];
-}
 const withChecks = (checks: unknown): EnvironmentConfig => {
   const c = structuredClone(ENVIRONMENTS.staging) as any;
   c.services.backend.preTrafficChecks = checks;

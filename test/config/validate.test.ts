@@ -1,18 +1,10 @@
 import { ConfigError, ENVIRONMENTS, type EnvironmentConfig, validateConfig } from '../../config';
+import { problemsOf } from './support';
 import { FARGATE_MEMORY_BY_CPU, fargatePairProblem } from '../../config/fargate';
 
 type Mutable<T> = { -readonly [K in keyof T]: Mutable<T[K]> };
 const clone = (c: EnvironmentConfig): Mutable<EnvironmentConfig> => structuredClone(c) as Mutable<EnvironmentConfig>;
 
-function problemsOf(c: EnvironmentConfig): ConfigError['problems'] {
-  try {
-    validateConfig(c);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  return [];
-}
 
 describe('config validation', () => {
   test.each(Object.keys(ENVIRONMENTS))('GIVEN the shipped %s config THEN it is valid', (name) => {

@@ -346,6 +346,8 @@ export class ReleaseStateMachine extends Construct {
             step: 'abandoned',
             executionArn: events.EventField.fromPath('$.detail.executionArn'),
             status: events.EventField.fromPath('$.detail.status'),
+            // A held release (ReleaseHeld, or HoldFailed when recording the hold failed) must not be rolled back.
+            error: events.EventField.fromPath('$.detail.error'),
           }),
           retryAttempts: 4,
         }),

@@ -4,6 +4,7 @@
  * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html
  */
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { logger } from '../traffic/logger';
 
 export type CfnEvent = CloudFormationCustomResourceEvent;
@@ -109,6 +110,25 @@ function timeoutReason(event: CfnEvent, budgetMs: number): string {
  * turned into a FAILED one: that would report `failed-<RequestId>` for a resource that was made, so
  * CloudFormation would never delete it (e.g. a rule left holding its priority).
  */
+/** The request a custom resource's work belongs to; aborted once its FAILED answer went out at the deadline. */
+const requestScope = new AsyncLocalStorage<AbortSignal>();
+
+/**
+ * Refuses any AWS call of work whose request was already answered (FAILED at the deadline). Lambda freezes the
+ * execution environment with that work still pending and thaws it for the next request, typically CloudFormation's
+ * rollback of the same resource: without this, a late write of the failed update could land after the rollback's.
+ * Added to every client of the custom resource handlers.
+ */
+export function refuseAbandonedCalls(client: { middlewareStack: { add: (m: any, o: any) => void } }): void {
+  client.middlewareStack.add(
+    (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+      if (requestScope.getStore()?.aborted) throw new Error('request already answered FAILED at its deadline: call not sent');
+      return next(args);
+    },
+    { step: 'initialize', name: 'refuseAbandonedCalls' },
+  );
+}
+
 export async function respond(
   event: CfnEvent,
   run: () => Promise<CfnResult>,
@@ -122,7 +142,8 @@ export async function respond(
   const physicalResourceId = event.RequestType === 'Create' ? `failed-${event.RequestId}` : event.PhysicalResourceId;
   const failed = (reason: string): Outcome => ({ status: 'FAILED', reason, physicalResourceId });
 
-  const work: Promise<Outcome> = run().then(
+  const abandon = new AbortController();
+  const work: Promise<Outcome> = requestScope.run(abandon.signal, run).then(
     (result) => ({ status: 'SUCCESS', result }),
     (e: unknown) => {
       logger.error('custom resource failed', { resourceType: event.ResourceType, error: e as Error });
@@ -140,6 +161,7 @@ export async function respond(
           new Promise<Outcome>((resolve) => {
             timer = setTimeout(() => {
               timedOut = true;
+              abandon.abort();
               logger.error('custom resource timed out', { resourceType: event.ResourceType, budgetMs });
               resolve(failed(timeoutReason(event, budgetMs)));
             }, budgetMs);

@@ -9,7 +9,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Context } from 'aws-lambda';
 import { clientConfig, type ClientOptions } from '../traffic/client-config';
-import { type CfnEvent, type CfnResult, type Deadline, respond } from './cfn';
+import { type CfnEvent, type CfnResult, type Deadline, refuseAbandonedCalls, respond } from './cfn';
 
 export { type Deadline, failureReason, RESPONSE_MARGIN_MS } from './cfn';
 import { handleImageGuard } from './image-guard';
@@ -44,12 +44,14 @@ export function createCustomResourceClients(
 ): CustomResourceClients {
   // Without throwOnRequestTimeout, a request past requestTimeout only logs a warning and keeps waiting.
   const config = { ...clientConfig(options), requestHandler: { ...bounds, throwOnRequestTimeout: true } };
-  return {
+  const clients = {
     elbv2: new ElasticLoadBalancingV2Client(config),
     ecs: new ECSClient(config),
     autoscaling: new ApplicationAutoScalingClient(config),
     dynamodb: new DynamoDBClient(config),
   };
+  for (const c of Object.values(clients)) refuseAbandonedCalls(c);
+  return clients;
 }
 
 const clients = createCustomResourceClients({ region: process.env.AWS_REGION });

@@ -25,7 +25,7 @@ import { COLORS, type Color, SERVICES, type ServiceName } from '../shared/topolo
 import { withRetry } from '../traffic/retry';
 import { imageVersion } from '../traffic/state';
 import { type CfnEvent, type CfnResult, stringProp } from './cfn';
-import { liveWeights } from './weighted-rule';
+import { forwardWeights } from './weighted-rule';
 
 export interface GuardedService {
   readonly ruleArn: string;
@@ -117,15 +117,24 @@ export async function handleImageGuard(event: CfnEvent, clients: ImageGuardClien
   for (const s of SERVICES) {
     const changed = COLORS.filter((c) => prev.services[s].versions[c] !== next.services[s].versions[c]);
     if (changed.length === 0) continue;
-    const weights = await liveWeights(clients.elbv2, prev.services[s].ruleArn, prev.services[s].targetGroups);
+    // CloudFormation updates the rule before the guard (the guard reads its RuleArn): when a target group was replaced in
+    // the same deploy, the weights already sit on the NEW group ARNs. A color's weight is what it has under either.
+    const groups = (c: Color) => [...new Set([prev.services[s].targetGroups[c], next.services[s].targetGroups[c]])];
+    const ruleArn = next.services[s].ruleArn;
+    const weightOf = await forwardWeights(clients.elbv2, ruleArn);
+    const weights = { blue: Math.max(...groups('blue').map(weightOf)), green: Math.max(...groups('green').map(weightOf)) };
+    if (weights.blue + weights.green === 0) {
+      // The rule forwards to none of the colors' groups: which color is live cannot be told, so nothing live may change.
+      refusals.push(`${s}: the rule ${ruleArn} forwards to none of its target groups, so the guard cannot tell which color is live; deploy without changing versions first`);
+      continue;
+    }
     const live = changed.filter((c) => weights[c] > 0);
     if (live.length === 0) continue;
     const clusterName = next.clusterName ?? prev.clusterName;
-    const running = clusterName
-      ? await runningVersions(clients.ecs, clusterName, live.map((c) => prev.services[s].targetGroups[c]))
-      : new Map<string, RunningVersion>();
+    const running = clusterName ? await runningVersions(clients.ecs, clusterName, live.flatMap(groups)) : new Map<string, RunningVersion>();
     for (const color of live) {
-      const now = running.get(prev.services[s].targetGroups[color]) ?? { unknown: 'the guard has no ClusterName property' };
+      const seen = groups(color).map((tg) => running.get(tg)).filter((v): v is RunningVersion => !!v);
+      const now = seen.find((v) => 'version' in v) ?? seen[0] ?? { unknown: 'the guard has no ClusterName property' };
       // A change back to the image the color runs now (the rollback of a refused update) never moves traffic anywhere new.
       if ('version' in now && now.version === next.services[s].versions[color]) continue;
       const current = 'version' in now ? now.version : prev.services[s].versions[color];

@@ -65,12 +65,17 @@ function forward(targetGroups: Readonly<Record<Color, string>>, weights: Weights
   return [{ Type: 'forward' as const, ForwardConfig: { TargetGroups: COLORS.map((c) => ({ TargetGroupArn: targetGroups[c], Weight: weights[c] })) } }];
 }
 
-/** The live weights of a rule by color, read through the target groups each color had. */
-export async function liveWeights(elbv2: ElasticLoadBalancingV2Client, ruleArn: string, targetGroups: Readonly<Record<Color, string>>): Promise<Weights> {
+/** The weight of each target group a rule forwards to (one DescribeRules); a group it does not forward to weighs 0. */
+export async function forwardWeights(elbv2: ElasticLoadBalancingV2Client, ruleArn: string): Promise<(targetGroupArn: string) => number> {
   const out = await withRetry(() => elbv2.send(new DescribeRulesCommand({ RuleArns: [ruleArn] })));
   const action = out.Rules?.[0]?.Actions?.find((a) => a.Type === 'forward');
   const groups = action?.ForwardConfig?.TargetGroups ?? [];
-  const weightOf = (arn: string) => groups.find((g) => g.TargetGroupArn === arn)?.Weight ?? 0;
+  return (arn) => groups.find((g) => g.TargetGroupArn === arn)?.Weight ?? 0;
+}
+
+/** The live weights of a rule by color, read through the target groups each color had. */
+export async function liveWeights(elbv2: ElasticLoadBalancingV2Client, ruleArn: string, targetGroups: Readonly<Record<Color, string>>): Promise<Weights> {
+  const weightOf = await forwardWeights(elbv2, ruleArn);
   return { blue: weightOf(targetGroups.blue), green: weightOf(targetGroups.green) };
 }
 

@@ -4,6 +4,7 @@
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { clientConfig, type ClientOptions } from '../traffic/client-config';
+import { refuseAbandonedCalls } from '../custom-resources/cfn';
 import type { DatabaseCredentials } from './users';
 
 /** Per-attempt bounds: connect within 3 s, answer within 10 s (without throwOnRequestTimeout the SDK only warns). */
@@ -28,6 +29,7 @@ export function parseCredentials(secretArn: string, secretString: string): Datab
 /** A reader of RDS credentials secrets; its errors name the secret and the AWS error code, never a value. */
 export function secretReader(options: ClientOptions = {}): (secretArn: string) => Promise<DatabaseCredentials> {
   const client = new SecretsManagerClient({ ...clientConfig({ maxAttempts: 3, ...options }), requestHandler: REQUEST_BOUNDS });
+  refuseAbandonedCalls(client);
   return async (secretArn) => {
     let out;
     try {

@@ -31,7 +31,7 @@ import { GateFailed, MigrationFailed, MigrationTimeout, PreflightRefused, PreTra
 import { describeAlarms, judgeGate, readGateAlarms } from './gate';
 import { Strategy, stepsFor } from './policy';
 import { CheckResult, HttpGet, runPreTrafficChecks } from './pretraffic';
-import { putReleaseRecord, readReleaseRecord, record } from './record';
+import { putReleaseRecord, readReleaseRecord, record, type ReleaseRecord } from './record';
 
 /** The state the release state machine carries between steps (`$.release`). Small and JSON-only. */
 export interface ReleaseState {
@@ -310,28 +310,33 @@ export async function preTraffic(ctx: ReleaseContext & { httpGet?: HttpGet }, re
 export async function shiftStep(ctx: ReleaseContext, release: ReleaseState): Promise<ReleaseState> {
   const percent = release.steps[release.stepIndex];
   if (percent === undefined) throw new GuardRefused('input', `no step ${release.stepIndex} in ${JSON.stringify(release.steps)}`);
-  let r: Awaited<ReturnType<typeof shift>>;
-  try {
-    r = await shift(ctx, {
+  const attempt = (ignoreAlarms?: readonly string[]) =>
+    shift(ctx, {
       target: { to: release.candidate, percent },
       owner: release.owner,
       actor: release.actor,
       reason: `release step ${release.stepIndex + 1}/${release.steps.length}: ${release.candidate} to ${percent}%`,
+      ignoreAlarms,
     });
+  let r: Awaited<ReturnType<typeof shift>>;
+  try {
+    r = await attempt();
   } catch (e) {
-    // The core's alarm guard refuses on an alarm of either color. Refused for the stable color only, the new color is
-    // not at fault: hold (no rollback) rather than let the safe state roll back a good release.
-    if (e instanceof GuardRefused && e.guard === 'alarm') {
-      const verdict = judgeGate(await readGateAlarms(ctx), release);
-      if (verdict.candidateFiring.length === 0) {
-        throw new ReleaseHeld(
-          `shift of ${release.candidate} to ${percent}% refused for alarms of the stable color ${release.stable} only ` +
-            `(${describeAlarms([...verdict.stableFiring, ...verdict.ignored]) || e.reason}); ${release.candidate}'s alarms are OK: ` +
-            `held at ${release.percent}%, no rollback`,
-        );
-      }
+    // The core's alarm guard refuses on an alarm of either color; the gate's judgement decides what that means.
+    if (!(e instanceof GuardRefused && e.guard === 'alarm')) throw e;
+    const verdict = judgeGate(await readGateAlarms(ctx), release);
+    if (verdict.outcome === 'fail') throw e;
+    if (verdict.outcome === 'hold') {
+      // A trigger of the stable color only: the new color is not at fault. Hold (no rollback) rather than let the safe
+      // state roll back a good release.
+      throw new ReleaseHeld(
+        `shift of ${release.candidate} to ${percent}% refused for alarms of the stable color ${release.stable} only ` +
+          `(${describeAlarms(verdict.stableFiring) || e.reason}); ${release.candidate}'s alarms are OK: held at ${release.percent}%, no rollback`,
+      );
     }
-    throw e;
+    // Pass: only alarms the gate ignores (the stable color's comparisons and composite: the new color is better), or
+    // the alarm cleared since. Shift once more without counting those; anything else firing still refuses.
+    r = await attempt(verdict.ignored.map((a) => a.name));
   }
   await record(ctx, {
     actor: release.actor,
@@ -550,7 +555,7 @@ export async function safe(
  * state having run): the same clean-up as the safe state when the release record names that execution as running and
  * no other owner holds the lock; otherwise nothing.
  */
-export async function abandoned(ctx: ReleaseContext, req: { executionArn: string; status: string }): Promise<SafeResult | { skipped: string }> {
+export async function abandoned(ctx: ReleaseContext, req: { executionArn: string; status: string; error?: string }): Promise<SafeResult | HeldCleanup | { skipped: string }> {
   const [rec, lock] = await Promise.all([readReleaseRecord(ctx), readLock(ctx)]);
   // Idempotent: a safe state, hold or finish that ran has rewritten the record (failed, held, succeeded), so a FAILED
   // execution whose safe state ran, or a second delivery of the event, changes nothing.
@@ -562,6 +567,9 @@ export async function abandoned(ctx: ReleaseContext, req: { executionArn: string
   if (lock && lock.owner !== req.executionArn && !lock.expired) {
     return { skipped: `the release lock is held by ${lock.owner}, not ${req.executionArn}: a newer release owns the environment` };
   }
+  // A release that ended Held (its hold step's own writes failed: HoldFailed) stopped for an alarm of the STABLE color:
+  // rolling back would put all traffic on the color in alarm and scale the healthy new one to 0. Finish the hold instead.
+  if (req.error === 'ReleaseHeld' || req.error === 'HoldFailed') return finishHold(ctx, rec, req);
   const ecs = await readEcs(ctx);
   const candidateCountsBefore = Object.fromEntries(SERVICES.map((s) => [s, 0])) as Record<ServiceName, number>;
   return safe(ctx, {
@@ -569,6 +577,39 @@ export async function abandoned(ctx: ReleaseContext, req: { executionArn: string
     release: { owner: req.executionArn, stable: rec.stable, candidate: rec.candidate, actor: 'release-cleanup', scaledUp: SERVICES.some((s) => ecs[s][rec.candidate!].desiredCount > 0), candidateCountsBefore },
     error: { Error: `Execution${req.status}`, Cause: `execution ended with status ${req.status} before reaching its safe state` },
   });
+}
+
+export interface HeldCleanup {
+  readonly held: true;
+  readonly lockReleased: boolean;
+  readonly weights: WeightsByService;
+}
+
+/** What the hold step would have left: record held, traffic untouched, the lock released if still this execution's, a notification. */
+async function finishHold(ctx: ReleaseContext, rec: ReleaseRecord, req: { executionArn: string; error?: string }): Promise<HeldCleanup> {
+  await putReleaseRecord(ctx, { executionArn: req.executionArn, status: 'held', stable: rec.stable, candidate: rec.candidate });
+  const rules = await readRules(ctx);
+  const weights: WeightsByService = Object.fromEntries(SERVICES.map((s) => [s, rules[s].weights]));
+  let lockReleased = false;
+  try {
+    await releaseLock(ctx, req.executionArn);
+    lockReleased = true;
+  } catch (e) {
+    if (!(e instanceof LockHeld)) throw e;
+  }
+  const env = ctx.topology.environment;
+  await record(ctx, {
+    actor: 'release-cleanup',
+    event: 'held',
+    message:
+      `release ${req.executionArn} ended ${req.error} (held for an alarm of the stable color ${rec.stable}); traffic left where it is ` +
+      `(${SERVICES.map((s) => `${s} ${formatWeights(rules[s].weights)}`).join(', ')}), lock ${lockReleased ? 'released' : 'not held by this release'}. ` +
+      `Decide: npm run traffic -- status --env ${env} | promote ${rec.candidate}: npm run traffic -- promote --env ${env} | ` +
+      `roll back: npm run traffic -- rollback --to ${rec.stable} --env ${env}`,
+    weightsAfter: weights,
+    detail: { error: req.error, lockReleased },
+  });
+  return { held: true, lockReleased, weights };
 }
 
 function causeText(cause: unknown): string {

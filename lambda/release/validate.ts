@@ -32,7 +32,7 @@ export type StepEvent =
   | { step: 'approvalRequest'; release: ReleaseState; token: string }
   | { step: 'safe'; executionId: string; release: Partial<ReleaseState>; error?: { Error?: string; Cause?: string } }
   | { step: 'hold'; executionId: string; release: ReleaseState; error?: { Error?: string; Cause?: string } }
-  | { step: 'abandoned'; executionArn: string; status: string };
+  | { step: 'abandoned'; executionArn: string; status: string; error?: string };
 
 const FIELDS: Record<StepName, string[]> = {
   preflight: ['executionId', 'input'],
@@ -48,7 +48,7 @@ const FIELDS: Record<StepName, string[]> = {
   finish: ['release'],
   safe: ['executionId', 'release', 'error'],
   hold: ['executionId', 'release', 'error'],
-  abandoned: ['executionArn', 'status'],
+  abandoned: ['executionArn', 'status', 'error'],
 };
 
 function bad(field: string, value: unknown, expected: string): never {
@@ -154,8 +154,11 @@ export function validateStepEvent(event: unknown): StepEvent {
       if (error !== undefined && !isObject(error)) bad('error', error, 'the caught error {Error, Cause}');
       return { step, executionId, release: validateReleaseState(event.release), ...(error ? { error: error as { Error?: string; Cause?: string } } : {}) };
     }
-    case 'abandoned':
-      return { step, executionArn: text(event.executionArn, 'executionArn'), status: oneOf(event.status, 'status', ['TIMED_OUT', 'ABORTED', 'FAILED'] as const) };
+    case 'abandoned': {
+      // The execution's error name (EventBridge gives null, or an empty string, when there is none).
+      const error = typeof event.error === 'string' && event.error !== '' && event.error !== 'null' ? event.error : undefined;
+      return { step, executionArn: text(event.executionArn, 'executionArn'), status: oneOf(event.status, 'status', ['TIMED_OUT', 'ABORTED', 'FAILED'] as const), ...(error ? { error } : {}) };
+    }
     default:
       return { step, release: validateReleaseState(event.release) };
   }

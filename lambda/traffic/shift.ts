@@ -42,6 +42,11 @@ export interface ShiftRequest {
    */
   readonly rollback?: boolean;
   /**
+   * Alarm names the alarm guard does not count: the release passes the alarms its gate has judged no fault of the new
+   * color (the stable color's comparisons and composite, which fire when the new color is better). @default - none
+   */
+  readonly ignoreAlarms?: readonly string[];
+  /**
    * Default true. False: no ledger entry on success, because the caller records the whole operation in one entry
    * (the rollback Lambda). Refusals and failures are still recorded.
    */
@@ -145,7 +150,7 @@ async function runGuards(
   if (alarms.status === 'rejected') throw alarms.reason;
   if (health.status === 'rejected') throw health.reason;
 
-  const firing = alarms.value.filter((a) => a.state === 'ALARM');
+  const firing = alarms.value.filter((a) => a.state === 'ALARM' && !req.ignoreAlarms?.includes(a.name));
   if (firing.length > 0) {
     throw new GuardRefused(
       'alarm',

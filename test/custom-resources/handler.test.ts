@@ -11,12 +11,12 @@ import {
   DeregisterScalableTargetCommand,
   RegisterScalableTargetCommand,
 } from '@aws-sdk/client-application-auto-scaling';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { CreateRuleCommand, DescribeRulesCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Context } from 'aws-lambda';
-import { intProp, sendResponse, stringProp, UPLOAD_TIMEOUT_MS } from '../../lambda/custom-resources/cfn';
+import { intProp, respond, sendResponse, stringProp, UPLOAD_TIMEOUT_MS } from '../../lambda/custom-resources/cfn';
 import { createCustomResourceClients, dispatch, handle, handler, RESPONSE_MARGIN_MS } from '../../lambda/custom-resources/handler';
 import { logger } from '../../lambda/traffic/logger';
 
@@ -271,6 +271,32 @@ describe('GIVEN the Lambda deadline (finding #13: a custom resource could hang a
     release();
     await new Promise((r) => setTimeout(r, 50));
     expect(elbv2Mock.commandCalls(CreateRuleCommand)).toHaveLength(1);
+    expect(put).toHaveBeenCalledTimes(1);
+  });
+
+  // Review finding: after the deadline answer, the unfinished work resumed when Lambda thawed the environment for the
+  // next request (CloudFormation's rollback) and could still write, racing the rollback.
+  test('WHEN work answered FAILED at its deadline resumes later THEN its AWS calls are refused, not sent', async () => {
+    // A real client (not mocked): the refusal is a middleware; nothing listens on the endpoint, so a sent call would fail differently.
+    const real = createCustomResourceClients({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+    let resume!: () => void;
+    const paused = new Promise<void>((r) => (resume = r));
+    let late: unknown;
+    const { put, uploads } = recorder();
+    await respond(
+      createEvent('Custom::WeightedListenerRule', rule, 'FrontendRule', 'req-60'),
+      async () => {
+        await paused;
+        // DynamoDB: the one client class this file does not mock (aws-sdk-client-mock replaces send, skipping middleware).
+        late = await real.dynamodb.send(new GetItemCommand({ TableName: 'lock', Key: { pk: { S: '#topology' } } })).catch((e: Error) => e);
+        return { physicalResourceId: RULE };
+      },
+      { put, deadline: lambdaContext(RESPONSE_MARGIN_MS + 30) },
+    );
+    expect(uploads).toEqual([expect.objectContaining({ body: expect.objectContaining({ Status: 'FAILED' }) })]);
+    resume();
+    await new Promise((r) => setTimeout(r, 50));
+    expect((late as Error).message).toBe('request already answered FAILED at its deadline: call not sent');
     expect(put).toHaveBeenCalledTimes(1);
   });
 

@@ -335,3 +335,28 @@ describe('GIVEN runningVersions', () => {
     expect(ecsMock.commandCalls(DescribeServicesCommand).map((c) => c.args[0].input.services!.length)).toEqual([10, 2]);
   });
 });
+
+// Review finding: the rule is updated before the guard, so when a target group is replaced in the same deploy the weights
+// already sit on the NEW group ARNs; reading them through the old ARNs gave 0 for both colors and let a live change pass.
+describe('GIVEN a deploy that replaces the live color target group and changes its version', () => {
+  const newBlueTg = arn('targetgroup', 'fe-blue-2');
+  const withNewBlue = (v: Versions = {}): Props => {
+    const p = props(v) as any;
+    return { ...p, Services: { ...p.Services, frontend: { ...p.Services.frontend, TargetGroups: { ...p.Services.frontend.TargetGroups, blue: newBlueTg } } } };
+  };
+  beforeEach(() => {
+    const moved = rule('frontend', 100, 0);
+    moved.Actions![0].ForwardConfig!.TargetGroups![0].TargetGroupArn = newBlueTg;
+    elbv2Mock.on(DescribeRulesCommand, { RuleArns: [SERVICES.frontend.ruleArn] }).resolves({ Rules: [moved] });
+    elbv2Mock.on(DescribeRulesCommand, { RuleArns: [SERVICES.backend.ruleArn] }).resolves({ Rules: [rule('backend', 100, 0)] });
+  });
+
+  test('WHEN blue (live through its new group) gets a new version THEN the update is refused', async () => {
+    const e = await refusal(handleImageGuard(updateEvent(TYPE, PHYSICAL_ID, withNewBlue({ frontend: { blueVersion: '9.9.9' } }), props()), clients));
+    expect(e.message).toMatch(/frontend blue carries traffic \(weight 100 of 100\)/);
+  });
+
+  test('WHEN only the idle green changes THEN it passes', async () => {
+    await expect(handleImageGuard(updateEvent(TYPE, PHYSICAL_ID, withNewBlue({ frontend: { greenVersion: '9.9.9' } }), props()), clients)).resolves.toEqual({ physicalResourceId: PHYSICAL_ID });
+  });
+});

@@ -8,6 +8,7 @@ import { acquireLock, logger, readEcs, readLedger, readLock, readRules } from '.
 import type { ReleaseContext } from '../../lambda/release/context';
 import { putReleaseRecord, readReleaseRecord } from '../../lambda/release/record';
 import { SERVICES } from '../../lambda/shared/topology';
+import { writeTopology } from '../../lambda/shared/topology-store';
 import { startMoto, MotoServer } from '../support/moto';
 import { buildReleaseEnvironment, REHEARSAL_POLICY, ReleaseEnvironment, startTestListener, TestListener } from './harness';
 import { Definition, definitionFromTemplate, ReleaseFunctionIds, releaseFunctionIds, runRehearsal, taskFunctionId } from './rehearsal';
@@ -281,6 +282,58 @@ test('GIVEN an alarm of the STABLE color right after a gate passed WHEN the next
   expect(run.states.slice(-3)).toEqual(['Shift', 'HoldState', 'ReleaseHeld']);
   expect(await weights()).toEqual(split(10));
   expect(await readLock(env.ctx)).toBeUndefined();
+});
+
+// Review finding: the shift path held whenever the new color had no alarm, even when only alarms the gate ignores were
+// firing (the stable color's comparison: the new color is BETTER), stopping a good release.
+test("GIVEN the stable color's comparison in ALARM (the new color is better) WHEN the next shift is refused by the core's guard THEN the release shifts on and succeeds", async () => {
+  env = await buildReleaseEnvironment(moto, listener);
+  const comparison = env.topology.rollbackAlarmNames.blue[1];
+  // The stored topology, as deployed, marks that alarm of blue as its "versus green" comparison.
+  await writeTopology(env.clients.dynamodb, env.topology.lockTableName, JSON.stringify({ ...env.topology, comparisonAlarmNames: { blue: [comparison], green: [] } }));
+  let gates = 0;
+  const run = await runRehearsal(definition, {}, {
+    handlers: env.handlers(ids),
+    taskOverrides: {
+      Gate: async (payload, handler) => {
+        const out = await handler(payload);
+        if (++gates === 1) await setAlarm(comparison, 'ALARM', 'rehearsal: blue worse than green');
+        return out;
+      },
+    },
+  });
+  expect(run.status).toBe('SUCCEEDED');
+  expect(run.states).not.toContain('HoldState');
+  expect(await weights()).toEqual(allOn('green'));
+});
+
+// Review finding: a hold whose own writes failed ended FAILED (HoldFailed), and the Abandoned clean-up then ran the safe
+// state: all traffic back onto the stable color that was IN ALARM, the healthy new color scaled to 0.
+test('GIVEN a hold that itself fails (HoldFailed) WHEN the FAILED execution is cleaned up THEN traffic stays, the record says held and the lock is released', async () => {
+  env = await buildReleaseEnvironment(moto, listener);
+  const run = await runRehearsal(definition, {}, {
+    handlers: env.handlers(ids),
+    taskOverrides: {
+      Shift: async (payload, handler) => {
+        const out = (await handler(payload)) as { percent: number };
+        if (out.percent === 25) await setAlarm(env.topology.rollbackAlarmNames.blue[0], 'ALARM', 'rehearsal: 5xx on blue');
+        return out;
+      },
+      HoldState: async () => {
+        throw new Error('rehearsal: the hold cannot reach DynamoDB');
+      },
+    },
+  });
+  expect(run).toMatchObject({ status: 'FAILED', error: 'HoldFailed' });
+  expect(await readLock(env.ctx)).toBeDefined();
+  const cleanup = await env.handler({ step: 'abandoned', executionArn: run.executionArn, status: 'FAILED', error: 'HoldFailed' });
+  expect(cleanup).toMatchObject({ held: true, lockReleased: true });
+  expect(await weights()).toEqual(split(25));
+  expect(await desired('green')).toEqual([2, 2]);
+  expect(await readLock(env.ctx)).toBeUndefined();
+  expect(await readReleaseRecord(env.ctx)).toMatchObject({ executionArn: run.executionArn, status: 'held' });
+  // A second delivery changes nothing.
+  expect(await env.handler({ step: 'abandoned', executionArn: run.executionArn, status: 'FAILED', error: 'HoldFailed' })).toMatchObject({ skipped: expect.stringContaining('held') });
 });
 
 // Regression (#15): the Abandoned rule matched TIMED_OUT and ABORTED only, so a FAILED execution whose safe state did not

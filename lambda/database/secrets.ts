@@ -26,10 +26,15 @@ export function parseCredentials(secretArn: string, secretString: string): Datab
   return { username: v.username as string, password: v.password as string, host: v.host as string, port };
 }
 
-/** A reader of RDS credentials secrets; its errors name the secret and the AWS error code, never a value. */
-export function secretReader(options: ClientOptions = {}): (secretArn: string) => Promise<DatabaseCredentials> {
+/** The bootstrap's Secrets Manager client: bounded requests, no call after its request was answered at the deadline. */
+export function secretsManagerClient(options: ClientOptions = {}): SecretsManagerClient {
   const client = new SecretsManagerClient({ ...clientConfig({ maxAttempts: 3, ...options }), requestHandler: REQUEST_BOUNDS });
   refuseAbandonedCalls(client);
+  return client;
+}
+
+/** A reader of RDS credentials secrets; its errors name the secret and the AWS error code, never a value. */
+export function secretReader(options: ClientOptions = {}, client: SecretsManagerClient = secretsManagerClient(options)): (secretArn: string) => Promise<DatabaseCredentials> {
   return async (secretArn) => {
     let out;
     try {

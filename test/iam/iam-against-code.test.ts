@@ -11,7 +11,7 @@
  * Scenarios per handler: happy paths, rollbacks and failure paths, so that every SDK command in the handler's bundle
  * is exercised; the last tests compare the exercised commands with the bundle's and the findings with KNOWN_GAPS.
  */
-import { CfnElement } from 'aws-cdk-lib';
+import { CfnElement, type Stack } from 'aws-cdk-lib';
 import { DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { createEvent, deleteEvent, countsProps, guardProps, ruleProps, updateEvent } from '../custom-resources/events';
@@ -34,6 +34,8 @@ import type { Statement } from '../support/iam-policy';
 import { CfnResolver, isIntrinsic, roleStatements } from '../support/iam-resolve';
 import { type Instrument, instrumentClients, type RecordedCall, recordAs, throttlingError } from '../support/instrument';
 import { startMoto, type MotoServer } from '../support/moto';
+import { handleDatabaseUsers } from '../../lambda/database/handler';
+import { secretReader, secretsManagerClient } from '../../lambda/database/secrets';
 import { ACCOUNT, alarmStateChangeEvent, buildReleaseFixture, setAlarmState } from '../support/release';
 import { bundledCommands, type HandlerName, HANDLER_ENTRY } from './bundle-commands';
 
@@ -61,6 +63,7 @@ export const KNOWN_UNEXERCISED: Readonly<Record<HandlerName, readonly string[]>>
   release: ['Query'],
   backup: [],
   'custom-resources': [],
+  'database-users': [],
 };
 
 const PRODUCTION = ENVIRONMENTS.production;
@@ -71,7 +74,12 @@ const noSleep = { sleep: async () => undefined };
 
 const synth = synthEnvironment('production');
 const stack = synth.stage.stateless;
-const template = synth.stateless.toJSON() as { Resources: Record<string, { Type: string; Properties?: any }> };
+type TemplateJson = { Resources: Record<string, { Type: string; Properties?: any }> };
+const template = synth.stateless.toJSON() as TemplateJson;
+/** The database users bootstrap lives in the stateful stack; every other handler in the stateless one. */
+const statefulTemplate = synth.stateful.toJSON() as TemplateJson;
+const stackOf = (h: HandlerName) => (h === 'database-users' ? synth.stage.stateful : stack);
+const templateOf = (h: HandlerName) => (h === 'database-users' ? statefulTemplate : template);
 const provider = stack.node.findAll().find((c): c is TrafficResourceProvider => c instanceof TrafficResourceProvider)!;
 const FUNCTIONS: Record<HandlerName, HandlerFunction> = {
   switch: stack.trafficControl.switchFunction,
@@ -79,8 +87,9 @@ const FUNCTIONS: Record<HandlerName, HandlerFunction> = {
   release: stack.release.handler,
   backup: stack.release.backupHandler!,
   'custom-resources': provider.function,
+  'database-users': synth.stage.stateful.database.users.bootstrapFunction,
 };
-const logicalId = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as CfnElement);
+const logicalId = (c: { node: { defaultChild?: unknown } }, s: Stack = stack) => s.getLogicalId(c.node.defaultChild as CfnElement);
 
 /** The notification topic's KMS key as synthesized (an expression), if the topic is encrypted. */
 const topicKey = (() => {
@@ -114,7 +123,7 @@ const evaluated = new Map<HandlerName, Set<string>>();
 
 /** Checks a handler's recorded calls against its resolved role policy; findings are collected for the last test. */
 function check(handler: HandlerName, calls: readonly RecordedCall[], run: Run): IamFinding[] {
-  const statements = roleStatements(template, logicalId(FUNCTIONS[handler].role)).map((s) => run.resolver.statement(s));
+  const statements = roleStatements(templateOf(handler), logicalId(FUNCTIONS[handler].role, stackOf(handler))).map((s) => run.resolver.statement(s));
   const mine = calls.filter((c) => c.handler === undefined || c.handler === handler);
   const set = exercised.get(handler) ?? new Set<string>();
   for (const c of mine) set.add(c.command);
@@ -396,6 +405,44 @@ describe('custom resources', () => {
     await dispatch(deleteEvent(TOPOLOGY, written.physicalResourceId, doc, 'Topology'), clients);
     expect(inst.calls.map((c) => c.command)).toEqual(expect.arrayContaining(['CreateRule', 'SetRulePriorities', 'DeleteRule', 'DeregisterScalableTarget', 'DescribeServices', 'PutItem', 'DeleteItem']));
     check('custom-resources', inst.calls, run());
+  });
+});
+
+describe('database users bootstrap', () => {
+  /** A PostgreSQL stand-in: no role exists yet; every statement succeeds (the SQL is tested in test/database). */
+  const database = {
+    connect: async () => ({
+      query: async (sql: string) => (sql.startsWith('SELECT rolname') ? { rows: [] } : { rows: [] }),
+      end: async () => undefined,
+    }),
+  };
+  async function createSecret(name: string, username: string): Promise<string> {
+    const res = await fetch(moto.endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.CreateSecret', authorization: `AWS4-HMAC-SHA256 Credential=testing/20260101/${SCOPE.region}/secretsmanager/aws4_request, SignedHeaders=host, Signature=0` },
+      body: JSON.stringify({ Name: name, SecretString: JSON.stringify({ username, password: 'pw', host: 'db.internal', port: 5433 }) }),
+    });
+    return ((await res.json()) as { ARN: string }).ARN;
+  }
+
+  test('creates the users: reads the master, owner and application secrets', async () => {
+    const db = synth.stage.stateful.database;
+    const arns = { master: await createSecret('master', 'ecommerce_admin'), owner: await createSecret('owner', 'ecommerce_owner'), app: await createSecret('app', 'ecommerce_app') };
+    const client = secretsManagerClient({ ...moto.clientConfig });
+    const inst = instrumentClients({ secretsmanager: client });
+    try {
+      const props = { DatabaseName: 'ecommerce', MasterSecretArn: arns.master, OwnerSecretArn: arns.owner, AppSecretArn: arns.app, OwnerUsername: 'ecommerce_owner', AppUsername: 'ecommerce_app' };
+      await handleDatabaseUsers(createEvent('Custom::DatabaseUsers', props, 'Users'), { readSecret: secretReader({}, client), connect: database.connect, log: { info: () => undefined }, sleep: async () => undefined });
+      const resolver = new CfnResolver({ template: statefulTemplate, scope: SCOPE, literals: [[PRODUCTION.account, ACCOUNT]] });
+      const stateful = synth.stage.stateful;
+      resolver.bind(stateful.resolve(db.masterSecret.secretArn), arns.master).bind(stateful.resolve(db.ownerSecret.secretArn), arns.owner).bind(stateful.resolve(db.appSecret.secretArn), arns.app);
+      expect(new Set(inst.calls.map((c) => c.command))).toEqual(new Set(['GetSecretValue']));
+      expect(new Set(inst.calls.map((c) => (c.input as { SecretId: string }).SecretId))).toEqual(new Set(Object.values(arns)));
+      check('database-users', inst.calls, { resolver, facts: {} });
+    } finally {
+      inst.detach();
+      client.destroy();
+    }
   });
 });
 

@@ -161,6 +161,10 @@ export const CALL_MAP: Readonly<Record<string, Readonly<Record<string, Mapper>>>
     ListExecutions: (i) => one('states:ListExecutions', i.stateMachineArn),
     StopExecution: (i) => one('states:StopExecution', i.executionArn),
   },
+  secretsmanager: {
+    // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html (resource: Secret)
+    GetSecretValue: (i) => one('secretsmanager:GetSecretValue', i.SecretId),
+  },
   rds: {
     DescribeDBInstances: (i, s) => one('rds:DescribeDBInstances', i.DBInstanceIdentifier ? dbArn(s, i.DBInstanceIdentifier) : '*'),
     DescribeDBSnapshots: (i, s) => [

@@ -47,7 +47,11 @@ export class LiveImageGuard extends Construct {
       },
     });
     for (const s of SERVICES) {
-      for (const c of COLORS) props.services[s].colors[c].taskDefinition.node.addDependency(this.resource);
+      for (const c of COLORS) {
+        // The migration task carries the same image version: it waits for the guard too.
+        const { taskDefinition, migrationTaskDefinition } = props.services[s].colors[c];
+        for (const td of [taskDefinition, migrationTaskDefinition]) td?.node.addDependency(this.resource);
+      }
     }
   }
 }

@@ -35,6 +35,11 @@ export interface ColoredServiceProps {
    * so the execution role can also decrypt each secret's KMS key. @default - none
    */
   readonly secrets?: Readonly<Record<string, TaskSecret>>;
+  /**
+   * A one-off task per color for the release's migration: the same image and environment, with ONLY these secrets
+   * (the schema owner's credentials), so the serving tasks never hold DDL rights. @default - no migration task
+   */
+  readonly migrationSecrets?: Readonly<Record<string, TaskSecret>>;
   readonly logRetention: logs.RetentionDays;
   /** Key for the log groups. */
   readonly logKey: kms.IKey;
@@ -102,6 +107,8 @@ export interface ServiceColor {
   readonly taskDefinition: ecs.FargateTaskDefinition;
   readonly targetGroup: elbv2.ApplicationTargetGroup;
   readonly logGroup: logs.LogGroup;
+  /** The color's migration task (`migrationSecrets`); its container is named `App` like the service's. */
+  readonly migrationTaskDefinition?: ecs.FargateTaskDefinition;
 }
 
 /**
@@ -205,14 +212,32 @@ export class ColoredService extends Construct {
 
     if (props.apm) this.addCollector(taskDefinition, logGroup, color, version, props);
 
-    Validations.of(taskDefinition).acknowledge({
-      id: 'AwsSolutions-ECS2',
-      reason: 'Only non-secret settings (host names, ports, color, version) are environment variables; credentials are ECS secrets from Secrets Manager, and a test checks no secret value reaches the template',
-    });
-    Validations.of(taskDefinition.obtainExecutionRole()).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ecr:GetAuthorizationToken supports no resource-level permissions; pulls are limited to the one repository',
-    });
+    let migrationTaskDefinition: ecs.FargateTaskDefinition | undefined;
+    if (props.migrationSecrets) {
+      // Run once per release with the migration command as its command (lib/release.ts): no port, no health check.
+      migrationTaskDefinition = new ecs.FargateTaskDefinition(scope, 'MigrationTask', {
+        cpu: c.cpu,
+        memoryLimitMiB: c.memoryMiB,
+        runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+      });
+      migrationTaskDefinition.addContainer('App', {
+        image: ecs.ContainerImage.fromEcrRepository(repository, version),
+        environment: { ...props.environment, APP_COLOR: color, APP_VERSION: version },
+        secrets: { ...props.migrationSecrets },
+        logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'migration' }),
+      });
+    }
+
+    for (const td of [taskDefinition, migrationTaskDefinition].filter((t): t is ecs.FargateTaskDefinition => !!t)) {
+      Validations.of(td).acknowledge({
+        id: 'AwsSolutions-ECS2',
+        reason: 'Only non-secret settings (host names, ports, color, version) are environment variables; credentials are ECS secrets from Secrets Manager, and a test checks no secret value reaches the template',
+      });
+      Validations.of(td.obtainExecutionRole()).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'ecr:GetAuthorizationToken supports no resource-level permissions; pulls are limited to the one repository',
+      });
+    }
 
     const targetGroup = new elbv2.ApplicationTargetGroup(scope, 'TargetGroup', {
       vpc: props.cluster.vpc,
@@ -245,7 +270,7 @@ export class ColoredService extends Construct {
     });
     service.attachToApplicationTargetGroup(targetGroup);
 
-    return { color, service, taskDefinition, targetGroup, logGroup };
+    return { color, service, taskDefinition, targetGroup, logGroup, migrationTaskDefinition };
   }
 
   private addCollector(taskDefinition: ecs.FargateTaskDefinition, logGroup: logs.ILogGroup, color: Color, version: string, props: ColoredServiceProps): void {

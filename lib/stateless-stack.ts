@@ -97,8 +97,8 @@ export class StatelessStack extends EnvironmentStack {
       secretCompleteArn: database.appSecret.secretArn,
       encryptionKey: dataKey,
     });
-    // The schema owner, for `release.migrationCommand` only: the migration task runs the backend's task
-    // definition (lib/release.ts) and ECS cannot override secrets per task.
+    // The schema owner, for `release.migrationCommand` only: held by the backend's migration task definitions alone
+    // (lib/services.ts), which the release runs once per release (lib/release.ts).
     const migrationSecret = secretsmanager.Secret.fromSecretAttributes(this, 'DatabaseMigrationSecret', {
       secretCompleteArn: database.ownerSecret.secretArn,
       encryptionKey: dataKey,
@@ -138,15 +138,18 @@ export class StatelessStack extends EnvironmentStack {
           // Username and password from the same secret: after a rotation both name the new current user.
           DATABASE_USERNAME: TaskSecret.fromSecretsManager(databaseSecret, 'username'),
           DATABASE_PASSWORD: TaskSecret.fromSecretsManager(databaseSecret, 'password'),
-          // Only where releases run migrations; without them no task holds the owner's credentials.
-          ...(c.release.migrationCommand
-            ? {
-                DATABASE_MIGRATION_USERNAME: TaskSecret.fromSecretsManager(migrationSecret, 'username'),
-                DATABASE_MIGRATION_PASSWORD: TaskSecret.fromSecretsManager(migrationSecret, 'password'),
-              }
-            : {}),
           REDIS_AUTH_TOKEN: TaskSecret.fromSecretsManager(cacheToken),
         },
+        // Only the migration task holds the schema owner's credentials, and only where releases run migrations; it
+        // gets them under both names, so a migration tool that reads DATABASE_USERNAME connects as the owner.
+        migrationSecrets: c.release.migrationCommand
+          ? {
+              DATABASE_USERNAME: TaskSecret.fromSecretsManager(migrationSecret, 'username'),
+              DATABASE_PASSWORD: TaskSecret.fromSecretsManager(migrationSecret, 'password'),
+              DATABASE_MIGRATION_USERNAME: TaskSecret.fromSecretsManager(migrationSecret, 'username'),
+              DATABASE_MIGRATION_PASSWORD: TaskSecret.fromSecretsManager(migrationSecret, 'password'),
+            }
+          : undefined,
       }),
     };
 
@@ -212,7 +215,7 @@ export class StatelessStack extends EnvironmentStack {
       database: database.primary,
       migration: c.release.migrationCommand
         ? {
-            taskDefinitions: { blue: this.services.backend.colors.blue.taskDefinition, green: this.services.backend.colors.green.taskDefinition },
+            taskDefinitions: { blue: this.services.backend.colors.blue.migrationTaskDefinition!, green: this.services.backend.colors.green.migrationTaskDefinition! },
             containerName: 'App',
             subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
             securityGroup: securityGroups.backend,

@@ -165,15 +165,24 @@ describe.each(['dev', 'staging', 'production'] as const)('%s environment', (name
     }
   });
 
-  test("THEN the backend connects as the application user, migrations as the schema owner, nothing as the master", () => {
+  test("THEN the serving backend tasks connect as the application user, only the migration tasks as the schema owner, nothing as the master", () => {
     const backend = resourcesOf(stateless, 'AWS::ECS::TaskDefinition').filter(([id]) => id.startsWith('Backend'));
-    expect(backend).toHaveLength(2);
-    for (const [, td] of backend) {
-      const valueFrom = Object.fromEntries(td.Properties.ContainerDefinitions[0].Secrets.map((s: { Name: string; ValueFrom: unknown }) => [s.Name, JSON.stringify(s.ValueFrom)]));
-      expect(valueFrom.DATABASE_USERNAME).toMatch(new RegExp(`${app}.*:username::"`));
-      expect(valueFrom.DATABASE_PASSWORD).toMatch(new RegExp(`${app}.*:password::"`));
-      expect(valueFrom.DATABASE_MIGRATION_USERNAME).toMatch(new RegExp(`${owner}.*:username::"`));
-      expect(valueFrom.DATABASE_MIGRATION_PASSWORD).toMatch(new RegExp(`${owner}.*:password::"`));
+    const valueFrom = (td: any) => Object.fromEntries(td.Properties.ContainerDefinitions[0].Secrets.map((s: { Name: string; ValueFrom: unknown }) => [s.Name, JSON.stringify(s.ValueFrom)]));
+    const serving = backend.filter(([id]) => !id.includes('Migration'));
+    const migration = backend.filter(([id]) => id.includes('Migration'));
+    expect(serving).toHaveLength(2);
+    expect(migration).toHaveLength(config.release.migrationCommand ? 2 : 0);
+    for (const [, td] of serving) {
+      const v = valueFrom(td);
+      expect(v.DATABASE_USERNAME).toMatch(new RegExp(`${app}.*:username::"`));
+      expect(v.DATABASE_PASSWORD).toMatch(new RegExp(`${app}.*:password::"`));
+      // Review finding: the serving tasks used to hold the DDL-capable owner's credentials too.
+      expect(JSON.stringify(td)).not.toContain(owner);
+    }
+    for (const [, td] of migration) {
+      const v = valueFrom(td);
+      expect(Object.keys(v).sort()).toEqual(['DATABASE_MIGRATION_PASSWORD', 'DATABASE_MIGRATION_USERNAME', 'DATABASE_PASSWORD', 'DATABASE_USERNAME']);
+      for (const name of Object.keys(v)) expect(v[name]).toMatch(new RegExp(`${owner}.*:(username|password)::"`));
     }
     expect(JSON.stringify(stateless.toJSON())).not.toContain(master);
   });

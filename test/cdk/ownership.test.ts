@@ -44,7 +44,8 @@ describe('weights and task counts belong to traffic control, not to CloudFormati
       .filter(([id, p]) => JSON.stringify(p) !== JSON.stringify(props(before, 'AWS::ECS::TaskDefinition')[id]))
       .map(([id]) => id)
       .sort();
-    expect(changed).toEqual([expect.stringMatching(/^BackendGreenTask/), expect.stringMatching(/^FrontendGreenTask/)]);
+    // Green's task definitions only: the service's and, for the backend, the migration task (same image).
+    expect(changed).toEqual([expect.stringMatching(/^BackendGreenMigrationTask/), expect.stringMatching(/^BackendGreenTask/), expect.stringMatching(/^FrontendGreenTask/)]);
   });
 
   test('GIVEN other config changes (counts, autoscaling bounds, retention) WHEN synthesized THEN the weighted rules are unchanged and counts are only bounds for colors in service', () => {
@@ -61,7 +62,8 @@ describe('weights and task counts belong to traffic control, not to CloudFormati
     const [[guardId, guard]] = resourcesOf(before, 'Custom::LiveImageGuard');
     expect(guard.Properties.Services.frontend.Versions).toEqual({ blue: '1.0.0', green: '1.0.0' });
     const taskDefs = resourcesOf(before, 'AWS::ECS::TaskDefinition');
-    expect(taskDefs).toHaveLength(4);
+    // Four services' task definitions and the backend's two migration tasks: all carry an image version.
+    expect(taskDefs).toHaveLength(6);
     for (const [, td] of taskDefs) expect(td.DependsOn).toContain(guardId);
   });
 

@@ -256,7 +256,7 @@ describe('release and backup (the production state machine, rehearsed)', () => {
   });
 
   /**
-   * The migration task definitions of the harness stand for the backend's; their roles (moto runs tasks without
+   * The migration task definitions of the harness stand for the backend's migration task definitions; their roles (moto runs tasks without
    * them) get stand-in ARNs bound to the synthesized roles, so RunTask's iam:PassRole is checked too.
    */
   async function releaseRun(): Promise<Run> {
@@ -271,7 +271,8 @@ describe('release and backup (the production state machine, rehearsed)', () => {
       env.topology,
       (r) => {
         for (const color of COLORS) {
-          const td = stack.services.backend.colors[color].taskDefinition;
+          // The release runs the backend's migration task definition (the schema owner's credentials), not the service's.
+          const td = stack.services.backend.colors[color].migrationTaskDefinition!;
           r.bind(stack.resolve(td.taskDefinitionArn), taskDefinitions[color]);
           r.bind(stack.resolve(td.taskRole.roleArn), roles[taskDefinitions[color]][0]);
           r.bind(stack.resolve(td.executionRole!.roleArn), roles[taskDefinitions[color]][1]);

@@ -394,6 +394,22 @@ export interface HoldResult {
   readonly commands: readonly string[];
 }
 
+/** A held release: the record says held, traffic is read (never moved), the lock is released if this execution holds it. */
+async function markHeld(ctx: ReleaseContext, executionArn: string, stable?: Color, candidate?: Color) {
+  await putReleaseRecord(ctx, { executionArn, status: 'held', stable, candidate });
+  const rules = await readRules(ctx);
+  const weights: WeightsByService = Object.fromEntries(SERVICES.map((s) => [s, rules[s].weights]));
+  let lockReleased = false;
+  try {
+    await releaseLock(ctx, executionArn);
+    lockReleased = true;
+  } catch (e) {
+    if (!(e instanceof LockHeld)) throw e;
+    // Another holder: not ours to release.
+  }
+  return { rules, weights, lockReleased };
+}
+
 /**
  * Held: an alarm of the stable color, none of the new one. Traffic stays exactly where it is (no write), the candidate
  * keeps running. The release record says `held` first, so the Abandoned clean-up of this execution does nothing; then
@@ -404,17 +420,7 @@ export async function hold(ctx: ReleaseContext, req: { executionId: string; rele
   const { release } = req;
   const env = release.environment;
   const why = causeText(req.error?.Cause);
-  await putReleaseRecord(ctx, { executionArn: release.owner, status: 'held', stable: release.stable, candidate: release.candidate });
-  const rules = await readRules(ctx);
-  const weights: WeightsByService = Object.fromEntries(SERVICES.map((s) => [s, rules[s].weights]));
-  let lockReleased = false;
-  try {
-    await releaseLock(ctx, release.owner);
-    lockReleased = true;
-  } catch (e) {
-    if (!(e instanceof LockHeld)) throw e;
-    // Another holder: not ours to release.
-  }
+  const { rules, weights, lockReleased } = await markHeld(ctx, release.owner, release.stable, release.candidate);
   const commands =
     release.percent === 0
       ? [
@@ -587,16 +593,7 @@ export interface HeldCleanup {
 
 /** What the hold step would have left: record held, traffic untouched, the lock released if still this execution's, a notification. */
 async function finishHold(ctx: ReleaseContext, rec: ReleaseRecord, req: { executionArn: string; error?: string }): Promise<HeldCleanup> {
-  await putReleaseRecord(ctx, { executionArn: req.executionArn, status: 'held', stable: rec.stable, candidate: rec.candidate });
-  const rules = await readRules(ctx);
-  const weights: WeightsByService = Object.fromEntries(SERVICES.map((s) => [s, rules[s].weights]));
-  let lockReleased = false;
-  try {
-    await releaseLock(ctx, req.executionArn);
-    lockReleased = true;
-  } catch (e) {
-    if (!(e instanceof LockHeld)) throw e;
-  }
+  const { rules, weights, lockReleased } = await markHeld(ctx, req.executionArn, rec.stable, rec.candidate);
   const env = ctx.topology.environment;
   await record(ctx, {
     actor: 'release-cleanup',

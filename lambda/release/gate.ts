@@ -5,9 +5,8 @@
  * and its composite are not reasons to hold: a comparison of the stable color says the new color is better, and the
  * composite is in ALARM for its triggers, which are judged one by one. `readGateAlarms` reads, `judgeGate` decides.
  */
-import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { Color, COLORS } from '../shared/topology';
-import { call } from '../traffic';
+import { readAlarms } from '../traffic';
 import { ReleaseContext } from './context';
 
 export type GateAlarmKind = 'composite' | 'trigger' | 'comparison';
@@ -45,29 +44,16 @@ export function describeAlarms(alarms: readonly GateAlarm[]): string {
   return alarms.map((a) => `${a.name} (${a.color} ${a.kind})`).join(', ');
 }
 
-/** Every rollback and comparison alarm of both colors with its state and kind (DescribeAlarms, 100 names a call). */
+/**
+ * Every rollback alarm of both colors (the traffic core's reader) with its kind: a comparison when the topology lists
+ * it in `comparisonAlarmNames` (a subset of `rollbackAlarmNames`), a composite, or a trigger.
+ */
 export async function readGateAlarms(ctx: ReleaseContext): Promise<GateAlarm[]> {
-  const wanted = new Map<string, { color: Color; kind: GateAlarmKind }>();
-  for (const color of COLORS) for (const name of ctx.topology.comparisonAlarmNames?.[color] ?? []) wanted.set(name, { color, kind: 'comparison' });
-  for (const color of COLORS) for (const name of ctx.topology.rollbackAlarmNames[color]) if (!wanted.has(name)) wanted.set(name, { color, kind: 'trigger' });
-  const names = [...wanted.keys()];
-  const found = new Map<string, { state: string; composite: boolean }>();
-  for (let i = 0; i < names.length; i += 100) {
-    let nextToken: string | undefined;
-    do {
-      const out = await call(ctx, 'cloudwatch:DescribeAlarms', () =>
-        ctx.clients.cloudwatch.send(
-          new DescribeAlarmsCommand({ AlarmNames: names.slice(i, i + 100), AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], NextToken: nextToken }),
-        ),
-      );
-      for (const a of out.MetricAlarms ?? []) if (a.AlarmName) found.set(a.AlarmName, { state: a.StateValue ?? 'INSUFFICIENT_DATA', composite: false });
-      for (const a of out.CompositeAlarms ?? []) if (a.AlarmName) found.set(a.AlarmName, { state: a.StateValue ?? 'INSUFFICIENT_DATA', composite: true });
-      nextToken = out.NextToken;
-    } while (nextToken);
-  }
-  return names.map((name) => {
-    const w = wanted.get(name)!;
-    const f = found.get(name);
-    return { name, color: w.color, kind: f?.composite && w.kind === 'trigger' ? 'composite' : w.kind, state: f?.state ?? 'MISSING' };
-  });
+  const comparisons = new Set(COLORS.flatMap((c) => (ctx.topology.comparisonAlarmNames?.[c] ?? []).map((name) => `${c}:${name}`)));
+  return (await readAlarms(ctx)).map((a) => ({
+    name: a.name,
+    color: a.color,
+    kind: comparisons.has(`${a.color}:${a.name}`) ? 'comparison' : a.composite ? 'composite' : 'trigger',
+    state: a.state,
+  }));
 }

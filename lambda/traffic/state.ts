@@ -74,6 +74,8 @@ export interface AlarmStatus {
   /** OK | ALARM | INSUFFICIENT_DATA, or MISSING when no alarm of that name exists. */
   readonly state: string;
   readonly reason?: string;
+  /** A composite alarm (rolls up others); absent when the alarm is missing. */
+  readonly composite?: boolean;
 }
 
 export interface EnvironmentState {
@@ -159,7 +161,7 @@ export async function readAlarms(ctx: TrafficContext): Promise<AlarmStatus[]> {
   const wanted: { name: string; color: Color }[] = [];
   for (const color of COLORS) for (const name of ctx.topology.rollbackAlarmNames[color]) wanted.push({ name, color });
   if (wanted.length === 0) return [];
-  const found = new Map<string, { state: string; reason?: string }>();
+  const found = new Map<string, { state: string; reason?: string; composite: boolean }>();
   // DescribeAlarms takes at most 100 names per call.
   for (let i = 0; i < wanted.length; i += 100) {
     const names = [...new Set(wanted.slice(i, i + 100).map((w) => w.name))];
@@ -170,13 +172,15 @@ export async function readAlarms(ctx: TrafficContext): Promise<AlarmStatus[]> {
           new DescribeAlarmsCommand({ AlarmNames: names, AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], NextToken: nextToken }),
         ),
       );
-      for (const a of [...(out.MetricAlarms ?? []), ...(out.CompositeAlarms ?? [])]) {
-        if (a.AlarmName) found.set(a.AlarmName, { state: a.StateValue ?? 'INSUFFICIENT_DATA', reason: a.StateReason });
-      }
+      for (const a of out.MetricAlarms ?? []) if (a.AlarmName) found.set(a.AlarmName, { state: a.StateValue ?? 'INSUFFICIENT_DATA', reason: a.StateReason, composite: false });
+      for (const a of out.CompositeAlarms ?? []) if (a.AlarmName) found.set(a.AlarmName, { state: a.StateValue ?? 'INSUFFICIENT_DATA', reason: a.StateReason, composite: true });
       nextToken = out.NextToken;
     } while (nextToken);
   }
-  return wanted.map((w) => ({ ...w, state: found.get(w.name)?.state ?? 'MISSING', reason: found.get(w.name)?.reason }));
+  return wanted.map((w) => {
+    const f = found.get(w.name);
+    return { ...w, state: f?.state ?? 'MISSING', reason: f?.reason, ...(f ? { composite: f.composite } : {}) };
+  });
 }
 
 /** Tag of an image reference: text after the last ':' that follows the last '/', 'latest' when untagged. */

@@ -67,11 +67,11 @@ describe('GIVEN image references', () => {
 });
 
 describe('GIVEN alarms', () => {
-  test('WHEN an alarm does not exist THEN it is reported MISSING with its color', async () => {
-    m.cloudwatch.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [{ AlarmName: 'blue-5xx', StateValue: 'OK' }, { AlarmName: 'green-5xx', StateValue: 'ALARM' }] });
+  test('WHEN an alarm does not exist THEN it is reported MISSING with its color; composites are marked', async () => {
+    m.cloudwatch.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [{ AlarmName: 'blue-5xx', StateValue: 'OK' }], CompositeAlarms: [{ AlarmName: 'green-5xx', StateValue: 'ALARM' }] });
     expect(await readAlarms(m.ctx)).toEqual([
-      { name: 'blue-5xx', color: 'blue', state: 'OK', reason: undefined },
-      { name: 'green-5xx', color: 'green', state: 'ALARM', reason: undefined },
+      { name: 'blue-5xx', color: 'blue', state: 'OK', reason: undefined, composite: false },
+      { name: 'green-5xx', color: 'green', state: 'ALARM', reason: undefined, composite: true },
       { name: 'green-latency', color: 'green', state: 'MISSING', reason: undefined },
     ]);
   });

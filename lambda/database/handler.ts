@@ -52,14 +52,14 @@ export async function handleDatabaseUsers(event: CfnEvent, clients: UsersClients
   return { physicalResourceId, data: { Created: outcome.created.join(',') } };
 }
 
+// Created once per execution environment.
+const clients: UsersClients = {
+  readSecret: secretReader({ region: process.env.AWS_REGION }),
+  connect: pgConnect,
+  log: { info: (message, extra) => logger.info(message, extra ?? {}) },
+};
+
 export async function handler(event: CfnEvent, context?: Deadline): Promise<void> {
-  logger.info('custom resource request', { requestType: event.RequestType, logicalId: event.LogicalResourceId });
-  const region = process.env.AWS_REGION ?? '';
-  const clients: UsersClients = {
-    readSecret: secretReader({ region }),
-    connect: pgConnect,
-    log: { info: (message, extra) => logger.info(message, extra ?? {}) },
-  };
   // Errors name users, secrets and SQLSTATEs, never a password (users.ts, secrets.ts). FAILED shortly before the
   // deadline if a connection or statement stalls, so CloudFormation is not left waiting.
   await respond(event, () => handleDatabaseUsers(event, clients), { deadline: context });

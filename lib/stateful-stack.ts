@@ -1,6 +1,6 @@
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import { AspectPriority, Aspects, CfnResource, type IAspect, ReferenceStrength, Validations } from 'aws-cdk-lib';
-import type { Construct, IConstruct } from 'constructs';
+import { Aspects, Validations } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
 import { EnvironmentStack, type EnvironmentStackProps } from './environment-stack';
 import { AuditLogs } from './audit';
 import { Cache } from './cache';
@@ -51,7 +51,6 @@ export class StatefulStack extends EnvironmentStack {
       retention: c.logRetentionDays as logs.RetentionDays,
       retain,
     });
-    Aspects.of(this).add(new StrongReferences(), { priority: AspectPriority.MUTATING });
     // CDK's own providers here (auto-delete objects in dev, restrict default SG): logs with retention, a ServiceTimeout.
     Aspects.of(this).add(new CdkProviderDefaults({ retention: c.logRetentionDays as logs.RetentionDays, encryptionKey: key }));
     // CDK grants write one AWS::IAM::Policy per role holding only that role's scoped statements.
@@ -59,25 +58,5 @@ export class StatefulStack extends EnvironmentStack {
       id: 'PCI.DSS.321-IAMNoInlinePolicy',
       reason: 'Each role carries one CDK-generated least-privilege policy bound to it alone; wildcard use is checked by AwsSolutions-IAM5',
     });
-  }
-}
-
-/**
- * Makes every reference another stack takes to a resource of this stack strong: a CloudFormation
- * export the consumer reads with Fn::ImportValue, overriding the app-wide weak default
- * (`@aws-cdk/core:defaultCrossStackReferences` in cdk.json, which renders Fn::GetStackOutput).
- *
- * Why: a weak reference is resolved once, when the consumer deploys, and nothing stops this stack
- * from replacing or deleting what it points at; the stateless stack would keep running against a
- * deleted database secret, replica or subnet until its next deploy, or forever if that deploy
- * fails. CloudFormation refuses to change or remove an export another stack imports, so a change
- * here that would replace a referenced resource fails this stack's deploy, before anything breaks.
- * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/outputs-section-structure.html#outputs-section-structure-exports
- * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-getstackoutput.html
- * The cost, and the rule for it, are in README "Cross-stack references".
- */
-class StrongReferences implements IAspect {
-  visit(node: IConstruct): void {
-    if (CfnResource.isCfnResource(node)) node.applyCrossStackReferenceStrength(ReferenceStrength.STRONG);
   }
 }

@@ -1,4 +1,4 @@
-import { CfnOutput, CfnResource, Fn, Stack } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, Fn, ReferenceStrength, Stack } from 'aws-cdk-lib';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -54,6 +54,8 @@ describe('the size estimator (lib/nag/estimate.ts)', () => {
     const producer = newStack(app, 'Producer');
     const consumer = newStack(app, 'Consumer');
     const topic = new sns.Topic(producer, 'Topic');
+    // The app's default is strong (cdk.json); a weak reference is what renders Fn::GetStackOutput.
+    (topic.node.defaultChild as CfnResource).applyCrossStackReferenceStrength(ReferenceStrength.WEAK);
     new CfnResource(consumer, 'Uses', { type: 'AWS::SSM::Parameter', properties: { Type: 'String', Value: topic.topicArn } });
     const model = synthesizedModel(consumer);
     const value = model.resource('Uses')!.Properties!.Value;

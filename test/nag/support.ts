@@ -11,7 +11,7 @@ export interface Finding {
   readonly description: string;
 }
 
-/** An app with the project's feature flags (cross-stack references as Fn::GetStackOutput) and no nag plugins. */
+/** An app with the project's feature flags (strong cross-stack references: exports read with Fn::ImportValue) and no nag plugins. */
 export function newApp(): App {
   // As lib/app.ts: the built-in CloudFormation schema check is slow, and cfn-lint covers it in CI.
   return new App({ context: TEST_CONTEXT, builtinCloudFormationValidation: false });

@@ -12,6 +12,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, ROLLBACK_METRICS } from '../lambda/shared/metrics';
+import { ROLLBACK_TIMEOUT_SECONDS } from '../lambda/rollback/budget';
 import { HandlerFunction } from './handler-function';
 import { acknowledgeKmsGrantWildcards, iam5ResourceFinding } from './nag';
 import type { TrafficControl } from './traffic-control';
@@ -52,8 +53,9 @@ export class AutomatedRollback extends Construct {
       vpc: props.vpc,
       encryptionKey: props.encryptionKey,
       logRetention: props.logRetention,
-      // Below the 120 s lease of the rollback marker, so a retry never overlaps a live attempt.
-      timeout: Duration.seconds(60),
+      // The worst case to traffic safe, the steps after it and the time kept to report a failure
+      // (lambda/rollback/budget.ts); the marker's claim lives as long as the invocation's remaining time.
+      timeout: Duration.seconds(ROLLBACK_TIMEOUT_SECONDS),
       environment: {
         ...props.trafficControl.topologyDocument.handlerEnvironment,
         RELEASE_STATE_MACHINE_ARN: props.releaseStateMachine.stateMachineArn,

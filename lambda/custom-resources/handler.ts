@@ -8,7 +8,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Context } from 'aws-lambda';
-import { clientConfig, type ClientOptions } from '../traffic/client-config';
+import { clientConfig, type ClientOptions, type RequestBounds } from '../traffic/client-config';
 import { type CfnEvent, type CfnResult, type Deadline, refuseAbandonedCalls, respond } from './cfn';
 
 export { type Deadline, failureReason, RESPONSE_MARGIN_MS } from './cfn';
@@ -24,11 +24,7 @@ export interface CustomResourceClients {
   readonly dynamodb: DynamoDBClient;
 }
 
-/** Bounds of one AWS call attempt (@smithy/node-http-handler options). */
-export interface RequestBounds {
-  readonly connectionTimeout: number;
-  readonly requestTimeout: number;
-}
+export type { RequestBounds } from '../traffic/client-config';
 
 /**
  * Per-request bounds of every AWS call: one stalled connection or response must not eat the whole
@@ -42,8 +38,7 @@ export function createCustomResourceClients(
   options: ClientOptions = {},
   bounds: RequestBounds = REQUEST_HANDLER,
 ): CustomResourceClients {
-  // Without throwOnRequestTimeout, a request past requestTimeout only logs a warning and keeps waiting.
-  const config = { ...clientConfig(options), requestHandler: { ...bounds, throwOnRequestTimeout: true } };
+  const config = clientConfig({ ...options, requestBounds: bounds });
   const clients = {
     elbv2: new ElasticLoadBalancingV2Client(config),
     ecs: new ECSClient(config),

@@ -7,8 +7,8 @@ import { clientConfig, type ClientOptions } from '../traffic/client-config';
 import { refuseAbandonedCalls } from '../custom-resources/cfn';
 import type { DatabaseCredentials } from './users';
 
-/** Per-attempt bounds: connect within 3 s, answer within 10 s (without throwOnRequestTimeout the SDK only warns). */
-const REQUEST_BOUNDS = { connectionTimeout: 3_000, requestTimeout: 10_000, throwOnRequestTimeout: true };
+/** Per-attempt bounds: connect within 3 s, answer within 10 s. */
+const REQUEST_BOUNDS = { connectionTimeout: 3_000, requestTimeout: 10_000 };
 
 /** Parses an RDS credentials secret; the error names the secret and the field, never a value. */
 export function parseCredentials(secretArn: string, secretString: string): DatabaseCredentials {
@@ -28,7 +28,7 @@ export function parseCredentials(secretArn: string, secretString: string): Datab
 
 /** The bootstrap's Secrets Manager client: bounded requests, no call after its request was answered at the deadline. */
 export function secretsManagerClient(options: ClientOptions = {}): SecretsManagerClient {
-  const client = new SecretsManagerClient({ ...clientConfig({ maxAttempts: 3, ...options }), requestHandler: REQUEST_BOUNDS });
+  const client = new SecretsManagerClient(clientConfig({ maxAttempts: 3, requestBounds: REQUEST_BOUNDS, ...options }));
   refuseAbandonedCalls(client);
   return client;
 }

@@ -1,29 +1,38 @@
 /**
  * Automated rollback on a rollback alarm (see README.md). Receives SDK clients and the topology; no module state.
  *
- * Order: validate the event → read (rules, ECS, marker; in parallel) → decide (ignore / duplicate / notify only) →
- * move traffic back to the stable color (one verified write per service; the first write of the invocation) →
- * claim the rollback marker → stop the running release execution → scale the failed color to 0 → ledger entry and
- * marker done (one transaction) → notification → metrics.
+ * Order: validate the event → read everything in parallel (rules, desired counts, the stable color's target health,
+ * marker, release record, newest ledger page) → decide (ignore / duplicate / notify only / unknown) → move traffic
+ * back to the stable color (every service at once, kept where it moved, the rest retried: the first write of the
+ * invocation) → claim the rollback marker → fence and stop the running release (revoke its lock, StopExecution) →
+ * read the weights again and correct a late write → scale the failed color to 0 → ledger entry, marker done and the
+ * notification to send (one transaction) → notification → marker notified → metrics.
+ *
+ * Invariant: after an invocation and its retries, no traffic is on the failing color, exactly one rollback is
+ * recorded and a notification went out — or the failure is loud (RollbackFailed / RollbackIncomplete metric, which
+ * alarm, an invocation error, and a notification attempt).
  */
 import { randomBytes } from 'node:crypto';
-import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { ListExecutionsCommand, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { Color, COLORS, otherColor, ServiceName, SERVICES } from '../shared/topology';
+import { readReleaseRecord } from '../release/record';
 import { AllClients } from '../traffic/notification-clients';
 import { call, nowOf, TrafficContext } from '../traffic/context';
-import { errorMessage, GuardRefused } from '../traffic/errors';
+import { errorMessage, GuardRefused, MoveIncomplete } from '../traffic/errors';
+import { revokeLock } from '../traffic/lock';
 import { appendLedgerQuietly, buildLedgerEntry, readLedger, WeightsByService } from '../traffic/ledger';
 import { logger } from '../traffic/logger';
 import { ScaleResult, scaleColor } from '../traffic/scale';
-import { shift, ShiftResult } from '../traffic/shift';
+import { moveAllTo, shift, ShiftResult } from '../traffic/shift';
+import { realSleep } from '../traffic/retry';
+import { attemptBoundMs } from '../traffic/client-config';
 import { publishTrafficWeights } from '../traffic/weights-metric';
-import { readRules, RuleState } from '../traffic/state';
-import { LEDGER_LOOKBACK, stableColorOf } from '../traffic/stable';
+import { readDesiredCounts, readRules, readTargetHealth, RuleState, TargetHealthSummary } from '../traffic/state';
+import { ActiveRelease, findStableColor, LEDGER_LOOKBACK, StableColor } from '../traffic/stable';
 import { formatWeights, weightsForPercent } from '../traffic/weights';
 import { RollbackFailed, RollbackIncomplete } from './errors';
 import { AlarmEvent, parseAlarmEvent } from './event';
-import { claimMarker, completeMarker, failMarker, readMarker, RollbackMarker } from './marker';
+import { claimMarker, completeMarker, failMarker, markNotified, readMarker, RollbackMarker } from './marker';
 import { emfLine, MetricSink, stdoutSink } from './metrics';
 import { formatWeightsByService, Notification, publish, publishQuietly } from './notify';
 
@@ -44,6 +53,11 @@ export interface RollbackContext extends TrafficContext {
   readonly invocationId?: string;
   /** Called once traffic is verified on the stable color (bench and tests). */
   readonly onSafe?: () => void;
+  /**
+   * How long to wait after revoking a stopped release's lock before reading the weights again, so that a write the
+   * release's Lambda had already sent lands before the check that corrects it. @default - one attempt bound (4 s)
+   */
+  readonly fenceSettleMs?: number;
 }
 
 interface Base {
@@ -83,41 +97,22 @@ export type RollbackOutcome =
       readonly timeToSafeMs: number;
     });
 
-interface EcsCounts {
-  readonly found: boolean;
-  readonly desiredCount: number;
-}
-
-/** Desired counts of every service and color (one DescribeServices call, no task definitions). */
-async function readDesiredCounts(ctx: TrafficContext): Promise<Record<ServiceName, Record<Color, EcsCounts>>> {
-  const names = SERVICES.flatMap((s) => COLORS.map((c) => ctx.topology.services[s].colors[c].serviceName));
-  const out = await call(ctx, 'ecs:DescribeServices', () =>
-    ctx.clients.ecs.send(new DescribeServicesCommand({ cluster: ctx.topology.clusterName, services: names })),
-  );
-  const byName = new Map((out.services ?? []).filter((s) => s.status !== 'INACTIVE').map((s) => [s.serviceName!, s]));
-  const result = {} as Record<ServiceName, Record<Color, EcsCounts>>;
-  for (const s of SERVICES) {
-    result[s] = {} as Record<Color, EcsCounts>;
-    for (const c of COLORS) {
-      const svc = byName.get(ctx.topology.services[s].colors[c].serviceName);
-      result[s][c] = { found: !!svc, desiredCount: svc?.desiredCount ?? 0 };
-    }
-  }
-  return result;
-}
-
 function weightsOf(rules: Record<ServiceName, RuleState>): WeightsByService {
   const out: WeightsByService = {};
   for (const s of SERVICES) out[s] = rules[s].weights;
   return out;
 }
 
-/** Stops every RUNNING execution of the release state machine; returns their ARNs. */
-async function stopReleaseExecutions(ctx: RollbackContext, sfn: SFNClient, event: AlarmEvent, failed: Color): Promise<string[]> {
+/**
+ * Fences and stops every RUNNING execution of the release state machine; returns their ARNs. Fence first: the lock of
+ * the execution (its owner is the execution ARN) is revoked before StopExecution, because a stopped execution's
+ * Lambda keeps running and its every fenced write re-checks the lock (traffic/shift.ts).
+ */
+async function stopReleaseExecutions(ctx: RollbackContext, sfn: SFNClient, event: AlarmEvent, failed: Color): Promise<{ stopped: string[]; revoked: string[] }> {
   const stateMachineArn = ctx.releaseStateMachineArn;
   if (!stateMachineArn) {
     logger.warn('RELEASE_STATE_MACHINE_ARN not set: no release execution to stop', { alarmName: event.alarmName });
-    return [];
+    return { stopped: [], revoked: [] };
   }
   const running: string[] = [];
   let nextToken: string | undefined;
@@ -131,7 +126,9 @@ async function stopReleaseExecutions(ctx: RollbackContext, sfn: SFNClient, event
   const cause =
     `Rollback alarm ${event.alarmName} (${failed}) of ${ctx.topology.environment} went to ALARM at ${event.time}: ` +
     `${event.reason}. Traffic was moved back to ${otherColor(failed)} by the rollback Lambda.`;
+  const revoked: string[] = [];
   for (const executionArn of running) {
+    if (await revokeLock(ctx, executionArn)) revoked.push(executionArn);
     try {
       await call(ctx, 'states:StopExecution', () =>
         sfn.send(new StopExecutionCommand({ executionArn, error: STOP_ERROR, cause: cause.slice(0, 32768) })),
@@ -141,7 +138,23 @@ async function stopReleaseExecutions(ctx: RollbackContext, sfn: SFNClient, event
       if ((e as { name?: string })?.name !== 'ExecutionDoesNotExist') throw e;
     }
   }
-  return running;
+  return { stopped: running, revoked };
+}
+
+/** The release in progress according to its record, an Error when the record cannot be read, undefined when none. */
+async function readActiveRelease(ctx: RollbackContext): Promise<ActiveRelease | Error | undefined> {
+  try {
+    const r = await readReleaseRecord(ctx);
+    return r?.stable && r.candidate ? { executionArn: r.executionArn, status: r.status, stable: r.stable, candidate: r.candidate } : undefined;
+  } catch (e) {
+    return e instanceof Error ? e : new Error(errorMessage(e));
+  }
+}
+
+/** Target health of every service of `color` (the shift's health guard reuses it). */
+async function readColorHealth(ctx: RollbackContext, color: Color): Promise<Record<ServiceName, TargetHealthSummary>> {
+  const out = await Promise.all(SERVICES.map((s) => readTargetHealth(ctx, ctx.topology.services[s].colors[color].targetGroupArn)));
+  return Object.fromEntries(SERVICES.map((s, i) => [s, out[i]])) as Record<ServiceName, TargetHealthSummary>;
 }
 
 /** Validates the event and rolls back if it is a rollback alarm in ALARM. See README.md for every outcome. */
@@ -183,63 +196,99 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
   const actor = ROLLBACK_ACTOR;
   const rollbackReason = `automatic rollback: rollback alarm ${alarmName} (${failed}) in ALARM since ${event.time}`;
   Object.assign(log, { failedColor: failed });
+  const loud = (name: 'RollbackFailed' | 'RollbackIncomplete', properties: Record<string, unknown>) =>
+    metric(emfLine(environment, { [name]: 1 }, { alarmName, failedColor: failed, ...properties }, nowOf(ctx)));
 
-  const [rules, ecs, marker, ledger] = await Promise.all([
+  // Every read at once: one round trip before the first write.
+  const [rules, desired, stableHealth, marker, release, ledger] = await Promise.all([
     readRules(ctx),
     readDesiredCounts(ctx),
+    readColorHealth(ctx, stable),
     readMarker(ctx, failed),
-    readLedger(ctx, LEDGER_LOOKBACK).catch((e) => {
-      logger.warn('could not read the ledger to find the stable color', { ...log, error: errorMessage(e) });
-      return [];
-    }),
+    readActiveRelease(ctx),
+    readLedger(ctx, LEDGER_LOOKBACK).catch((e: unknown) => (e instanceof Error ? e : new Error(errorMessage(e)))),
   ]);
   const weightsBefore = weightsOf(rules);
-  const stableFound = stableColorOf(weightsBefore, ledger);
+  const stableFound: StableColor = await findStableColor(ctx, weightsBefore, ledger, release);
   logger.info('rollback alarm in ALARM', { ...log, weights: weightsBefore, stable: stableFound, marker });
 
   const duplicate = (reason: string): RollbackOutcome => {
     logger.info('rollback not needed', { ...log, reason, weights: weightsBefore });
     return { status: 'duplicate', reason, alarmName, failedColor: failed, stableColor: stable, weights: weightsBefore };
   };
+  /** Nothing moved on purpose: a person decides. Loud when the notification cannot be sent. */
   const notifyOnly = async (reason: string, action: string): Promise<RollbackOutcome> => {
     logger.error('automatic rollback not possible; notifying only', { ...log, reason, weights: weightsBefore });
-    const notificationId = await publishQuietly(ctx, sns, {
+    const n: Notification = {
       kind: 'notify-only',
       event,
       failedColor: failed,
-      stableColor: stableFound.color,
+      stableColor: stableFound.color ?? stable,
       headline: `Rollback alarm ${alarmName} of ${failed} in ${environment} is in ALARM, and traffic was NOT moved: ${reason}.`,
       weightsBefore,
       weightsAfter: weightsBefore,
       done: [],
       action,
-    });
-    return {
-      status: 'notify-only',
-      reason,
-      alarmName,
-      failedColor: failed,
-      stableColor: stableFound.color,
-      weights: weightsBefore,
-      notificationId,
     };
+    let notificationId: string | undefined;
+    try {
+      notificationId = await publish(ctx, sns, n);
+    } catch (e) {
+      // Nobody would know that a person must act: as loud as a failed rollback.
+      const message = `${n.headline} The notification could not be published: ${errorMessage(e)}`;
+      logger.error('notify-only outcome, but the notification failed', { ...log, error: errorMessage(e) });
+      loud('RollbackFailed', { reason, notification: 'failed', error: errorMessage(e) });
+      throw new RollbackFailed(message, e);
+    }
+    return { status: 'notify-only', reason, alarmName, failedColor: failed, stableColor: n.stableColor, weights: weightsBefore, notificationId };
   };
 
   if (marker?.completedAtMs !== undefined && marker.completedAtMs >= event.timeMs) {
+    // Recorded already. A notification the recording invocation did not get to publish is sent now.
+    if (marker.notification && marker.ledgerSk) {
+      const n = JSON.parse(marker.notification) as Notification;
+      try {
+        await publish(ctx, sns, n);
+      } catch (e) {
+        loud('RollbackIncomplete', { failedSteps: ['notify'], error: errorMessage(e) });
+        throw new RollbackIncomplete(`rollback of ${failed} recorded (${marker.ledgerSk}), but its notification could not be published: ${errorMessage(e)}`, ['notify']);
+      }
+      await markNotified(ctx, { color: failed, ledgerSk: marker.ledgerSk });
+      return duplicate(`already handled: the rollback of ${failed} completed at ${marker.completedAt}; its notification was sent now`);
+    }
     return duplicate(`already handled: the rollback of ${failed} completed at ${marker.completedAt} after this alarm fired`);
+  }
+  if (stableFound.source === 'unknown') {
+    // Never a guess: moving all traffic to the other color is a rollback only if that color is the stable one.
+    const message = `automatic rollback of ${environment} NOT done: cannot tell which color is stable (${stableFound.why}); ${failed} may still carry traffic`;
+    logger.error('rollback failed: stable color unknown', { ...log, why: stableFound.why });
+    loud('RollbackFailed', { error: stableFound.why });
+    await publishQuietly(ctx, sns, {
+      kind: 'rollback-failed',
+      event,
+      failedColor: failed,
+      stableColor: stable,
+      headline: message,
+      weightsBefore,
+      weightsAfter: weightsBefore,
+      done: [],
+      action: `if ${stable} is the version to keep, move traffic to it by hand now (traffic CLI rollback --to ${stable}); the Lambda retries the event`,
+    });
+    throw new RollbackFailed(message);
   }
   if (stableFound.color === failed) {
     return notifyOnly(
-      stableFound.source === 'current'
-        ? `${failed} carries all traffic (it is the live color) and ${stable} has none to return to`
-        : `${failed} is the stable color (${stableFound.source === 'ledger' ? `it carried all traffic before the release, ledger entry ${stableFound.sk}` : 'the live color; the ledger does not show which color carried all traffic before'}); ` +
-            `moving all traffic to the new color ${stable} is not a rollback`,
+      stableFound.source === 'release'
+        ? `${failed} is the stable color of the release in progress (${stableFound.executionArn}); moving all traffic to the new color ${stable} is not a rollback`
+        : stableFound.source === 'current'
+          ? `${failed} carries all traffic (it is the live color) and ${stable} has none to return to`
+          : `${failed} is the stable color (it carried all traffic before the split, ledger entry ${stableFound.sk}); moving all traffic to the new color ${stable} is not a rollback`,
       stableFound.source === 'current'
         ? `investigate ${failed}; to undo a completed promote run the traffic CLI rollback naming ${stable} once it is running and healthy`
         : `investigate ${failed}; decide by hand whether to pause the release of ${stable}`,
     );
   }
-  const notRunning = SERVICES.filter((s) => !ecs[s][stable].found || ecs[s][stable].desiredCount === 0);
+  const notRunning = SERVICES.filter((s) => !desired[s][stable].found || desired[s][stable].desiredCount === 0);
   if (notRunning.length > 0) {
     return notifyOnly(
       `the stable color ${stable} is not running (${notRunning.map((s) => `${s}: desired count 0`).join(', ')})`,
@@ -247,7 +296,7 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
     );
   }
 
-  // 1. Traffic back to the stable color: the first write of this invocation.
+  // 1. Traffic back to the stable color: the first write of this invocation. Every service at once; what moved stays.
   let shifted: ShiftResult;
   try {
     shifted = await shift(ctx, {
@@ -257,6 +306,7 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
       rollback: true,
       ledgerOnSuccess: false,
       currentRules: rules,
+      guardState: { desired, health: Object.fromEntries(SERVICES.map((s) => [s, { [stable]: stableHealth[s] }])) },
       // Published below, once traffic is safe: nothing but the weight writes and their read-back before that.
       publishWeights: false,
     });
@@ -267,9 +317,12 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
         `${stable} cannot take the traffic; fix ${failed} or bring ${stable} back healthy, then roll back by hand`,
       );
     }
-    const message = `automatic rollback of ${environment} to ${stable} FAILED, ${failed} may still carry traffic: ${errorMessage(e)}`;
+    const partial = e instanceof MoveIncomplete && e.moved.length > 0;
+    const message =
+      `automatic rollback of ${environment} to ${stable} FAILED, ${failed} may still carry traffic` +
+      `${partial ? ` (${(e as MoveIncomplete).notMoved.join(', ')} not moved; ${(e as MoveIncomplete).moved.join(', ')} moved and kept)` : ''}: ${errorMessage(e)}`;
     logger.error('rollback failed: traffic not moved', { ...log, error: errorMessage(e) });
-    metric(emfLine(environment, { RollbackFailed: 1 }, { alarmName, failedColor: failed, error: errorMessage(e) }, nowOf(ctx)));
+    loud('RollbackFailed', { error: errorMessage(e) });
     const current = await readRules(ctx).then(weightsOf, () => undefined);
     await publishQuietly(ctx, sns, {
       kind: 'rollback-failed',
@@ -279,29 +332,30 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
       headline: message,
       weightsBefore,
       weightsAfter: current,
-      done: [],
-      action: `move traffic to ${stable} by hand now (traffic CLI rollback --to ${stable}), then check the listener rules`,
+      done: partial ? [`moved to ${stable}: ${(e as MoveIncomplete).moved.join(', ')} (kept)`] : [],
+      action: `move traffic to ${stable} by hand now (traffic CLI rollback --to ${stable}), then check the listener rules; the Lambda retries the event`,
     });
     throw new RollbackFailed(message, e);
   }
   const timeToSafeMs = Date.now() - started;
+  const target = weightsForPercent(stable, 100);
   const weightsAfter = shifted.weightsAfter;
   ctx.onSafe?.();
   logger.info('traffic verified on the stable color', { ...log, changed: shifted.changed, weightsAfter, timeToSafeMs });
   // Never throws; after the safe point, so the dashboard's weights follow without delaying safety.
   if (shifted.changed) await publishTrafficWeights(ctx, weightsAfter);
 
-  const failedScaledDown = SERVICES.every((s) => ecs[s][failed].desiredCount === 0);
-  if (!shifted.changed && failedScaledDown && marker?.state !== 'failed') {
-    return duplicate(`already rolled back: all traffic on ${stable} and ${failed} scaled to 0`);
+  const failedScaledDown = SERVICES.every((s) => desired[s][failed].desiredCount === 0);
+  if (!shifted.changed && failedScaledDown && marker?.state === 'done') {
+    return duplicate(`already rolled back: all traffic on ${stable} and ${failed} scaled to 0 (last rollback recorded ${marker.ledgerSk})`);
   }
 
   // 2. Claim: from here on exactly one invocation works and records.
   const owner = ctx.invocationId ?? `rollback:${randomBytes(8).toString('hex')}`;
   const done: string[] = [
     shifted.changed
-      ? `traffic moved to ${stable} (${formatWeights(weightsForPercent(stable, 100))}) on ${SERVICES.join(', ')}, verified by read-back`
-      : `traffic was already on ${stable} (${formatWeights(weightsForPercent(stable, 100))}), verified by read-back`,
+      ? `traffic moved to ${stable} (${formatWeights(target)}) on ${SERVICES.join(', ')}, verified by read-back`
+      : `traffic was already on ${stable} (${formatWeights(target)}), verified by read-back`,
   ];
   const errors: { step: string; error: string }[] = [];
   let claimed: boolean;
@@ -329,13 +383,15 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
     );
   }
 
-  // 3. Stop the release, 4. scale the failed color to 0.
+  // 3. Fence and stop the release.
   let stoppedExecutions: string[] = [];
   try {
-    stoppedExecutions = await stopReleaseExecutions(ctx, sfn, event, failed);
+    const r = await stopReleaseExecutions(ctx, sfn, event, failed);
+    stoppedExecutions = r.stopped;
     done.push(
-      stoppedExecutions.length
-        ? `stopped release execution${stoppedExecutions.length > 1 ? 's' : ''} ${stoppedExecutions.join(', ')} (error ${STOP_ERROR})`
+      r.stopped.length
+        ? `stopped release execution${r.stopped.length > 1 ? 's' : ''} ${r.stopped.join(', ')} (error ${STOP_ERROR}` +
+            `${r.revoked.length ? `; its release lock revoked first, so its Lambda cannot write any more` : ''})`
         : ctx.releaseStateMachineArn
           ? 'no release execution was running'
           : 'no release state machine configured: nothing to stop',
@@ -343,6 +399,23 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
   } catch (e) {
     errors.push({ step: 'stop release execution', error: errorMessage(e) });
   }
+
+  // 4. A write sent before the fence (a release step in flight) may land after our read-back: let it land, read
+  // again, and move back what it changed.
+  try {
+    await (ctx.retry?.sleep ?? realSleep)(ctx.fenceSettleMs ?? attemptBoundMs());
+    const again = await readRules(ctx);
+    const drifted = SERVICES.filter((s) => again[s].weights[failed] > 0);
+    if (drifted.length > 0) {
+      logger.error('a late write put traffic back on the failed color; moving it back', { ...log, weights: weightsOf(again) });
+      await moveAllTo(ctx, again, SERVICES, target);
+      done.push(`corrected a late write that put traffic back on ${failed} (${drifted.map((s) => `${s} ${formatWeights(again[s].weights)}`).join(', ')})`);
+    }
+  } catch (e) {
+    errors.push({ step: 'verify traffic after stopping the release', error: errorMessage(e) });
+  }
+
+  // 5. Scale the failed color to 0.
   let scale: ScaleResult | undefined;
   try {
     scale = await scaleColor(ctx, { color: failed, desiredCount: 0, actor, reason: `${rollbackReason}: scale ${failed} to 0` });
@@ -355,7 +428,19 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
     errors.push({ step: `scale ${failed} to 0`, error: errorMessage(e) });
   }
 
-  // 5. Record: ledger entry + marker done, in one transaction.
+  // 6. Record: ledger entry + marker done + the notification to send, in one transaction.
+  const notification: Notification = {
+    kind: 'rolled-back',
+    event,
+    failedColor: failed,
+    stableColor: stable,
+    headline:
+      `Automatic rollback of ${environment}: rollback alarm ${alarmName} of ${failed} went to ALARM; ` +
+      `all traffic is back on ${stable} (was ${formatWeightsByService(weightsBefore)}).`,
+    weightsBefore,
+    weightsAfter,
+    done,
+  };
   let ledgerSk: string | undefined;
   if (errors.length === 0) {
     const entry = buildLedgerEntry(ctx, {
@@ -373,15 +458,17 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
         metrics: event.metrics,
         failedColor: failed,
         stableColor: stable,
+        stableSource: stableFound.source,
         trafficChanged: shifted.changed,
         stoppedExecutions,
         scaledTo0: scale?.after,
         scalableTargets: scale?.scalableTargets,
         timeToSafeMs,
+        done,
       },
     });
     try {
-      if (await completeMarker(ctx, { color: failed, owner, ledgerEntry: entry })) {
+      if (await completeMarker(ctx, { color: failed, owner, ledgerEntry: entry, notification: JSON.stringify({ ...notification, done: [...done, `ledger entry ${entry.sk}`] }) })) {
         ledgerSk = entry.sk;
         logger.info('ledger: rollback', { ledger: entry });
         done.push(`ledger entry ${entry.sk}`);
@@ -399,7 +486,7 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
       `automatic rollback of ${environment}: traffic is back on ${stable} (verified), but ${failedSteps.join(', ')} failed: ` +
       errors.map((e) => `${e.step}: ${e.error}`).join('; ');
     logger.error('rollback incomplete', { ...log, errors, done });
-    metric(emfLine(environment, { RollbackIncomplete: 1 }, { alarmName, failedColor: failed, failedSteps }, nowOf(ctx)));
+    loud('RollbackIncomplete', { failedSteps });
     await failMarker(ctx, { color: failed, owner, error: message });
     await appendLedgerQuietly(ctx, {
       actor,
@@ -423,28 +510,17 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
     throw new RollbackIncomplete(message, failedSteps);
   }
 
-  // 6. Notify.
-  const notification: Notification = {
-    kind: 'rolled-back',
-    event,
-    failedColor: failed,
-    stableColor: stable,
-    headline:
-      `Automatic rollback of ${environment}: rollback alarm ${alarmName} of ${failed} went to ALARM; ` +
-      `all traffic is back on ${stable} (was ${formatWeightsByService(weightsBefore)}).`,
-    weightsBefore,
-    weightsAfter,
-    done,
-  };
+  // 7. Notify; the marker forgets the stored message once it is out.
   let notificationId: string | undefined;
   try {
     notificationId = await publish(ctx, sns, notification);
   } catch (e) {
-    // Everything is done and recorded; only the notification is missing. Fail the invocation so it is seen.
+    // Everything is done and recorded; the notification is stored in the marker and a retry of this event sends it.
     logger.error('rollback done but the notification failed', { ...log, error: errorMessage(e) });
-    metric(emfLine(environment, { RollbackIncomplete: 1 }, { alarmName, failedColor: failed, failedSteps: ['notify'] }, nowOf(ctx)));
+    loud('RollbackIncomplete', { failedSteps: ['notify'] });
     throw new RollbackIncomplete(`automatic rollback of ${environment} to ${stable} completed, but the notification failed: ${errorMessage(e)}`, ['notify']);
   }
+  await markNotified(ctx, { color: failed, ledgerSk: ledgerSk! });
   metric(emfLine(environment, { RollbackCompleted: 1, RollbackTimeToSafe: timeToSafeMs }, { alarmName, failedColor: failed }, nowOf(ctx)));
   logger.info('rollback completed', { ...log, done, weightsAfter, ledgerSk, notificationId });
   return {

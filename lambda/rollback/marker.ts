@@ -3,7 +3,19 @@
  * idempotent (see README.md).
  *
  *   { pk: "<environment>#rollback#<color>", state: "in-progress" | "done" | "failed", owner, leaseExpiresAt (epoch s),
- *     alarmName, eventId, eventTimeMs, startedAt, completedAtMs?, completedAt?, ledgerSk?, lastError? }
+ *     alarmName, eventId, eventTimeMs, startedAt, completedAtMs?, completedAt?, ledgerSk?, lastError?,
+ *     notification? (the message still to publish), notifiedAt? }
+ *
+ * The lease of an in-progress claim is the claiming invocation's remaining time (plus a margin): an invocation that
+ * dies after claiming blocks no other alarm's rollback for longer than it could have run, and a Lambda retry of the
+ * same event (same request id, so the same owner) takes its own claim back at once. The notification is stored with
+ * the ledger entry in the completing transaction and removed once published, so an invocation that dies between
+ * recording and notifying leaves it for the retry (`pendingNotification`).
+ *
+ * Why not Powertools' idempotency utility: it makes one handler call per EVENT payload idempotent, and stores the
+ * handler's result after it returns. A rollback is one per INCIDENT (the failed color), whichever alarm event reports
+ * it, and "recorded" must be written in the same DynamoDB transaction as the ledger entry, with the notification
+ * tracked separately; expressing that with the utility would need this item anyway.
  *
  * It never collides with the release lock (pk = "<environment>"). Its lease attribute is not called `expiresAt` so a
  * TTL on the lock table's lease attribute can never delete it.
@@ -30,9 +42,12 @@ export interface RollbackMarker {
   readonly completedAt?: string;
   readonly ledgerSk?: string;
   readonly lastError?: string;
+  /** The rolled-back notification (JSON of notify.ts Notification), stored until published. */
+  readonly notification?: string;
+  readonly notifiedAt?: string;
 }
 
-/** Default lease of an in-progress claim. The rollback Lambda's timeout must be shorter. */
+/** Lease of an in-progress claim when the invocation's remaining time is unknown (tests, CLI); the Lambda passes its own. */
 export const DEFAULT_LEASE_SECONDS = 120;
 
 export function markerKey(environment: string, color: Color): string {
@@ -105,7 +120,7 @@ export async function claimMarker(
  */
 export async function completeMarker(
   ctx: TrafficContext,
-  req: { color: Color; owner: string; ledgerEntry: LedgerEntry },
+  req: { color: Color; owner: string; ledgerEntry: LedgerEntry; notification: string },
 ): Promise<boolean> {
   const now = nowOf(ctx);
   const lost = Symbol('claim lost');
@@ -125,7 +140,8 @@ export async function completeMarker(
               Update: {
                 TableName: ctx.topology.lockTableName,
                 Key: toAttributes({ pk: markerKey(ctx.topology.environment, req.color) }),
-                UpdateExpression: 'SET #state = :done, completedAtMs = :ms, completedAt = :at, ledgerSk = :sk',
+                UpdateExpression:
+                  'SET #state = :done, completedAtMs = :ms, completedAt = :at, ledgerSk = :sk, notification = :n REMOVE notifiedAt',
                 ConditionExpression: '#owner = :owner AND #state = :inProgress',
                 ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner' },
                 ExpressionAttributeValues: toAttributes({
@@ -133,6 +149,7 @@ export async function completeMarker(
                   ':ms': now.getTime(),
                   ':at': now.toISOString(),
                   ':sk': req.ledgerEntry.sk,
+                  ':n': req.notification,
                   ':owner': req.owner,
                   ':inProgress': 'in-progress',
                 }),
@@ -174,5 +191,24 @@ export async function failMarker(ctx: TrafficContext, req: { color: Color; owner
     );
   } catch {
     // The lease runs out anyway; the caller already reports the failure loudly.
+  }
+}
+
+/** Marks the notification of the recorded rollback `ledgerSk` published (removes the stored message). Never throws. */
+export async function markNotified(ctx: TrafficContext, req: { color: Color; ledgerSk: string }): Promise<void> {
+  try {
+    await call(ctx, 'dynamodb:UpdateItem(rollback marker notified)', () =>
+      ctx.clients.dynamodb.send(
+        new UpdateItemCommand({
+          TableName: ctx.topology.lockTableName,
+          Key: toAttributes({ pk: markerKey(ctx.topology.environment, req.color) }),
+          UpdateExpression: 'SET notifiedAt = :at REMOVE notification',
+          ConditionExpression: 'ledgerSk = :sk',
+          ExpressionAttributeValues: toAttributes({ ':at': nowOf(ctx).toISOString(), ':sk': req.ledgerSk }),
+        }),
+      ),
+    );
+  } catch {
+    // At worst a retry of the event publishes the notification a second time.
   }
 }

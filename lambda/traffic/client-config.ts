@@ -15,6 +15,31 @@ export interface ClientOptions {
    * retried, with backoff and jitter, so retries are not multiplied by the SDK's.
    */
   readonly maxAttempts?: number;
+  /** Bounds of one attempt of every call. @default - TRAFFIC_REQUEST_BOUNDS */
+  readonly requestBounds?: RequestBounds;
+}
+
+/** Bounds of one AWS call attempt (@smithy/node-http-handler options). */
+export interface RequestBounds {
+  /** Milliseconds to establish the connection. */
+  readonly connectionTimeout: number;
+  /** Milliseconds the socket may stay idle waiting for the answer. */
+  readonly requestTimeout: number;
+}
+
+/**
+ * Every traffic-core call (rollback, release, switch, CLI): a stalled connection or response must not eat the whole
+ * invocation with no metric and no notification (the SDK's default has no request timeout). One attempt is bounded by
+ * connectionTimeout + requestTimeout = 4 s; the core's retry policy retries a timed-out attempt (TimeoutError is
+ * transient). The rollback's worst-case time to traffic safe is computed from these (lambda/rollback/budget.ts).
+ * The control-plane calls on that path (DescribeRules, ModifyRule, DescribeServices, DescribeTargetHealth, DynamoDB
+ * GetItem/Query) answer in well under a second.
+ */
+export const TRAFFIC_REQUEST_BOUNDS: RequestBounds = { connectionTimeout: 1_000, requestTimeout: 3_000 };
+
+/** The longest one attempt can take under `bounds`: connecting, then the idle timeout. */
+export function attemptBoundMs(bounds: RequestBounds = TRAFFIC_REQUEST_BOUNDS): number {
+  return bounds.connectionTimeout + bounds.requestTimeout;
 }
 
 /** SDK client config shared by every client (also used by the CLI for its CloudFormation client). */
@@ -24,6 +49,8 @@ export function clientConfig(options: ClientOptions = {}) {
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : options.profile ? { profile: options.profile } : {}),
     maxAttempts: options.maxAttempts ?? 1,
+    // Without throwOnRequestTimeout a request past requestTimeout only logs a warning and keeps waiting.
+    requestHandler: { ...(options.requestBounds ?? TRAFFIC_REQUEST_BOUNDS), throwOnRequestTimeout: true },
   };
 }
 

@@ -12,10 +12,15 @@ export type GuardName =
   | 'input'; // a request that cannot be satisfied as asked (e.g. restore the live color from itself)
 
 export abstract class TrafficError extends Error {
+  /** The error's name wherever it surfaces (Lambda errorType, Step Functions error, logs, ledger): a string literal. */
   abstract readonly code: string;
   constructor(message: string) {
     super(message);
-    this.name = new.target.name;
+    // The name comes from `code`, not from the class: the handler bundles are minified, which renames classes
+    // (`RollbackFailed` became two letters in the deployed code), and Lambda reports `error.name` as the errorType
+    // that Step Functions catchers, execution histories and failure records show. `code` is set by the subclass's
+    // field initializer after this constructor returns, hence a getter.
+    Object.defineProperty(this, 'name', { get: () => this.code, enumerable: false, configurable: true });
   }
 }
 
@@ -92,6 +97,23 @@ export class ShiftFailed extends TrafficError {
     readonly restored: boolean,
     readonly restoredServices: readonly string[],
     readonly cause?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A rollback-mode move (all traffic back to one color) did not reach every service after its retries. Unlike a
+ * coordinated shift it restores nothing: the services in `moved` carry no traffic on the failing color any more and
+ * stay that way; `notMoved` still need moving (a retry of the rollback moves only those).
+ */
+export class MoveIncomplete extends TrafficError {
+  readonly code = 'MoveIncomplete';
+  constructor(
+    message: string,
+    readonly moved: readonly string[],
+    readonly notMoved: readonly string[],
+    readonly errors: Readonly<Record<string, string>>,
   ) {
     super(message);
   }

@@ -3,7 +3,7 @@
  * (pk = environment, sk = ISO time + '#' + random suffix), and the same record logged as structured JSON.
  */
 import { randomBytes } from 'node:crypto';
-import { PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import { ServiceName } from '../shared/topology';
 import { call, ContextWith, nowOf } from './context';
 import { fromItems, toAttributes } from './dynamo-items';
@@ -83,6 +83,10 @@ export async function appendLedgerQuietly(ctx: ContextWith<'dynamodb'>, input: L
 
 /** Most recent ledger entries of the environment, newest first. */
 export async function readLedger(ctx: ContextWith<'dynamodb'>, limit = 50): Promise<LedgerEntry[]> {
+  return (await readLedgerPage(ctx, limit)).entries;
+}
+
+async function readLedgerPage(ctx: ContextWith<'dynamodb'>, limit: number, start?: Record<string, unknown>) {
   const out = await call(ctx, 'dynamodb:Query(ledger)', () =>
     ctx.clients.dynamodb.send(
       new QueryCommand({
@@ -91,8 +95,47 @@ export async function readLedger(ctx: ContextWith<'dynamodb'>, limit = 50): Prom
         ExpressionAttributeValues: toAttributes({ ':pk': ctx.topology.environment }),
         ScanIndexForward: false,
         Limit: limit,
+        ...(start ? { ExclusiveStartKey: start as QueryCommandInput['ExclusiveStartKey'] } : {}),
       }),
     ),
   );
-  return fromItems<LedgerEntry>(out.Items);
+  return { entries: fromItems<LedgerEntry>(out.Items), next: out.LastEvaluatedKey as Record<string, unknown> | undefined };
+}
+
+/**
+ * Walks the ledger newest first, page by page, until `pick` returns a value or `maxEntries` were read (undefined).
+ * `firstPage`: the newest entries already read (saves the first Query).
+ */
+export async function findInLedger<T>(
+  ctx: ContextWith<'dynamodb'>,
+  pick: (entry: LedgerEntry) => T | undefined,
+  options: { maxEntries?: number; pageSize?: number; firstPage?: readonly LedgerEntry[] } = {},
+): Promise<T | undefined> {
+  const max = options.maxEntries ?? 1000;
+  const pageSize = options.pageSize ?? 100;
+  let seen = 0;
+  let next: Record<string, unknown> | undefined;
+  let page: readonly LedgerEntry[] | undefined = options.firstPage;
+  if (page) {
+    for (const e of page) {
+      const v = pick(e);
+      if (v !== undefined) return v;
+    }
+    // A first page shorter than asked is the whole ledger; else continue after its last entry.
+    if (page.length === 0) return undefined;
+    seen = page.length;
+    const last = page[page.length - 1];
+    next = toAttributes({ pk: last.pk, sk: last.sk });
+  }
+  while (seen < max) {
+    const r: { entries: LedgerEntry[]; next?: Record<string, unknown> } = await readLedgerPage(ctx, Math.min(pageSize, max - seen), next);
+    for (const e of r.entries) {
+      const v = pick(e);
+      if (v !== undefined) return v;
+    }
+    seen += r.entries.length;
+    if (!r.next || r.entries.length === 0) return undefined;
+    next = r.next;
+  }
+  return undefined;
 }

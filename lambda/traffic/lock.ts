@@ -131,3 +131,30 @@ export async function assertLockHeld(ctx: TrafficContext, owner: string | undefi
   }
   return lock;
 }
+
+/**
+ * Revokes the lock if `owner` holds it (expired or not): the rollback fences a release execution it stops, whose
+ * Lambda may still be running, so that every later fenced write of that execution (shift.ts) is refused. Returns true
+ * when this call removed the lock, false when `owner` did not hold it. Never touches anyone else's lock.
+ */
+export async function revokeLock(ctx: TrafficContext, owner: string): Promise<boolean> {
+  validateOwner(owner);
+  try {
+    await call(ctx, 'dynamodb:DeleteItem(lock revoke)', () =>
+      ctx.clients.dynamodb.send(
+        new DeleteItemCommand({
+          TableName: ctx.topology.lockTableName,
+          Key: toAttributes({ pk: ctx.topology.environment }),
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: toAttributes({ ':owner': owner }),
+        }),
+      ),
+    );
+  } catch (e) {
+    if (isConditionalCheckFailed(e)) return false;
+    throw e;
+  }
+  logger.warn('release lock revoked', { environment: ctx.topology.environment, owner });
+  return true;
+}

@@ -5,13 +5,20 @@ import { GuardRefused } from './errors';
 import { readLedger } from './ledger';
 import { ScaleResult, scaleColor } from './scale';
 import { shift, ShiftResult } from './shift';
-import { LEDGER_LOOKBACK, stableColorOf } from './stable';
+import { findStableColor, LEDGER_LOOKBACK } from './stable';
 import { readRules } from './state';
 
-/** The stable color now (stable.ts): the one that carried all traffic most recently. */
+/**
+ * The stable color now (stable.ts): the one that carried all traffic most recently. Refuses (GuardRefused 'input')
+ * when it cannot be told: the caller names the color instead of this guessing it.
+ */
 async function stableColor(ctx: TrafficContext): Promise<{ color: Color; rules: Awaited<ReturnType<typeof readRules>> }> {
-  const [rules, ledger] = await Promise.all([readRules(ctx), readLedger(ctx, LEDGER_LOOKBACK)]);
-  return { color: stableColorOf(Object.fromEntries(SERVICES.map((s) => [s, rules[s].weights])), ledger).color, rules };
+  const [rules, ledger] = await Promise.all([readRules(ctx), readLedger(ctx, LEDGER_LOOKBACK).catch((e: Error) => e)]);
+  const stable = await findStableColor(ctx, Object.fromEntries(SERVICES.map((s) => [s, rules[s].weights])), ledger);
+  if (stable.source === 'unknown') {
+    throw new GuardRefused('input', `cannot tell which color is stable (${stable.why}); name the color (--to blue or --to green)`);
+  }
+  return { color: stable.color, rules };
 }
 
 /**

@@ -13,6 +13,17 @@ export interface RetryOptions {
   readonly random?: () => number;
   /** Called before each wait (logging). */
   readonly onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+  /**
+   * Epoch ms after which no new attempt may end: a retry is not started unless its wait plus `attemptBoundMs` ends by
+   * then, and the last error is thrown instead. The rollback Lambda sets it to its own deadline minus the time it needs
+   * to report a failure (metric, notification), so a call that keeps hanging fails loudly instead of timing the
+   * invocation out silently. @default - no deadline
+   */
+  readonly deadlineMs?: number;
+  /** The longest one attempt can take (client-config.ts attemptBoundMs). @default 0 */
+  readonly attemptBoundMs?: number;
+  /** Clock for the deadline. @default Date.now */
+  readonly clock?: () => number;
 }
 
 const THROTTLING = new Set([
@@ -75,6 +86,7 @@ export async function withRetry<T>(fn: () => Promise<T>, options: RetryOptions =
     } catch (error) {
       if (attempt >= maxAttempts || !isRetryable(error)) throw error;
       const delay = Math.round(random() * Math.min(cap, base * 2 ** (attempt - 1)));
+      if (options.deadlineMs !== undefined && (options.clock ?? Date.now)() + delay + (options.attemptBoundMs ?? 0) > options.deadlineMs) throw error;
       options.onRetry?.(error, attempt, delay);
       await sleep(delay);
     }

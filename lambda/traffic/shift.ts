@@ -4,8 +4,18 @@
  * A shift moves the listener-rule weights of the environment's services (frontend then backend, or one named service)
  * to a target. Before any shift that adds traffic to a color the guards run (weights valid, lock held, no rollback
  * alarm in ALARM, the color healthy in every AZ it serves); a refused shift changes nothing and writes a `refused`
- * ledger entry. Each write is read back (VerifyMismatch on difference). If a later service fails, the services already
- * written are restored to their previous weights and ShiftFailed (VerifyMismatch when a read-back differed) says so. Shifting to the weights already set is a
+ * ledger entry. No shift ever sends traffic to a color whose ECS service has desired count 0 (scaled down or scaling
+ * down: its targets may still answer health checks while they drain) or that has no healthy target.
+ *
+ * A coordinated shift writes service by service; each write is read back (VerifyMismatch on difference). If a later
+ * service fails, the services already written are restored to their previous weights and ShiftFailed (VerifyMismatch
+ * when a read-back differed) says so. A shift made for a lock owner (a release) re-checks right before each write that
+ * the owner still holds the lock (the fence: a release execution stopped by the rollback, whose Lambda still runs,
+ * must not write after the rollback revoked its lock).
+ *
+ * A rollback (`rollback: true`) is different: moving traffic OFF a failing color must never be undone. It writes every
+ * service at once, reads them all back, writes again whatever is not there yet (a failed or lost write), and throws
+ * MoveIncomplete naming what moved and what did not; it restores nothing. Shifting to the weights already set is a
  * no-op success that still verifies.
  *
  * Once every written rule has been verified (traffic is where it should be, never before or between the weight writes),
@@ -15,12 +25,12 @@
 import { Action, ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { Color, COLORS, ServiceName, SERVICES } from '../shared/topology';
 import { call, TrafficContext } from './context';
-import { errorMessage, GuardRefused, ShiftFailed, VerifyMismatch } from './errors';
+import { errorMessage, GuardRefused, MoveIncomplete, ShiftFailed, VerifyMismatch } from './errors';
 import { appendLedger, appendLedgerQuietly, LedgerAction, WeightsByService } from './ledger';
 import { assertLockHeld } from './lock';
 import { logger } from './logger';
 import { realSleep } from './retry';
-import { readAlarms, readRules, readTargetHealth, RuleState } from './state';
+import { DesiredCounts, readAlarms, readDesiredCounts, readRules, readTargetHealth, RuleState, TargetHealthSummary } from './state';
 import { publishTrafficWeights } from './weights-metric';
 import { addsTrafficTo, formatWeights, sameWeights, validateWeights, Weights, weightsForPercent } from './weights';
 
@@ -63,6 +73,15 @@ export interface ShiftRequest {
    * PutMetricData is not on that path.
    */
   readonly publishWeights?: boolean;
+  /**
+   * State the caller has just read for the guards (the rollback reads it in parallel with the rules, saving round trips
+   * before traffic is safe): desired counts of every service and color, target health of the colors gaining traffic.
+   * What is missing is read. @default - everything is read
+   */
+  readonly guardState?: {
+    readonly desired?: DesiredCounts;
+    readonly health?: Partial<Record<ServiceName, Partial<Record<Color, TargetHealthSummary>>>>;
+  };
 }
 
 export interface ShiftResult {
@@ -104,15 +123,63 @@ export function forwardActions(ctx: TrafficContext, rule: RuleState, weights: We
   );
 }
 
-/** Writes one rule's weights (with retries) and verifies them. */
-export async function writeWeights(ctx: TrafficContext, rule: RuleState, weights: Weights): Promise<void> {
-  if (!sameWeights(rule.weights, weights)) {
-    const actions = forwardActions(ctx, rule, weights);
-    await call(ctx, 'elbv2:ModifyRule', () =>
-      ctx.clients.elbv2.send(new ModifyRuleCommand({ RuleArn: rule.ruleArn, Actions: actions })),
-    );
-  }
+/** One ModifyRule (with retries). With `fence`, every attempt first checks that this owner still holds the lock. */
+async function modifyRule(ctx: TrafficContext, rule: RuleState, weights: Weights, fence?: string): Promise<void> {
+  const actions = forwardActions(ctx, rule, weights);
+  await call(ctx, 'elbv2:ModifyRule', async () => {
+    if (fence !== undefined) await assertLockHeld(ctx, fence);
+    return ctx.clients.elbv2.send(new ModifyRuleCommand({ RuleArn: rule.ruleArn, Actions: actions }));
+  });
+}
+
+/** Writes one rule's weights (with retries) and verifies them. With `fence`, only while that owner holds the lock. */
+export async function writeWeights(ctx: TrafficContext, rule: RuleState, weights: Weights, fence?: string): Promise<void> {
+  if (!sameWeights(rule.weights, weights)) await modifyRule(ctx, rule, weights, fence);
   await verifyWeights(ctx, rule.service, weights);
+}
+
+/**
+ * The rollback's move: every service to `target` at once, never undone. Pass 1 writes all services in parallel and
+ * reads them all back in one DescribeRules (a few reads for eventual consistency); pass 2 writes again, from the rules
+ * just read, every service not yet at `target` (its write failed, timed out, or was overwritten), and reads back.
+ * Returns when every service is at `target`; else throws MoveIncomplete naming what moved and what did not.
+ */
+export async function moveAllTo(
+  ctx: TrafficContext,
+  rules: Readonly<Record<ServiceName, RuleState>>,
+  services: readonly ServiceName[],
+  target: Weights,
+): Promise<Record<ServiceName, RuleState>> {
+  const sleep = ctx.retry?.sleep ?? realSleep;
+  const errors: Record<string, string> = {};
+  let current: Record<ServiceName, RuleState> = { ...rules };
+  let pending = services.filter((s) => !sameWeights(current[s].weights, target));
+  for (let pass = 1; pass <= 2; pass++) {
+    const results = await Promise.allSettled(pending.map((s) => modifyRule(ctx, current[s], target)));
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') errors[pending[i]] = errorMessage(r.reason);
+    });
+    // Read back every service, also those whose write failed: a timed-out write may have landed.
+    for (let read = 0; read < 3; read++) {
+      if (read > 0) await sleep(100 * 2 ** (read - 1));
+      try {
+        current = { ...current, ...(await readRules(ctx, services)) };
+      } catch (e) {
+        for (const s of services) errors[s] ??= `read-back failed: ${errorMessage(e)}`;
+        continue;
+      }
+      pending = services.filter((s) => !sameWeights(current[s].weights, target));
+      if (pending.length === 0) return current;
+    }
+    pending = services.filter((s) => !sameWeights(current[s].weights, target));
+  }
+  const moved = services.filter((s) => !pending.includes(s));
+  const message =
+    `rollback of ${ctx.topology.environment} to ${formatWeights(target)} incomplete after 2 passes: ` +
+    `${moved.length ? `moved ${moved.join(', ')} (kept); ` : ''}NOT moved ${pending
+      .map((s) => `${s} (${formatWeights(current[s].weights)}${errors[s] ? `: ${errors[s]}` : ''})`)
+      .join(', ')}`;
+  throw new MoveIncomplete(message, moved, pending, Object.fromEntries(pending.map((s) => [s, errors[s] ?? 'weights differ after the write'])));
 }
 
 function targetWeights(target: ShiftTarget): Weights {
@@ -141,14 +208,21 @@ async function runGuards(
 ): Promise<void> {
   if (gaining.length === 0) return;
   const checks = gaining.flatMap((color) => services.map((service) => ({ color, service })));
-  const [lock, alarms, health] = await Promise.allSettled([
+  const given = req.guardState;
+  const [lock, alarms, health, desired] = await Promise.allSettled([
     req.rollback ? Promise.resolve(undefined) : assertLockHeld(ctx, req.owner),
     req.rollback ? Promise.resolve([]) : readAlarms(ctx),
-    Promise.all(checks.map((c) => readTargetHealth(ctx, ctx.topology.services[c.service].colors[c.color].targetGroupArn))),
+    Promise.all(
+      checks.map(
+        (c) => given?.health?.[c.service]?.[c.color] ?? readTargetHealth(ctx, ctx.topology.services[c.service].colors[c.color].targetGroupArn),
+      ),
+    ),
+    given?.desired ?? readDesiredCounts(ctx),
   ]);
   if (lock.status === 'rejected') throw lock.reason;
   if (alarms.status === 'rejected') throw alarms.reason;
   if (health.status === 'rejected') throw health.reason;
+  if (desired.status === 'rejected') throw desired.reason;
 
   const firing = alarms.value.filter((a) => a.state === 'ALARM' && !req.ignoreAlarms?.includes(a.name));
   if (firing.length > 0) {
@@ -160,6 +234,15 @@ async function runGuards(
   const min = ctx.topology.minHealthyTargetsPerAz;
   for (const [i, { color, service }] of checks.entries()) {
     const h = health.value[i];
+    const d = desired.value[service][color];
+    // Desired count first: a service scaled to 0 keeps answering health checks until its tasks drain and stop, so
+    // healthy targets alone do not prove the color will still be there in a minute.
+    if (!d.found || d.desiredCount === 0) {
+      throw new GuardRefused(
+        'health',
+        `${service} ${color} ${d.found ? 'has desired count 0 (scaled down or scaling down)' : 'has no ECS service'}: no traffic to a color without running tasks`,
+      );
+    }
     if (h.registered === 0) throw new GuardRefused('health', `${service} ${color} has no registered targets`);
     if (req.rollback) {
       if (h.healthy === 0) throw new GuardRefused('health', `${service} ${color} has no healthy targets`);
@@ -214,10 +297,29 @@ export async function shift(ctx: TrafficContext, req: ShiftRequest): Promise<Shi
   for (const s of services) weightsAfter[s] = target;
   const changed = services.some((s) => !sameWeights(rules[s].weights, target!));
 
-  const written: ServiceName[] = [];
-  for (const service of services) {
+  if (req.rollback) {
     try {
-      await writeWeights(ctx, rules[service], target);
+      await moveAllTo(ctx, rules, services, target);
+    } catch (error) {
+      logger.error('rollback move incomplete', { environment, error: errorMessage(error) });
+      await appendLedgerQuietly(ctx, {
+        actor: req.actor,
+        action: 'shift-failed',
+        reason: errorMessage(error),
+        weightsBefore,
+        weightsAfter: await readRules(ctx, services)
+          .then((r) => weightsOf(r, services))
+          .catch(() => undefined),
+        detail: { requested: req.target, requestedAction: action, ...(error instanceof MoveIncomplete ? { moved: error.moved, notMoved: error.notMoved } : {}) },
+      });
+      throw error;
+    }
+  }
+
+  const written: ServiceName[] = [];
+  for (const service of req.rollback ? [] : services) {
+    try {
+      await writeWeights(ctx, rules[service], target, req.owner);
       written.push(service);
     } catch (error) {
       // Put back what we changed: the services written before, and this one if its write may have landed.
@@ -227,7 +329,8 @@ export async function shift(ctx: TrafficContext, req: ShiftRequest): Promise<Shi
       for (const s of toRestore) {
         try {
           const current = (await readRules(ctx, [s]))[s];
-          await writeWeights(ctx, current, rules[s].weights);
+          // Fenced too: once the lock is revoked (the rollback took over), putting weights back would fight it.
+          await writeWeights(ctx, current, rules[s].weights, req.owner);
           restored.push(s);
         } catch (re) {
           restoreErrors.push(`${s}: ${errorMessage(re)}`);

@@ -192,6 +192,27 @@ export function imageVersion(image: string | undefined): string {
   return colon > image.lastIndexOf('/') ? image.slice(colon + 1) : 'latest';
 }
 
+/** Whether each service of each color exists and how many tasks it should run. */
+export type DesiredCounts = Record<ServiceName, Record<Color, { readonly found: boolean; readonly desiredCount: number }>>;
+
+/** Desired counts of every service and color: one DescribeServices call, no task definitions (the rollback's read). */
+export async function readDesiredCounts(ctx: TrafficContext): Promise<DesiredCounts> {
+  const names = SERVICES.flatMap((s) => COLORS.map((c) => ctx.topology.services[s].colors[c].serviceName));
+  const out = await call(ctx, 'ecs:DescribeServices', () =>
+    ctx.clients.ecs.send(new DescribeServicesCommand({ cluster: ctx.topology.clusterName, services: names })),
+  );
+  const byName = new Map((out.services ?? []).filter((s) => s.status !== 'INACTIVE').map((s) => [s.serviceName!, s]));
+  const result = {} as DesiredCounts;
+  for (const s of SERVICES) {
+    result[s] = {} as DesiredCounts[ServiceName];
+    for (const c of COLORS) {
+      const svc = byName.get(ctx.topology.services[s].colors[c].serviceName);
+      result[s][c] = { found: !!svc, desiredCount: svc?.desiredCount ?? 0 };
+    }
+  }
+  return result;
+}
+
 /** ECS desired/running counts and image version of every service and color (one DescribeServices call). */
 export async function readEcs(ctx: TrafficContext): Promise<Record<ServiceName, Record<Color, EcsServiceState>>> {
   const names = SERVICES.flatMap((s) => COLORS.map((c) => ctx.topology.services[s].colors[c].serviceName));

@@ -2,7 +2,7 @@
 import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ECSClient } from '@aws-sdk/client-ecs';
+import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client, Rule } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Topology } from '../../lambda/shared/topology';
@@ -60,6 +60,8 @@ export function mocks() {
     now: () => NOW,
     randomSuffix: () => 'r4nd',
   };
+  // Every service of both colors runs 2 tasks unless a test says otherwise (the shift guard reads desired counts).
+  ecs.on(DescribeServicesCommand).resolves(runningServices());
   const restore = () => [elbv2, ecs, ddb, cloudwatch, autoscaling].forEach((m) => m.restore());
   return { elbv2, ecs, ddb, cloudwatch, autoscaling, ctx, restore };
 }
@@ -101,4 +103,17 @@ export function throttled() {
 
 export function conditionalCheckFailed() {
   return Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException', $metadata: {} });
+}
+
+/** DescribeServices output: every service of both colors ACTIVE with `desired` tasks, `overrides` by service name. */
+export function runningServices(desired = 2, overrides: Record<string, number> = {}) {
+  const names = Object.values(topology.services).flatMap((s) => Object.values(s.colors).map((c) => c.serviceName));
+  return {
+    services: names.map((serviceName) => ({
+      serviceName,
+      status: 'ACTIVE',
+      desiredCount: overrides[serviceName] ?? desired,
+      runningCount: overrides[serviceName] ?? desired,
+    })),
+  };
 }

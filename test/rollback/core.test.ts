@@ -1,7 +1,7 @@
 import { ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { PublishCommand } from '@aws-sdk/client-sns';
-import { PutItemCommand, TransactWriteItemsCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, QueryCommand, TransactWriteItemsCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { handleAlarmEvent, InvalidAlarmEvent, RollbackFailed, RollbackIncomplete } from '../../lambda/rollback';
 import { plain } from '../support/dynamo';
 import { EVENT_TIME, EXEC_ARN, event, throttled, topology, world, writes } from './helpers';
@@ -31,13 +31,15 @@ describe('GIVEN a green canary at 10% with a running release', () => {
       'ModifyRule',
       'ModifyRule',
       'UpdateItem', // claim
+      'DeleteItem', // the release's lock revoked (the fence) before
       'StopExecution',
       'RegisterScalableTarget',
       'UpdateService',
       'UpdateService',
       'PutItem', // the core's `scale` ledger entry
-      'TransactWriteItems', // the one `rollback` ledger entry + marker done
+      'TransactWriteItems', // the one `rollback` ledger entry + marker done + the notification to send
       'Publish',
+      'UpdateItem', // marker: notified
     ]);
     expect(w.state.weights).toEqual(ALL_BLUE);
     expect(w.state.desired).toMatchObject({ 'fe-green': 0, 'be-green': 0, 'fe-blue': 2, 'be-blue': 2 });
@@ -95,7 +97,8 @@ describe('GIVEN a green canary at 10% with a running release', () => {
     const err = await handleAlarmEvent(w.ctx, event()).catch((e) => e);
     expect(err).toBeInstanceOf(RollbackFailed);
     expect(err.message).toContain('green may still carry traffic');
-    expect(w.elbv2.commandCalls(ModifyRuleCommand)).toHaveLength(5);
+    // Both services at once, 5 attempts each, in two passes (the second from a fresh read): 2 × 5 × 2.
+    expect(w.elbv2.commandCalls(ModifyRuleCommand)).toHaveLength(20);
     expect(w.metrics).toEqual([expect.objectContaining({ Environment: 'dev', RollbackFailed: 1 })]);
     expect(w.metrics[0]._aws).toEqual({
       Timestamp: expect.any(Number),
@@ -175,7 +178,7 @@ describe('idempotency', () => {
     w = world({ weights: ALL_BLUE as never, desired: { blue: 2, green: 0 }, marker: { state: 'failed', owner: 'rollback:earlier' } });
     const out = await handleAlarmEvent(w.ctx, event());
     expect(out).toMatchObject({ status: 'rolled-back', trafficChanged: false });
-    expect(writes(w.order)).toEqual(['UpdateItem', 'StopExecution', 'RegisterScalableTarget', 'UpdateService', 'UpdateService', 'PutItem', 'TransactWriteItems', 'Publish']);
+    expect(writes(w.order)).toEqual(['UpdateItem', 'DeleteItem', 'StopExecution', 'RegisterScalableTarget', 'UpdateService', 'UpdateService', 'PutItem', 'TransactWriteItems', 'Publish', 'UpdateItem']);
   });
 
   test('WHEN the claim was taken over before recording THEN this invocation writes no rollback entry', async () => {
@@ -222,10 +225,56 @@ describe('which color is stable', () => {
     expect(w.state.weights).toEqual(ALL_BLUE);
   });
 
-  test('GIVEN no ledger history WHEN both colors carry traffic THEN the live color is taken as stable', async () => {
+  test('GIVEN no ledger history and no release WHEN both colors carry traffic THEN nothing moves and it fails loudly instead of guessing from the weights', async () => {
     w = world({ weights: { frontend: [25, 75], backend: [25, 75] }, ledger: [] });
+    const err = await handleAlarmEvent(w.ctx, event('green-5xx')).catch((e) => e);
+    expect(err).toBeInstanceOf(RollbackFailed);
+    expect(err.name).toBe('RollbackFailed');
+    expect(err.message).toContain('cannot tell which color is stable');
+    expect(w.order).not.toContain('ModifyRule');
+    expect(w.metrics).toEqual([expect.objectContaining({ RollbackFailed: 1 })]);
+    expect(published()[0].Subject).toContain('ROLLBACK FAILED');
+  });
+
+  test('GIVEN the ledger cannot be read and no release WHEN both colors carry traffic THEN nothing moves, loudly', async () => {
+    w = world();
+    w.ddb.on(QueryCommand).rejects(denied());
+    const err = await handleAlarmEvent(w.ctx, event('green-5xx')).catch((e) => e);
+    expect(err).toBeInstanceOf(RollbackFailed);
+    expect(err.message).toContain('the ledger could not be read');
+    expect(w.order).not.toContain('ModifyRule');
+  });
+
+  test('GIVEN the ledger cannot be read WHEN a release is in progress THEN its record names the stable color and the rollback happens', async () => {
+    w = world({ release: { executionArn: EXEC_ARN, status: 'running', stable: 'blue', candidate: 'green' } });
+    w.ddb.on(QueryCommand).rejects(denied());
     const out = await handleAlarmEvent(w.ctx, event('green-5xx'));
-    expect(out).toMatchObject({ status: 'notify-only', stableColor: 'green', reason: expect.stringContaining('the live color') });
+    expect(out).toMatchObject({ status: 'rolled-back', stableColor: 'blue' });
+    expect(w.state.weights).toEqual(ALL_BLUE);
+  });
+
+  test('GIVEN the release began long ago (its start is not on the first ledger page) WHEN the new color alarms in the final bake (100 % on it) THEN the release record makes it a rollback, not a notify-only', async () => {
+    const page = Array.from({ length: 50 }, (_, i) => ({
+      pk: 'dev',
+      sk: `2030-01-01T00:0${Math.floor(i / 10)}:${String(i % 10).padStart(2, '0')}.000Z#x`,
+      action: 'release:gate-passed',
+    }));
+    w = world({
+      weights: { frontend: [0, 100], backend: [0, 100] },
+      ledger: page as never,
+      release: { executionArn: EXEC_ARN, status: 'running', stable: 'blue', candidate: 'green' },
+    });
+    const out = await handleAlarmEvent(w.ctx, event('green-5xx'));
+    expect(out).toMatchObject({ status: 'rolled-back', failedColor: 'green', stableColor: 'blue', trafficChanged: true });
+    expect(w.state.weights).toEqual(ALL_BLUE);
+    expect(w.state.desired).toMatchObject({ 'fe-green': 0, 'be-green': 0, 'fe-blue': 2, 'be-blue': 2 });
+  });
+
+  test('GIVEN a release in progress WHEN its STABLE color alarms THEN only a notification (the new color is not proven)', async () => {
+    w = world({ weights: { frontend: [0, 100], backend: [0, 100] }, release: { executionArn: EXEC_ARN, status: 'running', stable: 'blue', candidate: 'green' } });
+    const out = await handleAlarmEvent(w.ctx, event('blue-5xx'));
+    expect(out).toMatchObject({ status: 'notify-only', reason: expect.stringContaining('stable color of the release in progress') });
+    expect(w.order).not.toContain('ModifyRule');
   });
 });
 

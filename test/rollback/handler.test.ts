@@ -53,9 +53,19 @@ describe('stableColorOf', () => {
     ] as never;
     expect(stableColorOf(mixed, ledger)).toEqual({ color: 'green', source: 'ledger', sk: '2' });
   });
-  test('ignores single-service shifts and falls back to the live color (blue on a tie)', () => {
+  test('ignores single-service shifts and, when nothing says, is unknown (never a guess from the weights)', () => {
     const ledger = [{ sk: '1', action: 'shift', weightsBefore: { frontend: { blue: 100, green: 0 } } }] as never;
-    expect(stableColorOf(mixed, ledger)).toEqual({ color: 'blue', source: 'live' });
+    expect(stableColorOf(mixed, ledger)).toMatchObject({ source: 'unknown', why: expect.stringContaining('no ledger entry within the 1 read') });
+  });
+  test('is the release\'s stable color while a release is in progress, even with all traffic on the new color', () => {
+    const release = { executionArn: 'x', status: 'running', stable: 'blue', candidate: 'green' } as const;
+    expect(stableColorOf(all('green'), [], release)).toEqual({ color: 'blue', source: 'release', executionArn: 'x' });
+    expect(stableColorOf(all('green'), [], { ...release, status: 'succeeded' })).toEqual({ color: 'green', source: 'current' });
+  });
+  test('is unknown when the ledger or the release record cannot be read and traffic is split', () => {
+    expect(stableColorOf(mixed, new Error('denied'))).toMatchObject({ source: 'unknown', why: expect.stringContaining('ledger could not be read: denied') });
+    expect(stableColorOf(mixed, [], new Error('denied'))).toMatchObject({ source: 'unknown', why: expect.stringContaining('release record could not be read') });
+    expect(stableColorOf(all('blue'), new Error('denied'), new Error('denied'))).toEqual({ color: 'blue', source: 'current' });
   });
 });
 

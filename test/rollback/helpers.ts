@@ -4,7 +4,7 @@
  */
 import { ApplicationAutoScalingClient, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, TransactWriteItemsCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, TransactWriteItemsCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import {
   DescribeRulesCommand,
@@ -64,6 +64,8 @@ export interface WorldOptions {
   ledger?: Partial<LedgerEntry>[];
   running?: string[];
   healthyTargets?: number;
+  /** The release record (lock table item `<env>#release`). @default - none */
+  release?: Record<string, unknown>;
 }
 
 /** A green canary at 10% with a RUNNING release, unless told otherwise. */
@@ -138,9 +140,14 @@ export function world(o: WorldOptions = {}) {
     log('RegisterScalableTarget');
     return {};
   });
-  ddb.on(GetItemCommand).callsFake(() => {
+  ddb.on(GetItemCommand).callsFake((input: { Key: { pk: { S: string } } }) => {
     log('GetItem');
+    if (input.Key.pk.S.endsWith('#release')) return o.release ? { Item: item({ pk: input.Key.pk.S, ...o.release }) } : {};
     return o.marker ? { Item: item(o.marker) } : {};
+  });
+  ddb.on(DeleteItemCommand).callsFake(() => {
+    log('DeleteItem');
+    return {};
   });
   ddb.on(QueryCommand).callsFake(() => {
     log('Query');

@@ -27,6 +27,9 @@ test('shift with currentRules skips its own DescribeRules before writing and sti
   const rules = await readRules(w.ctx);
   w.order.length = 0;
   await shift(w.ctx, { target: { to: 'blue', percent: 100 }, actor: 't', rollback: true, currentRules: rules });
-  expect(w.order.slice(0, 3)).toEqual(['DescribeTargetHealth', 'DescribeTargetHealth', 'ModifyRule']);
-  expect(w.order.filter((c) => c === 'DescribeRules')).toHaveLength(2);
+  // The guard's reads (target health of blue, desired counts), then the writes: no DescribeRules before them.
+  const firstWrite = w.order.indexOf('ModifyRule');
+  expect(w.order.slice(0, firstWrite).sort()).toEqual(['DescribeServices', 'DescribeTargetHealth', 'DescribeTargetHealth']);
+  // A rollback reads both services back in one DescribeRules.
+  expect(w.order.filter((c) => c === 'DescribeRules')).toHaveLength(1);
 });

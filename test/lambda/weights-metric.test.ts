@@ -1,3 +1,4 @@
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { DescribeAlarmsCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeRulesCommand, DescribeTargetHealthCommand, ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
@@ -118,7 +119,18 @@ describe('GIVEN all traffic on blue and the lock held by "me"', () => {
 describe('GIVEN a canary at 90/10', () => {
   test('WHEN promoting green THEN blue 0 and green 100 are published after the verify', async () => {
     statefulRules({ frontend: [90, 10], backend: [90, 10] });
-    m.ddb.on(QueryCommand).resolves({ Items: [] }); // no ledger: the stable color is the live one, blue
+    // The ledger: the canary's shift, from all traffic on blue (the stable color).
+    m.ddb.on(QueryCommand).resolves({
+      Items: [
+        marshall({
+          pk: 'dev',
+          sk: '2030-01-01T00:00:00.000Z#a',
+          action: 'shift',
+          weightsBefore: { frontend: { blue: 100, green: 0 }, backend: { blue: 100, green: 0 } },
+          weightsAfter: { frontend: { blue: 90, green: 10 }, backend: { blue: 90, green: 10 } },
+        }),
+      ],
+    });
     await promote(m.ctx, { owner: 'me', actor: 't' });
     expect(putInputs()).toEqual([
       {

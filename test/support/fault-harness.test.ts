@@ -286,7 +286,7 @@ describe('bundle runner: the deployed switch bundle as a Lambda', () => {
   // FINDING: lib/bundles.ts minifies without esbuild `keepNames`, so `this.name = new.target.name` (TrafficError) gives
   // the minified class name (e.g. "Y" for GuardRefused, "Ps" for ReleaseHeld): Lambda reports that as errorType, and the
   // state machine's Catch on 'ReleaseHeld' or Retry on named errors cannot match it. Flip to `test` once fixed.
-  test.failing('minified bundles keep the error class name as errorType (LockHeld)', async () => {
+  test('minified bundles keep the error class name as errorType (LockHeld)', async () => {
     const r = await lambda.invoke({ command: 'lock', owner: 'harness-b' });
     expect(r).toMatchObject({ ok: false, errorType: 'LockHeld' });
   });

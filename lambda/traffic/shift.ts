@@ -322,6 +322,8 @@ export async function shift(ctx: TrafficContext, req: ShiftRequest): Promise<Shi
       await writeWeights(ctx, rules[service], target, req.owner);
       written.push(service);
     } catch (error) {
+      // Fenced before the first write (the lock was revoked: a rollback took over): nothing changed, nothing to put back.
+      if (error instanceof GuardRefused && written.length === 0) throw error;
       // Put back what we changed: the services written before, and this one if its write may have landed.
       const toRestore = error instanceof VerifyMismatch ? [...written, service] : [...written];
       const restored: ServiceName[] = [];

@@ -1,7 +1,7 @@
 import { ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { PublishCommand } from '@aws-sdk/client-sns';
-import { PutItemCommand, QueryCommand, TransactWriteItemsCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, PutItemCommand, QueryCommand, TransactWriteItemsCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { handleAlarmEvent, InvalidAlarmEvent, RollbackFailed, RollbackIncomplete } from '../../lambda/rollback';
 import { plain } from '../support/dynamo';
 import { EVENT_TIME, EXEC_ARN, event, throttled, topology, world, writes } from './helpers';
@@ -343,5 +343,78 @@ describe('events that change nothing', () => {
     w = world();
     await expect(handleAlarmEvent(w.ctx, { source: 'aws.cloudwatch' })).rejects.toBeInstanceOf(InvalidAlarmEvent);
     expect(w.order).toEqual([]);
+  });
+});
+
+describe('partial failure and crashes (issue "Failure-safe", section 1)', () => {
+  test('WHEN an invocation died after claiming and before recording (marker in-progress, same request id) THEN its retry records exactly one rollback and notifies', async () => {
+    w = world({ weights: ALL_BLUE as never, desired: { blue: 2, green: 0 }, marker: { state: 'in-progress', owner: 'rollback:test', leaseExpiresAt: 9e9 } });
+    const out = await handleAlarmEvent(w.ctx, event());
+    expect(out).toMatchObject({ status: 'rolled-back', trafficChanged: false });
+    expect(w.order.filter((c) => c === 'TransactWriteItems')).toHaveLength(1);
+    expect(published()).toHaveLength(1);
+  });
+
+  test('WHEN an invocation died after recording and before notifying THEN the retry publishes the stored notification, records nothing more', async () => {
+    const stored = { kind: 'rolled-back', event: { alarmName: 'green-5xx', alarmArn: 'arn', state: 'ALARM', previousState: 'OK', time: EVENT_TIME.toISOString(), reason: 'r', metrics: {} }, failedColor: 'green', stableColor: 'blue', headline: 'Automatic rollback of dev', done: ['traffic moved'] };
+    w = world({
+      weights: ALL_BLUE as never,
+      desired: { blue: 2, green: 0 },
+      marker: { state: 'done', completedAtMs: EVENT_TIME.getTime() + 1, completedAt: 'x', ledgerSk: 'sk-1', notification: JSON.stringify(stored) },
+    });
+    const out = await handleAlarmEvent(w.ctx, event());
+    expect(out).toMatchObject({ status: 'duplicate', reason: expect.stringContaining('its notification was sent now') });
+    expect(writes(w.order)).toEqual(['Publish', 'UpdateItem']);
+    expect(published()[0].Subject).toBe('[dev] Automatic rollback: green alarm green-5xx');
+  });
+
+  test('the completing transaction stores the notification, and it is removed once published', async () => {
+    w = world();
+    await handleAlarmEvent(w.ctx, event());
+    const tx = plain(w.ddb.commandCalls(TransactWriteItemsCommand)[0].args[0].input).TransactItems;
+    expect(JSON.parse(tx[1].Update.ExpressionAttributeValues[':n'])).toMatchObject({ kind: 'rolled-back', failedColor: 'green' });
+    const last = plain(w.ddb.commandCalls(UpdateItemCommand).at(-1)!.args[0].input);
+    expect(last.UpdateExpression).toBe('SET notifiedAt = :at REMOVE notification');
+  });
+
+  test('fails WHEN a notify-only outcome cannot publish THEN it is loud (RollbackFailed, metric), not a success', async () => {
+    w = world();
+    w.sns.on(PublishCommand).rejects(denied());
+    const err = await handleAlarmEvent(w.ctx, event('blue-5xx')).catch((e) => e);
+    expect(err).toBeInstanceOf(RollbackFailed);
+    expect(err.message).toContain('The notification could not be published');
+    expect(w.metrics).toEqual([expect.objectContaining({ RollbackFailed: 1, notification: 'failed' })]);
+    expect(w.order).not.toContain('ModifyRule');
+  });
+
+  test('WHEN a stopped release\'s late write lands after the move THEN the same invocation moves it back and says so', async () => {
+    w = world();
+    // The release's last ModifyRule lands just as it is stopped.
+    w.sfn.on(StopExecutionCommand).callsFake(() => {
+      w.state.weights.frontend = [50, 50];
+      return {};
+    });
+    const out = await handleAlarmEvent(w.ctx, event());
+    expect(out.status).toBe('rolled-back');
+    expect(w.state.weights).toEqual(ALL_BLUE);
+    const tx = plain(w.ddb.commandCalls(TransactWriteItemsCommand)[0].args[0].input).TransactItems;
+    expect(tx[0].Put.Item.detail.done).toContainEqual(expect.stringContaining('corrected a late write that put traffic back on green (frontend blue 50 / green 50)'));
+  });
+
+  test('the release lock of the stopped execution is revoked before StopExecution (the fence)', async () => {
+    w = world();
+    await handleAlarmEvent(w.ctx, event());
+    expect(w.order.indexOf('DeleteItem')).toBeLessThan(w.order.indexOf('StopExecution'));
+    expect(plain(w.ddb.commandCalls(DeleteItemCommand)[0].args[0].input).ExpressionAttributeValues).toEqual({ ':owner': EXEC_ARN });
+  });
+
+  test('WHEN the backend write is denied THEN the frontend stays on blue and RollbackFailed says what moved', async () => {
+    w = world();
+    w.elbv2.on(ModifyRuleCommand, { RuleArn: 'arn:rule/backend' }).rejects(denied());
+    const err = await handleAlarmEvent(w.ctx, event()).catch((e) => e);
+    expect(err).toBeInstanceOf(RollbackFailed);
+    expect(err.message).toContain('(backend not moved; frontend moved and kept)');
+    expect(w.state.weights.frontend).toEqual([100, 0]);
+    expect(w.state.weights.backend).toEqual([90, 10]);
   });
 });

@@ -12,7 +12,8 @@ import { SERVICES } from '../../lambda/shared/topology';
 import { handleAlarmEvent, InvalidAlarmEvent, markerKey, RollbackContext, RollbackOutcome } from '../../lambda/rollback';
 import { acquireLock, destroyClients, fromItem, logger, readLedger, readLock, readRules, shift, toAttributes } from '../../lambda/traffic';
 import { AllClients, createAllClients } from '../../lambda/traffic/notification-clients';
-import { instrumentClients, Instrument, isReadCommand, publishedMessages, throttlingError } from '../support/instrument';
+import { ROUND_TRIPS_TO_SAFE } from '../../lambda/rollback/budget';
+import { instrumentClients, Instrument, isReadCommand, publishedMessages, roundTrips, throttlingError } from '../support/instrument';
 import { MotoServer, startMoto } from '../support/moto';
 import { alarmStateChangeEvent, buildReleaseFixture, ReleaseFixture, setAlarmState } from '../support/release';
 
@@ -148,7 +149,10 @@ describe('GIVEN a canary release of green at 10% with its execution running and 
   });
 
   test('WHEN it rolls back THEN the first write is a ModifyRule and both ModifyRules come before every other write', async () => {
-    await handleAlarmEvent(ctx, await fire(greenAlarms()[0]));
+    let atSafe = -1;
+    await handleAlarmEvent({ ...ctx, onSafe: () => (atSafe = inst.calls.length) }, await fire(greenAlarms()[0]));
+    // The budget (lambda/rollback/budget.ts) counts on this many sequential round trips to safe (warm).
+    expect(roundTrips(inst.calls.slice(0, atSafe))).toBe(ROUND_TRIPS_TO_SAFE);
     const writes = inst.calls.filter((c) => !isReadCommand(c.command));
     expect(writes.slice(0, 2).map((c) => c.command)).toEqual(['ModifyRule', 'ModifyRule']);
     expect(count(writes.map((c) => c.command), 'ModifyRule')).toBe(2);

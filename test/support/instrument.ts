@@ -36,6 +36,24 @@ export interface RecordedCall {
   output?: unknown;
   /** The error, once the call failed (including injected failures). */
   error?: unknown;
+  /** performance.now() when the call was sent and when it ended (round-trip analysis: `roundTrips`). */
+  readonly startedAt: number;
+  endedAt?: number;
+}
+
+/**
+ * The number of sequential round trips in `calls`: the longest chain of calls each sent after the previous one ended
+ * (calls sent together count once). What a reader of the code calls "round trips before X".
+ */
+export function roundTrips(calls: readonly RecordedCall[]): number {
+  const sorted = [...calls].sort((a, b) => a.startedAt - b.startedAt);
+  const depth: number[] = [];
+  sorted.forEach((c, i) => {
+    let before = 0;
+    for (let j = 0; j < i; j++) if (sorted[j].endedAt !== undefined && sorted[j].endedAt! <= c.startedAt) before = Math.max(before, depth[j]);
+    depth.push(before + 1);
+  });
+  return depth.length ? Math.max(...depth) : 0;
 }
 
 export interface Instrument {
@@ -83,21 +101,31 @@ export function instrumentClients(clients: object): Instrument {
       (next: InitializeHandler<any, any>, context: { commandName?: string }) => async (args: InitializeHandlerArguments<any>) => {
         const command = (context.commandName ?? 'Unknown').replace(/Command$/, '');
         const handler = currentHandler.getStore();
-        const call: RecordedCall = { client: name, command, input: args.input, seq: calls.length, ...(handler !== undefined ? { handler } : {}) };
+        const call: RecordedCall = {
+          client: name,
+          command,
+          input: args.input,
+          seq: calls.length,
+          startedAt: performance.now(),
+          ...(handler !== undefined ? { handler } : {}),
+        };
         calls.push(call);
         const pending = failures.get(command);
         if (pending && pending.length > 0) {
           const f = pending[0];
           if (--f.left <= 0) pending.shift();
           call.error = f.error();
+          call.endedAt = performance.now();
           throw call.error;
         }
         try {
           const result = await next(args);
           call.output = result.output;
+          call.endedAt = performance.now();
           return result;
         } catch (e) {
           call.error = e;
+          call.endedAt = performance.now();
           throw e;
         }
       },

@@ -11,6 +11,10 @@
  *                            "timestamp": "…" },
  *                 "previousState": { "value": "OK", "reason": "…", "timestamp": "…" },
  *                 "configuration": { … } } }
+ *
+ * Why not Powertools' parser utility: it brings a schema library (zod, tens of KB in every bundle, which must stay under
+ * 400 KB) to check a dozen fields; and the rule here is not only "valid or not" but "which problems, all at once", with
+ * the reason data kept as text when it is not JSON rather than refusing a rollback over it.
  */
 import { Color, COLORS, Topology } from '../shared/topology';
 import { InvalidAlarmEvent } from './errors';

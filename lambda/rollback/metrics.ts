@@ -2,6 +2,11 @@
  * CloudWatch metrics of the rollback Lambda as Embedded Metric Format log lines (no PutMetricData call, no extra
  * dependency, no IAM permission): Lambda's log pipeline turns each line into metric data points.
  *
+ * Why not Powertools' Metrics utility: it buffers metrics and writes them when the handler returns
+ * (publishStoredMetrics). The failure metrics here matter most when the invocation does NOT end normally — a crash or
+ * a timeout right after the failure — so each line is written the moment the failure is known. The format is the same
+ * EMF (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html).
+ *
  * Namespace SafeReleases, dimension Environment:
  *   RollbackFailed      1 when traffic could not be moved back to the stable color (page someone)
  *   RollbackIncomplete  1 when traffic is back on the stable color but a later step failed

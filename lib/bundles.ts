@@ -36,7 +36,9 @@ export const HANDLER_ESBUILD_OPTIONS: BuildOptions = {
   external: ['@smithy/core/event-streams', 'pg-native'],
   // In Lambda, credentials come from the environment only, so the default chain (SSO, INI, IMDS, …
   // ~90 KB) is swapped for the environment provider.
-  alias: { '@aws-sdk/credential-provider-node': './lambda/shared/lambda-credentials.ts' },
+  // mnemonist/lru-cache (with obliterator, ~7 KB) serves only DynamoDB endpoint discovery, which is off; a Map-based
+  // LRU with the same interface replaces it (lambda/shared/lru-cache.ts).
+  alias: { '@aws-sdk/credential-provider-node': './lambda/shared/lambda-credentials.ts', 'mnemonist/lru-cache': './lambda/shared/lru-cache.ts' },
   legalComments: 'none',
   // Some SDK dependencies call require(); ESM output needs it defined.
   banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },

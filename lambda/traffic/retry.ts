@@ -1,6 +1,12 @@
 /**
  * Retries throttling and transient AWS errors with exponential backoff and full jitter. Everything is injectable so
  * tests run without real sleeps.
+ *
+ * Why not the SDK's own retry strategy (clients run with maxAttempts 1; their request timeouts are the SDK's, see
+ * client-config.ts): the SDK's standard strategy knows nothing of the invocation's deadline (`deadlineMs`: no retry
+ * that could not end before the rollback must report its failure), draws from a client-wide retry quota that can
+ * refuse retries after a burst of failures (unpredictable on the 3 a.m. path, and it would make the computed worst case
+ * in lambda/rollback/budget.ts a guess), and cannot be driven with an injected clock and sleep in tests.
  */
 export interface RetryOptions {
   /** Total attempts including the first. Default 5. */

@@ -547,7 +547,10 @@ export async function finish(ctx: ReleaseContext, release: ReleaseState): Promis
     await scaleColor(ctx, { color: stable, desiredCount: 0, actor: release.actor, reason: `release done: rollback window over, scale ${stable} to 0` });
     scaledDown = true;
   } catch (e) {
-    problems.push(`scaling ${stable} to 0 failed: ${errorMessage(e)}`);
+    // The scale may have landed before the failure (e.g. its ledger entry failed): what ECS says decides.
+    const ecs = await readEcs(ctx).catch(() => undefined);
+    scaledDown = !!ecs && SERVICES.every((s) => ecs[s][stable].desiredCount === 0);
+    problems.push(`scaling ${stable} to 0 ${scaledDown ? `reported an error (${stable} is at desired 0)` : 'failed'}: ${errorMessage(e)}`);
   }
   if (scaledDown) {
     await putReleaseRecord(ctx, { executionArn: release.owner, status: 'succeeded', stable: candidate, candidate: stable, startedAt: release.startedAt }).catch((e) =>

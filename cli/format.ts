@@ -54,7 +54,9 @@ export function formatStatus(state: EnvironmentState, env: string): string {
 /** Lines explaining the release record: why a lock is held after a release ended, and what clears it (release and traffic status). */
 export function explainRecord(env: string, rec: ReleaseRecord | undefined, lock: LockInfo | undefined): string[] {
   const lines: string[] = [];
-  if (rec) lines.push(`release record: ${rec.executionArn} ${rec.status} (updated ${rec.updatedAt})${rec.error ? `: ${rec.error}` : ''}`);
+  // Only a record that explains something: a lock kept on purpose, an unfinished release.
+  if (rec?.status !== 'safe-failed' && rec?.status !== 'finish-incomplete') return lines;
+  lines.push(`release record: ${rec.executionArn} ${rec.status} (updated ${rec.updatedAt})${rec.error ? `: ${rec.error}` : ''}`);
   if (rec?.status === 'safe-failed') {
     lines.push(
       `  the safe state of that release FAILED${rec.done?.length ? ` after: ${rec.done.join('; ')}` : ' before changing anything'}; ` +

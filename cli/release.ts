@@ -195,7 +195,6 @@ export async function main(argv: readonly string[], deps: { stdout?: (l: string)
         out(SERVICES.map((s) => `${s.padEnd(9)} ${formatWeights(rules[s].weights)}`).join('\n'));
         const [rec, lock] = await Promise.all([readReleaseRecord(ctx), readLock(ctx)]);
         for (const line of explainRecord(args.env, rec, lock)) out(line);
-        if (lock) out(`release lock: ${lock.owner} until ${new Date(lock.expiresAt * 1000).toISOString()}${lock.expired ? ' (expired)' : ''}`);
         const exec = (await running()) ?? (await sfn.send(new ListExecutionsCommand({ stateMachineArn: arn, maxResults: 1 }))).executions?.[0];
         if (!exec) {
           out('no release has run yet');

@@ -187,8 +187,7 @@ async function execute(args: CliArgs, ctx: TrafficContext, owner: string): Promi
     case 'status': {
       // The release record only when it explains something (a kept lock, an unfinished release); never fails status.
       const [state, rec] = await Promise.all([readState(ctx), readReleaseRecord(ctx).catch(() => undefined)]);
-      const explain = rec?.status === 'safe-failed' || rec?.status === 'finish-incomplete' ? explainRecord(args.env, rec, state.lock) : [];
-      return [formatStatus(state, args.env), ...explain].join('\n');
+      return [formatStatus(state, args.env), ...explainRecord(args.env, rec, state.lock)].join('\n');
     }
     case 'shift': {
       const r = await withLock(() =>

@@ -1,6 +1,7 @@
 /** Human-readable rendering of the core's EnvironmentState. Pure. */
 import { COLORS, SERVICES } from '../lambda/shared/topology';
-import { EnvironmentState } from '../lambda/traffic';
+import type { ReleaseRecord } from '../lambda/release/record';
+import { EnvironmentState, LockInfo } from '../lambda/traffic';
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
@@ -49,3 +50,28 @@ export function formatStatus(state: EnvironmentState, env: string): string {
     ...SERVICES.map((s) => `  config/${env}.ts → services.${s}.colors.${state.idleColor}.version`),
   ].join('\n');
 }
+
+/** Lines explaining the release record: why a lock is held after a release ended, and what clears it (release and traffic status). */
+export function explainRecord(env: string, rec: ReleaseRecord | undefined, lock: LockInfo | undefined): string[] {
+  const lines: string[] = [];
+  // Only a record that explains something: a lock kept on purpose, an unfinished release.
+  if (rec?.status !== 'safe-failed' && rec?.status !== 'finish-incomplete') return lines;
+  lines.push(`release record: ${rec.executionArn} ${rec.status} (updated ${rec.updatedAt})${rec.error ? `: ${rec.error}` : ''}`);
+  if (rec?.status === 'safe-failed') {
+    lines.push(
+      `  the safe state of that release FAILED${rec.done?.length ? ` after: ${rec.done.join('; ')}` : ' before changing anything'}; ` +
+        `traffic may be split or on a color being scaled down. Check: npm run traffic -- status --env ${env}` +
+        (rec.stable ? `; put traffic on ${rec.stable} by hand: npm run traffic -- rollback --to ${rec.stable} --env ${env}` : ''),
+    );
+    if (lock && lock.owner === rec.executionArn) {
+      lines.push(`  the release lock is KEPT on purpose (no release starts on a half-rolled-back environment); once traffic is safe: npm run release -- unlock --env ${env}`);
+    }
+  } else if (rec?.status === 'finish-incomplete') {
+    lines.push(
+      `  the release reached 100% on ${rec.stable ?? 'the new color'} but its finish did not complete; nothing was rolled back. ` +
+        `Finish by hand: npm run traffic -- scale --color ${rec.candidate ?? '<old color>'} --count 0 --env ${env}`,
+    );
+  }
+  return lines;
+}
+

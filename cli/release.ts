@@ -1,10 +1,13 @@
 /**
  * Release CLI: starts and follows the environment's release state machine.
  *
- *   npm run release -- --env <dev|staging|production> [--strategy canary|blue-green] [--no-follow]
- *   npm run release -- status  --env X      current or last execution: step, weights, bake time left, gate results
+ *   npm run release -- --env <dev|staging|production> [--strategy canary|blue-green] [--force] [--no-follow]
+ *                                           --force: release a version a completed release replaced (a downgrade)
+ *   npm run release -- status  --env X      current or last execution: step, weights, bake time left, gate results,
+ *                                           the release record and lock (why a lock is held, how to clear it)
  *   npm run release -- abort   --env X      StopExecution, then the traffic core's rollback to the stable color
  *   npm run release -- approve --env X      SendTaskSuccess for the approval the running release waits for
+ *   npm run release -- unlock  --env X      clear the lock a failed safe state kept (record safe-failed) after checking traffic
  *   common: [--profile P] [--region R] [--endpoint URL]
  *
  * The state machine ARN and topology come from the outputs `ReleaseStateMachineArn` and `Topology` of `<Stage>-Stateless`.
@@ -26,27 +29,42 @@ import {
 } from '@aws-sdk/client-sfn';
 import { readReleaseRecord } from '../lambda/release/record';
 import { SERVICES } from '../lambda/shared/topology';
-import { clientConfig, ClientOptions, createClients, destroyClients, errorMessage, formatWeights, logger, readRules, rollback } from '../lambda/traffic';
+import {
+  clientConfig,
+  ClientOptions,
+  createClients,
+  destroyClients,
+  errorMessage,
+  formatWeights,
+  logger,
+  readLock,
+  readRules,
+  releaseLock,
+  rollback,
+} from '../lambda/traffic';
 import { ENVIRONMENTS, Environment, stackName, tokenize, UsageError } from './args';
+import { explainRecord } from './format';
 import { classifyError, EnvironmentError, loadTopology, reportError } from './traffic';
 
-const COMMANDS = ['start', 'status', 'abort', 'approve'] as const;
+const COMMANDS = ['start', 'status', 'abort', 'approve', 'unlock'] as const;
 type Command = (typeof COMMANDS)[number];
 
 export interface ReleaseArgs {
   command: Command;
   env: Environment;
   strategy?: 'canary' | 'blue-green';
+  /** Release even a downgrade (a version a completed release replaced). */
+  force?: boolean;
   follow: boolean;
   profile?: string;
   region?: string;
   endpoint?: string;
 }
 
-export const USAGE = `usage: npm run release -- [start|status|abort|approve] --env <dev|staging|production> [--strategy canary|blue-green] [--no-follow] [--profile P] [--region R] [--endpoint URL]`;
+export const USAGE = `usage: npm run release -- [start|status|abort|approve|unlock] --env <dev|staging|production> [--strategy canary|blue-green] [--force] [--no-follow] [--profile P] [--region R] [--endpoint URL]`;
 
 const RELEASE_VALUE_FLAGS = new Set(['env', 'strategy', 'profile', 'region', 'endpoint']);
-const RELEASE_BOOLEAN_FLAGS = new Set(['help', 'no-follow']);
+const RELEASE_BOOLEAN_FLAGS = new Set(['help', 'no-follow', 'force']);
 
 export function parseReleaseArgs(argv: readonly string[]): ReleaseArgs {
   const { flags, positional } = tokenize(argv, RELEASE_VALUE_FLAGS, RELEASE_BOOLEAN_FLAGS);
@@ -60,10 +78,12 @@ export function parseReleaseArgs(argv: readonly string[]): ReleaseArgs {
   const strategy = flags.get('strategy');
   if (strategy !== undefined && strategy !== 'canary' && strategy !== 'blue-green') throw new UsageError(`--strategy must be canary or blue-green, got '${strategy}'`);
   if (strategy !== undefined && command !== 'start') throw new UsageError('--strategy is an option of start only');
+  if (flags.has('force') && command !== 'start') throw new UsageError('--force is an option of start only');
   return {
     command,
     env: env as Environment,
     ...(strategy ? { strategy } : {}),
+    ...(flags.has('force') ? { force: true } : {}),
     follow: !flags.has('no-follow'),
     ...(flags.has('profile') ? { profile: flags.get('profile') } : {}),
     ...(flags.has('region') ? { region: flags.get('region') } : {}),
@@ -165,7 +185,7 @@ export async function main(argv: readonly string[], deps: { stdout?: (l: string)
     switch (args.command) {
       case 'start': {
         const actor = `cli:${safeUser()}@${hostname()}`;
-        const started = await sfn.send(new StartExecutionCommand({ stateMachineArn: arn, input: JSON.stringify({ actor, ...(args.strategy ? { strategy: args.strategy } : {}) }) }));
+        const started = await sfn.send(new StartExecutionCommand({ stateMachineArn: arn, input: JSON.stringify({ actor, ...(args.strategy ? { strategy: args.strategy } : {}), ...(args.force ? { force: true } : {}) }) }));
         out(`release of ${args.env} started: ${started.executionArn}`);
         if (!args.follow) return 0;
         return (await follow(sfn, started.executionArn!, out, deps.pollMs ?? 5000)) === 'SUCCEEDED' ? 0 : 1;
@@ -173,6 +193,8 @@ export async function main(argv: readonly string[], deps: { stdout?: (l: string)
       case 'status': {
         const rules = await readRules(ctx);
         out(SERVICES.map((s) => `${s.padEnd(9)} ${formatWeights(rules[s].weights)}`).join('\n'));
+        const [rec, lock] = await Promise.all([readReleaseRecord(ctx), readLock(ctx)]);
+        for (const line of explainRecord(args.env, rec, lock)) out(line);
         const exec = (await running()) ?? (await sfn.send(new ListExecutionsCommand({ stateMachineArn: arn, maxResults: 1 }))).executions?.[0];
         if (!exec) {
           out('no release has run yet');
@@ -193,6 +215,24 @@ export async function main(argv: readonly string[], deps: { stdout?: (l: string)
         const to = rec && rec.executionArn === exec?.executionArn ? rec.stable : undefined;
         const r = await rollback(ctx, { to, actor: `cli:${safeUser()}`, reason: 'release aborted' });
         out(`rolled back to ${r.to}: ${SERVICES.map((s) => `${s} ${formatWeights(r.shift.weightsAfter[s]!)}`).join(', ')}`);
+        return 0;
+      }
+      case 'unlock': {
+        const [rec, lock] = await Promise.all([readReleaseRecord(ctx), readLock(ctx)]);
+        if (!lock) {
+          out(`the release lock of ${args.env} is free`);
+          return 0;
+        }
+        // Only the lock a failed safe state kept on purpose; anything else is a running release or a traffic CLI command.
+        if (!rec || rec.status !== 'safe-failed' || rec.executionArn !== lock.owner) {
+          err(
+            `refused: the release lock of ${args.env} is held by ${lock.owner}, which is not a release whose safe state failed ` +
+              `(record: ${rec ? `${rec.executionArn} ${rec.status}` : 'none'}); wait for it, or abort it (npm run release -- abort --env ${args.env})`,
+          );
+          return 1;
+        }
+        await releaseLock(ctx, lock.owner);
+        out(`released the lock kept by ${lock.owner} (safe-failed: ${rec.error ?? 'no error recorded'}); check traffic with npm run traffic -- status --env ${args.env}`);
         return 0;
       }
       case 'approve': {

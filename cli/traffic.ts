@@ -41,7 +41,8 @@ import {
   WeightsByService,
 } from '../lambda/traffic';
 import { CliArgs, Environment, parseArgs, stackName, USAGE, UsageError } from './args';
-import { formatStatus } from './format';
+import { explainRecord, formatStatus } from './format';
+import { readReleaseRecord } from '../lambda/release/record';
 import { HttpGet } from '../lambda/release/pretraffic';
 import { formatHealthResults, runHealthcheck, testListenerOf } from './healthcheck';
 
@@ -183,8 +184,11 @@ async function execute(args: CliArgs, ctx: TrafficContext, owner: string): Promi
     }
   };
   switch (args.command) {
-    case 'status':
-      return formatStatus(await readState(ctx), args.env);
+    case 'status': {
+      // The release record only when it explains something (a kept lock, an unfinished release); never fails status.
+      const [state, rec] = await Promise.all([readState(ctx), readReleaseRecord(ctx).catch(() => undefined)]);
+      return [formatStatus(state, args.env), ...explainRecord(args.env, rec, state.lock)].join('\n');
+    }
     case 'shift': {
       const r = await withLock(() =>
         shift(ctx, { target: { to: args.to, percent: args.percent }, service: args.service, owner, actor, reason: args.reason }),

@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -21,6 +22,7 @@ import {
   stateMachineTimeoutSeconds,
   TASK_TIMEOUT_SECONDS,
 } from '../lambda/release/policy';
+import { METRICS_NAMESPACE, RELEASE_METRICS } from '../lambda/shared/metrics';
 import type { Color } from '../lambda/shared/topology';
 import type { IWeightedListenerRule } from './routing';
 import { grantWeightsMetric } from './traffic-control';
@@ -83,6 +85,10 @@ export interface ReleaseStateMachineProps {
 
 /** Error name of a release held for an alarm of the stable color (lambda/release/errors.ts ReleaseHeld). */
 export const RELEASE_HELD_ERROR = 'ReleaseHeld';
+/** Error name of a step that found the weights changed by someone else (lambda/release/errors.ts OperatorOverride): held too. */
+export const OPERATOR_OVERRIDE_ERROR = 'OperatorOverride';
+/** Name of the Fail state (and error) of a Finish that did not complete; never followed by a rollback. */
+export const FINISH_INCOMPLETE_ERROR = 'FinishIncomplete';
 
 /** Errors of Lambda itself (not of the handler's code) worth another attempt. */
 const TRANSIENT_ERRORS = [
@@ -99,8 +105,11 @@ const TRANSIENT_ERRORS = [
  *
  * Preflight (lock, alarms, versions) → Backup? → Migration? (RunTask + poll) → ScaleUp → WaitForStable loop →
  * PreTraffic (test listener) → Shift → Bake → Gate [→ Approval after the first canary step] → … → 100% →
- * FinalBake → FinalGate → RollbackWindow → WindowGate → Finish (old color to 0, unlock); Shift and the gates may end in
- * HoldState → ReleaseHeld.
+ * FinalBake → FinalGate → RollbackWindow → WindowGate → Finish (old color to 0, unlock); Shift, the gates and Finish may
+ * end in HoldState → ReleaseHeld (an alarm of the stable color, or OperatorOverride: someone else moved the weights).
+ * Finish never goes to SafeState: once the new color serves 100% and the window passed, a failure (at or after the
+ * scale-down of the old color, which is irreversible) is reported and ends in FinishIncomplete, never in a rollback.
+ * A safe state whose own work fails emits ReleaseSafeStateFailed (alarmed here) and ends in SafeStateFailed.
  *
  * Every Task has a timeout, retries Lambda's transient errors and catches everything into SafeState: traffic back to
  * the stable color if any moved (then the new color to 0), lock released, notification, Fail. The gates judge the new
@@ -118,6 +127,8 @@ export class ReleaseStateMachine extends Construct {
   readonly backupHandler?: HandlerFunction;
   /** Log group of the state machine (level ALL, with execution data). */
   readonly logGroup: logs.LogGroup;
+  /** ReleaseSafeStateFailed ≥ 1 in a minute: the safe state could not put traffic back safely; notifies the topic. */
+  readonly safeStateFailedAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: ReleaseStateMachineProps) {
     super(scope, id);
@@ -178,7 +189,9 @@ export class ReleaseStateMachine extends Construct {
     const failed = new sfn.Fail(this, 'ReleaseFailed', { errorPath: '$.error.Error', causePath: '$.error.Cause', comment: 'Safe state reached: traffic on the stable color, lock released' });
     const safeStateFailed = new sfn.Fail(this, 'SafeStateFailed', {
       error: 'SafeStateFailed',
-      cause: 'The safe state itself failed: check traffic and the lock by hand (npm run traffic -- status --env <env>)',
+      cause:
+        'The safe state itself failed (record safe-failed, ReleaseSafeStateFailed alarm, lock kept on purpose): check traffic by hand ' +
+        '(npm run release -- status --env <env>), then clear the lock (npm run release -- unlock --env <env>)',
     });
     const safeState = this.task('SafeState', { step: 'safe', 'executionId.$': '$$.Execution.Id', 'release.$': '$.release', 'error.$': '$.error' }, '$.safe', {
       catchToSafe: false,
@@ -206,13 +219,20 @@ export class ReleaseStateMachine extends Construct {
     hold.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2 });
     hold.addCatch(holdFailed, { resultPath: '$.holdError' });
     hold.next(heldEnd);
+    // Finish failed: the new color is at 100% after its rollback window; the step reported what it could (record
+    // finish-incomplete, ledger, notification) and the Abandoned clean-up reports the rest. Never a rollback.
+    const finishIncomplete = new sfn.Fail(this, 'FinishIncomplete', {
+      error: FINISH_INCOMPLETE_ERROR,
+      causePath: '$.error.Cause',
+      comment: 'Finish did not complete: traffic stays on the new color, nothing rolled back; the notification names the commands',
+    });
     const t = (
       id: string,
       payload: Record<string, unknown>,
       resultPath: string,
-      opts: { comment?: string; resultSelector?: Record<string, unknown>; lambdaFunction?: lambda.IFunction; holdable?: boolean } = {},
+      opts: { comment?: string; resultSelector?: Record<string, unknown>; lambdaFunction?: lambda.IFunction; holdable?: boolean; catchAll?: sfn.IChainable } = {},
     ) =>
-      this.task(id, payload, resultPath, { ...opts, catchToSafe: true, safeState, held: opts.holdable ? hold : undefined });
+      this.task(id, payload, resultPath, { ...opts, catchToSafe: true, safeState: opts.catchAll ?? safeState, held: opts.holdable ? hold : undefined });
     const release = { 'release.$': '$.release' };
     const poll = { 'done.$': '$.done', 'detail.$': '$.detail' };
 
@@ -268,7 +288,11 @@ export class ReleaseStateMachine extends Construct {
     const finalGate = t('FinalGate', { step: 'gate', phase: 'final', ...release }, '$.release', { holdable: true });
     const window = new sfn.Wait(this, 'RollbackWindow', { time: sfn.WaitTime.duration(Duration.seconds(policy.rollbackWindowSeconds)), comment: 'Old color keeps running' });
     const windowGate = t('WindowGate', { step: 'gate', phase: 'window', ...release }, '$.release', { holdable: true });
-    const finish = t('Finish', { step: 'finish', ...release }, '$.result', { comment: 'Old color to 0, release the lock' });
+    const finish = t('Finish', { step: 'finish', ...release }, '$.result', {
+      comment: 'Lock still ours and weights still the release\'s 100% (else OperatorOverride → Held); old color to 0, release the lock; any later failure → FinishIncomplete, never SafeState',
+      holdable: true,
+      catchAll: finishIncomplete,
+    });
 
     scaleUp.next(waitStable);
     waitStable.next(checkStable);
@@ -346,13 +370,32 @@ export class ReleaseStateMachine extends Construct {
             step: 'abandoned',
             executionArn: events.EventField.fromPath('$.detail.executionArn'),
             status: events.EventField.fromPath('$.detail.status'),
-            // A held release (ReleaseHeld, or HoldFailed when recording the hold failed) must not be rolled back.
+            // A held release (ReleaseHeld, OperatorOverride, or HoldFailed when recording the hold failed) and a
+            // FinishIncomplete must not be rolled back.
             error: events.EventField.fromPath('$.detail.error'),
           }),
           retryAttempts: 4,
         }),
       ],
     });
+
+    // The safe state could not finish its own work (or found the stable color not running): the release lock is kept,
+    // the record says safe-failed; someone must look now.
+    this.safeStateFailedAlarm = new cloudwatch.Alarm(this, 'SafeStateFailedAlarm', {
+      alarmDescription: `${topology.environment}: RELEASE SAFE STATE FAILED: traffic may not be on a running color and the release lock is kept; see npm run release -- status --env ${topology.environment}`,
+      metric: new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: RELEASE_METRICS.safeStateFailed,
+        dimensionsMap: { Environment: topology.environment },
+        statistic: 'Sum',
+        period: Duration.minutes(1),
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.safeStateFailedAlarm.addAlarmAction(new cwActions.SnsAction(props.notificationTopic));
   }
 
   private task(
@@ -380,8 +423,8 @@ export class ReleaseStateMachine extends Construct {
       comment: opts.comment,
     });
     task.addRetry({ errors: TRANSIENT_ERRORS, interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
-    // Catchers are evaluated in order: ReleaseHeld must come before States.ALL.
-    if (opts.held) task.addCatch(opts.held, { errors: [RELEASE_HELD_ERROR], resultPath: '$.error' });
+    // Catchers are evaluated in order: ReleaseHeld and OperatorOverride must come before States.ALL.
+    if (opts.held) task.addCatch(opts.held, { errors: [RELEASE_HELD_ERROR, OPERATOR_OVERRIDE_ERROR], resultPath: '$.error' });
     if (opts.catchToSafe && opts.safeState) task.addCatch(opts.safeState, { resultPath: '$.error' });
     return task;
   }
@@ -439,8 +482,10 @@ export class ReleaseStateMachine extends Construct {
     const alarmArns = [...new Set([...props.alarms, ...(props.comparisonAlarms?.blue ?? []), ...(props.comparisonAlarms?.green ?? [])])].map((a) => a.alarmArn);
     if (alarmArns.length > 0) add(['cloudwatch:DescribeAlarms'], alarmArns);
     // GetItem covers the lock and the topology document, both items of the lock table.
+    // GetItem covers the rollback Lambda's marker items too (the safe state reads whether it already rolled back).
     props.lockTable.grant(fn, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
-    props.ledgerTable.grant(fn, 'dynamodb:PutItem');
+    // Query: preflight reads completed releases (refuses a downgrade).
+    props.ledgerTable.grant(fn, 'dynamodb:PutItem', 'dynamodb:Query');
     for (const key of new Set([props.lockTable.encryptionKey, props.ledgerTable.encryptionKey].filter((k): k is kms.IKey => !!k))) {
       key.grant(fn, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*');
     }

@@ -38,6 +38,8 @@ export interface ReleaseClients {
 export interface ReleaseContext extends TrafficContext {
   readonly release: ReleaseClients;
   readonly settings: ReleaseSettings;
+  /** Where metric lines (Embedded Metric Format) go; default stdout (safety.ts stdoutSink). Tests capture them. */
+  readonly metricSink?: (line: string) => void;
 }
 
 /** What `record` (ledger entry and notification) needs: DynamoDB and SNS only. */

@@ -48,3 +48,28 @@ export class GateFailed extends ReleaseError {
 export class ReleaseHeld extends ReleaseError {
   readonly code = 'ReleaseHeld';
 }
+
+/**
+ * The weights are not what this release last wrote (an operator moved traffic, e.g. `npm run traffic -- rollback`,
+ * during a bake or the rollback window). The release stops like ReleaseHeld: traffic stays where the operator put it,
+ * never undone, never followed by scaling a color to 0.
+ */
+export class OperatorOverride extends ReleaseError {
+  readonly code = 'OperatorOverride';
+}
+
+/**
+ * Finish got past its checks but did not complete (the old color's scale-down, the record, the ledger entry or the lock
+ * release failed). Traffic stays on the new color: a failure at or after the scale-down is never a reason to roll back.
+ */
+export class FinishIncomplete extends ReleaseError {
+  readonly code = 'FinishIncomplete';
+}
+
+/**
+ * The safe state's own work failed (rollback writes, record, lock). It recorded `safe-failed` (best effort), notified,
+ * emitted ReleaseSafeStateFailed and kept the lock so no new release starts on a half-rolled-back environment.
+ */
+export class SafeStateFailed extends ReleaseError {
+  readonly code = 'SafeStateFailed';
+}

@@ -25,7 +25,9 @@ export type ReleaseEvent =
   | 'completed'
   | 'rolled-back'
   | 'held'
-  | 'failed';
+  | 'failed'
+  | 'finish-incomplete'
+  | 'safe-failed';
 
 export interface RecordInput {
   readonly actor: string;
@@ -46,7 +48,6 @@ function ledgerAction(event: ReleaseEvent): LedgerAction {
 
 /** Writes the ledger entry (must succeed) and publishes the notification (best effort: logged when it fails). */
 export async function record(ctx: RecordContext, input: RecordInput): Promise<void> {
-  const env = ctx.topology.environment;
   await appendLedger(ctx, {
     actor: input.actor,
     action: ledgerAction(input.event),
@@ -55,6 +56,12 @@ export async function record(ctx: RecordContext, input: RecordInput): Promise<vo
     weightsAfter: input.weightsAfter,
     detail: input.detail,
   });
+  await notify(ctx, input);
+}
+
+/** Publishes the notification only (best effort: logged when it fails); `record` without the ledger entry. */
+export async function notify(ctx: RecordContext, input: Pick<RecordInput, 'actor' | 'event' | 'message' | 'detail'>): Promise<void> {
+  const env = ctx.topology.environment;
   const topicArn = ctx.topology.notificationTopicArn;
   if (!topicArn) return;
   try {
@@ -75,11 +82,21 @@ export async function record(ctx: RecordContext, input: RecordInput): Promise<vo
 export interface ReleaseRecord {
   readonly pk: string;
   readonly executionArn: string;
-  /** held: stopped for an alarm of the stable color, traffic left where it was (steps.ts `hold`). */
-  readonly status: 'running' | 'awaiting-approval' | 'succeeded' | 'failed' | 'held';
+  /**
+   * held: stopped for an alarm of the stable color or an operator's change of the weights, traffic left where it was
+   * (steps.ts `hold`). finish-incomplete: the new color serves 100% but the old color's scale-down, the ledger entry or
+   * the lock release failed (never rolled back). safe-failed: the safe state's own work failed; the lock is kept on
+   * purpose (`error` and `done` say what happened; `npm run release -- unlock` clears it after checking traffic).
+   */
+  readonly status: 'running' | 'awaiting-approval' | 'succeeded' | 'failed' | 'held' | 'finish-incomplete' | 'safe-failed';
   readonly stable?: Color;
   readonly candidate?: Color;
   readonly taskToken?: string;
+  /** ISO time the release started (preflight): rollbacks of the rollback Lambda after it belong to this release. */
+  readonly startedAt?: string;
+  /** safe-failed / finish-incomplete: what failed, and what had been done. */
+  readonly error?: string;
+  readonly done?: readonly string[];
   readonly updatedAt: string;
 }
 

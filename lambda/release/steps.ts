@@ -7,6 +7,7 @@ import { DescribeTasksCommand, ListTasksCommand, RunTaskCommand, StopTaskCommand
 import { Color, otherColor, ServiceName, SERVICES } from '../shared/topology';
 import {
   acquireLock,
+  assertLockHeld,
   call,
   errorMessage,
   formatWeights,
@@ -27,11 +28,32 @@ import {
   WeightsByService,
 } from '../traffic';
 import { ReleaseContext } from './context';
-import { GateFailed, MigrationFailed, MigrationTimeout, PreflightRefused, PreTrafficCheckFailed, ReleaseHeld, StabilizeTimeout } from './errors';
+import {
+  FinishIncomplete,
+  GateFailed,
+  MigrationFailed,
+  MigrationTimeout,
+  PreflightRefused,
+  PreTrafficCheckFailed,
+  ReleaseHeld,
+  SafeStateFailed,
+  StabilizeTimeout,
+} from './errors';
 import { describeAlarms, judgeGate, readGateAlarms } from './gate';
 import { Strategy, stepsFor } from './policy';
 import { CheckResult, HttpGet, runPreTrafficChecks } from './pretraffic';
-import { putReleaseRecord, readReleaseRecord, record, type ReleaseRecord } from './record';
+import { notify, putReleaseRecord, readReleaseRecord, record, type RecordInput, type ReleaseRecord } from './record';
+import {
+  describeRollback,
+  downgrades,
+  expectOwnWeights,
+  parseVersions,
+  readCompletedReleases,
+  readRollbackMarker,
+  rollbackSince,
+  safeStateFailedLine,
+  stdoutSink,
+} from './safety';
 
 /** The state the release state machine carries between steps (`$.release`). Small and JSON-only. */
 export interface ReleaseState {
@@ -90,7 +112,7 @@ function pastDeadline(ctx: ReleaseContext, deadline: string | undefined): boolea
  */
 export async function preflight(
   ctx: ReleaseContext,
-  req: { executionId: string; actor?: string; strategy?: Strategy },
+  req: { executionId: string; actor?: string; strategy?: Strategy; force?: boolean },
 ): Promise<ReleaseState> {
   const owner = req.executionId;
   const actor = req.actor ?? 'release';
@@ -118,6 +140,18 @@ export async function preflight(
           `deploy the new version to ${candidate} first`,
       );
     }
+    // A downgrade: the idle color runs a version a completed release replaced (e.g. restarting a release after a
+    // completed one with nothing new deployed would put the old version back on 100% and scale the new one to 0).
+    const fromVersion = versionsOf(state, stable);
+    const toVersion = versionsOf(state, candidate);
+    const down = downgrades(await readCompletedReleases(ctx), parseVersions(toVersion), parseVersions(fromVersion));
+    if (down.length > 0 && !req.force) {
+      throw new PreflightRefused(
+        `the idle color ${candidate} runs ${down.map((d) => `${d.service} ${d.version} (replaced by the release completed ${d.replacedAt})`).join(', ')}: ` +
+          `releasing it would be a downgrade from ${fromVersion}; deploy a newer version to ${candidate}, or, to release the older version on purpose, ` +
+          `start with --force: npm run release -- --env ${state.environment} --force`,
+      );
+    }
     const candidateCountsBefore = {} as Record<ServiceName, number>;
     for (const s of SERVICES) candidateCountsBefore[s] = state.services[s].colors[candidate].desiredCount;
     const steps = stepsFor(ctx.settings.policy, strategy);
@@ -128,8 +162,8 @@ export async function preflight(
       strategy,
       stable,
       candidate,
-      fromVersion: versionsOf(state, stable),
-      toVersion: versionsOf(state, candidate),
+      fromVersion,
+      toVersion,
       steps,
       stepIndex: 0,
       percent: 0,
@@ -139,12 +173,14 @@ export async function preflight(
       scaledUp: false,
       startedAt: nowOf(ctx).toISOString(),
     };
-    await putReleaseRecord(ctx, { executionArn: owner, status: 'running', stable, candidate });
+    await putReleaseRecord(ctx, { executionArn: owner, status: 'running', stable, candidate, startedAt: release.startedAt });
     await record(ctx, {
       actor,
       event: 'started',
-      message: `release of ${candidate} (${release.toVersion}) started by ${actor}: ${strategy}, steps ${steps.join(' → ')}; ${stable} (${release.fromVersion}) stays stable`,
-      detail: { owner, strategy, steps, stable, candidate },
+      message:
+        `release of ${candidate} (${release.toVersion}) started by ${actor}: ${strategy}, steps ${steps.join(' → ')}; ${stable} (${release.fromVersion}) stays stable` +
+        (down.length > 0 ? `; FORCED downgrade of ${down.map((d) => `${d.service} to ${d.version}`).join(', ')}` : ''),
+      detail: { owner, strategy, steps, stable, candidate, fromVersion, toVersion, ...(down.length > 0 ? { forcedDowngrade: down } : {}) },
     });
     return release;
   } catch (e) {
@@ -234,6 +270,8 @@ export async function migrationCheck(ctx: ReleaseContext, release: ReleaseState)
 
 /** Scales the candidate to the live color's counts (core restoreColor) and starts the stabilize deadline. */
 export async function scaleUp(ctx: ReleaseContext, release: ReleaseState): Promise<ReleaseState> {
+  // Fence: a Lambda still running for an execution that was stopped (its lock deleted) must not scale.
+  await assertLockHeld(ctx, release.owner);
   const r = await restoreColor(ctx, { color: release.candidate, actor: release.actor, reason: `release: scale ${release.candidate} up to ${release.stable}'s counts` });
   await record(ctx, {
     actor: release.actor,
@@ -310,6 +348,9 @@ export async function preTraffic(ctx: ReleaseContext & { httpGet?: HttpGet }, re
 export async function shiftStep(ctx: ReleaseContext, release: ReleaseState): Promise<ReleaseState> {
   const percent = release.steps[release.stepIndex];
   if (percent === undefined) throw new GuardRefused('input', `no step ${release.stepIndex} in ${JSON.stringify(release.steps)}`);
+  // Never override an operator: the weights must be this release's last write (or this step's own target, written by
+  // an earlier attempt of this invocation's retry).
+  await expectOwnWeights(ctx, release, `shift of ${release.candidate} to ${percent}%`, percent);
   const attempt = (ignoreAlarms?: readonly string[]) =>
     shift(ctx, {
       target: { to: release.candidate, percent },
@@ -395,8 +436,8 @@ export interface HoldResult {
 }
 
 /** A held release: the record says held, traffic is read (never moved), the lock is released if this execution holds it. */
-async function markHeld(ctx: ReleaseContext, executionArn: string, stable?: Color, candidate?: Color) {
-  await putReleaseRecord(ctx, { executionArn, status: 'held', stable, candidate });
+async function markHeld(ctx: ReleaseContext, executionArn: string, stable?: Color, candidate?: Color, startedAt?: string) {
+  await putReleaseRecord(ctx, { executionArn, status: 'held', stable, candidate, startedAt });
   const rules = await readRules(ctx);
   const weights: WeightsByService = Object.fromEntries(SERVICES.map((s) => [s, rules[s].weights]));
   let lockReleased = false;
@@ -410,17 +451,26 @@ async function markHeld(ctx: ReleaseContext, executionArn: string, stable?: Colo
   return { rules, weights, lockReleased };
 }
 
+/** Why a release was held, from the error name that sent it to the Hold state. */
+function heldWhy(error: string | undefined, stable: Color | undefined): string {
+  return error === 'OperatorOverride'
+    ? 'an operator changed the weights'
+    : `an alarm of the stable color${stable ? ` ${stable}` : ''}`;
+}
+
 /**
- * Held: an alarm of the stable color, none of the new one. Traffic stays exactly where it is (no write), the candidate
- * keeps running. The release record says `held` first, so the Abandoned clean-up of this execution does nothing; then
- * the lock is released (the rule: a held execution ends, and the operator's promote or rollback through the traffic
- * CLI must not wait for the lock's lease, hours); the notification names the alarm and the commands.
+ * Held: an alarm of the stable color, none of the new one (ReleaseHeld), or an operator moved traffic away from the
+ * release's last write (OperatorOverride). Traffic stays exactly where it is (no write), the candidate keeps running.
+ * The release record says `held` first, so the Abandoned clean-up of this execution does nothing; then the lock is
+ * released (the operator's promote or rollback through the traffic CLI must not wait for the lock's lease, hours); the
+ * notification says why and names the commands.
  */
 export async function hold(ctx: ReleaseContext, req: { executionId: string; release: ReleaseState; error?: { Error?: string; Cause?: string } }): Promise<HoldResult> {
   const { release } = req;
   const env = release.environment;
   const why = causeText(req.error?.Cause);
-  const { rules, weights, lockReleased } = await markHeld(ctx, release.owner, release.stable, release.candidate);
+  const kind = heldWhy(req.error?.Error, release.stable);
+  const { rules, weights, lockReleased } = await markHeld(ctx, release.owner, release.stable, release.candidate, release.startedAt);
   const commands =
     release.percent === 0
       ? [
@@ -443,7 +493,7 @@ export async function hold(ctx: ReleaseContext, req: { executionId: string; rele
     actor: release.actor,
     event: 'held',
     message:
-      `release of ${release.candidate} (${release.toVersion}) HELD at ${release.percent}%: ${why}. Traffic left where it is ` +
+      `release of ${release.candidate} (${release.toVersion}) HELD at ${release.percent}% because ${kind}: ${why}. Traffic left where it is ` +
       `(${SERVICES.map((s) => `${s} ${formatWeights(rules[s].weights)}`).join(', ')}), lock ${lockReleased ? 'released' : 'not held by this release'}. ` +
       `Decide: ${commands.join(' | ')}`,
     weightsAfter: weights,
@@ -454,7 +504,7 @@ export async function hold(ctx: ReleaseContext, req: { executionId: string; rele
 
 /** Stores the approval task token (release record + ledger + notification) for `npm run release -- approve`. */
 export async function approvalRequest(ctx: ReleaseContext, release: ReleaseState, token: string): Promise<{ requested: true }> {
-  await putReleaseRecord(ctx, { executionArn: release.owner, status: 'awaiting-approval', stable: release.stable, candidate: release.candidate, taskToken: token });
+  await putReleaseRecord(ctx, { executionArn: release.owner, status: 'awaiting-approval', stable: release.stable, candidate: release.candidate, taskToken: token, startedAt: release.startedAt });
   await record(ctx, {
     actor: release.actor,
     event: 'approval-requested',
@@ -466,19 +516,84 @@ export async function approvalRequest(ctx: ReleaseContext, release: ReleaseState
   return { requested: true };
 }
 
-/** After the rollback window: scales the old color to 0, releases the lock. */
+/** Ledger entry and notification, each independently: a failed ledger write still notifies. Never throws. */
+async function recordBestEffort(ctx: ReleaseContext, input: RecordInput, problems: string[]): Promise<void> {
+  try {
+    await record(ctx, input);
+  } catch (e) {
+    problems.push(`ledger entry: ${errorMessage(e)}`);
+    await notify(ctx, input);
+  }
+}
+
+/**
+ * After the rollback window: checks this execution still holds the lock (fence) and that every service is still at
+ * the candidate's 100% (this release's own last write: an operator's rollback during the final bake or the window
+ * must never be followed by scaling the live stable color to 0; OperatorOverride → Held), then scales the old color
+ * to 0 and releases the lock. The scale-down is the last irreversible act: anything that fails from there on (the
+ * scale-down itself, the record, the ledger entry, the lock release) is reported (notification, record
+ * `finish-incomplete`) and ends in FinishIncomplete, never in a rollback.
+ */
 export async function finish(ctx: ReleaseContext, release: ReleaseState): Promise<{ released: true; live: Color; durationSeconds: number }> {
-  await scaleColor(ctx, { color: release.stable, desiredCount: 0, actor: release.actor, reason: `release done: rollback window over, scale ${release.stable} to 0` });
-  await putReleaseRecord(ctx, { executionArn: release.owner, status: 'succeeded', stable: release.candidate, candidate: release.stable });
+  const { stable, candidate, environment: env } = release;
+  await assertLockHeld(ctx, release.owner);
+  await expectOwnWeights(ctx, { ...release, percent: 100 }, `finish (before scaling ${stable} to 0)`);
   const durationSeconds = Math.round((nowOf(ctx).getTime() - Date.parse(release.startedAt)) / 1000);
-  await record(ctx, {
-    actor: release.actor,
-    event: 'completed',
-    message: `release complete: ${release.candidate} (${release.toVersion}) serves 100%; ${release.stable} scaled to 0 after the rollback window (${durationSeconds} s)`,
-    detail: { live: release.candidate, durationSeconds },
-  });
-  await releaseLock(ctx, release.owner);
-  return { released: true, live: release.candidate, durationSeconds };
+  // What a later preflight needs to refuse a downgrade (safety.ts downgrades).
+  const detail = { live: candidate, replaced: stable, fromVersion: release.fromVersion, toVersion: release.toVersion, durationSeconds };
+  const problems: string[] = [];
+  let scaledDown = false;
+  try {
+    await scaleColor(ctx, { color: stable, desiredCount: 0, actor: release.actor, reason: `release done: rollback window over, scale ${stable} to 0` });
+    scaledDown = true;
+  } catch (e) {
+    // The scale may have landed before the failure (e.g. its ledger entry failed): what ECS says decides.
+    const ecs = await readEcs(ctx).catch(() => undefined);
+    scaledDown = !!ecs && SERVICES.every((s) => ecs[s][stable].desiredCount === 0);
+    problems.push(`scaling ${stable} to 0 ${scaledDown ? `reported an error (${stable} is at desired 0)` : 'failed'}: ${errorMessage(e)}`);
+  }
+  if (scaledDown) {
+    await putReleaseRecord(ctx, { executionArn: release.owner, status: 'succeeded', stable: candidate, candidate: stable, startedAt: release.startedAt }).catch((e) =>
+      problems.push(`release record: ${errorMessage(e)}`),
+    );
+    await recordBestEffort(
+      ctx,
+      {
+        actor: release.actor,
+        event: 'completed',
+        message: `release complete: ${candidate} (${release.toVersion}) serves 100%; ${stable} scaled to 0 after the rollback window (${durationSeconds} s)`,
+        detail,
+      },
+      problems,
+    );
+  }
+  let lockReleased = false;
+  await releaseLock(ctx, release.owner).then(
+    () => (lockReleased = true),
+    (e) => problems.push(`lock release: ${errorMessage(e)}`),
+  );
+  if (problems.length === 0) return { released: true, live: candidate, durationSeconds };
+
+  const commands = [
+    `npm run traffic -- status --env ${env}`,
+    ...(scaledDown ? [] : [`finish the scale-down: npm run traffic -- scale --color ${stable} --count 0 --env ${env}`]),
+    ...(lockReleased ? [] : [`clear the lock: npm run release -- unlock --env ${env}`]),
+  ];
+  const message =
+    `release of ${candidate} (${release.toVersion}) INCOMPLETE: ${candidate} serves 100%` +
+    `${scaledDown ? `, ${stable} scaled to 0` : `, ${stable} still running`}; ${problems.join('; ')}. ` +
+    `Nothing was rolled back (a failure at or after the scale-down is not a reason to). Finish by hand: ${commands.join(' | ')}`;
+  await putReleaseRecord(ctx, {
+    executionArn: release.owner,
+    status: 'finish-incomplete',
+    stable: candidate,
+    candidate: stable,
+    startedAt: release.startedAt,
+    error: problems.join('; '),
+    done: [`${candidate} at 100%`, ...(scaledDown ? [`${stable} scaled to 0`] : []), ...(lockReleased ? ['lock released'] : [])],
+  }).catch((e) => logger.error('could not record the incomplete finish', { error: errorMessage(e) }));
+  await recordBestEffort(ctx, { actor: release.actor, event: 'finish-incomplete', message, detail: { ...detail, problems, commands, scaledDown, lockReleased } }, []);
+  throw new FinishIncomplete(message);
 }
 
 export interface SafeResult {
@@ -487,26 +602,61 @@ export interface SafeResult {
   readonly lockReleased: boolean;
   readonly weights?: WeightsByService;
   readonly error: string;
+  /** Traffic was on the candidate but the stable color is not running: traffic left on the candidate. */
+  readonly stableNotRunning?: boolean;
+  /** The rollback Lambda had already moved traffic back for this release: what it did (the safe state did not move it again). */
+  readonly rolledBackByLambda?: string;
 }
 
+type SafeRequest = { executionId: string; release?: Partial<ReleaseState>; error?: { Error?: string; Cause?: string } };
+
 /**
- * The safe state, reached from every failure: if any traffic reached the candidate, all traffic goes back to the
- * stable color first and then the candidate is scaled to 0 (core rollback); if none did, the candidate gets back its
- * desired counts from before the release; a running migration task is stopped; the lock is released (when this
- * execution holds it). Records and notifies the failure. Never touches traffic when the release never got past
- * preflight (`release` without colors), e.g. when another release holds the lock.
+ * The safe state, reached from every failure before Finish:
+ * - the rollback Lambda already rolled this release back (its marker, completed after the release started): traffic is
+ *   not moved again, the ledger says what the rollback Lambda did;
+ * - traffic reached the candidate and the stable color runs: all traffic back to the stable color, then the candidate
+ *   to 0 (core rollback: a rollback-mode shift, not fenced by the lock);
+ * - traffic reached the candidate but the stable color is not running (a desired count of 0): traffic is NOT moved (it
+ *   would be an outage); the candidate keeps running; loud notification and the ReleaseSafeStateFailed metric;
+ * - no traffic on the candidate: it gets back its desired counts from before the release.
+ * Then a running migration task is stopped, the record says failed, the lock is released (when this execution holds
+ * it) and the failure is recorded and notified. Never touches traffic when the release never got past preflight
+ * (`release` without colors), e.g. when another release holds the lock.
+ *
+ * If its own work fails (rollback writes, record, lock, ledger), it still writes the record `safe-failed`, a ledger entry
+ * and a notification naming the commands to finish by hand, emits ReleaseSafeStateFailed (each best effort,
+ * independently), keeps the lock (no new release on a half-rolled-back environment) and throws SafeStateFailed.
  */
-export async function safe(
-  ctx: ReleaseContext,
-  req: { executionId: string; release?: Partial<ReleaseState>; error?: { Error?: string; Cause?: string } },
-): Promise<SafeResult> {
+export async function safe(ctx: ReleaseContext, req: SafeRequest): Promise<SafeResult> {
+  const done: string[] = [];
+  try {
+    return await safeWork(ctx, req, done);
+  } catch (e) {
+    throw await safeFailed(ctx, req, e, done);
+  }
+}
+
+function emitSafeStateFailed(ctx: ReleaseContext, properties: Record<string, unknown>): void {
+  try {
+    (ctx.metricSink ?? stdoutSink)(safeStateFailedLine(ctx.topology.environment, properties, nowOf(ctx)));
+  } catch (e) {
+    logger.error('could not emit the ReleaseSafeStateFailed metric', { error: errorMessage(e) });
+  }
+}
+
+async function safeWork(ctx: ReleaseContext, req: SafeRequest, done: string[]): Promise<SafeResult> {
   const release = req.release ?? {};
   const owner = release.owner ?? req.executionId;
   const actor = release.actor ?? 'release';
+  const env = ctx.topology.environment;
   const error = `${req.error?.Error ?? 'unknown error'}: ${causeText(req.error?.Cause)}`;
   let rolledBack = false;
   let restoredCounts = false;
+  let stableNotRunning = false;
+  let rolledBackByLambda: string | undefined;
   let weights: WeightsByService | undefined;
+  let event: 'rolled-back' | 'failed' = 'failed';
+  let outcome = 'failed before it had colors; nothing to undo';
   const problems: string[] = [];
 
   if (release.stable && release.candidate) {
@@ -514,54 +664,130 @@ export async function safe(
     if (release.migrationTaskArn) {
       await call(ctx, 'ecs:StopTask', () =>
         ctx.clients.ecs.send(new StopTaskCommand({ cluster: ctx.topology.clusterName, task: release.migrationTaskArn!, reason: 'release failed' })),
-      ).catch((e) => logger.warn('could not stop the migration task', { error: errorMessage(e) }));
+      ).then(
+        () => done.push(`migration task ${release.migrationTaskArn} stopped`),
+        (e) => logger.warn('could not stop the migration task', { error: errorMessage(e) }),
+      );
     }
-    const rules = await readRules(ctx);
+    const [rules, ecs, marker] = await Promise.all([
+      readRules(ctx),
+      readEcs(ctx),
+      readRollbackMarker(ctx, candidate).catch((e) => {
+        problems.push(`could not read the rollback marker of ${candidate}: ${errorMessage(e)}`);
+        return undefined;
+      }),
+    ]);
+    weights = Object.fromEntries(SERVICES.map((s) => [s, rules[s].weights]));
+    const now = SERVICES.map((s) => `${s} ${formatWeights(rules[s].weights)}`).join(', ');
     const moved = SERVICES.some((s) => rules[s].weights[candidate] > 0);
-    if (moved) {
+    const notRunning = SERVICES.filter((s) => !ecs[s][stable].found || ecs[s][stable].desiredCount === 0);
+    const byLambda = rollbackSince(marker, release.startedAt);
+    if (byLambda) {
+      // Do not fight the rollback Lambda: it moved traffic back and scaled the candidate; whatever changed since is
+      // someone else's (an operator's) doing.
+      rolledBackByLambda = describeRollback(byLambda, stable);
+      event = 'rolled-back';
+      outcome = `${rolledBackByLambda}; the safe state did not move traffic again (now ${now})`;
+    } else if (moved && notRunning.length > 0) {
+      stableNotRunning = true;
+      outcome =
+        `STABLE COLOR NOT RUNNING: ${stable} has ${notRunning.map((s) => `${s} desired count ${ecs[s][stable].desiredCount}`).join(', ')}; ` +
+        `traffic left on ${candidate} (${now}) and ${candidate} left running: sending traffic to ${stable} would be an outage. ` +
+        `Bring ${stable} back first (npm run traffic -- scale --color ${stable} --count N --env ${env}), then roll back ` +
+        `(npm run traffic -- rollback --to ${stable} --env ${env}); or keep ${candidate} (npm run traffic -- promote --env ${env})`;
+    } else if (moved) {
       const r = await rollback(ctx, { to: stable, actor, reason: `release failed (${error}): all traffic back to ${stable}` });
       rolledBack = true;
+      event = 'rolled-back';
       weights = r.shift.weightsAfter;
+      done.push(`all traffic back on ${stable}`, `${candidate} scaled to 0`);
+      outcome = `rolled back: all traffic on ${stable}, ${candidate} scaled to 0`;
     } else {
-      weights = Object.fromEntries(SERVICES.map((s) => [s, rules[s].weights]));
       if (release.scaledUp && release.candidateCountsBefore) {
         try {
           await scaleColor(ctx, { color: candidate, desiredCount: release.candidateCountsBefore, actor, reason: `release failed before traffic: ${candidate} back to its counts before the release` });
           restoredCounts = true;
+          done.push(`${candidate} back to its counts before the release`);
         } catch (e) {
           problems.push(`could not scale ${candidate} back: ${errorMessage(e)}`);
         }
       }
+      outcome =
+        release.percent === undefined
+          ? `failed; no traffic on ${candidate}`
+          : release.percent > 0
+          ? `failed; ${candidate} had reached ${release.percent}% but all traffic was already back on ${stable} (moved by someone else, not by this release)`
+          : 'failed; no traffic had moved';
     }
-    await putReleaseRecord(ctx, { executionArn: owner, status: 'failed', stable, candidate }).catch((e) => problems.push(`release record: ${errorMessage(e)}`));
+    await putReleaseRecord(ctx, { executionArn: owner, status: 'failed', stable, candidate, startedAt: release.startedAt });
+    done.push('release record: failed');
   }
 
   let lockReleased = false;
   try {
     await releaseLock(ctx, owner);
     lockReleased = true;
+    done.push('lock released');
   } catch (e) {
-    if (!(e instanceof LockHeld)) problems.push(`could not release the lock: ${errorMessage(e)}`);
+    if (!(e instanceof LockHeld)) throw e;
     // LockHeld: another execution holds it (this one was refused at the lock); not ours to release.
   }
   await record(ctx, {
     actor,
-    event: rolledBack ? 'rolled-back' : 'failed',
-    message:
-      `release ${rolledBack ? `rolled back: all traffic on ${release.stable}, ${release.candidate} scaled to 0` : 'failed; no traffic had moved'}` +
-      ` — ${error}${problems.length ? ` (problems: ${problems.join('; ')})` : ''}`,
+    event,
+    message: `release ${outcome} — ${error}${problems.length ? ` (problems: ${problems.join('; ')})` : ''}`,
     weightsAfter: weights,
-    detail: { error: req.error?.Error, rolledBack, restoredCounts, lockReleased, problems },
+    detail: { error: req.error?.Error, rolledBack, restoredCounts, lockReleased, problems, stableNotRunning, rolledBackByLambda },
   });
-  return { rolledBack, restoredCounts, lockReleased, weights, error };
+  if (stableNotRunning) emitSafeStateFailed(ctx, { executionArn: owner, reason: 'stable color not running; traffic left on the candidate' });
+  return { rolledBack, restoredCounts, lockReleased, weights, error, ...(stableNotRunning ? { stableNotRunning } : {}), ...(rolledBackByLambda ? { rolledBackByLambda } : {}) };
 }
+
+/** The loud end of a safe state that failed: record, ledger, notification and metric, each independently. */
+async function safeFailed(ctx: ReleaseContext, req: SafeRequest, e: unknown, done: readonly string[]): Promise<SafeStateFailed> {
+  const release = req.release ?? {};
+  const owner = release.owner ?? req.executionId;
+  const env = ctx.topology.environment;
+  const why = errorMessage(e);
+  const commands = [
+    `npm run traffic -- status --env ${env}`,
+    ...(release.stable ? [`put traffic on ${release.stable} by hand: npm run traffic -- rollback --to ${release.stable} --env ${env}`] : []),
+    `then clear the release lock: npm run release -- unlock --env ${env}`,
+  ];
+  const message =
+    `SAFE STATE FAILED for ${owner} (release failed with ${req.error?.Error ?? 'unknown error'}): ${why}. ` +
+    `Done: ${done.length ? done.join('; ') : 'nothing'}. The release lock is kept so no release starts on a half-rolled-back environment. ` +
+    `Finish by hand: ${commands.join(' | ')}`;
+  // Only an execution that got past preflight owns the release record (a refused start must not overwrite another's).
+  if (release.stable && release.candidate) {
+    await putReleaseRecord(ctx, {
+      executionArn: owner,
+      status: 'safe-failed',
+      stable: release.stable,
+      candidate: release.candidate,
+      startedAt: release.startedAt,
+      error: why.slice(0, 2000),
+      done: [...done],
+    }).catch((re) => logger.error('could not record safe-failed', { error: errorMessage(re) }));
+  }
+  await recordBestEffort(ctx, { actor: release.actor ?? 'release', event: 'safe-failed', message, detail: { error: why, releaseError: req.error?.Error, done, commands } }, []);
+  emitSafeStateFailed(ctx, { executionArn: owner, error: why });
+  return new SafeStateFailed(message);
+}
+
+/** Errors a release ends with that must never lead to a rollback by the clean-up. */
+const HELD_ERRORS = ['ReleaseHeld', 'HoldFailed', 'OperatorOverride'];
 
 /**
  * An execution that ended without reaching its safe state (overall timeout, StopExecution, FAILED without the safe
  * state having run): the same clean-up as the safe state when the release record names that execution as running and
- * no other owner holds the lock; otherwise nothing.
+ * no other owner holds the lock; otherwise nothing (a record that says failed, held, succeeded, finish-incomplete or
+ * safe-failed is never acted on again).
  */
-export async function abandoned(ctx: ReleaseContext, req: { executionArn: string; status: string; error?: string }): Promise<SafeResult | HeldCleanup | { skipped: string }> {
+export async function abandoned(
+  ctx: ReleaseContext,
+  req: { executionArn: string; status: string; error?: string },
+): Promise<SafeResult | HeldCleanup | FinishCleanup | { skipped: string }> {
   const [rec, lock] = await Promise.all([readReleaseRecord(ctx), readLock(ctx)]);
   // Idempotent: a safe state, hold or finish that ran has rewritten the record (failed, held, succeeded), so a FAILED
   // execution whose safe state ran, or a second delivery of the event, changes nothing.
@@ -573,15 +799,26 @@ export async function abandoned(ctx: ReleaseContext, req: { executionArn: string
   if (lock && lock.owner !== req.executionArn && !lock.expired) {
     return { skipped: `the release lock is held by ${lock.owner}, not ${req.executionArn}: a newer release owns the environment` };
   }
-  // A release that ended Held (its hold step's own writes failed: HoldFailed) stopped for an alarm of the STABLE color:
-  // rolling back would put all traffic on the color in alarm and scale the healthy new one to 0. Finish the hold instead.
-  if (req.error === 'ReleaseHeld' || req.error === 'HoldFailed') return finishHold(ctx, rec, req);
+  // A release that ended Held (its hold step's own writes failed: HoldFailed) stopped for an alarm of the STABLE color
+  // or an operator's change: rolling back would put all traffic on the color in alarm (or undo the operator). Finish
+  // the hold instead.
+  if (req.error && HELD_ERRORS.includes(req.error)) return finishHold(ctx, rec, req);
+  // Finish failed: the new color was at 100% and the old one possibly scaled down; never roll back.
+  if (req.error === 'FinishIncomplete') return finishIncomplete(ctx, rec, req);
   const ecs = await readEcs(ctx);
   const candidateCountsBefore = Object.fromEntries(SERVICES.map((s) => [s, 0])) as Record<ServiceName, number>;
   return safe(ctx, {
     executionId: req.executionArn,
-    release: { owner: req.executionArn, stable: rec.stable, candidate: rec.candidate, actor: 'release-cleanup', scaledUp: SERVICES.some((s) => ecs[s][rec.candidate!].desiredCount > 0), candidateCountsBefore },
-    error: { Error: `Execution${req.status}`, Cause: `execution ended with status ${req.status} before reaching its safe state` },
+    release: {
+      owner: req.executionArn,
+      stable: rec.stable,
+      candidate: rec.candidate,
+      actor: 'release-cleanup',
+      scaledUp: SERVICES.some((s) => ecs[s][rec.candidate!].desiredCount > 0),
+      candidateCountsBefore,
+      startedAt: rec.startedAt,
+    },
+    error: { Error: `Execution${req.status}`, Cause: `execution ended with status ${req.status}${req.error ? ` (${req.error})` : ''} before reaching its safe state` },
   });
 }
 
@@ -593,13 +830,13 @@ export interface HeldCleanup {
 
 /** What the hold step would have left: record held, traffic untouched, the lock released if still this execution's, a notification. */
 async function finishHold(ctx: ReleaseContext, rec: ReleaseRecord, req: { executionArn: string; error?: string }): Promise<HeldCleanup> {
-  const { rules, weights, lockReleased } = await markHeld(ctx, req.executionArn, rec.stable, rec.candidate);
+  const { rules, weights, lockReleased } = await markHeld(ctx, req.executionArn, rec.stable, rec.candidate, rec.startedAt);
   const env = ctx.topology.environment;
   await record(ctx, {
     actor: 'release-cleanup',
     event: 'held',
     message:
-      `release ${req.executionArn} ended ${req.error} (held for an alarm of the stable color ${rec.stable}); traffic left where it is ` +
+      `release ${req.executionArn} ended ${req.error} (held because ${heldWhy(req.error, rec.stable)}); traffic left where it is ` +
       `(${SERVICES.map((s) => `${s} ${formatWeights(rules[s].weights)}`).join(', ')}), lock ${lockReleased ? 'released' : 'not held by this release'}. ` +
       `Decide: npm run traffic -- status --env ${env} | promote ${rec.candidate}: npm run traffic -- promote --env ${env} | ` +
       `roll back: npm run traffic -- rollback --to ${rec.stable} --env ${env}`,
@@ -607,6 +844,43 @@ async function finishHold(ctx: ReleaseContext, rec: ReleaseRecord, req: { execut
     detail: { error: req.error, lockReleased },
   });
   return { held: true, lockReleased, weights };
+}
+
+export interface FinishCleanup {
+  readonly finishIncomplete: true;
+  readonly lockReleased: boolean;
+  readonly weights: WeightsByService;
+}
+
+/**
+ * A release that failed in Finish without recording it: traffic and counts are read and reported, never changed;
+ * the record says finish-incomplete; the lock is released if still this execution's.
+ */
+async function finishIncomplete(ctx: ReleaseContext, rec: ReleaseRecord, req: { executionArn: string; error?: string }): Promise<FinishCleanup> {
+  const env = ctx.topology.environment;
+  const [rules, ecs] = await Promise.all([readRules(ctx), readEcs(ctx)]);
+  const weights: WeightsByService = Object.fromEntries(SERVICES.map((s) => [s, rules[s].weights]));
+  await putReleaseRecord(ctx, { executionArn: req.executionArn, status: 'finish-incomplete', stable: rec.stable, candidate: rec.candidate, startedAt: rec.startedAt, error: req.error });
+  let lockReleased = false;
+  try {
+    await releaseLock(ctx, req.executionArn);
+    lockReleased = true;
+  } catch (e) {
+    if (!(e instanceof LockHeld)) throw e;
+  }
+  const counts = SERVICES.map((s) => `${s} ${rec.stable} ${ecs[s][rec.stable!].desiredCount} / ${rec.candidate} ${ecs[s][rec.candidate!].desiredCount}`).join(', ');
+  await record(ctx, {
+    actor: 'release-cleanup',
+    event: 'finish-incomplete',
+    message:
+      `release ${req.executionArn} failed in Finish (after its rollback window); nothing moved or scaled by this clean-up: ` +
+      `traffic ${SERVICES.map((s) => `${s} ${formatWeights(rules[s].weights)}`).join(', ')}; desired counts ${counts}; lock ${lockReleased ? 'released' : 'not held by this release'}. ` +
+      `Finish by hand: npm run traffic -- status --env ${env} | keep ${rec.candidate}: npm run traffic -- scale --color ${rec.stable} --count 0 --env ${env} | ` +
+      `roll back (only while ${rec.stable} runs): npm run traffic -- rollback --to ${rec.stable} --env ${env}`,
+    weightsAfter: weights,
+    detail: { error: req.error, lockReleased },
+  });
+  return { finishIncomplete: true, lockReleased, weights };
 }
 
 function causeText(cause: unknown): string {

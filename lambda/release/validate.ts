@@ -26,7 +26,7 @@ export const STEPS = [
 export type StepName = (typeof STEPS)[number];
 
 export type StepEvent =
-  | { step: 'preflight'; executionId: string; actor?: string; strategy?: Strategy }
+  | { step: 'preflight'; executionId: string; actor?: string; strategy?: Strategy; force?: boolean }
   | { step: 'backup' | 'migrationStart' | 'migrationCheck' | 'scaleUp' | 'stabilizeCheck' | 'preTraffic' | 'shift' | 'finish'; release: ReleaseState }
   | { step: 'gate'; release: ReleaseState; phase: GatePhase }
   | { step: 'approvalRequest'; release: ReleaseState; token: string }
@@ -126,13 +126,17 @@ export function validateStepEvent(event: unknown): StepEvent {
     case 'preflight': {
       const executionId = text(event.executionId, 'executionId');
       const input = event.input ?? {};
-      if (!isObject(input)) bad('input', input, 'the execution input object ({"strategy"?, "actor"?})');
-      for (const key of Object.keys(input)) if (key !== 'strategy' && key !== 'actor') bad(`input.${key}`, input[key], 'absent (the execution input takes strategy and actor only)');
+      if (!isObject(input)) bad('input', input, 'the execution input object ({"strategy"?, "actor"?, "force"?})');
+      for (const key of Object.keys(input)) {
+        if (key !== 'strategy' && key !== 'actor' && key !== 'force') bad(`input.${key}`, input[key], 'absent (the execution input takes strategy, actor and force only)');
+      }
+      if (input.force !== undefined && typeof input.force !== 'boolean') bad('input.force', input.force, 'a boolean (release a downgrade on purpose)');
       return {
         step,
         executionId,
         ...(input.actor !== undefined ? { actor: text(input.actor, 'input.actor', 512) } : {}),
         ...(input.strategy !== undefined ? { strategy: oneOf(input.strategy, 'input.strategy', STRATEGIES) } : {}),
+        ...(input.force === true ? { force: true } : {}),
       };
     }
     case 'gate':

@@ -14,3 +14,9 @@ export const ROLLBACK_METRICS = {
   completed: 'RollbackCompleted',
   timeToSafe: 'RollbackTimeToSafe',
 } as const;
+
+/** Emitted by the release Lambda (Embedded Metric Format); dimension Environment. */
+export const RELEASE_METRICS = {
+  /** 1 when the release's safe state could not finish its own work (or found the stable color not running): page someone. */
+  safeStateFailed: 'ReleaseSafeStateFailed',
+} as const;

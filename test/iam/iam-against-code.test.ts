@@ -57,10 +57,8 @@ export const KNOWN_UNEXERCISED: Readonly<Record<HandlerName, readonly string[]>>
   switch: [],
   // Bundled with lambda/traffic/shift.ts, whose alarm guard the rollback skips (`rollback: true`): unreachable.
   rollback: ['DescribeAlarms'],
-  // Bundled with lambda/traffic/release.ts (`rollback` without a color reads the ledger); the release steps always
-  // name the color (steps.ts, safe state), so unreachable. The release role has no dynamodb:Query: a step that
-  // started calling it would be denied, and would show up here once exercised.
-  release: ['Query'],
+  // Query is exercised: preflight reads completed releases from the ledger (downgrade check), granted in lib/release.ts.
+  release: [],
   backup: [],
   'custom-resources': [],
   'database-users': [],

@@ -252,4 +252,31 @@ describe('GIVEN Dev-Stateless with Topology and ReleaseStateMachineArn outputs i
       expect(out[out.length - 1]).toMatch(/^release ABORTED/);
     });
   });
+
+  describe('unlock (failure-safe: a failed safe state keeps the lock and the CLI explains it)', () => {
+    const arn = 'arn:aws:states:us-east-1:123456789012:execution:dev-release:failed-1';
+    test('WHEN the record says safe-failed and its execution holds the lock THEN status explains it and unlock clears the lock', async () => {
+      await acquireLock(ctx, arn);
+      await writeRecord({ executionArn: arn, status: 'safe-failed', stable: 'blue', candidate: 'green', error: 'AccessDenied: ModifyRule', done: ['release record: failed'] });
+      const status = await cli('status', '--env', 'dev');
+      expect(status.out).toMatch(/release record: .*failed-1 safe-failed .*AccessDenied: ModifyRule/);
+      expect(status.out).toMatch(/the safe state of that release FAILED after: release record: failed.*rollback --to blue --env dev/);
+      expect(status.out).toContain('the release lock is KEPT on purpose');
+      expect(status.out).toContain('npm run release -- unlock --env dev');
+      const r = await cli('unlock', '--env', 'dev');
+      expect(r).toMatchObject({ code: 0, out: expect.stringContaining(`released the lock kept by ${arn}`) });
+      expect((await cli('unlock', '--env', 'dev')).out).toBe('the release lock of dev is free');
+    });
+    test('WHEN the lock belongs to a release that did not fail its safe state THEN unlock refuses, exit 1', async () => {
+      await acquireLock(ctx, 'release-running');
+      await writeRecord({ executionArn: 'release-running', status: 'running', stable: 'blue', candidate: 'green' });
+      const r = await cli('unlock', '--env', 'dev');
+      expect(r).toMatchObject({ code: 1, err: expect.stringMatching(/refused: .*held by release-running.*running/) });
+    });
+    test('WHEN started with --force THEN the execution input carries force: true', async () => {
+      const r = await cli('start', '--env', 'dev', '--force', '--no-follow');
+      const started = /started: (\S+)$/.exec(r.out)![1];
+      expect(JSON.parse((await describe_(started)).input!)).toMatchObject({ force: true });
+    });
+  });
 });

@@ -13,7 +13,8 @@ describe('parseReleaseArgs', () => {
     [['--env', 'dev', '--strategy', 'yolo'], /--strategy must be canary or blue-green/],
     [['status', '--env', 'dev', '--strategy', 'canary'], /--strategy is an option of start only/],
     [['deploy', '--env', 'dev'], /unknown command 'deploy'/],
-    [['--env', 'dev', '--force'], /unknown option --force/],
+    [['status', '--env', 'dev', '--force'], /--force is an option of start only/],
+    [['--env', 'dev', '--forced'], /unknown option --forced/],
   ])('fails on %j', (argv, message) => {
     expect(() => parseReleaseArgs(argv)).toThrow(message);
   });

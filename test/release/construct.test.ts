@@ -87,17 +87,20 @@ test('the Backup Task invokes the backup function; every other Task the release 
   for (const [name, s] of others) expect([name, JSON.stringify(s)]).toEqual([name, expect.stringContaining(`function:${releaseFn}`)]);
 });
 
-test('every Task has TimeoutSeconds, retries transient Lambda errors and (except SafeState) catches into SafeState', () => {
+test('every Task has TimeoutSeconds, retries transient Lambda errors and (except SafeState, HoldState and Finish) catches into SafeState', () => {
   const tasks = Object.entries(definition.States).filter(([, s]) => s.Type === 'Task');
   expect(tasks.length).toBeGreaterThanOrEqual(12);
   for (const [name, s] of tasks) {
     expect([name, typeof s.TimeoutSeconds]).toEqual([name, 'number']);
     expect([name, s.Retry?.length > 0]).toEqual([name, true]);
     const toSafe = { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'SafeState' };
-    const toHold = { ErrorEquals: ['ReleaseHeld'], ResultPath: '$.error', Next: 'HoldState' };
+    const toHold = { ErrorEquals: ['ReleaseHeld', 'OperatorOverride'], ResultPath: '$.error', Next: 'HoldState' };
     if (name === 'SafeState') expect(s.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.safeError', Next: 'SafeStateFailed' }]);
     else if (name === 'HoldState') expect(s.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.holdError', Next: 'HoldFailed' }]);
-    // Catchers run in order: ReleaseHeld (an alarm of the stable color) must reach HoldState before States.ALL rolls back.
+    // Finish never rolls back: an operator's change holds, anything else ends in FinishIncomplete.
+    else if (name === 'Finish') expect(s.Catch).toEqual([toHold, { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'FinishIncomplete' }]);
+    // Catchers run in order: ReleaseHeld (an alarm of the stable color) and OperatorOverride (someone else moved the
+    // weights) must reach HoldState before States.ALL rolls back.
     else if (['Shift', 'Gate', 'FinalGate', 'WindowGate'].includes(name)) expect([name, s.Catch]).toEqual([name, [toHold, toSafe]]);
     else expect([name, s.Catch]).toEqual([name, [toSafe]]);
   }
@@ -105,6 +108,38 @@ test('every Task has TimeoutSeconds, retries transient Lambda errors and (except
   expect(definition.States.ReleaseHeld).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
   expect(definition.States.Shift.TimeoutSeconds).toBe(TASK_TIMEOUT_SECONDS);
   expect(definition.States.SafeState.Next).toBe('ReleaseFailed');
+});
+
+// Regression (failure-safe §2): a failure after Finish scaled the old color to 0 went to SafeState, which sent all
+// traffic back to that color and scaled the new one to 0: both colors at 0 tasks.
+test('Finish never reaches SafeState: no path from Finish leads to a rollback', () => {
+  const catches = (definition.States.Finish.Catch ?? []).map((c: any) => c.Next);
+  expect(catches).not.toContain('SafeState');
+  expect(definition.States.FinishIncomplete).toEqual(expect.objectContaining({ Type: 'Fail', Error: 'FinishIncomplete', CausePath: '$.error.Cause' }));
+  expect(definition.States.Finish.Next).toBe('Released');
+});
+
+test('an alarm on ReleaseSafeStateFailed (Sum >= 1 in 1 min) notifies the topic', () => {
+  const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((a: any) => a.Properties.MetricName === 'ReleaseSafeStateFailed') as any[];
+  expect(alarms).toHaveLength(1);
+  expect(alarms[0].Properties).toMatchObject({
+    Namespace: 'SafeReleases',
+    Statistic: 'Sum',
+    Period: 60,
+    Threshold: 1,
+    EvaluationPeriods: 1,
+    ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    TreatMissingData: 'notBreaching',
+    Dimensions: [{ Name: 'Environment', Value: expect.any(String) }],
+  });
+  expect(JSON.stringify(alarms[0].Properties.AlarmActions)).toContain(logicalIds('AWS::SNS::Topic')[0]);
+});
+
+test('the release handler may Query the ledger (completed releases, downgrade check) and nothing more on it', () => {
+  const query = statementsWith('dynamodb:Query');
+  expect(query).toHaveLength(1);
+  expect(JSON.stringify(query[0].Resource)).toContain('Ledger');
+  expect(JSON.stringify(query[0].Resource)).not.toContain('Lock');
 });
 
 test('the state machine has an overall timeout, ALL logging to an encrypted log group and X-Ray tracing', () => {

@@ -4,7 +4,7 @@
  */
 import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeDBSnapshotsCommand } from '@aws-sdk/client-rds';
-import { acquireLock, logger, readEcs, readLedger, readLock, readRules } from '../../lambda/traffic';
+import { acquireLock, logger, readEcs, readLedger, readLock, readRules, rollback } from '../../lambda/traffic';
 import type { ReleaseContext } from '../../lambda/release/context';
 import { putReleaseRecord, readReleaseRecord } from '../../lambda/release/record';
 import { SERVICES } from '../../lambda/shared/topology';
@@ -388,4 +388,52 @@ test('GIVEN a late clean-up of an old execution WHEN a newer release already hol
   expect(cleanup).toMatchObject({ skipped: expect.stringContaining(`held by ${newer}`) });
   expect((await readLock(env.ctx))?.owner).toBe(newer);
   expect({ weights: await weights(), green: await desired('green') }).toEqual(before);
+});
+
+// Failure-safe §2: a failure after Finish scaled the old color to 0 went to SafeState, which sent all traffic back to
+// that color (0 tasks) and scaled the new one to 0: an outage.
+test('GIVEN a failure after Finish scaled blue to 0 THEN no SafeState: traffic stays on green, green keeps running, the clean-up changes nothing', async () => {
+  env = await buildReleaseEnvironment(moto, listener);
+  const run = await runRehearsal(definition, { strategy: 'blue-green' }, {
+    handlers: env.handlers(ids),
+    taskOverrides: {
+      Finish: async (payload, handler) => {
+        await handler(payload);
+        throw new Error('rehearsal: the Lambda dies after its work');
+      },
+    },
+  });
+  expect(run).toMatchObject({ status: 'FAILED', error: 'FinishIncomplete' });
+  expect(run.states.slice(-2)).toEqual(['Finish', 'FinishIncomplete']);
+  expect(run.states).not.toContain('SafeState');
+  expect(await weights()).toEqual(allOn('green'));
+  expect(await desired('blue')).toEqual([0, 0]);
+  expect(await desired('green')).toEqual([2, 2]);
+  const cleanup = await env.handler({ step: 'abandoned', executionArn: run.executionArn, status: 'FAILED', error: 'FinishIncomplete' });
+  expect(cleanup).toMatchObject({ skipped: expect.stringContaining('succeeded') });
+  expect(await weights()).toEqual(allOn('green'));
+});
+
+// Failure-safe §2: an operator's rollback during the rollback window was followed by Finish scaling the live color to 0.
+test('GIVEN an operator rolls back during the rollback window THEN Finish holds (OperatorOverride): blue keeps its traffic and its tasks', async () => {
+  env = await buildReleaseEnvironment(moto, listener);
+  const run = await runRehearsal(definition, { strategy: 'blue-green' }, {
+    handlers: env.handlers(ids),
+    taskOverrides: {
+      WindowGate: async (payload, handler) => {
+        const out = await handler(payload);
+        await rollback(env.ctx, { to: 'blue', actor: 'operator', reason: 'manual rollback', scaleDown: false });
+        return out;
+      },
+    },
+  });
+  expect(run).toMatchObject({ status: 'FAILED', error: 'OperatorOverride' });
+  expect(run.states.slice(-3)).toEqual(['Finish', 'HoldState', 'ReleaseHeld']);
+  expect(run.cause).toMatch(/someone else moved traffic/);
+  expect(await weights()).toEqual(allOn('blue'));
+  expect(await desired('blue')).toEqual([2, 2]);
+  expect(await readLock(env.ctx)).toBeUndefined();
+  expect(await readReleaseRecord(env.ctx)).toMatchObject({ status: 'held' });
+  const [held] = (await readLedger(env.ctx, 5)).filter((e) => (e.action as string) === 'release:held');
+  expect(held.reason).toMatch(/because an operator changed the weights/);
 });

@@ -1,3 +1,4 @@
+import { ROLLBACK_TIMEOUT_SECONDS } from '../../lambda/rollback/budget';
 import { Match } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENTS } from '../../config';
 import { defaultMaxConnections } from '../../config/rds';
@@ -265,9 +266,9 @@ describe('automated rollback wiring (production)', () => {
     expect(matches(pattern, trigger)).toBe(false);
   });
 
-  test('THEN the rollback Lambda knows the topology and the release to stop, and times out before its marker lease', () => {
+  test('THEN the rollback Lambda knows the topology and the release to stop, and its timeout is the computed budget (lambda/rollback/budget.ts)', () => {
     const [, fn] = functions.find(([id]) => id === rollbackId)!;
-    expect(fn.Properties.Timeout).toBe(60);
+    expect(fn.Properties.Timeout).toBe(ROLLBACK_TIMEOUT_SECONDS);
     expect(Object.keys(fn.Properties.Environment.Variables)).toEqual(expect.arrayContaining(['TOPOLOGY_TABLE', 'TOPOLOGY_VERSION', 'RELEASE_STATE_MACHINE_ARN']));
     stateless.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       MaximumRetryAttempts: 2,

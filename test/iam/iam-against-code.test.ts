@@ -218,7 +218,8 @@ describe('rollback', () => {
   });
 
   test('failure paths: traffic cannot move (RollbackFailed), scaling fails after the move (RollbackIncomplete)', async () => {
-    inst.failNext('ModifyRule', () => throttlingError(), 5);
+    // Both services at once, 5 attempts each, in two passes.
+    inst.failNext('ModifyRule', () => throttlingError(), 20);
     await expect(handleAlarmEvent(ctx, await fire(ctx.topology.rollbackAlarmNames.green[0]))).rejects.toMatchObject({ name: 'RollbackFailed' });
     inst.failNext('UpdateService', () => Object.assign(new Error('denied'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 403 } }));
     await expect(handleAlarmEvent(ctx, await fire(ctx.topology.rollbackAlarmNames.green[1]))).rejects.toMatchObject({ name: 'RollbackIncomplete' });

@@ -87,6 +87,8 @@ export interface ReleaseStateMachineProps {
 export const RELEASE_HELD_ERROR = 'ReleaseHeld';
 /** Error name of a step that found the weights changed by someone else (lambda/release/errors.ts OperatorOverride): held too. */
 export const OPERATOR_OVERRIDE_ERROR = 'OperatorOverride';
+/** Error of a safe state whose own work failed (lambda/release/errors.ts SafeStateFailed); reported by the step. */
+export const SAFE_STATE_FAILED_ERROR = 'SafeStateFailed';
 /** Name of the Fail state (and error) of a Finish that did not complete; never followed by a rollback. */
 export const FINISH_INCOMPLETE_ERROR = 'FinishIncomplete';
 
@@ -197,6 +199,10 @@ export class ReleaseStateMachine extends Construct {
       catchToSafe: false,
       comment: 'Traffic back to the stable color if any moved (then the new color to 0), release the lock, notify',
     });
+    // SafeStateFailed is the step's own verdict after its calls' retries, already reported (record safe-failed, ledger,
+    // notification, metric): retrying it would only report it again, up to four times. Retriers are evaluated in
+    // order, so it is matched first and never retried; a crash or timeout of the Lambda itself is retried.
+    safeState.addRetry({ errors: [SAFE_STATE_FAILED_ERROR], maxAttempts: 0 });
     safeState.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2 });
     safeState.addCatch(safeStateFailed, { resultPath: '$.safeError' });
     safeState.next(failed);

@@ -104,6 +104,12 @@ test('every Task has TimeoutSeconds, retries transient Lambda errors and (except
     else if (['Shift', 'Gate', 'FinalGate', 'WindowGate'].includes(name)) expect([name, s.Catch]).toEqual([name, [toHold, toSafe]]);
     else expect([name, s.Catch]).toEqual([name, [toSafe]]);
   }
+});
+
+test('fails-first: a SafeStateFailed (already reported by the step) is never retried, so it is reported once; a Lambda crash of the safe state is', () => {
+  const retry = definition.States.SafeState.Retry;
+  expect(retry[0]).toEqual({ ErrorEquals: ['SafeStateFailed'], MaxAttempts: 0 });
+  expect(retry.slice(1)).toContainEqual(expect.objectContaining({ ErrorEquals: ['States.ALL'], MaxAttempts: 3 }));
   expect(definition.States.HoldState.Next).toBe('ReleaseHeld');
   expect(definition.States.ReleaseHeld).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
   expect(definition.States.Shift.TimeoutSeconds).toBe(TASK_TIMEOUT_SECONDS);

@@ -107,9 +107,13 @@ test('every Task has TimeoutSeconds, retries transient Lambda errors and (except
 });
 
 test('fails-first: a SafeStateFailed (already reported by the step) is never retried, so it is reported once; a Lambda crash of the safe state is', () => {
-  const retry = definition.States.SafeState.Retry;
-  expect(retry[0]).toEqual({ ErrorEquals: ['SafeStateFailed'], MaxAttempts: 0 });
-  expect(retry.slice(1)).toContainEqual(expect.objectContaining({ ErrorEquals: ['States.ALL'], MaxAttempts: 3 }));
+  const retry: { ErrorEquals: string[]; MaxAttempts: number }[] = definition.States.SafeState.Retry;
+  const own = retry.findIndex((r) => r.ErrorEquals.includes('SafeStateFailed'));
+  const all = retry.findIndex((r) => r.ErrorEquals.includes('States.ALL'));
+  // Retriers are evaluated in order: the first match decides.
+  expect(retry[own]).toEqual({ ErrorEquals: ['SafeStateFailed'], MaxAttempts: 0 });
+  expect(own).toBeLessThan(all);
+  expect(retry[all]).toMatchObject({ MaxAttempts: 3 });
   expect(definition.States.HoldState.Next).toBe('ReleaseHeld');
   expect(definition.States.ReleaseHeld).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
   expect(definition.States.Shift.TimeoutSeconds).toBe(TASK_TIMEOUT_SECONDS);

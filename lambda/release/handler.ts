@@ -10,7 +10,11 @@
 import type { Topology } from '../shared/topology';
 import { topologyLoader } from '../shared/topology-store';
 import { createClients, TrafficClients } from '../traffic';
+import { attemptBoundMs } from '../traffic/client-config';
 import { createSnsClient } from '../traffic/notification-clients';
+
+/** Time kept at the end of a release step for its failure path (record, notification). */
+const STEP_RESERVE_MS = 10_000;
 import { ReleaseClients, ReleaseContext, ReleaseSettings, settingsFromEnv } from './context';
 import { InvalidStepInput } from './errors';
 import { HttpGet } from './pretraffic';
@@ -60,13 +64,18 @@ export function createReleaseHandler(deps: {
   settings: () => ReleaseSettings;
   httpGet?: HttpGet;
   retry?: ReleaseContext['retry'];
-}): (event: unknown) => Promise<unknown> {
+}): (event: unknown, context?: { getRemainingTimeInMillis?(): number }) => Promise<unknown> {
   let settings: ReleaseSettings | undefined;
-  return async (event: unknown) => {
+  return async (event: unknown, context?: { getRemainingTimeInMillis?(): number }) => {
     const e = validateStepEvent(event);
     const topology = await deps.topology();
     settings ??= deps.settings();
-    return runStep({ clients: deps.clients, release: deps.release, topology, settings, httpGet: deps.httpGet, retry: deps.retry }, e);
+    const remainingMs = context?.getRemainingTimeInMillis?.();
+    // No retry starts that could not end before the Lambda's own timeout, less the time a step needs to fail cleanly:
+    // the step ends in its error (caught by the state machine) instead of a Sandbox.Timedout mid-write.
+    const retry =
+      remainingMs === undefined ? deps.retry : { ...deps.retry, deadlineMs: Date.now() + remainingMs - STEP_RESERVE_MS, attemptBoundMs: attemptBoundMs() };
+    return runStep({ clients: deps.clients, release: deps.release, topology, settings, httpGet: deps.httpGet, retry }, e);
   };
 }
 

@@ -215,6 +215,10 @@ export async function migrationStart(ctx: ReleaseContext, release: ReleaseState)
           launchType: 'FARGATE',
           count: 1,
           startedBy,
+          // The same token on every attempt: a RunTask that timed out after ECS started the task (retried by call())
+          // returns that task instead of starting a second migration.
+          // https://docs.aws.amazon.com/AmazonECS/latest/APIReference/ECS_Idempotency.html
+          clientToken: startedBy,
           networkConfiguration: {
             awsvpcConfiguration: { subnets: [...m.subnets], securityGroups: [...m.securityGroups], assignPublicIp: 'DISABLED' },
           },

@@ -300,3 +300,29 @@ describe('f: the ledger says what happened', () => {
     expect(ledgerPuts().find((l) => l.action === 'release:failed')!.reason).toMatch(/green had reached 50% but all traffic was already back on blue \(moved by someone else/);
   });
 });
+
+describe('the migration start under a timed-out RunTask', () => {
+  test('every RunTask attempt carries the same client token (ECS returns the task it started instead of a second migration)', async () => {
+    const { ListTasksCommand, RunTaskCommand } = await import('@aws-sdk/client-ecs');
+    const { migrationStart, migrationStartedBy } = await import('../../lambda/release/steps');
+    m.ecs.on(ListTasksCommand).resolves({ taskArns: [] });
+    m.ecs
+      .on(RunTaskCommand)
+      .rejectsOnce(Object.assign(new Error('socket timed out'), { name: 'TimeoutError' }))
+      .resolves({ tasks: [{ taskArn: 'arn:task/1' }] });
+    m.ddb.on(PutItemCommand).resolves({});
+    sns.on(PublishCommand).resolves({ MessageId: 'x' });
+    const c = {
+      ...ctx(),
+      settings: {
+        ...ctx().settings,
+        policy: { ...ctx().settings.policy, migrationCommand: ['migrate'] },
+        migration: { taskDefinitions: { blue: 'td-blue', green: 'td-green' }, containerName: 'backend', subnets: ['s'], securityGroups: ['g'] },
+      },
+    };
+    const out = await migrationStart(c, release);
+    expect(out.migrationTaskArn).toBe('arn:task/1');
+    const tokens = m.ecs.commandCalls(RunTaskCommand).map((call) => call.args[0].input.clientToken);
+    expect(tokens).toEqual([migrationStartedBy(OWNER), migrationStartedBy(OWNER)]);
+  });
+});

@@ -222,6 +222,25 @@ describe('GIVEN a canary of green at 10 % (execution RUNNING, its lock held) and
     await expectRolledBack();
   });
 
+  test('2b. recording denied (TransactWriteItems) after traffic moved → loud RollbackIncomplete, no record; the retry records exactly one', async () => {
+    const deny = proxy.addRule({ operation: 'TransactWriteItems', times: Infinity, fault: 'deny' });
+    const event = await fire();
+    const first = await lambda.invoke(event, { awsRequestId: 'record-1' });
+    expect(first).toMatchObject({ ok: false, errorType: 'RollbackIncomplete', errorMessage: expect.stringContaining('ledger') });
+    expect(await weights()).toEqual(ALL_BLUE); // traffic is safe already
+    expect(metricLines('RollbackIncomplete')).toHaveLength(1);
+    expect(publishAttempts().map((p) => [p.subject, p.status])).toEqual([[expect.stringContaining('Rollback incomplete'), 200]]);
+    expect(await rollbackEntries()).toHaveLength(0);
+    expect((await readLedger(ctx, 50)).map((e) => e.action)).toContain('rollback-failed');
+    expect(await marker()).toMatchObject({ state: 'failed', lastError: expect.stringContaining('ledger') });
+
+    deny.remaining = 0;
+    const retry = await lambda.invoke(event, { awsRequestId: 'record-1' });
+    expect(describe_(retry)).toBe('ok rolled-back');
+    expect(retry.ok && (retry.result as any).trafficChanged).toBe(false);
+    await expectRolledBack();
+  });
+
   test('3a. one hanging ModifyRule → the request timeout fires, the retry succeeds; time-to-safe ≤ 30 s', async () => {
     proxy.addRule({ operation: 'ModifyRule', fault: 'hang' });
     const results = await invokeWithRetries(await fire(), 'hang-1');

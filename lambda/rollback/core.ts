@@ -207,7 +207,24 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
     readMarker(ctx, failed),
     readActiveRelease(ctx),
     readLedger(ctx, LEDGER_LOOKBACK).catch((e: unknown) => (e instanceof Error ? e : new Error(errorMessage(e)))),
-  ]);
+  ]).catch(async (e: unknown): Promise<never> => {
+    // A read that keeps failing (every DescribeRules hanging until the retry deadline, a denied DescribeServices, …)
+    // used to escape as the raw SDK error (errorType TimeoutError / AccessDenied…): no RollbackFailed metric and no
+    // notification, though the failed color may still carry traffic. Found by test/faults/rollback.faults.test.ts (3b).
+    const message = `automatic rollback of ${environment} NOT done: the current state could not be read (${errorMessage(e)}); ${failed} may still carry traffic`;
+    logger.error('rollback failed: state not readable', { ...log, error: errorMessage(e) });
+    loud('RollbackFailed', { step: 'read state', error: errorMessage(e) });
+    await publishQuietly(ctx, sns, {
+      kind: 'rollback-failed',
+      event,
+      failedColor: failed,
+      stableColor: stable,
+      headline: message,
+      done: [],
+      action: `check the listener rules; if ${failed} carries traffic, move it to the stable color by hand now (traffic CLI rollback); the Lambda retries the event`,
+    });
+    throw new RollbackFailed(message, e);
+  });
   const weightsBefore = weightsOf(rules);
   const stableFound: StableColor = await findStableColor(ctx, weightsBefore, ledger, release);
   logger.info('rollback alarm in ALARM', { ...log, weights: weightsBefore, stable: stableFound, marker });

@@ -1,5 +1,5 @@
 import { ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import { ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeRulesCommand, ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { DeleteItemCommand, PutItemCommand, QueryCommand, TransactWriteItemsCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { handleAlarmEvent, InvalidAlarmEvent, RollbackFailed, RollbackIncomplete } from '../../lambda/rollback';
@@ -107,6 +107,18 @@ describe('GIVEN a green canary at 10% with a running release', () => {
     expect(published()).toEqual([expect.objectContaining({ Subject: '[dev] ROLLBACK FAILED: green alarm green-5xx' })]);
     expect(published()[0].Message).toContain('Action needed: move traffic to blue by hand now');
     for (const c of ['UpdateItem', 'StopExecution', 'UpdateService', 'TransactWriteItems']) expect(w.order).not.toContain(c);
+  });
+
+  test('WHEN the first reads keep failing (DescribeRules denied) THEN it fails loudly as RollbackFailed, not as the raw SDK error', async () => {
+    w = world();
+    w.elbv2.on(DescribeRulesCommand).rejects(denied());
+    const err = await handleAlarmEvent(w.ctx, event()).catch((e) => e);
+    expect(err).toBeInstanceOf(RollbackFailed);
+    expect(err.name).toBe('RollbackFailed');
+    expect(err.message).toContain('the current state could not be read');
+    expect(w.metrics).toEqual([expect.objectContaining({ Environment: 'dev', RollbackFailed: 1 })]);
+    expect(published()).toEqual([expect.objectContaining({ Subject: '[dev] ROLLBACK FAILED: green alarm green-5xx' })]);
+    expect(w.order).not.toContain('ModifyRule');
   });
 
   test('WHEN stopping the release fails THEN the failed color is still scaled down, and it fails loudly as RollbackIncomplete', async () => {

@@ -198,6 +198,18 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
   Object.assign(log, { failedColor: failed });
   const loud = (name: 'RollbackFailed' | 'RollbackIncomplete', properties: Record<string, unknown>) =>
     metric(emfLine(environment, { [name]: 1 }, { alarmName, failedColor: failed, ...properties }, nowOf(ctx)));
+  /** Traffic was not (all) moved: RollbackFailed metric, a ROLLBACK FAILED notification attempt, the error. */
+  const failBeforeSafe = async (
+    message: string,
+    error: string,
+    n: { weightsBefore?: WeightsByService; weightsAfter?: WeightsByService; done?: string[]; action: string },
+    cause?: unknown,
+  ): Promise<never> => {
+    logger.error('rollback failed: traffic not moved', { ...log, error });
+    loud('RollbackFailed', { error });
+    await publishQuietly(ctx, sns, { kind: 'rollback-failed', event, failedColor: failed, stableColor: stable, headline: message, done: [], ...n });
+    throw new RollbackFailed(message, cause);
+  };
 
   // Every read at once: one round trip before the first write.
   const [rules, desired, stableHealth, marker, release, ledger] = await Promise.all([
@@ -211,19 +223,12 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
     // A read that keeps failing (every DescribeRules hanging until the retry deadline, a denied DescribeServices, …)
     // used to escape as the raw SDK error (errorType TimeoutError / AccessDenied…): no RollbackFailed metric and no
     // notification, though the failed color may still carry traffic. Found by test/faults/rollback.faults.test.ts (3b).
-    const message = `automatic rollback of ${environment} NOT done: the current state could not be read (${errorMessage(e)}); ${failed} may still carry traffic`;
-    logger.error('rollback failed: state not readable', { ...log, error: errorMessage(e) });
-    loud('RollbackFailed', { step: 'read state', error: errorMessage(e) });
-    await publishQuietly(ctx, sns, {
-      kind: 'rollback-failed',
-      event,
-      failedColor: failed,
-      stableColor: stable,
-      headline: message,
-      done: [],
-      action: `check the listener rules; if ${failed} carries traffic, move it to the stable color by hand now (traffic CLI rollback); the Lambda retries the event`,
-    });
-    throw new RollbackFailed(message, e);
+    return failBeforeSafe(
+      `automatic rollback of ${environment} NOT done: the current state could not be read (${errorMessage(e)}); ${failed} may still carry traffic`,
+      errorMessage(e),
+      { action: `check the listener rules; if ${failed} carries traffic, move it to the stable color by hand now (traffic CLI rollback); the Lambda retries the event` },
+      e,
+    );
   });
   const weightsBefore = weightsOf(rules);
   const stableFound: StableColor = await findStableColor(ctx, weightsBefore, ledger, release);
@@ -277,21 +282,15 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
   }
   if (stableFound.source === 'unknown') {
     // Never a guess: moving all traffic to the other color is a rollback only if that color is the stable one.
-    const message = `automatic rollback of ${environment} NOT done: cannot tell which color is stable (${stableFound.why}); ${failed} may still carry traffic`;
-    logger.error('rollback failed: stable color unknown', { ...log, why: stableFound.why });
-    loud('RollbackFailed', { error: stableFound.why });
-    await publishQuietly(ctx, sns, {
-      kind: 'rollback-failed',
-      event,
-      failedColor: failed,
-      stableColor: stable,
-      headline: message,
-      weightsBefore,
-      weightsAfter: weightsBefore,
-      done: [],
-      action: `if ${stable} is the version to keep, move traffic to it by hand now (traffic CLI rollback --to ${stable}); the Lambda retries the event`,
-    });
-    throw new RollbackFailed(message);
+    return failBeforeSafe(
+      `automatic rollback of ${environment} NOT done: cannot tell which color is stable (${stableFound.why}); ${failed} may still carry traffic`,
+      stableFound.why,
+      {
+        weightsBefore,
+        weightsAfter: weightsBefore,
+        action: `if ${stable} is the version to keep, move traffic to it by hand now (traffic CLI rollback --to ${stable}); the Lambda retries the event`,
+      },
+    );
   }
   if (stableFound.color === failed) {
     return notifyOnly(
@@ -334,25 +333,19 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
         `${stable} cannot take the traffic; fix ${failed} or bring ${stable} back healthy, then roll back by hand`,
       );
     }
-    const partial = e instanceof MoveIncomplete && e.moved.length > 0;
-    const message =
+    const moved = e instanceof MoveIncomplete ? e.moved : [];
+    return failBeforeSafe(
       `automatic rollback of ${environment} to ${stable} FAILED, ${failed} may still carry traffic` +
-      `${partial ? ` (${(e as MoveIncomplete).notMoved.join(', ')} not moved; ${(e as MoveIncomplete).moved.join(', ')} moved and kept)` : ''}: ${errorMessage(e)}`;
-    logger.error('rollback failed: traffic not moved', { ...log, error: errorMessage(e) });
-    loud('RollbackFailed', { error: errorMessage(e) });
-    const current = await readRules(ctx).then(weightsOf, () => undefined);
-    await publishQuietly(ctx, sns, {
-      kind: 'rollback-failed',
-      event,
-      failedColor: failed,
-      stableColor: stable,
-      headline: message,
-      weightsBefore,
-      weightsAfter: current,
-      done: partial ? [`moved to ${stable}: ${(e as MoveIncomplete).moved.join(', ')} (kept)`] : [],
-      action: `move traffic to ${stable} by hand now (traffic CLI rollback --to ${stable}), then check the listener rules; the Lambda retries the event`,
-    });
-    throw new RollbackFailed(message, e);
+        `${moved.length ? ` (${(e as MoveIncomplete).notMoved.join(', ')} not moved; ${moved.join(', ')} moved and kept)` : ''}: ${errorMessage(e)}`,
+      errorMessage(e),
+      {
+        weightsBefore,
+        weightsAfter: await readRules(ctx).then(weightsOf, () => undefined),
+        done: moved.length ? [`moved to ${stable}: ${moved.join(', ')} (kept)`] : [],
+        action: `move traffic to ${stable} by hand now (traffic CLI rollback --to ${stable}), then check the listener rules; the Lambda retries the event`,
+      },
+      e,
+    );
   }
   const timeToSafeMs = Date.now() - started;
   const target = weightsForPercent(stable, 100);

@@ -139,9 +139,11 @@ export async function assertLockHeld(ctx: TrafficContext, owner: string | undefi
  */
 export async function revokeLock(ctx: TrafficContext, owner: string): Promise<boolean> {
   validateOwner(owner);
+  let attempts = 0;
   try {
-    await call(ctx, 'dynamodb:DeleteItem(lock revoke)', () =>
-      ctx.clients.dynamodb.send(
+    await call(ctx, 'dynamodb:DeleteItem(lock revoke)', () => {
+      attempts++;
+      return ctx.clients.dynamodb.send(
         new DeleteItemCommand({
           TableName: ctx.topology.lockTableName,
           Key: toAttributes({ pk: ctx.topology.environment }),
@@ -149,11 +151,13 @@ export async function revokeLock(ctx: TrafficContext, owner: string): Promise<bo
           ExpressionAttributeNames: { '#owner': 'owner' },
           ExpressionAttributeValues: toAttributes({ ':owner': owner }),
         }),
-      ),
-    );
+      );
+    });
   } catch (e) {
-    if (isConditionalCheckFailed(e)) return false;
-    throw e;
+    if (!isConditionalCheckFailed(e)) throw e;
+    // A retried delete whose first attempt landed (its answer lost) fails its own condition: no lock left means ours.
+    if (attempts > 1 && !(await readLock(ctx))) return true;
+    return false;
   }
   logger.warn('release lock revoked', { environment: ctx.topology.environment, owner });
   return true;

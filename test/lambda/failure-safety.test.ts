@@ -205,3 +205,14 @@ describe('request bounds and the time budget', () => {
     expect(ROLLBACK_TIMEOUT_SECONDS * 1000).toBeGreaterThanOrEqual(needed);
   });
 });
+
+describe('revokeLock when the answer of its delete is lost', () => {
+  test('WHEN the retried delete fails its condition and no lock is left THEN it reports the revoke (its own first attempt landed)', async () => {
+    m.ddb
+      .on(DeleteItemCommand)
+      .rejectsOnce(Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }))
+      .rejects(Object.assign(new Error('failed'), { name: 'ConditionalCheckFailedException', $metadata: {} }));
+    m.ddb.on(GetItemCommand).resolves({});
+    expect(await revokeLock(m.ctx, 'exec-1')).toBe(true);
+  });
+});

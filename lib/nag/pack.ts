@@ -48,6 +48,11 @@ const RULES: readonly Rule[] = [
     explanation: 'CloudFormation rejects a stack over its quotas: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html. Split the stack before the next feature crosses it.',
   },
   {
+    rule: rules.TaskOutlivesLambda,
+    info: 'A state machine Task invokes a Lambda function without a TimeoutSeconds longer than the function\'s timeout.',
+    explanation: 'Step Functions would move on (catch, safe state, rollback) while the invocation keeps running and writing until the function\'s own timeout. Give the Task a TimeoutSeconds above the function\'s timeout.',
+  },
+  {
     rule: rules.IamPolicySize,
     info: 'The role\'s inline policies can exceed 10,240 characters together, or the managed policy 6,144.',
     explanation: 'IAM rejects policies over its quotas: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html. Merge statements, use wildcards on one resource family, or split the role.',

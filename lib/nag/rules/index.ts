@@ -6,3 +6,4 @@ export { LambdaEnvironmentSize, LAMBDA_ENVIRONMENT_LIMIT } from './LambdaEnviron
 export { RoleCanDecrypt } from './RoleCanDecrypt';
 export { SelectSplitInRange } from './SelectSplitInRange';
 export { StackQuotas, STACK_QUOTAS, STACK_QUOTA_MARGIN } from './StackQuotas';
+export { TaskOutlivesLambda } from './TaskOutlivesLambda';

@@ -18,7 +18,7 @@ import { logger, readEcs, readLedger, readLock, readRules, rollback } from '../.
 import { readReleaseRecord } from '../../lambda/release/record';
 import { SERVICES } from '../../lambda/shared/topology';
 import { asLocalHandler, bundleAll, type BundleLambda, type Bundles, emfMetrics, startBundle, stopAllBundles } from '../support/bundle-runner';
-import { type FaultProxy, type ProxiedRequest, startFaultProxy } from '../support/fault-proxy';
+import { type ActiveRule, type FaultProxy, type ProxiedRequest, startFaultProxy } from '../support/fault-proxy';
 import { MotoServer, startMoto } from '../support/moto';
 import { alarmStateChangeEvent, DUMMY_RELEASE_DEFINITION, setAlarmState } from '../support/release';
 import { buildReleaseEnvironment, REHEARSAL_POLICY, ReleaseEnvironment, startTestListener, TestListener } from '../release/harness';
@@ -454,4 +454,112 @@ test('3: GIVEN the release is writing 25% WHEN the rollback Lambda fences and st
   expect(safe).toHaveLength(1);
   expect(safe[0].reason).toMatch(/the rollback Lambda moved traffic back to blue .*did not move traffic again/);
   await rollbackFn.stop();
+});
+
+// ---- 7. a hanging connection, a crash between two calls ------------------------------------------------------------
+
+test('7a: GIVEN one ModifyRule that lands but is never answered WHEN the request timeout (4 s) and the retry run THEN the Shift succeeds and the release completes', async () => {
+  proxy.addRule({ operation: 'ModifyRule', fault: { hang: { forward: true } } });
+  const run = await release({ strategy: 'blue-green', actor: 'faults' });
+  expect(run).toMatchObject({ status: 'SUCCEEDED' });
+  expect(run.states.filter((s) => s === 'Shift')).toHaveLength(1); // retried inside the step, not by the state machine
+  const modify = proxy.requests.filter((r) => r.operation === 'ModifyRule');
+  expect(modify[0]).toMatchObject({ fault: 'hang+forward', upstreamStatus: 200 });
+  expect(modify[0].status).toBeUndefined(); // never answered
+  expect(modify[1].at - modify[0].at).toBeGreaterThanOrEqual(2900); // the 3 s request timeout, then the retry
+  expect(modify[1]).toMatchObject({ body: modify[0].body, status: 200 });
+  expect(await weights()).toEqual(allOn('green'));
+  expect(await desired('blue')).toEqual([0, 0]);
+  expect(await readLock(env.ctx)).toBeUndefined();
+});
+
+test('7b: GIVEN the release Lambda crashes once between the frontend and backend writes of the 10% Shift THEN the Task (Runtime.ExitError) is retried in a new environment and finishes the step; the release completes', async () => {
+  proxy.addRule({
+    operation: 'ModifyRule',
+    match: (r) => isRule(r, 'frontend') && greenWeightWritten(r) === 10,
+    fault: { after: () => releaseFn.kill() },
+  });
+  const run = await release({ actor: 'faults' });
+  expect(run).toMatchObject({ status: 'SUCCEEDED' });
+  expect(releaseFn.starts).toBe(2); // the retry cold-started a new environment
+  expect(run.states).not.toContain('SafeState');
+  // The retry found frontend at its own target (10%) and wrote backend only: each rule got 10% exactly once.
+  const at10 = proxy.requests.filter((r) => r.operation === 'ModifyRule' && greenWeightWritten(r) === 10);
+  expect(at10.map((r) => (isRule(r, 'frontend') ? 'frontend' : 'backend'))).toEqual(['frontend', 'backend']);
+  expect(await weights()).toEqual(allOn('green'));
+  expect(await desired('blue')).toEqual([0, 0]);
+  expect(await readLock(env.ctx)).toBeUndefined();
+});
+
+test('7c: GIVEN the release Lambda crashes at every attempt of the 25% Shift THEN after the retries the state machine ends safe: all on blue, green at 0, lock released, notified', async () => {
+  // Every attempt of the second Shift (10% → 25%) dies at its first call (reading the rules); the safe state runs unharmed.
+  let crash: ActiveRule | undefined;
+  const run = await release({ actor: 'faults' }, {
+    taskOverrides: {
+      Shift: async (payload, handler) => {
+        if ((payload as { release: { stepIndex: number } }).release.stepIndex === 1) crash ??= proxy.addRule({ operation: 'DescribeRules', times: Infinity, fault: { before: () => releaseFn.kill() } });
+        return handler(payload);
+      },
+      SafeState: async (payload, handler) => {
+        crash!.remaining = 0;
+        return handler(payload);
+      },
+    },
+  });
+  expect(crash!.applied).toBe(4);
+  expect(run).toMatchObject({ status: 'FAILED', error: 'Runtime.ExitError' });
+  expect(run.cause).toMatch(/signal: killed/);
+  expect(run.states.slice(-3)).toEqual(['Shift', 'SafeState', 'ReleaseFailed']);
+  expect(releaseFn.starts).toBe(5); // the first environment and 3 retries died in the second Shift; the safe state's is the fifth
+  expect(await weights()).toEqual(allOn('blue'));
+  expect(await desired('green')).toEqual([0, 0]);
+  expect(await desired('blue')).toEqual([2, 2]);
+  await expectNoTrafficToAColorAtZero();
+  expect(await readLock(env.ctx)).toBeUndefined();
+  expect(await readReleaseRecord(env.ctx)).toMatchObject({ status: 'failed' });
+  expect(published().map((p) => p.subject)).toContain('[rehearsal] release rolled-back');
+});
+
+test('7d: GIVEN the release Lambda crashes once in Finish after scaling frontend blue to 0 THEN the retry completes the release', async () => {
+  proxy.addRule({ operation: 'UpdateService', match: isScaleDownOf('blue'), fault: { after: () => releaseFn.kill() } });
+  const run = await release({ strategy: 'blue-green', actor: 'faults' });
+  expect(run).toMatchObject({ status: 'SUCCEEDED' });
+  expect(await weights()).toEqual(allOn('green'));
+  expect(await desired('blue')).toEqual([0, 0]);
+  expect(await desired('green')).toEqual([2, 2]);
+  expect(await readLock(env.ctx)).toBeUndefined();
+  expect(await readReleaseRecord(env.ctx)).toMatchObject({ status: 'succeeded' });
+});
+
+test('7e: GIVEN the release Lambda crashes at every attempt of Finish THEN FinishIncomplete (never the safe state): green keeps 100%; the clean-up notifies, releases the lock and scales nothing', async () => {
+  let armed = false;
+  const run = await release({ strategy: 'blue-green', actor: 'faults' }, {
+    taskOverrides: {
+      Finish: async (payload, handler) => {
+        if (!armed) {
+          armed = true;
+          proxy.addRule({ operation: 'UpdateService', match: isScaleDownOf('blue'), times: Infinity, fault: { after: () => releaseFn.kill() } });
+        }
+        return handler(payload);
+      },
+    },
+  });
+  expect(run).toMatchObject({ status: 'FAILED', error: 'FinishIncomplete' });
+  expect(run.states.slice(-2)).toEqual(['Finish', 'FinishIncomplete']);
+  expect(await weights()).toEqual(allOn('green'));
+  expect(await desired('green')).toEqual([2, 2]);
+  expect(await desired('blue')).toEqual([0, 2]); // frontend scaled at the first attempt; every attempt died right there
+  await expectNoTrafficToAColorAtZero();
+  // The crashed step told no one: the lock and the record 'running' stay until the Abandoned clean-up runs.
+  expect((await readLock(env.ctx))?.owner).toBe(run.executionArn);
+  expect(await readReleaseRecord(env.ctx)).toMatchObject({ status: 'running' });
+  expect(published().filter((p) => /finish-incomplete|completed/.test(p.subject))).toEqual([]);
+  proxy.reset();
+  const cleanup = await releaseFn.invoke({ step: 'abandoned', executionArn: run.executionArn, status: 'FAILED', error: 'FinishIncomplete' });
+  expect(cleanup).toMatchObject({ ok: true, result: { finishIncomplete: true, lockReleased: true } });
+  expect(await readLock(env.ctx)).toBeUndefined();
+  expect(await readReleaseRecord(env.ctx)).toMatchObject({ status: 'finish-incomplete' });
+  expect(published().map((p) => p.subject)).toEqual(['[rehearsal] release finish-incomplete']);
+  expect(published()[0].message).toMatch(/desired counts frontend blue 0 \/ green 2, backend blue 2 \/ green 2/);
+  expect(proxy.count('UpdateService') + proxy.count('ModifyRule')).toBe(0);
 });

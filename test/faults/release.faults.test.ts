@@ -24,6 +24,7 @@ import { alarmStateChangeEvent, DUMMY_RELEASE_DEFINITION, setAlarmState } from '
 import { buildReleaseEnvironment, REHEARSAL_POLICY, ReleaseEnvironment, startTestListener, TestListener } from '../release/harness';
 import { Definition, definitionFromTemplate, ReleaseFunctionIds, releaseFunctionIds, runRehearsal, RehearsalOptions, RehearsalResult } from '../release/rehearsal';
 import { synthEnvironment } from '../cdk/support';
+import { explainRecord } from '../../cli/format';
 
 jest.setTimeout(120000);
 logger.setLogLevel('SILENT');
@@ -243,6 +244,10 @@ test('1: GIVEN every DynamoDB write denied right after Finish scaled blue down T
   expect(cleanup).toMatchObject({ ok: true, result: { finishIncomplete: true, lockReleased: true } });
   expect(await readLock(env.ctx)).toBeUndefined();
   expect(await readReleaseRecord(env.ctx)).toMatchObject({ status: 'finish-incomplete' });
+  // What `npm run release -- status` then explains: the new color serves 100%, the old one is what to scale down.
+  expect(explainRecord('rehearsal', await readReleaseRecord(env.ctx), await readLock(env.ctx)).join('\n')).toMatch(
+    /reached 100% on green .*scale --color blue --count 0/,
+  );
   expect(await weights()).toEqual(allOn('green'));
   expect(await desired('green')).toEqual([2, 2]);
   expect(proxy.count('ModifyRule') + proxy.count('UpdateService')).toBe(0);
@@ -265,6 +270,9 @@ test('1b: GIVEN the lock DeleteItem throttled past the retries in Finish THEN Fi
   expect(await desired('green')).toEqual([2, 2]);
   expect((await readLock(env.ctx))?.owner).toBe(run.executionArn);
   expect(await readReleaseRecord(env.ctx)).toMatchObject({ status: 'finish-incomplete', error: expect.stringMatching(/lock release: .*Rate exceeded/) });
+  expect(explainRecord('rehearsal', await readReleaseRecord(env.ctx), await readLock(env.ctx)).join('\n')).toMatch(
+    /reached 100% on green .*scale --color blue --count 0/,
+  );
   const actions = (await ledger()).map((e) => e.action);
   expect(actions.slice(-2)).toEqual(['release:completed', 'release:finish-incomplete']);
   expect(published().map((p) => p.subject).slice(-2)).toEqual(['[rehearsal] release completed', '[rehearsal] release finish-incomplete']);
@@ -305,6 +313,10 @@ test('2: GIVEN GateFailed at 10% WHEN every ModifyRule of the safe state is deni
   const rec = await readReleaseRecord(env.ctx);
   expect(rec).toMatchObject({ executionArn: run.executionArn, status: 'safe-failed', error: expect.stringMatching(/AccessDenied/) });
   expect((await readLock(env.ctx))?.owner).toBe(run.executionArn);
+  // `npm run release -- status` explains the kept lock from the record.
+  const explained = explainRecord('rehearsal', rec, await readLock(env.ctx)).join('\n');
+  expect(explained).toMatch(/safe state of that release FAILED.*rollback --to blue --env rehearsal/);
+  expect(explained).toMatch(/release lock is KEPT on purpose.*npm run release -- unlock --env rehearsal/);
   const metrics = emfMetrics(releaseFn.logs, 'ReleaseSafeStateFailed');
   expect(metrics.length).toBeGreaterThanOrEqual(1);
   expect(metrics[0]).toMatchObject({ Environment: 'rehearsal', ReleaseSafeStateFailed: 1, executionArn: run.executionArn });

@@ -92,13 +92,22 @@ export const SAFE_STATE_FAILED_ERROR = 'SafeStateFailed';
 /** Name of the Fail state (and error) of a Finish that did not complete; never followed by a rollback. */
 export const FINISH_INCOMPLETE_ERROR = 'FinishIncomplete';
 
-/** Errors of Lambda itself (not of the handler's code) worth another attempt. */
+/**
+ * Errors of Lambda itself (not of the handler's code) worth another attempt. Runtime.ExitError: the execution
+ * environment died mid-step (a crash, out of memory, the host went away); the step did not finish, and every step is
+ * safe to run again after an attempt that did part of its work (as after Lambda.Unknown): each re-reads what it
+ * changes (Shift accepts its own target, Finish re-checks the lock and the weights, the backup and the migration are
+ * idempotent per execution). Without it one crash rolled a good release back (or ended Finish incomplete). A crash
+ * that repeats ends in the catch as before. Sandbox.Timedout is not retried: a step that hung for the function's
+ * whole timeout goes to the safe state rather than keep traffic split for three more timeouts.
+ */
 const TRANSIENT_ERRORS = [
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
   'Lambda.TooManyRequestsException',
   'Lambda.Unknown',
+  'Runtime.ExitError',
 ];
 
 /**

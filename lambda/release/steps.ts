@@ -864,7 +864,9 @@ async function finishIncomplete(ctx: ReleaseContext, rec: ReleaseRecord, req: { 
   const env = ctx.topology.environment;
   const [rules, ecs] = await Promise.all([readRules(ctx), readEcs(ctx)]);
   const weights: WeightsByService = Object.fromEntries(SERVICES.map((s) => [s, rules[s].weights]));
-  await putReleaseRecord(ctx, { executionArn: req.executionArn, status: 'finish-incomplete', stable: rec.stable, candidate: rec.candidate, startedAt: rec.startedAt, error: req.error });
+  // As finish() records it: past Finish the new color (rec.candidate) is the stable one and the old color the one to
+  // scale down (`npm run release -- status` tells the operator to scale `candidate` to 0: never the live color).
+  await putReleaseRecord(ctx, { executionArn: req.executionArn, status: 'finish-incomplete', stable: rec.candidate, candidate: rec.stable, startedAt: rec.startedAt, error: req.error });
   let lockReleased = false;
   try {
     await releaseLock(ctx, req.executionArn);

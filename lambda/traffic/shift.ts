@@ -328,6 +328,7 @@ export async function shift(ctx: TrafficContext, req: ShiftRequest): Promise<Shi
       const toRestore = error instanceof VerifyMismatch ? [...written, service] : [...written];
       const restored: ServiceName[] = [];
       const restoreErrors: string[] = [];
+      let fenced = false;
       for (const s of toRestore) {
         try {
           const current = (await readRules(ctx, [s]))[s];
@@ -335,6 +336,7 @@ export async function shift(ctx: TrafficContext, req: ShiftRequest): Promise<Shi
           await writeWeights(ctx, current, rules[s].weights, req.owner);
           restored.push(s);
         } catch (re) {
+          if (re instanceof GuardRefused && re.guard === 'lock') fenced = true;
           restoreErrors.push(`${s}: ${errorMessage(re)}`);
         }
       }
@@ -346,8 +348,10 @@ export async function shift(ctx: TrafficContext, req: ShiftRequest): Promise<Shi
           ? 'nothing was changed'
           : ok
             ? `${restoredText}`
-            : `RESTORE FAILED (${restoreErrors.join('; ')})${restoredText ? `; ${restoredText}` : ''}: ` +
-              `services are split, fix the listener rules by hand`);
+            : fenced
+              ? `not restored: this shift lost the release lock (a rollback took over and owns the weights now)`
+              : `RESTORE FAILED (${restoreErrors.join('; ')})${restoredText ? `; ${restoredText}` : ''}: ` +
+                `services are split, fix the listener rules by hand`);
       logger.error('shift failed', { environment, service, error: errorMessage(error), restored, restoreErrors });
       await appendLedgerQuietly(ctx, {
         actor: req.actor,

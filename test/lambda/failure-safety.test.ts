@@ -216,3 +216,17 @@ describe('revokeLock when the answer of its delete is lost', () => {
     expect(await revokeLock(m.ctx, 'exec-1')).toBe(true);
   });
 });
+
+describe('a release shift fenced half-way', () => {
+  test('WHEN the lock is revoked after the frontend write THEN the backend is not written, the frontend is not put back (the rollback owns it) and the message says so', async () => {
+    const weights = statefulRules({ frontend: [90, 10], backend: [90, 10] });
+    let reads = 0;
+    // Guards, then the frontend's fence check: held. From then on the rollback has revoked it.
+    m.ddb.on(GetItemCommand).callsFake(() => (++reads <= 2 ? { Item: item({ pk: 'dev', owner: 'me', expiresAt: NOW_S + 600 }) } : {}));
+    const err = await shift(m.ctx, { target: { to: 'green', percent: 50 }, owner: 'me', actor: 't' }).catch((e) => e);
+    expect(err.message).toContain('not restored: this shift lost the release lock (a rollback took over and owns the weights now)');
+    expect(err.message).not.toContain('RESTORE FAILED');
+    expect(weights).toEqual({ frontend: [50, 50], backend: [90, 10] });
+    expect(m.elbv2.commandCalls(ModifyRuleCommand)).toHaveLength(1);
+  });
+});

@@ -5,11 +5,11 @@
  * - completed releases in the ledger (refuse a downgrade unless forced);
  * - the ReleaseSafeStateFailed metric as an Embedded Metric Format line.
  */
-import { GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { RELEASE_METRICS, METRICS_NAMESPACE } from '../shared/metrics';
 import { Color, ServiceName, SERVICES } from '../shared/topology';
 import { markerKey, type RollbackMarker } from '../rollback/marker';
-import { call, formatWeights, fromItem, fromItems, LedgerEntry, percentOf, readRules, toAttributes, TrafficContext } from '../traffic';
+import { call, findInLedger, formatWeights, fromItem, LedgerEntry, percentOf, readRules, toAttributes, TrafficContext } from '../traffic';
 import { OperatorOverride } from './errors';
 
 /** The part of the release state these checks need. */
@@ -81,29 +81,17 @@ export function parseVersions(text: unknown): Partial<Record<ServiceName, string
 /** How far back the downgrade check reads the ledger. */
 export const HISTORY_ENTRIES = 500;
 
-/** Completed releases (`release:completed`) among the newest `max` ledger entries, newest first (paged Query). */
+/** Completed releases (`release:completed`) among the newest `max` ledger entries, newest first (the core's paged walk). */
 export async function readCompletedReleases(ctx: TrafficContext, max = HISTORY_ENTRIES): Promise<LedgerEntry[]> {
   const found: LedgerEntry[] = [];
-  let read = 0;
-  let start: Record<string, never> | undefined;
-  do {
-    const out = await call(ctx, 'dynamodb:Query(ledger history)', () =>
-      ctx.clients.dynamodb.send(
-        new QueryCommand({
-          TableName: ctx.topology.ledgerTableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: toAttributes({ ':pk': ctx.topology.environment }),
-          ScanIndexForward: false,
-          Limit: Math.min(100, max - read),
-          ExclusiveStartKey: start,
-        }),
-      ),
-    );
-    const items = fromItems<LedgerEntry>(out.Items);
-    read += items.length;
-    found.push(...items.filter((e) => (e.action as string) === 'release:completed'));
-    start = out.LastEvaluatedKey as Record<string, never> | undefined;
-  } while (start && read < max);
+  await findInLedger(
+    ctx,
+    (e) => {
+      if ((e.action as string) === 'release:completed') found.push(e);
+      return undefined; // keep walking: every completed release counts
+    },
+    { maxEntries: max },
+  );
   return found;
 }
 

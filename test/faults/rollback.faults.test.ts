@@ -8,7 +8,6 @@
  * no traffic is on the failing color, exactly one rollback is recorded and a notification went out — or the failure
  * is loud (RollbackFailed / RollbackIncomplete EMF line, an invocation error, a failure notification attempt).
  */
-import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SERVICES } from '../../lambda/shared/topology';
@@ -18,7 +17,7 @@ import { AllClients, createAllClients } from '../../lambda/traffic/notification-
 import { bundleAll, type BundleLambda, type Bundles, emfMetrics, type InvokeResult, startBundle, stopAllBundles } from '../support/bundle-runner';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy';
 import { type MotoServer, startMoto } from '../support/moto';
-import { alarmStateChangeEvent, buildReleaseFixture, type ReleaseFixture, setAlarmState } from '../support/release';
+import { alarmStateChangeEvent, currentWeights, desiredCountsOf, buildReleaseFixture, type ReleaseFixture, setAlarmState } from '../support/release';
 
 jest.setTimeout(60000);
 logger.setLogLevel('SILENT');
@@ -82,16 +81,8 @@ async function fire(color: 'green' | 'blue' = 'green', i = 0) {
 const CANARY = { frontend: { blue: 90, green: 10 }, backend: { blue: 90, green: 10 } };
 const ALL_BLUE = { frontend: { blue: 100, green: 0 }, backend: { blue: 100, green: 0 } };
 
-async function weights() {
-  const r = await readRules(ctx);
-  return { frontend: r.frontend.weights, backend: r.backend.weights };
-}
-
-async function desired(color: 'blue' | 'green') {
-  const names = SERVICES.map((s) => fx.topology.services[s].colors[color].serviceName);
-  const out = await clients.ecs.send(new DescribeServicesCommand({ cluster: fx.topology.clusterName, services: names }));
-  return Object.fromEntries(SERVICES.map((s, i) => [s, out.services!.find((x) => x.serviceName === names[i])!.desiredCount]));
-}
+const weights = () => currentWeights(ctx);
+const desired = (color: 'blue' | 'green') => desiredCountsOf(clients.ecs, fx.topology, color);
 
 const rollbackEntries = async () => (await readLedger(ctx, 200)).filter((e) => e.action === 'rollback');
 

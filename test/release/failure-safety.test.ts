@@ -16,27 +16,10 @@ import { abandoned, finish, hold, preflight, ReleaseState, safe, scaleUp, shiftS
 import { validateStepEvent } from '../../lambda/release/validate';
 import { toAttributes } from '../../lambda/traffic';
 import { healthy, mocks, NOW, NOW_S, rule } from '../lambda/helpers';
-import { REHEARSAL_POLICY } from './harness';
+import { REHEARSAL_POLICY, releaseAt10 } from './harness';
 
 const OWNER = 'arn:aws:states:us-east-1:1:execution:Release:abc';
-const release: ReleaseState = {
-  owner: OWNER,
-  environment: 'dev',
-  actor: 'me',
-  strategy: 'canary',
-  stable: 'blue',
-  candidate: 'green',
-  fromVersion: 'frontend 1.0.0, backend 1.0.0',
-  toVersion: 'frontend 1.1.0, backend 1.1.0',
-  steps: [10, 50, 100],
-  stepIndex: 1,
-  percent: 10,
-  approval: false,
-  awaitApproval: false,
-  candidateCountsBefore: { frontend: 0, backend: 0 },
-  scaledUp: true,
-  startedAt: '2029-12-31T23:00:00.000Z',
-};
+const release: ReleaseState = releaseAt10({ owner: OWNER, approval: false, startedAt: '2029-12-31T23:00:00.000Z' });
 
 const m = mocks();
 const sns = mockClient(SNSClient);

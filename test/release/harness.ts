@@ -1,3 +1,4 @@
+import type { ReleaseState } from '../../lambda/release/steps';
 /**
  * The rehearsal environment: a moto fixture (test/support/fixture.ts) plus what a release needs on top — an SNS topic,
  * a PostgreSQL instance with backups, backend task definitions runnable by moto's RunTask, the test listener (a local
@@ -21,6 +22,29 @@ import { createClients, destroyClients, TrafficClients, TrafficContext } from '.
 import type { LocalHandler, ReleaseFunctionIds } from './rehearsal';
 import { buildFixture, Fixture } from '../support/fixture';
 import { MotoServer } from '../support/moto';
+
+/** A release state in the middle of a green canary at 10 % (step 1 of 10 → 50 → 100), for the steps' unit tests. */
+export function releaseAt10(overrides: Partial<ReleaseState> = {}): ReleaseState {
+  return {
+    owner: 'arn:aws:states:us-east-1:1:execution:Release:abc',
+    environment: 'dev',
+    actor: 'me',
+    strategy: 'canary',
+    stable: 'blue',
+    candidate: 'green',
+    fromVersion: 'frontend 1.0.0, backend 1.0.0',
+    toVersion: 'frontend 1.1.0, backend 1.1.0',
+    steps: [10, 50, 100],
+    stepIndex: 1,
+    percent: 10,
+    approval: true,
+    awaitApproval: false,
+    candidateCountsBefore: { frontend: 0, backend: 0 },
+    scaledUp: true,
+    startedAt: '2030-01-01T00:00:00.000Z',
+    ...overrides,
+  };
+}
 
 export const REHEARSAL_POLICY: ReleasePolicy = {
   strategy: 'canary',

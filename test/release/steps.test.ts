@@ -14,26 +14,9 @@ import { validateStepEvent } from '../../lambda/release/validate';
 import { judgeGate } from '../../lambda/release/gate';
 import { ENVIRONMENTS } from '../../config';
 import { mocks } from '../lambda/helpers';
-import { REHEARSAL_POLICY } from './harness';
+import { REHEARSAL_POLICY, releaseAt10 } from './harness';
 
-const release: ReleaseState = {
-  owner: 'arn:aws:states:us-east-1:1:execution:Release:abc',
-  environment: 'dev',
-  actor: 'me',
-  strategy: 'canary',
-  stable: 'blue',
-  candidate: 'green',
-  fromVersion: 'frontend 1.0.0, backend 1.0.0',
-  toVersion: 'frontend 1.1.0, backend 1.1.0',
-  steps: [10, 50, 100],
-  stepIndex: 1,
-  percent: 10,
-  approval: true,
-  awaitApproval: false,
-  candidateCountsBefore: { frontend: 0, backend: 0 },
-  scaledUp: true,
-  startedAt: '2030-01-01T00:00:00.000Z',
-};
+const release: ReleaseState = releaseAt10();
 
 describe('validateStepEvent', () => {
   test('accepts every step shape the state machine sends', () => {

@@ -5,17 +5,17 @@
  * to green at 10% (lock taken, shift) with a RUNNING release execution.
  */
 import { DescribeScalableTargetsCommand } from '@aws-sdk/client-application-auto-scaling';
-import { DescribeServicesCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { DeregisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { SERVICES } from '../../lambda/shared/topology';
 import { handleAlarmEvent, InvalidAlarmEvent, markerKey, RollbackContext, RollbackOutcome } from '../../lambda/rollback';
-import { acquireLock, destroyClients, fromItem, logger, readLedger, readLock, readRules, shift, toAttributes } from '../../lambda/traffic';
+import { acquireLock, destroyClients, fromItem, logger, readLedger, readLock, shift, toAttributes } from '../../lambda/traffic';
 import { AllClients, createAllClients } from '../../lambda/traffic/notification-clients';
 import { ROUND_TRIPS_TO_SAFE } from '../../lambda/rollback/budget';
 import { instrumentClients, Instrument, isReadCommand, publishedMessages, roundTrips, throttlingError } from '../support/instrument';
 import { MotoServer, startMoto } from '../support/moto';
-import { alarmStateChangeEvent, buildReleaseFixture, ReleaseFixture, setAlarmState } from '../support/release';
+import { alarmStateChangeEvent, currentWeights, desiredCountsOf, buildReleaseFixture, ReleaseFixture, setAlarmState } from '../support/release';
 
 jest.setTimeout(60000);
 // moto's server is threaded and its DynamoDB checks a condition and writes without a lock, so two truly
@@ -73,16 +73,8 @@ async function fire(alarmName: string, datapoints = [12]) {
   return alarmStateChangeEvent({ alarmName, datapoints });
 }
 
-async function weights() {
-  const r = await readRules(ctx);
-  return { frontend: r.frontend.weights, backend: r.backend.weights };
-}
-
-async function desired(color: 'blue' | 'green') {
-  const names = SERVICES.map((s) => fx.topology.services[s].colors[color].serviceName);
-  const out = await clients.ecs.send(new DescribeServicesCommand({ cluster: fx.topology.clusterName, services: names }));
-  return Object.fromEntries(SERVICES.map((s, i) => [s, out.services!.find((x) => x.serviceName === names[i])!.desiredCount]));
-}
+const weights = () => currentWeights(ctx);
+const desired = (color: 'blue' | 'green') => desiredCountsOf(clients.ecs, fx.topology, color);
 
 async function scalableTargets(color: 'blue' | 'green') {
   const ids = SERVICES.map((s) => `service/${fx.topology.clusterName}/${fx.topology.services[s].colors[color].serviceName}`);

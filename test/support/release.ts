@@ -7,8 +7,10 @@ import { CloudWatchClient, SetAlarmStateCommand } from '@aws-sdk/client-cloudwat
 import { CreateStateMachineCommand, DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeServicesCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import { writeTopology } from '../../lambda/shared/topology-store';
-import { Topology } from '../../lambda/shared/topology';
+import { type Color, type ServiceName, SERVICES, Topology } from '../../lambda/shared/topology';
+import { readRules, type TrafficContext } from '../../lambda/traffic';
 import { buildFixture, Fixture, FixtureConfig, FixtureOptions } from './fixture';
 
 export const ACCOUNT = '123456789012';
@@ -206,4 +208,17 @@ export async function publishedNotifications(endpoint: string): Promise<Publishe
     }
   }
   return out;
+}
+
+/** Every service's weights now (the traffic core's read), `{ frontend: {blue, green}, backend: … }`. */
+export async function currentWeights(ctx: Pick<TrafficContext, 'clients' | 'topology'>): Promise<Record<ServiceName, { blue: number; green: number }>> {
+  const r = await readRules(ctx as TrafficContext);
+  return Object.fromEntries(SERVICES.map((s) => [s, r[s].weights])) as Record<ServiceName, { blue: number; green: number }>;
+}
+
+/** Every service's desired count of one color, `{ frontend: n, backend: n }`, straight from ECS. */
+export async function desiredCountsOf(ecs: ECSClient, topology: Topology, color: Color): Promise<Record<string, number | undefined>> {
+  const names = SERVICES.map((s) => topology.services[s].colors[color].serviceName);
+  const out = await ecs.send(new DescribeServicesCommand({ cluster: topology.clusterName, services: names }));
+  return Object.fromEntries(SERVICES.map((s, i) => [s, out.services!.find((x) => x.serviceName === names[i])!.desiredCount]));
 }

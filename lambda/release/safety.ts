@@ -3,10 +3,13 @@
  * - the release's own last write compared with the weights (an operator override stops the release, never undone);
  * - the rollback Lambda's marker (did it already move traffic back for this release?);
  * - completed releases in the ledger (refuse a downgrade unless forced);
- * - the ReleaseSafeStateFailed metric as an Embedded Metric Format line.
+ * - the ReleaseSafeStateFailed metric as an Embedded Metric Format line (lambda/shared/emf.ts).
  */
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { RELEASE_METRICS, METRICS_NAMESPACE } from '../shared/metrics';
+import { emfLine } from '../shared/emf';
+import { RELEASE_METRICS } from '../shared/metrics';
+
+export { type MetricSink, stdoutSink } from '../shared/emf';
 import { Color, ServiceName, SERVICES } from '../shared/topology';
 import { markerKey, type RollbackMarker } from '../rollback/marker';
 import { call, findInLedger, formatWeights, fromItem, LedgerEntry, percentOf, readRules, toAttributes, TrafficContext } from '../traffic';
@@ -120,21 +123,7 @@ export function downgrades(
   return found;
 }
 
-/** Where EMF lines go (default stdout: Lambda's log pipeline turns them into metric data points). */
-export type MetricSink = (line: string) => void;
-export const stdoutSink: MetricSink = (line) => {
-  process.stdout.write(`${line}\n`);
-};
-
 /** The ReleaseSafeStateFailed metric (namespace SafeReleases, dimension Environment) as one EMF line. */
 export function safeStateFailedLine(environment: string, properties: Record<string, unknown>, now: Date): string {
-  return JSON.stringify({
-    ...properties,
-    _aws: {
-      Timestamp: now.getTime(),
-      CloudWatchMetrics: [{ Namespace: METRICS_NAMESPACE, Dimensions: [['Environment']], Metrics: [{ Name: RELEASE_METRICS.safeStateFailed, Unit: 'Count' }] }],
-    },
-    Environment: environment,
-    [RELEASE_METRICS.safeStateFailed]: 1,
-  });
+  return emfLine(environment, { [RELEASE_METRICS.safeStateFailed]: 1 }, properties, now);
 }

@@ -33,8 +33,12 @@ export interface ActiveRelease {
   readonly candidate: Color;
 }
 
-/** Release record statuses of a release that still owns the environment's traffic decisions. */
-export const ACTIVE_RELEASE_STATUSES: readonly string[] = ['running', 'awaiting-approval', 'held'];
+/**
+ * Release record statuses of a release that still owns the environment's traffic decisions. Not `held`: a held release
+ * handed them to the operator (its record stays until the next release, however long after and whatever the operator
+ * did since); the weights and the ledger answer for it.
+ */
+export const ACTIVE_RELEASE_STATUSES: readonly string[] = ['running', 'awaiting-approval'];
 
 export type StableColor =
   | {

@@ -61,6 +61,8 @@ describe('stableColorOf', () => {
     const release = { executionArn: 'x', status: 'running', stable: 'blue', candidate: 'green' } as const;
     expect(stableColorOf(all('green'), [], release)).toEqual({ color: 'blue', source: 'release', executionArn: 'x' });
     expect(stableColorOf(all('green'), [], { ...release, status: 'succeeded' })).toEqual({ color: 'green', source: 'current' });
+    // A held release handed the decision to the operator: its record may be stale by the time an alarm fires.
+    expect(stableColorOf(all('green'), [], { ...release, status: 'held' })).toEqual({ color: 'green', source: 'current' });
   });
   test('is unknown when the ledger or the release record cannot be read and traffic is split', () => {
     expect(stableColorOf(mixed, new Error('denied'))).toMatchObject({ source: 'unknown', why: expect.stringContaining('ledger could not be read: denied') });

@@ -19,7 +19,7 @@ import { readReleaseRecord } from '../release/record';
 import { AllClients } from '../traffic/notification-clients';
 import { call, nowOf, TrafficContext } from '../traffic/context';
 import { errorMessage, GuardRefused, MoveIncomplete } from '../traffic/errors';
-import { revokeLock } from '../traffic/lock';
+import { readLock, revokeLock } from '../traffic/lock';
 import { appendLedgerQuietly, buildLedgerEntry, readLedger, WeightsByService } from '../traffic/ledger';
 import { logger } from '../traffic/logger';
 import { ScaleResult, scaleColor } from '../traffic/scale';
@@ -141,11 +141,16 @@ async function stopReleaseExecutions(ctx: RollbackContext, sfn: SFNClient, event
   return { stopped: running, revoked };
 }
 
-/** The release in progress according to its record, an Error when the record cannot be read, undefined when none. */
+/**
+ * The release in progress according to its record, an Error when it cannot be read, undefined when none. A record
+ * counts only while its execution holds the release lock: a record left `running` by an execution that died without
+ * its clean-up must not name the stable color for ever.
+ */
 async function readActiveRelease(ctx: RollbackContext): Promise<ActiveRelease | Error | undefined> {
   try {
-    const r = await readReleaseRecord(ctx);
-    return r?.stable && r.candidate ? { executionArn: r.executionArn, status: r.status, stable: r.stable, candidate: r.candidate } : undefined;
+    const [r, lock] = await Promise.all([readReleaseRecord(ctx), readLock(ctx)]);
+    if (!r?.stable || !r.candidate || lock?.owner !== r.executionArn || lock.expired) return undefined;
+    return { executionArn: r.executionArn, status: r.status, stable: r.stable, candidate: r.candidate };
   } catch (e) {
     return e instanceof Error ? e : new Error(errorMessage(e));
   }

@@ -1,9 +1,9 @@
 import { ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { DescribeRulesCommand, ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { PublishCommand } from '@aws-sdk/client-sns';
-import { DeleteItemCommand, PutItemCommand, QueryCommand, TransactWriteItemsCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand, TransactWriteItemsCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { handleAlarmEvent, InvalidAlarmEvent, RollbackFailed, RollbackIncomplete } from '../../lambda/rollback';
-import { plain } from '../support/dynamo';
+import { item, plain } from '../support/dynamo';
 import { EVENT_TIME, EXEC_ARN, event, throttled, topology, world, writes } from './helpers';
 
 let w: ReturnType<typeof world>;
@@ -280,6 +280,17 @@ describe('which color is stable', () => {
     expect(out).toMatchObject({ status: 'rolled-back', failedColor: 'green', stableColor: 'blue', trafficChanged: true });
     expect(w.state.weights).toEqual(ALL_BLUE);
     expect(w.state.desired).toMatchObject({ 'fe-green': 0, 'be-green': 0, 'fe-blue': 2, 'be-blue': 2 });
+  });
+
+  test('GIVEN a record left running by an execution that no longer holds the lock WHEN the live color alarms THEN the stale record is not believed', async () => {
+    w = world({ weights: { frontend: [0, 100], backend: [0, 100] }, release: { executionArn: EXEC_ARN, status: 'running', stable: 'blue', candidate: 'green' } });
+    // The lock is gone (released or revoked): the record is stale.
+    w.ddb.on(GetItemCommand).callsFake((input: { Key: { pk: { S: string } } }) =>
+      input.Key.pk.S.endsWith('#release') ? { Item: item({ pk: input.Key.pk.S, executionArn: EXEC_ARN, status: 'running', stable: 'blue', candidate: 'green' }) } : {},
+    );
+    const out = await handleAlarmEvent(w.ctx, event('green-5xx'));
+    expect(out).toMatchObject({ status: 'notify-only', reason: expect.stringContaining('green carries all traffic') });
+    expect(w.order).not.toContain('ModifyRule');
   });
 
   test('GIVEN a release in progress WHEN its STABLE color alarms THEN only a notification (the new color is not proven)', async () => {

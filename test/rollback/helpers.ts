@@ -143,6 +143,8 @@ export function world(o: WorldOptions = {}) {
   ddb.on(GetItemCommand).callsFake((input: { Key: { pk: { S: string } } }) => {
     log('GetItem');
     if (input.Key.pk.S.endsWith('#release')) return o.release ? { Item: item({ pk: input.Key.pk.S, ...o.release }) } : {};
+    // The release lock: held by the release's execution when the world has a release record.
+    if (input.Key.pk.S === 'dev') return o.release ? { Item: item({ pk: 'dev', owner: o.release.executionArn, expiresAt: 9e9 }) } : {};
     return o.marker ? { Item: item(o.marker) } : {};
   });
   ddb.on(DeleteItemCommand).callsFake(() => {

@@ -31,7 +31,7 @@ export type { RequestBounds } from '../traffic/client-config';
  * Lambda budget (the SDK's default has no request timeout). Each call is retried by withRetry, so a
  * timed-out attempt is retried (TimeoutError is transient) within the deadline below.
  */
-export const REQUEST_HANDLER: RequestBounds = { connectionTimeout: 3_000, requestTimeout: 10_000 };
+export const REQUEST_HANDLER: RequestBounds = { connectionTimeout: 3_000, requestTimeout: 10_000, socketTimeout: 10_000 };
 
 /** Only the clients the custom resources call (no CloudWatch, Step Functions or SNS in this bundle). */
 export function createCustomResourceClients(

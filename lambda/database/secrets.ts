@@ -8,7 +8,7 @@ import { refuseAbandonedCalls } from '../custom-resources/cfn';
 import type { DatabaseCredentials } from './users';
 
 /** Per-attempt bounds: connect within 3 s, answer within 10 s. */
-const REQUEST_BOUNDS = { connectionTimeout: 3_000, requestTimeout: 10_000 };
+const REQUEST_BOUNDS = { connectionTimeout: 3_000, requestTimeout: 10_000, socketTimeout: 10_000 };
 
 /** Parses an RDS credentials secret; the error names the secret and the field, never a value. */
 export function parseCredentials(secretArn: string, secretString: string): DatabaseCredentials {

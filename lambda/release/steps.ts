@@ -7,6 +7,7 @@ import { DescribeTasksCommand, ListTasksCommand, RunTaskCommand, StopTaskCommand
 import { Color, otherColor, ServiceName, SERVICES } from '../shared/topology';
 import {
   acquireLock,
+  allTrafficOn,
   assertLockHeld,
   call,
   errorMessage,
@@ -475,14 +476,17 @@ export async function hold(ctx: ReleaseContext, req: { executionId: string; rele
   const why = causeText(req.error?.Cause);
   const kind = heldWhy(req.error?.Error, release.stable);
   const { rules, weights, lockReleased } = await markHeld(ctx, release.owner, release.stable, release.candidate, release.startedAt);
+  // The commands follow where traffic IS (an operator may have moved it), not the release's last step.
+  const on = allTrafficOn(weights);
+  const percent = on === release.stable ? 0 : on === release.candidate ? 100 : release.percent;
   const commands =
-    release.percent === 0
+    percent === 0
       ? [
           `npm run traffic -- status --env ${env}`,
           `release again once ${release.stable}'s alarm is OK: npm run release -- --env ${env}`,
           `give up: npm run traffic -- scale --color ${release.candidate} --count 0 --env ${env}`,
         ]
-      : release.percent >= 100
+      : percent >= 100
       ? [
           `npm run traffic -- status --env ${env}`,
           `keep ${release.candidate}: npm run traffic -- scale --color ${release.stable} --count 0 --env ${env}`,
@@ -540,6 +544,11 @@ async function recordBestEffort(ctx: ReleaseContext, input: RecordInput, problem
  */
 export async function finish(ctx: ReleaseContext, release: ReleaseState): Promise<{ released: true; live: Color; durationSeconds: number }> {
   const { stable, candidate, environment: env } = release;
+  // A retry of a Finish that completed (record succeeded, lock released) and crashed before answering: done.
+  const rec = await readReleaseRecord(ctx);
+  if (rec?.executionArn === release.owner && rec.status === 'succeeded') {
+    return { released: true, live: candidate, durationSeconds: Math.round((nowOf(ctx).getTime() - Date.parse(release.startedAt)) / 1000) };
+  }
   await assertLockHeld(ctx, release.owner);
   await expectOwnWeights(ctx, { ...release, percent: 100 }, `finish (before scaling ${stable} to 0)`);
   const durationSeconds = Math.round((nowOf(ctx).getTime() - Date.parse(release.startedAt)) / 1000);
@@ -547,14 +556,34 @@ export async function finish(ctx: ReleaseContext, release: ReleaseState): Promis
   const detail = { live: candidate, replaced: stable, fromVersion: release.fromVersion, toVersion: release.toVersion, durationSeconds };
   const problems: string[] = [];
   let scaledDown = false;
+  let countsBefore: Record<ServiceName, number> | undefined;
+  let tookBack = false;
   try {
-    await scaleColor(ctx, { color: stable, desiredCount: 0, actor: release.actor, reason: `release done: rollback window over, scale ${stable} to 0` });
+    countsBefore = (await scaleColor(ctx, { color: stable, desiredCount: 0, actor: release.actor, reason: `release done: rollback window over, scale ${stable} to 0` })).before;
     scaledDown = true;
   } catch (e) {
     // The scale may have landed before the failure (e.g. its ledger entry failed): what ECS says decides.
     const ecs = await readEcs(ctx).catch(() => undefined);
     scaledDown = !!ecs && SERVICES.every((s) => ecs[s][stable].desiredCount === 0);
     problems.push(`scaling ${stable} to 0 ${scaledDown ? `reported an error (${stable} is at desired 0)` : 'failed'}: ${errorMessage(e)}`);
+  }
+  if (scaledDown) {
+    // The weight check above and the scale-down are not atomic: a rollback (the rollback Lambda, an operator) that
+    // moved traffic back to the old color in between must not leave it at 0 tasks. Look again; bring it back if so.
+    try {
+      const now = await readRules(ctx);
+      const back = SERVICES.filter((s) => now[s].weights[stable] > 0);
+      if (back.length > 0) {
+        scaledDown = false;
+        tookBack = true;
+        problems.push(`${stable} took traffic back (${back.join(', ')}) while finish scaled it down (a rollback): its counts are restored, ${candidate} left running`);
+        const ecs = countsBefore ? undefined : await readEcs(ctx);
+        const counts = countsBefore ?? (Object.fromEntries(SERVICES.map((s) => [s, ecs![s][candidate].desiredCount])) as Record<ServiceName, number>);
+        await scaleColor(ctx, { color: stable, desiredCount: counts, actor: release.actor, reason: `${stable} took traffic back during finish: back to its counts` });
+      }
+    } catch (e) {
+      problems.push(`could not check or restore ${stable} after its scale-down: ${errorMessage(e)}`);
+    }
   }
   if (scaledDown) {
     await putReleaseRecord(ctx, { executionArn: release.owner, status: 'succeeded', stable: candidate, candidate: stable, startedAt: release.startedAt }).catch((e) =>
@@ -580,21 +609,24 @@ export async function finish(ctx: ReleaseContext, release: ReleaseState): Promis
 
   const commands = [
     `npm run traffic -- status --env ${env}`,
-    ...(scaledDown ? [] : [`finish the scale-down: npm run traffic -- scale --color ${stable} --count 0 --env ${env}`]),
+    ...(scaledDown || tookBack ? [] : [`finish the scale-down: npm run traffic -- scale --color ${stable} --count 0 --env ${env}`]),
     ...(lockReleased ? [] : [`clear the lock: npm run release -- unlock --env ${env}`]),
   ];
   const message =
-    `release of ${candidate} (${release.toVersion}) INCOMPLETE: ${candidate} serves 100%` +
-    `${scaledDown ? `, ${stable} scaled to 0` : `, ${stable} still running`}; ${problems.join('; ')}. ` +
+    `release of ${candidate} (${release.toVersion}) INCOMPLETE: ` +
+    (tookBack ? `traffic was moved back to ${stable} during finish (a rollback), ${stable} kept running` : `${candidate} serves 100%${scaledDown ? `, ${stable} scaled to 0` : `, ${stable} still running`}`) +
+    `; ${problems.join('; ')}. ` +
     `Nothing was rolled back (a failure at or after the scale-down is not a reason to). Finish by hand: ${commands.join(' | ')}`;
   await putReleaseRecord(ctx, {
     executionArn: release.owner,
     status: 'finish-incomplete',
-    stable: candidate,
-    candidate: stable,
+    // The live color first (what `release status` tells the operator to keep): the new one, unless a rollback took
+    // traffic back during finish.
+    stable: tookBack ? stable : candidate,
+    candidate: tookBack ? candidate : stable,
     startedAt: release.startedAt,
     error: problems.join('; '),
-    done: [`${candidate} at 100%`, ...(scaledDown ? [`${stable} scaled to 0`] : []), ...(lockReleased ? ['lock released'] : [])],
+    done: tookBack ? [`${stable} restored`] : [`${candidate} at 100%`, ...(scaledDown ? [`${stable} scaled to 0`] : []), ...(lockReleased ? ['lock released'] : [])],
   }).catch((e) => logger.error('could not record the incomplete finish', { error: errorMessage(e) }));
   await recordBestEffort(ctx, { actor: release.actor, event: 'finish-incomplete', message, detail: { ...detail, problems, commands, scaledDown, lockReleased } }, []);
   throw new FinishIncomplete(message);
@@ -736,13 +768,14 @@ async function safeWork(ctx: ReleaseContext, req: SafeRequest, done: string[]): 
     if (!(e instanceof LockHeld)) throw e;
     // LockHeld: another execution holds it (this one was refused at the lock); not ours to release.
   }
-  await record(ctx, {
+  // Best effort: a ledger write failing now, after traffic, record and lock are settled, is not a failed safe state.
+  await recordBestEffort(ctx, {
     actor,
     event,
     message: `release ${outcome} — ${error}${problems.length ? ` (problems: ${problems.join('; ')})` : ''}`,
     weightsAfter: weights,
     detail: { error: req.error?.Error, rolledBack, restoredCounts, lockReleased, problems, stableNotRunning, rolledBackByLambda },
-  });
+  }, []);
   if (stableNotRunning) emitSafeStateFailed(ctx, { executionArn: owner, reason: 'stable color not running; traffic left on the candidate' });
   return { rolledBack, restoredCounts, lockReleased, weights, error, ...(stableNotRunning ? { stableNotRunning } : {}), ...(rolledBackByLambda ? { rolledBackByLambda } : {}) };
 }
@@ -864,9 +897,11 @@ async function finishIncomplete(ctx: ReleaseContext, rec: ReleaseRecord, req: { 
   const env = ctx.topology.environment;
   const [rules, ecs] = await Promise.all([readRules(ctx), readEcs(ctx)]);
   const weights: WeightsByService = Object.fromEntries(SERVICES.map((s) => [s, rules[s].weights]));
-  // As finish() records it: past Finish the new color (rec.candidate) is the stable one and the old color the one to
-  // scale down (`npm run release -- status` tells the operator to scale `candidate` to 0: never the live color).
-  await putReleaseRecord(ctx, { executionArn: req.executionArn, status: 'finish-incomplete', stable: rec.candidate, candidate: rec.stable, startedAt: rec.startedAt, error: req.error });
+  // As finish() records it: the live color as `stable`, the one to scale down as `candidate` (`npm run release --
+  // status` tells the operator to scale `candidate` to 0: never the live color). Past Finish the live color is normally
+  // the new one (rec.candidate), unless a rollback took traffic back: the weights decide.
+  const live = allTrafficOn(weights) ?? rec.candidate!;
+  await putReleaseRecord(ctx, { executionArn: req.executionArn, status: 'finish-incomplete', stable: live, candidate: otherColor(live), startedAt: rec.startedAt, error: req.error });
   let lockReleased = false;
   try {
     await releaseLock(ctx, req.executionArn);
@@ -881,8 +916,8 @@ async function finishIncomplete(ctx: ReleaseContext, rec: ReleaseRecord, req: { 
     message:
       `release ${req.executionArn} failed in Finish (after its rollback window); nothing moved or scaled by this clean-up: ` +
       `traffic ${SERVICES.map((s) => `${s} ${formatWeights(rules[s].weights)}`).join(', ')}; desired counts ${counts}; lock ${lockReleased ? 'released' : 'not held by this release'}. ` +
-      `Finish by hand: npm run traffic -- status --env ${env} | keep ${rec.candidate}: npm run traffic -- scale --color ${rec.stable} --count 0 --env ${env} | ` +
-      `roll back (only while ${rec.stable} runs): npm run traffic -- rollback --to ${rec.stable} --env ${env}`,
+      `Finish by hand: npm run traffic -- status --env ${env} | keep ${live}: npm run traffic -- scale --color ${otherColor(live)} --count 0 --env ${env} | ` +
+      `roll back (only while ${otherColor(live)} runs): npm run traffic -- rollback --to ${otherColor(live)} --env ${env}`,
     weightsAfter: weights,
     detail: { error: req.error, lockReleased },
   });

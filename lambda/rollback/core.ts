@@ -127,17 +127,23 @@ async function stopReleaseExecutions(ctx: RollbackContext, sfn: SFNClient, event
     `Rollback alarm ${event.alarmName} (${failed}) of ${ctx.topology.environment} went to ALARM at ${event.time}: ` +
     `${event.reason}. Traffic was moved back to ${otherColor(failed)} by the rollback Lambda.`;
   const revoked: string[] = [];
+  const failures: string[] = [];
   for (const executionArn of running) {
-    if (await revokeLock(ctx, executionArn)) revoked.push(executionArn);
+    // A revoke that fails must not keep the execution running: stop it anyway, report the revoke.
+    await revokeLock(ctx, executionArn).then(
+      (r) => r && revoked.push(executionArn),
+      (e) => failures.push(`revoking the lock of ${executionArn}: ${errorMessage(e)}`),
+    );
     try {
       await call(ctx, 'states:StopExecution', () =>
         sfn.send(new StopExecutionCommand({ executionArn, error: STOP_ERROR, cause: cause.slice(0, 32768) })),
       );
     } catch (e) {
       // It finished between listing and stopping: nothing to stop.
-      if ((e as { name?: string })?.name !== 'ExecutionDoesNotExist') throw e;
+      if ((e as { name?: string })?.name !== 'ExecutionDoesNotExist') failures.push(`stopping ${executionArn}: ${errorMessage(e)}`);
     }
   }
+  if (failures.length > 0) throw new Error(failures.join('; '));
   return { stopped: running, revoked };
 }
 
@@ -398,6 +404,15 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
     );
   }
 
+  /** Moves back whatever a late write put on the failed color (the rules just read), and says so. */
+  const correctLateWrite = async (rulesNow: Record<ServiceName, RuleState>): Promise<void> => {
+    const drifted = SERVICES.filter((s) => rulesNow[s].weights[failed] > 0);
+    if (drifted.length === 0) return;
+    logger.error('a late write put traffic back on the failed color; moving it back', { ...log, weights: weightsOf(rulesNow) });
+    await moveAllTo(ctx, rulesNow, SERVICES, target);
+    done.push(`corrected a late write that put traffic back on ${failed} (${drifted.map((s) => `${s} ${formatWeights(rulesNow[s].weights)}`).join(', ')})`);
+  };
+
   // 3. Fence and stop the release.
   let stoppedExecutions: string[] = [];
   try {
@@ -415,32 +430,48 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
     errors.push({ step: 'stop release execution', error: errorMessage(e) });
   }
 
-  // 4. A write sent before the fence (a release step in flight) may land after our read-back: let it land, read
-  // again, and move back what it changed.
+  // 4. A write sent before the fence (a release step in flight: a weight write, or Finish scaling the stable color
+  // to 0) may land after our read-back. Let it land (two attempt bounds: the release's last lock read, then its write),
+  // read again, and undo it: weights back to the stable color; the stable color back to its counts, in which case the
+  // failed color is NOT scaled down (it would leave no color running) and the rollback ends loud.
+  let stableScaledDown: ServiceName[] = [];
   try {
-    await (ctx.retry?.sleep ?? realSleep)(ctx.fenceSettleMs ?? attemptBoundMs());
-    const again = await readRules(ctx);
-    const drifted = SERVICES.filter((s) => again[s].weights[failed] > 0);
-    if (drifted.length > 0) {
-      logger.error('a late write put traffic back on the failed color; moving it back', { ...log, weights: weightsOf(again) });
-      await moveAllTo(ctx, again, SERVICES, target);
-      done.push(`corrected a late write that put traffic back on ${failed} (${drifted.map((s) => `${s} ${formatWeights(again[s].weights)}`).join(', ')})`);
+    await (ctx.retry?.sleep ?? realSleep)(ctx.fenceSettleMs ?? 2 * attemptBoundMs());
+    const [again, countsNow] = await Promise.all([readRules(ctx), readDesiredCounts(ctx)]);
+    await correctLateWrite(again);
+    stableScaledDown = SERVICES.filter((s) => countsNow[s][stable].desiredCount < desired[s][stable].desiredCount);
+    if (stableScaledDown.length > 0) {
+      logger.error('the stable color was scaled down after the rollback moved traffic to it; restoring it', { ...log, stableScaledDown });
+      const restore = Object.fromEntries(SERVICES.map((s) => [s, Math.max(desired[s][stable].desiredCount, countsNow[s][stable].desiredCount)]));
+      await scaleColor(ctx, { color: stable, desiredCount: restore as Record<ServiceName, number>, actor, reason: `${rollbackReason}: ${stable} carries all traffic, back to its counts` });
+      done.push(`restored ${stable}, scaled down by a late write (${stableScaledDown.map((s) => `${s} ${countsNow[s][stable].desiredCount} -> ${restore[s]}`).join(', ')})`);
+      errors.push({ step: `keep ${stable} running`, error: `${stable} was scaled down (${stableScaledDown.join(', ')}) after traffic moved to it; restored, ${failed} left running` });
     }
   } catch (e) {
-    errors.push({ step: 'verify traffic after stopping the release', error: errorMessage(e) });
+    errors.push({ step: 'verify traffic and counts after stopping the release', error: errorMessage(e) });
   }
 
-  // 5. Scale the failed color to 0.
+  // 5. Scale the failed color to 0, unless the stable color needed restoring (then both keep running until a person
+  // has looked: the failed color carries no traffic).
   let scale: ScaleResult | undefined;
+  if (stableScaledDown.length === 0) {
+    try {
+      scale = await scaleColor(ctx, { color: failed, desiredCount: 0, actor, reason: `${rollbackReason}: scale ${failed} to 0` });
+      const bounded = Object.keys(scale.scalableTargets);
+      done.push(
+        `scaled ${failed} to 0 (${SERVICES.map((s) => `${s} ${scale!.before[s]} -> 0`).join(', ')})` +
+          (bounded.length ? `; scalable targets of ${bounded.join(', ')} set to min 0 / max 0` : ''),
+      );
+    } catch (e) {
+      errors.push({ step: `scale ${failed} to 0`, error: errorMessage(e) });
+    }
+  }
+
+  // The last look before recording: a late write that landed after the first re-read is undone here.
   try {
-    scale = await scaleColor(ctx, { color: failed, desiredCount: 0, actor, reason: `${rollbackReason}: scale ${failed} to 0` });
-    const bounded = Object.keys(scale.scalableTargets);
-    done.push(
-      `scaled ${failed} to 0 (${SERVICES.map((s) => `${s} ${scale!.before[s]} -> 0`).join(', ')})` +
-        (bounded.length ? `; scalable targets of ${bounded.join(', ')} set to min 0 / max 0` : ''),
-    );
+    await correctLateWrite(await readRules(ctx));
   } catch (e) {
-    errors.push({ step: `scale ${failed} to 0`, error: errorMessage(e) });
+    errors.push({ step: 'verify traffic before recording', error: errorMessage(e) });
   }
 
   // 6. Record: ledger entry + marker done + the notification to send, in one transaction.

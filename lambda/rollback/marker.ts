@@ -183,9 +183,10 @@ export async function failMarker(ctx: TrafficContext, req: { color: Color; owner
           TableName: ctx.topology.lockTableName,
           Key: toAttributes({ pk: markerKey(ctx.topology.environment, req.color) }),
           UpdateExpression: 'SET #state = :failed, lastError = :error',
-          ConditionExpression: '#owner = :owner',
+          // Never over a done marker: a recording transaction that landed while its confirmation failed stays done.
+          ConditionExpression: '#owner = :owner AND #state = :inProgress',
           ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner' },
-          ExpressionAttributeValues: toAttributes({ ':failed': 'failed', ':error': req.error.slice(0, 2000), ':owner': req.owner }),
+          ExpressionAttributeValues: toAttributes({ ':failed': 'failed', ':error': req.error.slice(0, 2000), ':owner': req.owner, ':inProgress': 'in-progress' }),
         }),
       ),
     );

@@ -19,27 +19,33 @@ export interface ClientOptions {
   readonly requestBounds?: RequestBounds;
 }
 
-/** Bounds of one AWS call attempt (@smithy/node-http-handler options). */
+/**
+ * Bounds of one AWS call attempt (@smithy/node-http-handler options). In @smithy/node-http-handler 4.x the
+ * `requestTimeout` timer runs from the start of the request (connecting included) until the response headers arrive;
+ * reading the body after them is bounded only by `socketTimeout` (inactivity of the socket), so both are set.
+ */
 export interface RequestBounds {
-  /** Milliseconds to establish the connection. */
+  /** Milliseconds to establish the connection (within requestTimeout). */
   readonly connectionTimeout: number;
-  /** Milliseconds the socket may stay idle waiting for the answer. */
+  /** Milliseconds from the start of the request to the response headers. */
   readonly requestTimeout: number;
+  /** Milliseconds the socket may stay silent (it also bounds a stalled response body). */
+  readonly socketTimeout: number;
 }
 
 /**
  * Every traffic-core call (rollback, release, switch, CLI): a stalled connection or response must not eat the whole
  * invocation with no metric and no notification (the SDK's default has no request timeout). One attempt is bounded by
- * connectionTimeout + requestTimeout = 4 s; the core's retry policy retries a timed-out attempt (TimeoutError is
- * transient). The rollback's worst-case time to traffic safe is computed from these (lambda/rollback/budget.ts).
- * The control-plane calls on that path (DescribeRules, ModifyRule, DescribeServices, DescribeTargetHealth, DynamoDB
- * GetItem/Query) answer in well under a second.
+ * requestTimeout + socketTimeout = 4 s (headers within 2 s, then a body that stalls for 2 s at most); the core's retry
+ * policy retries a timed-out attempt (TimeoutError is transient). The rollback's worst-case time to traffic safe is
+ * computed from these (lambda/rollback/budget.ts). The control-plane calls on that path (DescribeRules, ModifyRule,
+ * DescribeServices, DescribeTargetHealth, DynamoDB GetItem/Query) answer in well under a second.
  */
-export const TRAFFIC_REQUEST_BOUNDS: RequestBounds = { connectionTimeout: 1_000, requestTimeout: 3_000 };
+export const TRAFFIC_REQUEST_BOUNDS: RequestBounds = { connectionTimeout: 1_000, requestTimeout: 2_000, socketTimeout: 2_000 };
 
-/** The longest one attempt can take under `bounds`: connecting, then the idle timeout. */
+/** The longest one attempt can take under `bounds`: the headers (connecting included), then a stalled body. */
 export function attemptBoundMs(bounds: RequestBounds = TRAFFIC_REQUEST_BOUNDS): number {
-  return bounds.connectionTimeout + bounds.requestTimeout;
+  return bounds.requestTimeout + bounds.socketTimeout;
 }
 
 /** SDK client config shared by every client (also used by the CLI for its CloudFormation client). */

@@ -389,7 +389,7 @@ describe('GIVEN the clients of the custom resources against a server that never 
       const endpoint = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
       const real = createCustomResourceClients(
         { region: 'us-east-1', endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } },
-        { connectionTimeout: 200, requestTimeout: 300 },
+        { connectionTimeout: 200, requestTimeout: 300, socketTimeout: 300 },
       );
       const started = Date.now();
 

@@ -15,6 +15,7 @@
 import { CreateStateMachineCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { logger, readEcs, readLedger, readLock, readRules, rollback } from '../../lambda/traffic';
+import { TRAFFIC_REQUEST_BOUNDS } from '../../lambda/traffic/client-config';
 import { readReleaseRecord } from '../../lambda/release/record';
 import { SERVICES } from '../../lambda/shared/topology';
 import { asLocalHandler, bundleAll, type BundleLambda, type Bundles, emfMetrics, startBundle, stopAllBundles } from '../support/bundle-runner';
@@ -470,7 +471,7 @@ test('3: GIVEN the release is writing 25% WHEN the rollback Lambda fences and st
 
 // ---- 7. a hanging connection, a crash between two calls ------------------------------------------------------------
 
-test('7a: GIVEN one ModifyRule that lands but is never answered WHEN the request timeout (4 s) and the retry run THEN the Shift succeeds and the release completes', async () => {
+test('7a: GIVEN one ModifyRule that lands but is never answered WHEN the request timeout and the retry run THEN the Shift succeeds and the release completes', async () => {
   proxy.addRule({ operation: 'ModifyRule', fault: { hang: { forward: true } } });
   const run = await release({ strategy: 'blue-green', actor: 'faults' });
   expect(run).toMatchObject({ status: 'SUCCEEDED' });
@@ -478,7 +479,7 @@ test('7a: GIVEN one ModifyRule that lands but is never answered WHEN the request
   const modify = proxy.requests.filter((r) => r.operation === 'ModifyRule');
   expect(modify[0]).toMatchObject({ fault: 'hang+forward', upstreamStatus: 200 });
   expect(modify[0].status).toBeUndefined(); // never answered
-  expect(modify[1].at - modify[0].at).toBeGreaterThanOrEqual(2900); // the 3 s request timeout, then the retry
+  expect(modify[1].at - modify[0].at).toBeGreaterThanOrEqual(TRAFFIC_REQUEST_BOUNDS.requestTimeout - 100); // the request timeout, then the retry
   expect(modify[1]).toMatchObject({ body: modify[0].body, status: 200 });
   expect(await weights()).toEqual(allOn('green'));
   expect(await desired('blue')).toEqual([0, 0]);

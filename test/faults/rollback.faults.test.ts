@@ -8,6 +8,8 @@
  * no traffic is on the failing color, exactly one rollback is recorded and a notification went out — or the failure
  * is loud (RollbackFailed / RollbackIncomplete EMF line, an invocation error, a failure notification attempt).
  */
+import { TRAFFIC_REQUEST_BOUNDS } from '../../lambda/traffic/client-config';
+import { ROLLBACK_TIMEOUT_SECONDS } from '../../lambda/rollback/budget';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SERVICES } from '../../lambda/shared/topology';
@@ -24,7 +26,7 @@ logger.setLogLevel('SILENT');
 
 const ENTRY = 'lambda/rollback/handler.ts';
 /** The deployed function timeout (lambda/rollback/budget.ts ROLLBACK_TIMEOUT_SECONDS). */
-const TIMEOUT_MS = 90_000;
+const TIMEOUT_MS = ROLLBACK_TIMEOUT_SECONDS * 1000;
 
 let moto: MotoServer;
 let proxy: FaultProxy;
@@ -238,7 +240,7 @@ describe('GIVEN a canary of green at 10 % (execution RUNNING, its lock held) and
     expect(results.map(describe_)).toEqual(['ok rolled-back']);
     const timeToSafeMs = (results[0] as any).result.timeToSafeMs as number;
     console.log(`time-to-safe with one hung ModifyRule: ${timeToSafeMs} ms`);
-    expect(timeToSafeMs).toBeGreaterThanOrEqual(3000); // the hung attempt waited for its request timeout
+    expect(timeToSafeMs).toBeGreaterThanOrEqual(TRAFFIC_REQUEST_BOUNDS.requestTimeout); // the hung attempt waited for its request timeout
     expect(timeToSafeMs).toBeLessThanOrEqual(30_000);
     expect(proxy.requests.filter((r) => r.operation === 'ModifyRule').map((r) => r.fault ?? r.status)).toEqual(['hang', 200, 200]);
     const [line] = metricLines('RollbackTimeToSafe');

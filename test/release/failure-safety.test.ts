@@ -171,10 +171,19 @@ describe('b: a safe state that fails is loud', () => {
     expect(metricLines).toHaveLength(1);
   });
   test('a refused start (no colors) does not overwrite the release record of the release holding the lock', async () => {
-    given({ lockOwner: 'arn:other' });
-    m.ddb.on(PutItemCommand, { TableName: 'ledger' }).rejects(new Error('ledger down'));
+    given({ lockOwner: OWNER });
+    // Its own lock release fails: the safe state failed, but the record belongs to whoever started a release.
+    m.ddb.on(DeleteItemCommand).rejects(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 403 } }));
     await expect(safe(ctx(), { executionId: OWNER, release: {}, error: { Error: 'LockHeld' } })).rejects.toMatchObject({ name: 'SafeStateFailed' });
     expect(recordPuts()).toEqual([]);
+  });
+  test('WHEN only the last ledger entry fails (traffic, record and lock settled) THEN it is not a failed safe state: no safe-failed record, no page', async () => {
+    given({ weights: { blue: 100, green: 0 }, lockOwner: OWNER });
+    m.ddb.on(PutItemCommand, { TableName: 'ledger' }).rejects(new Error('ledger down'));
+    const out = await safe(ctx(), { executionId: OWNER, release, error: { Error: 'GateFailed', Cause: 'green 5xx' } });
+    expect(out).toMatchObject({ rolledBack: false, lockReleased: true });
+    expect(recordPuts().map((r) => r.status)).toEqual(['failed']);
+    expect(metricLines).toEqual([]);
   });
   test('the Abandoned clean-up skips a safe-failed record (no loop, nothing written)', async () => {
     given({ record: { executionArn: OWNER, status: 'safe-failed', stable: 'blue', candidate: 'green' } });
@@ -307,5 +316,37 @@ describe('the migration start under a timed-out RunTask', () => {
     expect(out.migrationTaskArn).toBe('arn:task/1');
     const tokens = m.ecs.commandCalls(RunTaskCommand).map((call) => call.args[0].input.clientToken);
     expect(tokens).toEqual([migrationStartedBy(OWNER), migrationStartedBy(OWNER)]);
+  });
+});
+
+describe('races and retries of Finish found in review', () => {
+  test('WHEN a rollback takes traffic back to the old color while Finish scales it down THEN Finish brings it back and ends FinishIncomplete, never leaving it at 0 with traffic', async () => {
+    given({ weights: { blue: 0, green: 100 }, lockOwner: OWNER });
+    let reads = 0;
+    // Before the scale-down (Finish's own check, scaleColor's guard): all on green; after it: a rollback moved traffic to blue.
+    m.elbv2.on(DescribeRulesCommand).callsFake(() =>
+      ++reads <= 2 ? { Rules: [rule('frontend', 0, 100), rule('backend', 0, 100)] } : { Rules: [rule('frontend', 100, 0), rule('backend', 100, 0)] },
+    );
+    const err = await finish(ctx(), { ...release, stepIndex: 3, percent: 100 }).catch((e) => e);
+    expect(err).toMatchObject({ name: 'FinishIncomplete' });
+    expect(err.message).toContain('traffic was moved back to blue during finish');
+    // Scaled to 0, then back to its counts.
+    expect(scaled()).toEqual(['fe-blue=0', 'be-blue=0', 'fe-blue=2', 'be-blue=2']);
+    expect(recordPuts().at(-1)).toMatchObject({ status: 'finish-incomplete' });
+    const rec = m.ddb.commandCalls(PutItemCommand).map((c) => c.args[0].input.Item!).filter((i) => i.pk?.S === 'dev#release').at(-1)!;
+    expect([rec.stable?.S, rec.candidate?.S]).toEqual(['blue', 'green']);
+  });
+
+  test('WHEN Finish is retried after it completed and crashed before answering THEN it succeeds without touching anything', async () => {
+    given({ weights: { blue: 0, green: 100 }, lockOwner: null, record: { executionArn: OWNER, status: 'succeeded', stable: 'green', candidate: 'blue' } });
+    await expect(finish(ctx(), { ...release, stepIndex: 3, percent: 100 })).resolves.toMatchObject({ released: true, live: 'green' });
+    expect(scaled()).toEqual([]);
+  });
+
+  test('WHEN an operator rolled back and the release holds THEN the commands follow where traffic is (no "scale the stable color to 0")', async () => {
+    given({ weights: { blue: 100, green: 0 }, lockOwner: OWNER });
+    const out = await hold(ctx(), { executionId: OWNER, release: { ...release, stepIndex: 3, percent: 100 }, error: { Error: 'OperatorOverride', Cause: 'x' } });
+    expect(out.commands.join(' ')).not.toContain('scale --color blue --count 0');
+    expect(out.commands.join(' ')).toContain('release again');
   });
 });

@@ -1,3 +1,4 @@
+import { UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { DescribeRulesCommand, ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { PublishCommand } from '@aws-sdk/client-sns';
@@ -439,5 +440,53 @@ describe('partial failure and crashes (issue "Failure-safe", section 1)', () => 
     expect(err.message).toContain('(backend not moved; frontend moved and kept)');
     expect(w.state.weights.frontend).toEqual([100, 0]);
     expect(w.state.weights.backend).toEqual([90, 10]);
+  });
+});
+
+describe('races with the release found in review', () => {
+  test('fails WHEN the release\'s Finish scales the stable color to 0 after traffic moved to it THEN blue is restored, green is NOT scaled down, and it ends loud (RollbackIncomplete)', async () => {
+    w = world();
+    // Finish's scale-down of blue, checked before the rollback moved traffic, lands while the release is stopped.
+    w.sfn.on(StopExecutionCommand).callsFake(() => {
+      w.state.desired['fe-blue'] = 0;
+      w.state.desired['be-blue'] = 0;
+      return {};
+    });
+    const err = await handleAlarmEvent(w.ctx, event()).catch((e) => e);
+    expect(err).toBeInstanceOf(RollbackIncomplete);
+    expect(err.failedSteps).toEqual(['keep blue running']);
+    expect(w.state.weights).toEqual(ALL_BLUE);
+    expect(w.state.desired).toMatchObject({ 'fe-blue': 2, 'be-blue': 2, 'fe-green': 2, 'be-green': 2 });
+    expect(w.metrics).toEqual([expect.objectContaining({ RollbackIncomplete: 1 })]);
+  });
+
+  test('WHEN revoking the lock fails THEN the execution is still stopped, and the failure is reported', async () => {
+    w = world();
+    w.ddb.on(DeleteItemCommand).rejects(denied());
+    const err = await handleAlarmEvent(w.ctx, event()).catch((e) => e);
+    expect(w.sfn.commandCalls(StopExecutionCommand)).toHaveLength(1);
+    expect(err).toBeInstanceOf(RollbackIncomplete);
+    expect(err.message).toContain('revoking the lock of');
+    expect(w.state.desired).toMatchObject({ 'fe-green': 0, 'be-green': 0 });
+  });
+
+  test('WHEN a late write lands after the first re-read (during the scale-down) THEN the last look before recording moves it back', async () => {
+    w = world();
+    w.ecs.on(UpdateServiceCommand).callsFake((input: { service: string; desiredCount: number }) => {
+      w.state.desired[input.service] = input.desiredCount;
+      w.state.weights.backend = [70, 30];
+      return {};
+    });
+    const out = await handleAlarmEvent(w.ctx, event());
+    expect(out.status).toBe('rolled-back');
+    expect(w.state.weights).toEqual(ALL_BLUE);
+  });
+
+  test('a failure marker never replaces a done one (the recording landed though its confirmation failed)', async () => {
+    w = world();
+    w.sfn.on(StopExecutionCommand).rejects(denied());
+    await handleAlarmEvent(w.ctx, event()).catch(() => undefined);
+    const fail = w.ddb.commandCalls(UpdateItemCommand).map((c) => plain(c.args[0].input)).find((i) => i.UpdateExpression?.includes(':failed'));
+    expect(fail!.ConditionExpression).toBe('#owner = :owner AND #state = :inProgress');
   });
 });

@@ -1,5 +1,5 @@
 /** Argument parsing of the traffic CLI: pure, throws UsageError (exit 2) with one clear line. */
-import { Color, COLORS, ServiceName, SERVICES } from '../lambda/shared/topology';
+import { Color, COLORS, ServiceName, SERVICE_NAME_PATTERN } from '../lambda/shared/topology';
 
 export const ENVIRONMENTS = ['dev', 'staging', 'production'] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
@@ -35,7 +35,7 @@ export type CliArgs = Common &
 export const USAGE = `usage: npx tsx cli/traffic.ts <command> --env <dev|staging|production> [--profile P] [--region R] [--endpoint URL]
 commands:
   status                                   weights, healthy targets per AZ, counts, versions, alarms, lock
-  shift --to <blue|green> --percent N      [--service frontend|backend] [--reason TEXT] (takes the release lock)
+  shift --to <blue|green> --percent N      [--service NAME] [--reason TEXT] (takes the release lock)
   promote                                  all traffic to the non-live color (takes the release lock)
   rollback [--to <blue|green>]             all traffic back to the stable color ignoring the lock, then scale the
            [--keep-other]                  other color to 0 (--keep-other: do not scale down)
@@ -56,6 +56,11 @@ const ALLOWED: Record<Command, string[]> = {
   healthcheck: ['color', 'base-url'],
 };
 const COMMON = ['env', 'profile', 'region', 'endpoint'];
+
+function serviceFlag(value: string | undefined): ServiceName {
+  if (value === undefined || !SERVICE_NAME_PATTERN.test(value)) throw new UsageError(`--service must be a service name of the environment (e.g. frontend), got ${JSON.stringify(value)}`);
+  return value;
+}
 
 function choice<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T {
   if (value === undefined) throw new UsageError(`--${flag} is required (one of ${allowed.join(', ')})`);
@@ -138,7 +143,8 @@ export function parseArgs(argv: readonly string[]): CliArgs {
         command,
         to: choice('to', flags.get('to'), COLORS),
         percent: int('percent', flags.get('percent'), 0, 100),
-        ...(flags.has('service') ? { service: choice('service', flags.get('service'), SERVICES) } : {}),
+        // Which services exist is the environment's topology's to say: the shift refuses an unknown one, listing them.
+        ...(flags.has('service') ? { service: serviceFlag(flags.get('service')) } : {}),
       };
     case 'rollback':
       return {

@@ -1,5 +1,5 @@
 /** Human-readable rendering of the core's EnvironmentState. Pure. */
-import { COLORS, SERVICES } from '../lambda/shared/topology';
+import { COLORS } from '../lambda/shared/topology';
 import type { ReleaseRecord } from '../lambda/release/record';
 import { EnvironmentState, LockInfo } from '../lambda/traffic';
 
@@ -9,8 +9,10 @@ function table(rows: string[][]): string {
 }
 
 export function formatStatus(state: EnvironmentState, env: string): string {
-  const rows = [['SERVICE', 'COLOR', 'WEIGHT', 'SHARE', 'HEALTHY/REGISTERED PER AZ', 'DESIRED/RUNNING', 'VERSION']];
-  for (const s of SERVICES) {
+  const rows = [['SERVICE', 'COLOR', 'ROLE', 'WEIGHT', 'SHARE', 'HEALTHY/REGISTERED PER AZ', 'DESIRED/RUNNING', 'VERSION']];
+  // Services in topology order (config order); each has its own live and idle color.
+  const services = Object.keys(state.services);
+  for (const s of services) {
     for (const c of COLORS) {
       const cs = state.services[s].colors[c];
       const azs = Object.entries(cs.targets.byAz)
@@ -20,6 +22,7 @@ export function formatStatus(state: EnvironmentState, env: string): string {
       rows.push([
         s,
         c,
+        state.services[s].liveColor === c ? 'live' : 'idle',
         String(cs.weight),
         `${Math.round(cs.percent * 10) / 10}%`,
         azs || 'no targets',
@@ -40,15 +43,21 @@ export function formatStatus(state: EnvironmentState, env: string): string {
     '',
     table(rows),
     '',
-    `live color: ${state.liveColor}`,
-    `idle color: ${state.idleColor}`,
+    `live color: ${describeLive(state)}`,
     `release lock: ${lock}`,
     'rollback alarms:',
     ...alarms,
     '',
-    `to release a new version, deploy it to the idle color (${state.idleColor}) by editing:`,
-    ...SERVICES.map((s) => `  config/${env}.ts → services.${s}.colors.${state.idleColor}.version`),
+    'to release a new version of a service, deploy it to its idle color by editing:',
+    ...services.map((s) => `  config/${env}.ts → services.${s}.colors.${state.services[s].idleColor}.version`),
   ].join('\n');
+}
+
+/** "blue (every service)" or, when services differ, each service's live color. */
+function describeLive(state: EnvironmentState): string {
+  const services = Object.values(state.services);
+  if (services.every((s) => s.liveColor === state.liveColor)) return `${state.liveColor} (every service)`;
+  return services.map((s) => `${s.service} ${s.liveColor}`).join(', ');
 }
 
 /** Lines explaining the release record: why a lock is held after a release ended, and what clears it (release and traffic status). */

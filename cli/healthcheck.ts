@@ -9,21 +9,21 @@
  */
 import { ENVIRONMENTS as CONFIGS, type EnvironmentName } from '../config';
 import { CheckResult, HttpGet, runPreTrafficChecks } from '../lambda/release/pretraffic';
-import { Color, COLOR_HEADER, SERVICES, Topology } from '../lambda/shared/topology';
+import { Color, COLOR_HEADER, Topology } from '../lambda/shared/topology';
 
 /** Per request, as the release's default (`healthcheckTimeoutMs`). */
 export const HEALTHCHECK_TIMEOUT_MS = 5000;
 
 export type TestListener = NonNullable<Topology['testListener']>;
 
-/** The environment's test listener as the stateless stack renders it into the Topology: storefront and `api.` hosts. */
+/** The environment's test listener as the stateless stack renders it into the Topology: each service's host and checks. */
 export function testListenerOf(env: EnvironmentName): TestListener {
   const c = CONFIGS[env];
   return {
     port: c.testListener.port,
     colorHeader: COLOR_HEADER,
-    hosts: { frontend: c.domainName, backend: `api.${c.domainName}` },
-    checks: Object.fromEntries(SERVICES.map((s) => [s, c.services[s].preTrafficChecks])) as TestListener['checks'],
+    hosts: Object.fromEntries(Object.entries(c.services).map(([s, sc]) => [s, sc.host])),
+    checks: Object.fromEntries(Object.entries(c.services).map(([s, sc]) => [s, sc.preTrafficChecks])),
   };
 }
 

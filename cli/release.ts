@@ -28,7 +28,6 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { readReleaseRecord } from '../lambda/release/record';
-import { SERVICES } from '../lambda/shared/topology';
 import {
   clientConfig,
   ClientOptions,
@@ -192,7 +191,7 @@ export async function main(argv: readonly string[], deps: { stdout?: (l: string)
       }
       case 'status': {
         const rules = await readRules(ctx);
-        out(SERVICES.map((s) => `${s.padEnd(9)} ${formatWeights(rules[s].weights)}`).join('\n'));
+        out(Object.keys(rules).map((s) => `${s.padEnd(9)} ${formatWeights(rules[s].weights)}`).join('\n'));
         const [rec, lock] = await Promise.all([readReleaseRecord(ctx), readLock(ctx)]);
         for (const line of explainRecord(args.env, rec, lock)) out(line);
         const exec = (await running()) ?? (await sfn.send(new ListExecutionsCommand({ stateMachineArn: arn, maxResults: 1 }))).executions?.[0];
@@ -214,7 +213,7 @@ export async function main(argv: readonly string[], deps: { stdout?: (l: string)
         }
         const to = rec && rec.executionArn === exec?.executionArn ? rec.stable : undefined;
         const r = await rollback(ctx, { to, actor: `cli:${safeUser()}`, reason: 'release aborted' });
-        out(`rolled back to ${r.to}: ${SERVICES.map((s) => `${s} ${formatWeights(r.shift.weightsAfter[s]!)}`).join(', ')}`);
+        out(`rolled back to ${r.to}: ${Object.entries(r.shift.weightsAfter).map(([s, w]) => `${s} ${formatWeights(w!)}`).join(', ')}`);
         return 0;
       }
       case 'unlock': {

@@ -14,7 +14,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import { hostname, userInfo } from 'node:os';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { SERVICES, Topology } from '../lambda/shared/topology';
+import { Topology } from '../lambda/shared/topology';
 import { readTopology, TOPOLOGY_TABLE_OUTPUT } from '../lambda/shared/topology-store';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -152,8 +152,10 @@ export async function loadTopology(cfn: CloudFormationClient, dynamodb: DynamoDB
 }
 
 function formatChange(before: WeightsByService, after: WeightsByService): string {
-  return SERVICES.filter((s) => before[s] && after[s])
-    .map((s) => `  ${s.padEnd(9)} ${formatWeights(before[s]!)}  →  ${formatWeights(after[s]!)}`)
+  const width = Math.max(9, ...Object.keys(after).map((s) => s.length));
+  return Object.keys(after)
+    .filter((s) => before[s] && after[s])
+    .map((s) => `  ${s.padEnd(width)} ${formatWeights(before[s]!)}  →  ${formatWeights(after[s]!)}`)
     .join('\n');
 }
 
@@ -164,7 +166,7 @@ function formatShift(label: string, r: ShiftResult): string {
 function formatScale(r: ScaleResult): string {
   return (
     `scaled ${r.color} in ${r.environment}:\n` +
-    SERVICES.map(
+    Object.keys(r.after).map(
       (s) =>
         `  ${s.padEnd(9)} desired ${r.before[s]} → ${r.after[s]}` +
         (r.scalableTargets[s] ? `  (autoscaling min ${r.scalableTargets[s]!.minCapacity} max ${r.scalableTargets[s]!.maxCapacity})` : ''),

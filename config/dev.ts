@@ -1,4 +1,4 @@
-import { OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, PRE_TRAFFIC_CHECKS, POSTGRES_VERSION, REGION, REPOSITORIES, VALKEY_VERSION } from './shared';
+import { BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION } from './shared';
 import type { EnvironmentConfig } from './types';
 
 export const dev: EnvironmentConfig = {
@@ -6,27 +6,25 @@ export const dev: EnvironmentConfig = {
   account: '111111111111',
   region: REGION,
   availabilityZones: [`${REGION}a`, `${REGION}b`],
-  domainName: 'dev.example.com',
   // The public hosted zone of this environment's own account (README, "First deploy": delegate a subdomain per account).
   hostedZone: { zoneId: 'Z00000000000DEVEXAMPLE', zoneName: 'dev.example.com' },
   network: { cidr: '10.10.0.0/16', natGateways: 1, interfaceEndpoints: false, flowLogRetentionDays: 14 },
   services: {
     frontend: {
-      repositoryName: REPOSITORIES.frontend,
-      preTrafficChecks: PRE_TRAFFIC_CHECKS.frontend,
+      ...FRONTEND,
+      host: 'dev.example.com',
+      environment: { NODE_ENV: 'production', API_URL: 'https://api.dev.example.com' },
       cpu: 256,
       memoryMiB: 512,
       desiredCount: 1,
-      containerPort: 3000,
       colors: { blue: { version: '1.0.0' }, green: { version: '1.0.0' } },
     },
     backend: {
-      repositoryName: REPOSITORIES.backend,
-      preTrafficChecks: PRE_TRAFFIC_CHECKS.backend,
+      ...BACKEND,
+      host: 'api.dev.example.com',
       cpu: 256,
       memoryMiB: 512,
       desiredCount: 1,
-      containerPort: 8080,
       colors: { blue: { version: '1.0.0' }, green: { version: '1.0.0' } },
     },
   },

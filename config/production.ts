@@ -1,4 +1,4 @@
-import { OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, PRE_TRAFFIC_CHECKS, POSTGRES_VERSION, REGION, REPOSITORIES, VALKEY_VERSION } from './shared';
+import { BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION } from './shared';
 import type { EnvironmentConfig } from './types';
 
 export const production: EnvironmentConfig = {
@@ -6,7 +6,6 @@ export const production: EnvironmentConfig = {
   account: '333333333333',
   region: REGION,
   availabilityZones: [`${REGION}a`, `${REGION}b`, `${REGION}c`],
-  domainName: 'example.com',
   // The public hosted zone of this account: production owns the apex; dev and staging get delegated subdomains.
   hostedZone: { zoneId: 'Z0000000000EXAMPLE', zoneName: 'example.com' },
   network: { cidr: '10.30.0.0/16', natGateways: 3, interfaceEndpoints: true, flowLogRetentionDays: 90 },
@@ -15,22 +14,21 @@ export const production: EnvironmentConfig = {
     // smallest memory for 512 CPU units is 1024 MiB and for 1024 units 2048 MiB. Each keeps the plan's
     // CPU and replica count and takes the nearest valid memory (README, "Sizing").
     frontend: {
-      repositoryName: REPOSITORIES.frontend,
-      preTrafficChecks: PRE_TRAFFIC_CHECKS.frontend,
+      ...FRONTEND,
+      host: 'example.com',
+      environment: { NODE_ENV: 'production', API_URL: 'https://api.example.com' },
       cpu: 512,
       memoryMiB: 1024,
       desiredCount: 3,
-      containerPort: 3000,
       colors: { blue: { version: '1.0.0' }, green: { version: '1.0.0' } },
       autoscaling: { minCapacity: 3, maxCapacity: 9, targetCpuPercent: 60 },
     },
     backend: {
-      repositoryName: REPOSITORIES.backend,
-      preTrafficChecks: PRE_TRAFFIC_CHECKS.backend,
+      ...BACKEND,
+      host: 'api.example.com',
       cpu: 1024,
       memoryMiB: 2048,
       desiredCount: 2,
-      containerPort: 8080,
       colors: { blue: { version: '1.0.0' }, green: { version: '1.0.0' } },
       autoscaling: { minCapacity: 2, maxCapacity: 6, targetCpuPercent: 60 },
     },

@@ -1,8 +1,7 @@
 /** Values every environment shares unless its own file says otherwise. */
 export const REGION = 'us-east-1';
 
-/** Images come from ECR repositories of these names in each environment's account. */
-export const REPOSITORIES = { frontend: 'ecommerce-frontend', backend: 'ecommerce-backend' } as const;
+import type { ServiceConfig } from './types';
 
 /** Where the pre-traffic test listener may be reached from: replace with your office or VPN CIDR. */
 export const OPERATOR_CIDR = '203.0.113.0/24';
@@ -34,15 +33,45 @@ export const PLAN_ROLLBACK_TRIGGERS = {
 } as const;
 
 /**
- * Pre-traffic checks of the README's runtime contract: the frontend serves /health only; the backend also reports its
- * database, cache and external dependencies.
+ * The plan's two images and their runtime contract (README, "Runtime contract"), shared by every environment: each
+ * environment's file adds the host, sizes, versions and counts. Images come from ECR repositories of these names in
+ * each environment's account.
  */
-export const PRE_TRAFFIC_CHECKS = {
-  frontend: [{ path: '/health', expectedStatus: 200 }],
-  backend: [
+type ServiceBase = Omit<ServiceConfig, 'host' | 'cpu' | 'memoryMiB' | 'desiredCount' | 'colors' | 'autoscaling'>;
+
+/** The storefront: serves /health only; calls the API at API_URL (set per environment). */
+export const FRONTEND: ServiceBase = {
+  repositoryName: 'ecommerce-frontend',
+  containerPort: 3000,
+  healthCheckPath: '/health',
+  preTrafficChecks: [{ path: '/health', expectedStatus: 200 }],
+};
+
+/**
+ * The API: reaches the database (and its read replicas) and the cache, runs the release's migration, and its logs feed
+ * the database-error and payment triggers. The plan's DATABASE_URL and REDIS_URL hold passwords, so they are split:
+ * addresses as plain variables (from `data`), credentials as ECS secrets; the backend assembles the URLs. Username
+ * and password come from the same secret, so after a rotation both name the new current user.
+ */
+export const BACKEND: ServiceBase = {
+  repositoryName: 'ecommerce-backend',
+  containerPort: 8080,
+  healthCheckPath: '/health',
+  preTrafficChecks: [
     { path: '/health', expectedStatus: 200 },
     { path: '/health/db', expectedStatus: 200 },
     { path: '/health/redis', expectedStatus: 200 },
     { path: '/health/external', expectedStatus: 200 },
   ],
-} as const;
+  environment: { NODE_ENV: 'production' },
+  secrets: {
+    DATABASE_USERNAME: { database: 'username' },
+    DATABASE_PASSWORD: { database: 'password' },
+    REDIS_AUTH_TOKEN: { cache: 'authToken' },
+  },
+  data: { database: true, readReplicas: true, cache: true },
+  runsMigration: true,
+  logTriggers: ['database-errors', 'payments'],
+  // Orders with many lines and uploads exceed the WAF's 8 KB body inspection; the backend enforces its own limit.
+  largeRequestBodies: true,
+};

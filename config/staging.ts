@@ -1,4 +1,4 @@
-import { OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, PRE_TRAFFIC_CHECKS, POSTGRES_VERSION, REGION, REPOSITORIES, VALKEY_VERSION } from './shared';
+import { BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION } from './shared';
 import type { EnvironmentConfig } from './types';
 
 export const staging: EnvironmentConfig = {
@@ -6,28 +6,26 @@ export const staging: EnvironmentConfig = {
   account: '222222222222',
   region: REGION,
   availabilityZones: [`${REGION}a`, `${REGION}b`],
-  domainName: 'staging.example.com',
   // The public hosted zone of this environment's own account (README, "First deploy": delegate a subdomain per account).
   hostedZone: { zoneId: 'Z0000000STAGINGEXAMPLE', zoneName: 'staging.example.com' },
   network: { cidr: '10.20.0.0/16', natGateways: 1, interfaceEndpoints: true, flowLogRetentionDays: 30 },
   services: {
     frontend: {
-      repositoryName: REPOSITORIES.frontend,
-      preTrafficChecks: PRE_TRAFFIC_CHECKS.frontend,
+      ...FRONTEND,
+      host: 'staging.example.com',
+      environment: { NODE_ENV: 'production', API_URL: 'https://api.staging.example.com' },
       cpu: 512,
       memoryMiB: 1024,
       desiredCount: 2,
-      containerPort: 3000,
       colors: { blue: { version: '1.0.0' }, green: { version: '1.0.0' } },
       autoscaling: { minCapacity: 2, maxCapacity: 4, targetCpuPercent: 60 },
     },
     backend: {
-      repositoryName: REPOSITORIES.backend,
-      preTrafficChecks: PRE_TRAFFIC_CHECKS.backend,
+      ...BACKEND,
+      host: 'api.staging.example.com',
       cpu: 1024,
       memoryMiB: 2048,
       desiredCount: 2,
-      containerPort: 8080,
       colors: { blue: { version: '1.0.0' }, green: { version: '1.0.0' } },
       autoscaling: { minCapacity: 2, maxCapacity: 4, targetCpuPercent: 60 },
     },

@@ -20,7 +20,42 @@ export interface AutoscalingConfig {
   readonly targetCpuPercent: number;
 }
 
+/** A log-contract trigger a service's logs feed (README, "Log contract"): its events roll the color back. */
+export const LOG_TRIGGERS = ['database-errors', 'payments'] as const;
+export type LogTrigger = (typeof LOG_TRIGGERS)[number];
+
+/**
+ * Where one ECS secret of a service comes from (injected at task start, never in the template):
+ * - `{ secretArn, jsonKey? }`: an existing Secrets Manager secret of the environment's account and region (its COMPLETE
+ *   ARN, with the six-character suffix) and optionally one JSON key of it; `encryptionKeyArn` when it is encrypted with
+ *   a customer managed KMS key (the execution role gets kms:Decrypt on it through Secrets Manager only);
+ * - `{ database: 'username' | 'password' }`: the environment's application database user (alternating-users rotation);
+ * - `{ cache: 'authToken' }`: the environment's cache AUTH token.
+ */
+export type SecretSource =
+  | { readonly secretArn: string; readonly jsonKey?: string; readonly encryptionKeyArn?: string }
+  | { readonly database: 'username' | 'password' }
+  | { readonly cache: 'authToken' };
+
+/** Which of the environment's data stores a service's tasks may reach (network and connection settings). */
+export interface DataAccess {
+  /**
+   * The primary PostgreSQL instance, read-write: ingress from the service's tasks, and DATABASE_HOST, DATABASE_PORT,
+   * DATABASE_NAME, DATABASE_SSL in its environment. @default false
+   */
+  readonly database?: boolean;
+  /** The read replicas: ingress, and DATABASE_READ_HOSTS (comma-separated; empty without replicas). @default false */
+  readonly readReplicas?: boolean;
+  /** The cache: ingress, and REDIS_HOST, REDIS_PORT, REDIS_TLS. @default false */
+  readonly cache?: boolean;
+}
+
 export interface ServiceConfig {
+  /**
+   * The full host name the service serves, inside the environment's hosted zone (e.g. `api.example.com`). Its listener
+   * rule priorities, its name on the certificate and its DNS record derive from it.
+   */
+  readonly host: string;
   /** ECR repository name in the environment's account and region. */
   readonly repositoryName: string;
   /** Fargate task CPU units (256 = 0.25 vCPU). */
@@ -30,6 +65,8 @@ export interface ServiceConfig {
   /** Task count of the live color. */
   readonly desiredCount: number;
   readonly containerPort: number;
+  /** Path of the load balancer's and the container's health check; must answer 200 (e.g. `/health`). */
+  readonly healthCheckPath: string;
   /** Image version per color. Change only the idle color's version (see README, "Releasing"). */
   readonly colors: Readonly<Record<Color, ColorConfig>>;
   /** Application Auto Scaling of the live color; absent = fixed `desiredCount`. */
@@ -39,6 +76,28 @@ export interface ServiceConfig {
    * answer its status. List only paths the service serves (README, "Runtime contract").
    */
   readonly preTrafficChecks: readonly PreTrafficCheck[];
+  /**
+   * Plain environment variables of the service's containers. Never a secret value (use `secrets`); names the app sets
+   * itself (APP_COLOR, APP_VERSION, PORT, and the `data` connection settings) are refused. @default - none
+   */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** ECS secrets by variable name (see `SecretSource`). @default - none */
+  readonly secrets?: Readonly<Record<string, SecretSource>>;
+  /** Data stores the tasks may reach. @default - none */
+  readonly data?: DataAccess;
+  /**
+   * This service's image holds the migrations: it runs the release's `release.migrationCommand` (once per release,
+   * before traffic moves, with the schema owner's credentials). Exactly one service must say so where the environment
+   * has a migration command, and it must reach the database. @default false
+   */
+  readonly runsMigration?: boolean;
+  /** Log-contract triggers fed by this service's logs (README, "Log contract"). @default - none */
+  readonly logTriggers?: readonly LogTrigger[];
+  /**
+   * Lift the WAF core rule set's 8 KB request-body limit for this host (the service enforces its own body limit, e.g.
+   * an API taking orders with many lines). Only where `waf` is on. @default false
+   */
+  readonly largeRequestBodies?: boolean;
 }
 
 export interface DatabaseConfig {
@@ -169,10 +228,8 @@ export interface EnvironmentConfig {
   readonly region: string;
   /** Explicit AZs, so synth needs no account lookup. */
   readonly availabilityZones: readonly string[];
-  /** Domain of the storefront; the API is served at `api.<domainName>`. */
-  readonly domainName: string;
   /**
-   * Route 53 public hosted zone that holds `domainName`, IN THIS ENVIRONMENT'S ACCOUNT: the certificate's DNS validation
+   * Route 53 public hosted zone that holds every service's `host`, IN THIS ENVIRONMENT'S ACCOUNT: the certificate's DNS validation
    * records and the alias records are written there by this account's deploy role. Give each account its own zone
    * (e.g. delegate `dev.example.com` from the apex zone to the dev account; README, "First deploy into a real account").
    */
@@ -184,6 +241,10 @@ export interface EnvironmentConfig {
     readonly interfaceEndpoints: boolean;
     readonly flowLogRetentionDays: number;
   };
+  /**
+   * The services, keyed by name (a lowercase letter, then lowercase letters, digits, hyphens): any number of entries,
+   * each with both colors, its own host rule, alarms and pre-traffic checks (README, "Adding a service").
+   */
   readonly services: Readonly<Record<ServiceName, ServiceConfig>>;
   readonly database: DatabaseConfig;
   readonly cache: CacheConfig;

@@ -1,7 +1,7 @@
-import { COLORS, SERVICES } from '../lambda/shared/topology';
+import { COLORS, SERVICE_NAME_PATTERN } from '../lambda/shared/topology';
 import { fargatePairProblem } from './fargate';
 import { RDS_CLASS_MEMORY_GIB } from './rds';
-import type { EnvironmentConfig } from './types';
+import { type EnvironmentConfig, LOG_TRIGGERS, type SecretSource, type ServiceConfig } from './types';
 
 /** One problem found in a config: which field, its value, why it is wrong and how to fix it. */
 export interface ConfigProblem {
@@ -56,7 +56,7 @@ export function validateEnvironments(configs: readonly EnvironmentConfig[]): voi
             field: 'hostedZone.zoneId',
             value: c.hostedZone.zoneId,
             why: `is also ${owner.name}'s zone, in account ${owner.account}; a hosted zone belongs to one account, and this environment's deploy (account ${c.account}) cannot write its certificate validation and alias records there`,
-            fix: `create a public hosted zone for ${c.domainName} in account ${c.account}, add its NS records to ${owner.hostedZone.zoneName} as a delegation, and set its ID here`,
+            fix: `create a public hosted zone for ${c.hostedZone.zoneName} in account ${c.account}, add its NS records to ${owner.hostedZone.zoneName} as a delegation, and set its ID here`,
           },
         ]),
       );
@@ -110,15 +110,8 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
   );
   check(new Set(c.availabilityZones).size === c.availabilityZones.length, 'availabilityZones', c.availabilityZones, 'lists an AZ twice', 'list each AZ once');
 
-  check(!!c.domainName && DOMAIN.test(c.domainName), 'domainName', c.domainName, 'must be a lower-case DNS name', 'set the environment\'s domain, e.g. staging.example.com');
   check(!!c.hostedZone?.zoneId && /^Z[A-Z0-9]{1,31}$/.test(c.hostedZone.zoneId), 'hostedZone.zoneId', c.hostedZone?.zoneId, 'must be a Route 53 hosted zone ID (Z…)', 'copy the ID of the public hosted zone from Route 53');
-  check(
-    !!c.hostedZone?.zoneName && !!c.domainName && (c.domainName === c.hostedZone.zoneName || c.domainName.endsWith(`.${c.hostedZone.zoneName}`)),
-    'hostedZone.zoneName',
-    c.hostedZone?.zoneName,
-    `must be ${c.domainName} or a parent of it, so the certificate can be DNS-validated there`,
-    'set the name of the hosted zone that holds domainName',
-  );
+  check(!!c.hostedZone?.zoneName && DOMAIN.test(c.hostedZone.zoneName), 'hostedZone.zoneName', c.hostedZone?.zoneName, 'must be a lower-case DNS name', 'set the name of the public hosted zone, e.g. staging.example.com');
 
   check(isCidr(c.network.cidr), 'network.cidr', c.network.cidr, 'is not an IPv4 CIDR', 'use a block such as 10.0.0.0/16');
   check(
@@ -134,7 +127,8 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
   check(LOG_RETENTION_DAYS.includes(c.network.flowLogRetentionDays), 'network.flowLogRetentionDays', c.network.flowLogRetentionDays, 'is not a CloudWatch Logs retention value', `use one of ${LOG_RETENTION_DAYS.join(', ')}`);
   check(LOG_RETENTION_DAYS.includes(c.logRetentionDays), 'logRetentionDays', c.logRetentionDays, 'is not a CloudWatch Logs retention value', `use one of ${LOG_RETENTION_DAYS.join(', ')}`);
 
-  for (const name of SERVICES) {
+  validateServices(c, check);
+  for (const name of Object.keys(c.services ?? {})) {
     const s = c.services[name];
     const f = `services.${name}`;
     const pair = fargatePairProblem(s.cpu, s.memoryMiB);
@@ -221,6 +215,112 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
 }
 
 type Check = (ok: boolean, field: string, value: unknown, why: string, fix: string) => void;
+
+/**
+ * At most this many services: each takes three rules of the load balancer (its weighted host rule and two test-listener
+ * rules) and two target groups, and an ALB holds 100 rules and 100 target groups by default.
+ * https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html
+ */
+export const MAX_SERVICES = 33;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Variables the app sets itself on every service's containers (lib/services.ts, lib/stateless-stack.ts). */
+export const RESERVED_VARIABLES = [
+  'APP_COLOR', 'APP_VERSION', 'PORT',
+  'DATABASE_HOST', 'DATABASE_PORT', 'DATABASE_NAME', 'DATABASE_SSL', 'DATABASE_READ_HOSTS',
+  'DATABASE_MIGRATION_USERNAME', 'DATABASE_MIGRATION_PASSWORD',
+  'REDIS_HOST', 'REDIS_PORT', 'REDIS_TLS',
+  'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_SERVICE_NAME', 'OTEL_RESOURCE_ATTRIBUTES',
+];
+const SECRET_ARN = (c: EnvironmentConfig) => new RegExp(`^arn:aws[a-z-]*:secretsmanager:${c.region}:${c.account}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$`);
+const KMS_KEY_ARN = (c: EnvironmentConfig) => new RegExp(`^arn:aws[a-z-]*:kms:${c.region}:${c.account}:key/[0-9a-f-]{36}$`);
+
+/** What `services` must be beyond each entry's sizes: names, hosts, data, secrets, variables, migration, triggers. */
+function validateServices(c: EnvironmentConfig, check: Check): void {
+  const services = c.services ?? {};
+  const names = Object.keys(services);
+  check(names.length >= 1, 'services', names, 'an environment needs at least one service', 'add an entry, e.g. copy frontend from config/dev.ts');
+  check(names.length <= MAX_SERVICES, 'services', names.length, `each service takes 3 of the load balancer's 100 rules and 2 of its 100 target groups`, `keep at most ${MAX_SERVICES} services per environment, or raise the ALB quotas and MAX_SERVICES`);
+  const zone = c.hostedZone?.zoneName ?? '';
+  const hostOwners = new Map<string, string>();
+  for (const name of names) {
+    const s: ServiceConfig = services[name];
+    const f = `services.${name}`;
+    check(SERVICE_NAME_PATTERN.test(name), f, name, 'is not a service name: it names ECS services, alarms and metrics', 'use a lowercase letter, then lowercase letters, digits or hyphens (at most 30), e.g. admin-site');
+    check(
+      typeof s.host === 'string' && DOMAIN.test(s.host) && (s.host === zone || s.host.endsWith(`.${zone}`)),
+      `${f}.host`,
+      s.host,
+      `must be a lower-case DNS name in the hosted zone ${zone}: its certificate name is DNS-validated and its alias record written there`,
+      `use e.g. ${name}.${zone}`,
+    );
+    const owner = hostOwners.get(s.host);
+    check(owner === undefined, `${f}.host`, s.host, `is also ${owner}'s host: one host rule routes one service`, 'give each service its own host');
+    hostOwners.set(s.host, name);
+    check(typeof s.healthCheckPath === 'string' && /^\/[^\s?#]*$/.test(s.healthCheckPath), `${f}.healthCheckPath`, s.healthCheckPath, 'must be an absolute path without spaces, query or fragment', "use e.g. '/health'");
+
+    const env = s.environment ?? {};
+    for (const [k, v] of Object.entries(env)) {
+      check(ENV_NAME.test(k), `${f}.environment.${k}`, k, 'is not an environment variable name', 'use letters, digits and _, not starting with a digit');
+      check(!RESERVED_VARIABLES.includes(k), `${f}.environment.${k}`, v, 'is set by the app itself (color, version, port, data connection settings, tracing)', 'remove it; the README lists what the app sets ("Runtime contract")');
+      check(typeof v === 'string', `${f}.environment.${k}`, v, 'must be a string', 'quote the value');
+    }
+    const secrets = s.secrets ?? {};
+    for (const [k, src] of Object.entries(secrets)) {
+      const sf = `${f}.secrets.${k}`;
+      check(ENV_NAME.test(k), sf, k, 'is not an environment variable name', 'use letters, digits and _, not starting with a digit');
+      check(!RESERVED_VARIABLES.includes(k), sf, k, 'is set by the app itself', 'use another name');
+      check(!(k in env), sf, k, `is also in ${f}.environment`, 'keep the name in one of environment and secrets');
+      validateSecretSource(c, s, src, sf, check);
+    }
+    const data = s.data ?? {};
+    for (const [k, v] of Object.entries(data)) {
+      check(['database', 'readReplicas', 'cache'].includes(k), `${f}.data.${k}`, v, 'is not a data store of the environment', 'use database, readReplicas or cache');
+      check(typeof v === 'boolean', `${f}.data.${k}`, v, 'must be true or false', 'set true or remove it');
+    }
+    (s.logTriggers ?? []).forEach((t, i) =>
+      check((LOG_TRIGGERS as readonly string[]).includes(t), `${f}.logTriggers[${i}]`, t, 'is not a log-contract trigger', `use one of ${LOG_TRIGGERS.join(', ')}`),
+    );
+    check(new Set(s.logTriggers ?? []).size === (s.logTriggers ?? []).length, `${f}.logTriggers`, s.logTriggers, 'lists a trigger twice', 'list each once');
+    // Without release.migrationCommand nothing runs: the flag says whose image holds the migrations.
+    if (s.runsMigration) {
+      check(data.database === true, `${f}.runsMigration`, s.runsMigration, 'a migration needs the database, which this service may not reach', `set ${f}.data.database: true`);
+    }
+  }
+  const migrating = names.filter((n) => services[n].runsMigration);
+  if (c.release?.migrationCommand) {
+    check(
+      migrating.length === 1,
+      'services.*.runsMigration',
+      migrating,
+      'a release runs its migration once, from the task definition of exactly one service',
+      migrating.length === 0 ? 'set runsMigration: true on the service whose image holds the migrations (it must reach the database)' : 'keep runsMigration on one service',
+    );
+  }
+}
+
+function validateSecretSource(c: EnvironmentConfig, s: ServiceConfig, src: SecretSource, f: string, check: Check): void {
+  if (src && 'secretArn' in src) {
+    check(
+      SECRET_ARN(c).test(src.secretArn),
+      `${f}.secretArn`,
+      src.secretArn,
+      `must be the COMPLETE ARN of a Secrets Manager secret in ${c.region} of account ${c.account} (with its six-character suffix): ECS resolves a JSON key only through a complete ARN`,
+      'copy the ARN from the Secrets Manager console',
+    );
+    if (src.jsonKey !== undefined) check(typeof src.jsonKey === 'string' && /^[^:\s]+$/.test(src.jsonKey), `${f}.jsonKey`, src.jsonKey, 'must be a JSON key without ":" or spaces', 'use the key, e.g. apiKey, or remove it');
+    if (src.encryptionKeyArn !== undefined) {
+      check(KMS_KEY_ARN(c).test(src.encryptionKeyArn), `${f}.encryptionKeyArn`, src.encryptionKeyArn, `must be a KMS key ARN in ${c.region} of account ${c.account}`, "copy the secret's KMS key ARN, or remove it for aws/secretsmanager");
+    }
+  } else if (src && 'database' in src) {
+    check(src.database === 'username' || src.database === 'password', `${f}.database`, src.database, "is not a field of the application's database credentials", "use 'username' or 'password'");
+    check(s.data?.database === true || s.data?.readReplicas === true, f, src, 'gives database credentials to a service that may not reach the database', 'set data.database (or data.readReplicas) to true, or remove the secret');
+  } else if (src && 'cache' in src) {
+    check(src.cache === 'authToken', `${f}.cache`, src.cache, "is not a field of the cache's credentials", "use 'authToken'");
+    check(s.data?.cache === true, f, src, 'gives the cache token to a service that may not reach the cache', 'set data.cache to true, or remove the secret');
+  } else {
+    check(false, f, src, 'is not a secret source', "use { secretArn, jsonKey? }, { database: 'username' | 'password' } or { cache: 'authToken' }");
+  }
+}
 
 /** Step Functions limits: a Wait state and a task heartbeat are capped by the one-year execution limit. https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html */
 const SFN_MAX_SECONDS = 365 * 24 * 3600;

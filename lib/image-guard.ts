@@ -1,7 +1,7 @@
 import { CustomResource } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config';
-import { COLORS, SERVICES, type ServiceName } from '../lambda/shared/topology';
+import { COLORS, type ServiceName } from '../lambda/shared/topology';
 import type { ServiceRouting } from './routing';
 import type { ColoredService } from './services';
 import type { TrafficResourceProvider } from './traffic-resources';
@@ -25,7 +25,7 @@ export class LiveImageGuard extends Construct {
   constructor(scope: Construct, id: string, props: LiveImageGuardProps) {
     super(scope, id);
     // Every color runs in the same cluster; the guard reads there what each color runs now.
-    const cluster = props.services[SERVICES[0]].colors.blue.service.cluster;
+    const cluster = props.services[Object.keys(props.services)[0]].colors.blue.service.cluster;
     props.provider.grantImageGuard(cluster);
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: props.provider.serviceToken,
@@ -35,7 +35,7 @@ export class LiveImageGuard extends Construct {
         Environment: props.config.name,
         ClusterName: cluster.clusterName,
         Services: Object.fromEntries(
-          SERVICES.map((s) => [
+          Object.keys(props.services).map((s) => [
             s,
             {
               RuleArn: props.routing[s].listenerRuleArn,
@@ -46,7 +46,7 @@ export class LiveImageGuard extends Construct {
         ),
       },
     });
-    for (const s of SERVICES) {
+    for (const s of Object.keys(props.services)) {
       for (const c of COLORS) {
         // The migration task carries the same image version: it waits for the guard too.
         const { taskDefinition, migrationTaskDefinition } = props.services[s].colors[c];

@@ -9,11 +9,17 @@ import * as targets from 'aws-cdk-lib/aws-route53-targets';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+import { pascalCase } from './names';
 
 export interface PublicLoadBalancerProps {
   readonly vpc: ec2.IVpc;
-  /** Storefront domain; the API is `api.<domainName>`. */
-  readonly domainName: string;
+  /**
+   * The host of each service, by service name (config `services.<name>.host`): each gets a name on the certificate and
+   * an alias record in `hostedZone`.
+   */
+  readonly hosts: Readonly<Record<string, string>>;
+  /** The hosts whose requests may carry bodies above the WAF's 8 KB inspection limit (config `largeRequestBodies`). @default - none */
+  readonly largeBodyHosts?: readonly string[];
   readonly hostedZone: route53.IHostedZone;
   readonly accessLogBucket: s3.IBucket;
   /** Port of the pre-traffic test listener. */
@@ -42,6 +48,12 @@ export interface PublicLoadBalancerProps {
  */
 export const BODY_SIZE_LABEL = 'awswaf:managed:aws:core-rule-set:SizeRestrictions_Body';
 
+/**
+ * Names per ACM certificate: 10 by default (the domain name and its alternative names).
+ * https://docs.aws.amazon.com/acm/latest/userguide/acm-limits.html
+ */
+export const NAMES_PER_CERTIFICATE = 10;
+
 const NOT_FOUND = elbv2.ListenerAction.fixedResponse(404, { contentType: 'text/plain', messageBody: 'Not found' });
 
 /**
@@ -55,17 +67,27 @@ export class PublicLoadBalancer extends Construct {
   readonly productionListener: elbv2.ApplicationListener;
   /** Pre-traffic checks: reaches a named color regardless of weights. */
   readonly testListener: elbv2.ApplicationListener;
-  readonly apiDomainName: string;
+  /** The certificates of the services' hosts, 10 names each (the listeners serve them all by SNI). */
+  readonly certificates: readonly acm.ICertificate[];
 
   constructor(scope: Construct, id: string, props: PublicLoadBalancerProps) {
     super(scope, id);
-    this.apiDomainName = `api.${props.domainName}`;
+    const hosts = [...new Set(Object.values(props.hosts))];
+    if (hosts.length === 0) throw new Error('PublicLoadBalancer: hosts must name at least one host');
 
-    const certificate = new acm.Certificate(this, 'Certificate', {
-      domainName: props.domainName,
-      subjectAlternativeNames: [this.apiDomainName],
-      validation: acm.CertificateValidation.fromDns(props.hostedZone),
-    });
+    // In config order, so adding a service changes only the last certificate.
+    const certificates: acm.Certificate[] = [];
+    for (let i = 0; i < hosts.length; i += NAMES_PER_CERTIFICATE) {
+      const names = hosts.slice(i, i + NAMES_PER_CERTIFICATE);
+      certificates.push(
+        new acm.Certificate(this, i === 0 ? 'Certificate' : `Certificate${i / NAMES_PER_CERTIFICATE + 1}`, {
+          domainName: names[0],
+          subjectAlternativeNames: names.length > 1 ? names.slice(1) : undefined,
+          validation: acm.CertificateValidation.fromDns(props.hostedZone),
+        }),
+      );
+    }
+    this.certificates = certificates;
 
     const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
@@ -105,7 +127,7 @@ export class PublicLoadBalancer extends Construct {
     this.productionListener = this.loadBalancer.addListener('Https', {
       port: 443,
       protocol: elbv2.ApplicationProtocol.HTTPS,
-      certificates: [certificate],
+      certificates,
       sslPolicy,
       open: false,
       defaultAction: NOT_FOUND,
@@ -123,14 +145,14 @@ export class PublicLoadBalancer extends Construct {
     this.testListener = this.loadBalancer.addListener('Test', {
       port: props.testListenerPort,
       protocol: elbv2.ApplicationProtocol.HTTPS,
-      certificates: [certificate],
+      certificates,
       sslPolicy,
       open: false,
       defaultAction: NOT_FOUND,
     });
 
-    for (const [recordId, name] of [['Storefront', props.domainName], ['Api', this.apiDomainName]] as const) {
-      new route53.ARecord(this, recordId, {
+    for (const [service, name] of Object.entries(props.hosts)) {
+      new route53.ARecord(this, `${pascalCase(service)}Record`, {
         zone: props.hostedZone,
         recordName: name,
         target: route53.RecordTarget.fromAlias(new targets.LoadBalancerTarget(this.loadBalancer)),
@@ -139,7 +161,7 @@ export class PublicLoadBalancer extends Construct {
 
     if (props.waf) {
       if (!props.wafLogs) throw new Error('PublicLoadBalancer: wafLogs is required when waf is true');
-      this.addWebAcl(props.wafLogs);
+      this.addWebAcl(props.wafLogs, props.largeBodyHosts ?? []);
     } else {
       Validations.of(this.loadBalancer).acknowledge({
         id: 'PCI.DSS.321-ALBWAFEnabled',
@@ -148,15 +170,16 @@ export class PublicLoadBalancer extends Construct {
     }
   }
 
-  private addWebAcl(wafLogs: NonNullable<PublicLoadBalancerProps['wafLogs']>): void {
+  private addWebAcl(wafLogs: NonNullable<PublicLoadBalancerProps['wafLogs']>, largeBodyHosts: readonly string[]): void {
     const managed = ['AWSManagedRulesCommonRuleSet', 'AWSManagedRulesKnownBadInputsRuleSet', 'AWSManagedRulesAmazonIpReputationList', 'AWSManagedRulesSQLiRuleSet'];
     const visibility = (metricName: string) => ({ cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName });
     // The core rule set's SizeRestrictions_BODY blocks every body over 8 KB, and an ALB hands WAF
     // at most 8 KB of body, a fixed limit, so no size rule of ours can allow a larger, sane bound
-    // instead. The API takes legitimate bodies above 8 KB (orders with many lines, uploads), so
-    // the rule only counts; the rule after the group blocks what it labeled unless the request is
-    // for the API host, whose backend enforces its own body limit. The storefront keeps the 8 KB
-    // limit. The other rules still inspect the first 8 KB of every body.
+    // instead. A service that takes legitimate bodies above 8 KB (an API taking orders with many lines,
+    // uploads) says so in config (`largeRequestBodies`): then the rule only counts, and the rule after
+    // the group blocks what it labeled unless the request is for one of those hosts, whose service
+    // enforces its own body limit. Every other host keeps the 8 KB limit. The other rules still
+    // inspect the first 8 KB of every body.
     // https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html
     // https://docs.aws.amazon.com/waf/latest/developerguide/web-request-body-inspection.html
     const managedRules: wafv2.CfnWebACL.RuleProperty[] = managed.map((name, priority) => ({
@@ -167,41 +190,40 @@ export class PublicLoadBalancer extends Construct {
         managedRuleGroupStatement: {
           vendorName: 'AWS',
           name,
-          ruleActionOverrides: name === 'AWSManagedRulesCommonRuleSet' ? [{ name: 'SizeRestrictions_BODY', actionToUse: { count: {} } }] : undefined,
+          ruleActionOverrides: name === 'AWSManagedRulesCommonRuleSet' && largeBodyHosts.length > 0 ? [{ name: 'SizeRestrictions_BODY', actionToUse: { count: {} } }] : undefined,
         },
       },
       visibilityConfig: visibility(name),
     }));
-    const largeBodiesOutsideApi: wafv2.CfnWebACL.RuleProperty = {
-      name: 'LargeBodyOnlyForApi',
+    const hostIs = (host: string): wafv2.CfnWebACL.StatementProperty => ({
+      byteMatchStatement: {
+        fieldToMatch: { singleHeader: { Name: 'host' } },
+        positionalConstraint: 'EXACTLY',
+        searchString: host,
+        textTransformations: [{ priority: 0, type: 'LOWERCASE' }],
+      },
+    });
+    const largeBodyHost: wafv2.CfnWebACL.StatementProperty =
+      largeBodyHosts.length === 1 ? hostIs(largeBodyHosts[0]) : { orStatement: { statements: largeBodyHosts.map(hostIs) } };
+    const largeBodiesElsewhere: wafv2.CfnWebACL.RuleProperty = {
+      name: 'LargeBodyOnlyWhereAllowed',
       priority: managed.length,
       action: { block: {} },
       statement: {
         andStatement: {
           statements: [
             { labelMatchStatement: { scope: 'LABEL', key: BODY_SIZE_LABEL } },
-            {
-              notStatement: {
-                statement: {
-                  byteMatchStatement: {
-                    fieldToMatch: { singleHeader: { Name: 'host' } },
-                    positionalConstraint: 'EXACTLY',
-                    searchString: this.apiDomainName,
-                    textTransformations: [{ priority: 0, type: 'LOWERCASE' }],
-                  },
-                },
-              },
-            },
+            { notStatement: { statement: largeBodyHost } },
           ],
         },
       },
-      visibilityConfig: visibility('LargeBodyOnlyForApi'),
+      visibilityConfig: visibility('LargeBodyOnlyWhereAllowed'),
     };
     const acl = new wafv2.CfnWebACL(this, 'WebAcl', {
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
       visibilityConfig: visibility('WebAcl'),
-      rules: [...managedRules, largeBodiesOutsideApi],
+      rules: largeBodyHosts.length > 0 ? [...managedRules, largeBodiesElsewhere] : managedRules,
     });
     new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', {
       resourceArn: this.loadBalancer.loadBalancerArn,

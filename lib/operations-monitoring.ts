@@ -4,10 +4,11 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { pascalCase } from './names';
 import type { DatabaseConfig } from '../config';
 import { defaultMaxConnections } from '../config/rds';
 import { METRICS_NAMESPACE, TRAFFIC_WEIGHT_METRIC } from '../lambda/shared/metrics';
-import { COLORS, type Color, SERVICES, type ServiceName } from '../lambda/shared/topology';
+import { COLORS, type Color, type ServiceName } from '../lambda/shared/topology';
 import type { Cache } from './cache';
 import type { Database } from './database';
 import { LOG_EVENTS, type RollbackAlarms } from './rollback-alarms';
@@ -60,10 +61,10 @@ export class OperationsMonitoring extends Construct {
       return a;
     };
 
-    for (const service of SERVICES) {
+    for (const service of Object.keys(props.services)) {
       for (const color of COLORS) {
         const c = props.services[service].colors[color];
-        const label = `${service === 'frontend' ? 'Frontend' : 'Backend'}${color === 'blue' ? 'Blue' : 'Green'}`;
+        const label = `${pascalCase(service)}${pascalCase(color)}`;
         above(`${label}Cpu`, `${service} ${color} CPU > 80% for 15 min`, c.service.metricCpuUtilization({ period: FIVE_MINUTES }), 80);
         above(`${label}Memory`, `${service} ${color} memory > 85% for 15 min`, c.service.metricMemoryUtilization({ period: FIVE_MINUTES }), 85);
         above(`${label}Unhealthy`, `${service} ${color} has unhealthy targets for 3 min`, c.targetGroup.metrics.unhealthyHostCount({ period: Duration.minutes(1), statistic: 'Maximum' }), 0);
@@ -126,7 +127,7 @@ export class OperationsMonitoring extends Construct {
     rows.push([
       new cloudwatch.GraphWidget({
         title: 'live weights: percent of traffic per color (after each verified shift)',
-        left: SERVICES.flatMap((service) =>
+        left: Object.keys(props.services).flatMap((service) =>
           COLORS.map(
             (color) =>
               new cloudwatch.MathExpression({
@@ -141,7 +142,7 @@ export class OperationsMonitoring extends Construct {
         width: 24,
       }),
     ]);
-    for (const service of SERVICES) {
+    for (const service of Object.keys(props.services)) {
       rows.push([
         new cloudwatch.GraphWidget({
           title: `${service}: requests by color (the live split)`,

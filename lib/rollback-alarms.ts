@@ -3,13 +3,14 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { MonitoringConfig } from '../config';
-import { COLORS, type Color, otherColor, SERVICES, type ServiceName } from '../lambda/shared/topology';
+import { pascalCase } from './names';
+import type { LogTrigger, MonitoringConfig } from '../config';
+import { COLORS, type Color, otherColor, type ServiceName } from '../lambda/shared/topology';
 import type { ColoredService } from './services';
 
 /**
- * The contract with the backend's structured logs (README, "Log contract"): one JSON object per line,
- * with `color` set from APP_COLOR.
+ * The contract with a service's structured logs (README, "Log contract"): one JSON object per line, with `color` set
+ * from APP_COLOR. Which events a service's logs are read for follows its config `logTriggers` (TRIGGER_EVENTS).
  */
 export const LOG_EVENTS = {
   databaseError: { pattern: '{ $.event = "db_error" }', metric: 'DatabaseErrors' },
@@ -18,12 +19,23 @@ export const LOG_EVENTS = {
   order: { pattern: '{ $.event = "order_placed" }', metric: 'Orders' },
 } as const;
 
+/** The log events each log-contract trigger reads (orders are graphed with payments). */
+export const TRIGGER_EVENTS: Readonly<Record<LogTrigger, readonly (keyof typeof LOG_EVENTS)[]>> = {
+  'database-errors': ['databaseError'],
+  payments: ['payment', 'paymentFailure', 'order'],
+};
+
 const MINUTE = Duration.minutes(1);
 
 export interface RollbackAlarmsProps {
   readonly environment: string;
   readonly config: MonitoringConfig;
   readonly services: Readonly<Record<ServiceName, ColoredService>>;
+  /**
+   * The log-contract triggers each service's logs feed (config `services.<name>.logTriggers`); a trigger's alarm exists
+   * only where some service feeds it. @default - none
+   */
+  readonly logTriggers?: Readonly<Record<ServiceName, readonly LogTrigger[]>>;
 }
 
 /** The rollback triggers of one color. */
@@ -48,13 +60,16 @@ export interface ColorAlarms {
  */
 export class RollbackAlarms extends Construct {
   readonly colors: Readonly<Record<Color, ColorAlarms>>;
-  /** Namespace of the metrics taken from the backend's logs. */
+  /** Namespace of the metrics taken from the services' logs. */
   readonly logMetricsNamespace: string;
 
   constructor(scope: Construct, id: string, props: RollbackAlarmsProps) {
     super(scope, id);
     this.logMetricsNamespace = `SafeReleases/${props.environment}`;
-    for (const color of COLORS) this.addLogMetricFilters(color, props.services.backend.colors[color].logGroup);
+    for (const [service, triggers] of Object.entries(props.logTriggers ?? {})) {
+      const events = [...new Set(triggers.flatMap((t) => TRIGGER_EVENTS[t]))];
+      for (const color of COLORS) this.addLogMetricFilters(service, color, props.services[service].colors[color].logGroup, events);
+    }
 
     const colors = {} as Record<Color, ColorAlarms>;
     for (const color of COLORS) colors[color] = this.colorAlarms(color, props);
@@ -66,14 +81,15 @@ export class RollbackAlarms extends Construct {
     return [this.colors[color].composite, ...this.colors[color].triggers];
   }
 
-  /** A metric taken from the backend's logs, for one color. */
+  /** A metric taken from the services' logs, for one color (summed over the services that feed it). */
   logMetric(name: string, color: Color, period: Duration = MINUTE): cloudwatch.Metric {
     return new cloudwatch.Metric({ namespace: this.logMetricsNamespace, metricName: name, dimensionsMap: { Color: color }, statistic: 'Sum', period });
   }
 
-  private addLogMetricFilters(color: Color, logGroup: logs.ILogGroup): void {
-    for (const [key, e] of Object.entries(LOG_EVENTS)) {
-      new logs.MetricFilter(this, `${color}-${key}`, {
+  private addLogMetricFilters(service: ServiceName, color: Color, logGroup: logs.ILogGroup, events: readonly (keyof typeof LOG_EVENTS)[]): void {
+    for (const key of events) {
+      const e = LOG_EVENTS[key];
+      new logs.MetricFilter(this, `${service}-${color}-${key}`, {
         logGroup,
         filterPattern: logs.FilterPattern.literal(e.pattern),
         metricNamespace: this.logMetricsNamespace,
@@ -109,10 +125,10 @@ export class RollbackAlarms extends Construct {
       });
     const atLeast = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD;
 
-    for (const service of SERVICES) {
+    for (const service of Object.keys(props.services)) {
       const tg = props.services[service].colors[color].targetGroup;
       const other = props.services[service].colors[otherColor(color)].targetGroup;
-      const name = service === 'frontend' ? 'Frontend' : 'Backend';
+      const name = pascalCase(service);
       const rate = errorRate(tg, m.minRequestsPerMinute);
       triggers.push(
         alarm(`${name}ErrorRate`, `${service} 5XX > ${m.errorRatePercent}% of requests for ${m.errorRateMinutes} min (plan)`, rate, m.errorRatePercent, m.errorRateMinutes),
@@ -180,14 +196,15 @@ export class RollbackAlarms extends Construct {
       );
     }
 
-    triggers.push(
-      alarm('DatabaseErrors', `backend database errors > ${m.databaseErrorsPerMinute} per minute (plan)`, this.logMetric(LOG_EVENTS.databaseError.metric, color), m.databaseErrorsPerMinute, 1),
+    const fed = (t: LogTrigger) => Object.entries(props.logTriggers ?? {}).filter(([, ts]) => ts.includes(t)).map(([s]) => s);
+    if (fed('database-errors').length > 0) triggers.push(
+      alarm('DatabaseErrors', `${fed('database-errors').join(', ')} database errors > ${m.databaseErrorsPerMinute} per minute (plan)`, this.logMetric(LOG_EVENTS.databaseError.metric, color), m.databaseErrorsPerMinute, 1),
     );
     const window = Duration.minutes(m.paymentWindowMinutes);
-    triggers.push(
+    if (fed('payments').length > 0) triggers.push(
       alarm(
         'PaymentFailureRate',
-        `payment failures > ${m.paymentFailurePercent}% of at least ${m.paymentMinAttempts} attempts in ${m.paymentWindowMinutes} min (plan)`,
+        `${fed('payments').join(', ')} payment failures > ${m.paymentFailurePercent}% of at least ${m.paymentMinAttempts} attempts in ${m.paymentWindowMinutes} min (plan)`,
         new cloudwatch.MathExpression({
           expression: `IF(FILL(attempts, 0) >= ${m.paymentMinAttempts}, 100 * FILL(failures, 0) / attempts, 0)`,
           usingMetrics: {

@@ -6,6 +6,38 @@ import type { ServiceColor } from './services';
 import type { TrafficResourceProvider } from './traffic-resources';
 
 
+/** Listener rule priorities are 1–50,000; each host takes a base and the two above it. https://docs.aws.amazon.com/elasticloadbalancing/latest/application/listener-update-rules.html */
+const PRIORITY_BUCKETS = 4999;
+
+/** FNV-1a, 32 bits: a stable hash of a host name (no crypto needed, only spread). */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/**
+ * The listener rule priority base of each host (10–49,990, a multiple of 10): its production rule takes the base, its
+ * test rules base + 1 (blue) and base + 2 (green). Derived from the host alone, so adding or removing a service never
+ * moves another service's rules: two rules cannot share a priority, and renumbering every rule in one deploy would
+ * make CloudFormation update them one by one through states where two collide. Two hosts on one base (rare): the one
+ * that sorts later takes the next free base.
+ */
+export function hostPriorities(hosts: readonly string[]): Record<string, number> {
+  const taken = new Set<number>();
+  const out: Record<string, number> = {};
+  for (const host of [...new Set(hosts)].sort()) {
+    let bucket = fnv1a(host) % PRIORITY_BUCKETS;
+    while (taken.has(bucket)) bucket = (bucket + 1) % PRIORITY_BUCKETS;
+    taken.add(bucket);
+    out[host] = (bucket + 1) * 10;
+  }
+  return out;
+}
+
 /** Weights a new environment starts with: everything on blue. */
 export const INITIAL_WEIGHTS: Readonly<Record<Color, number>> = { blue: 100, green: 0 };
 

@@ -13,8 +13,6 @@ import type { ServiceConfig } from '../config';
 import { COLORS, type Color, scalableTargetResourceId, type ServiceName } from '../lambda/shared/topology';
 import type { TrafficResourceProvider } from './traffic-resources';
 
-export const HEALTH_CHECK_PATH = '/health';
-
 /**
  * AWS Distro for OpenTelemetry collector, run as a sidecar for APM; its bundled `ecs-xray.yaml`
  * receives OTLP on localhost:4317/4318 and sends traces to X-Ray.
@@ -23,6 +21,7 @@ export const HEALTH_CHECK_PATH = '/health';
 export const ADOT_COLLECTOR_IMAGE = 'public.ecr.aws/aws-observability/aws-otel-collector:v0.41.1';
 
 export interface ColoredServiceProps {
+  /** The service's name in config (`services.<name>`): log stream prefix, trace service name. */
   readonly serviceName: ServiceName;
   readonly cluster: ecs.ICluster;
   readonly config: ServiceConfig;
@@ -112,7 +111,7 @@ export interface ServiceColor {
 }
 
 /**
- * A service (frontend or backend) as two Fargate services, blue and green, each with its own task
+ * A service (one entry of config `services`) as two Fargate services, blue and green, each with its own task
  * definition, image version, target group and log group. Which color serves users is decided by
  * the listener rule weights, not here.
  *
@@ -202,7 +201,7 @@ export class ColoredService extends Construct {
       logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: props.serviceName }),
       healthCheck: {
         // The image must ship curl; the same endpoint serves the ALB health check.
-        command: ['CMD-SHELL', `curl -fsS http://localhost:${c.containerPort}${HEALTH_CHECK_PATH} || exit 1`],
+        command: ['CMD-SHELL', `curl -fsS http://localhost:${c.containerPort}${c.healthCheckPath} || exit 1`],
         interval: Duration.seconds(15),
         timeout: Duration.seconds(5),
         retries: 3,
@@ -247,7 +246,7 @@ export class ColoredService extends Construct {
       // Shorter than the 300 s default: a rollback should not wait five minutes for draining.
       deregistrationDelay: Duration.seconds(30),
       healthCheck: {
-        path: HEALTH_CHECK_PATH,
+        path: c.healthCheckPath,
         healthyHttpCodes: '200',
         interval: Duration.seconds(10),
         timeout: Duration.seconds(5),

@@ -8,7 +8,8 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { EnvironmentStack, type EnvironmentStackProps } from './environment-stack';
-import { COLOR_HEADER, COLORS, type PreTrafficCheck, SERVICES, type ServiceName } from '../lambda/shared/topology';
+import type { SecretSource } from '../config';
+import { COLOR_HEADER, COLORS, type ServiceName } from '../lambda/shared/topology';
 import { TOPOLOGY_TABLE_OUTPUT } from '../lambda/shared/topology-store';
 import { Cache } from './cache';
 import { EnvironmentKey } from './encryption';
@@ -19,7 +20,8 @@ import { RollbackAlarms } from './rollback-alarms';
 import { PublicLoadBalancer } from './load-balancer';
 import { ReleaseStateMachine } from './release';
 import { AutomatedRollback } from './rollback';
-import { ServiceRouting } from './routing';
+import { hostPriorities, ServiceRouting } from './routing';
+import { pascalCase } from './names';
 import { ColoredService, TaskSecret } from './services';
 import type { StatefulStack } from './stateful-stack';
 import { TrafficControl } from './traffic-control';
@@ -36,8 +38,8 @@ export interface StatelessStackProps extends EnvironmentStackProps {
  * services, the load balancer, traffic control.
  */
 export class StatelessStack extends EnvironmentStack {
-  readonly services: Readonly<Record<ServiceName, ColoredService>>;
-  readonly routing: Readonly<Record<ServiceName, ServiceRouting>>;
+  readonly services: Record<ServiceName, ColoredService>;
+  readonly routing: Record<ServiceName, ServiceRouting>;
   readonly loadBalancer: PublicLoadBalancer;
   readonly trafficControl: TrafficControl;
   readonly rollbackAlarms: RollbackAlarms;
@@ -58,9 +60,12 @@ export class StatelessStack extends EnvironmentStack {
       hostedZoneId: c.hostedZone.zoneId,
       zoneName: c.hostedZone.zoneName,
     });
+    const serviceNames = Object.keys(c.services);
+    const hosts = Object.fromEntries(serviceNames.map((s) => [s, c.services[s].host]));
     this.loadBalancer = new PublicLoadBalancer(this, 'LoadBalancer', {
       vpc,
-      domainName: c.domainName,
+      hosts,
+      largeBodyHosts: serviceNames.filter((s) => c.services[s].largeRequestBodies).map((s) => hosts[s]),
       hostedZone,
       accessLogBucket: stateful.audit.loadBalancerLogs,
       testListenerPort: c.testListener.port,
@@ -71,17 +76,20 @@ export class StatelessStack extends EnvironmentStack {
       deletionProtection: c.loadBalancer.deletionProtection,
     });
 
-    const securityGroups = {
-      frontend: new ec2.SecurityGroup(this, 'FrontendTasks', { vpc, description: 'Frontend tasks, both colors', allowAllOutbound: false }),
-      backend: new ec2.SecurityGroup(this, 'BackendTasks', { vpc, description: 'Backend tasks, both colors', allowAllOutbound: false }),
-    };
-    // HTTPS out: ECR, Logs and Secrets Manager (through endpoints or NAT), the public API for the
-    // frontend, payment gateways for the backend.
-    for (const sg of Object.values(securityGroups)) sg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs and third parties');
-    // Rules are created from the backend's side so they live in this stack and the stateful
-    // stack never depends on this one.
-    securityGroups.backend.connections.allowToDefaultPort(stateful.database, 'Backend to PostgreSQL');
-    securityGroups.backend.connections.allowToDefaultPort(stateful.cache, 'Backend to cache');
+    // One security group per service, shared by its colors, so data stores allow the service once whatever color runs.
+    // HTTPS out: ECR, Logs and Secrets Manager (through endpoints or NAT), public APIs and third parties (payment
+    // gateways). Rules to the data stores are created from the service's side so they live in this stack and the
+    // stateful stack never depends on this one.
+    const securityGroups: Record<ServiceName, ec2.SecurityGroup> = {};
+    for (const name of serviceNames) {
+      const sg = new ec2.SecurityGroup(this, `${pascalCase(name)}Tasks`, { vpc, description: `${name} tasks, both colors`, allowAllOutbound: false });
+      sg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs and third parties');
+      const data = c.services[name].data ?? {};
+      // The primary and its replicas share the database's security group (lib/database.ts).
+      if (data.database || data.readReplicas) sg.connections.allowToDefaultPort(stateful.database, `${name} to PostgreSQL`);
+      if (data.cache) sg.connections.allowToDefaultPort(stateful.cache, `${name} to cache`);
+      securityGroups[name] = sg;
+    }
 
     const provider = new TrafficResourceProvider(this, 'TrafficResources', { vpc, encryptionKey: key, logRetention });
     const { database, cache } = stateful;
@@ -108,70 +116,73 @@ export class StatelessStack extends EnvironmentStack {
       encryptionKey: dataKey,
     });
     const common = { cluster, logRetention, logKey: key, provider, apm: c.monitoring.apm, environmentName: c.name };
-    this.services = {
-      frontend: new ColoredService(this, 'Frontend', {
+    const secretSource = (service: ServiceName, variable: string, src: SecretSource): TaskSecret => {
+      if ('database' in src) return TaskSecret.fromSecretsManager(databaseSecret, src.database);
+      if ('cache' in src) return TaskSecret.fromSecretsManager(cacheToken);
+      const id = `${pascalCase(service)}Secret${pascalCase(variable.toLowerCase())}`;
+      const secret = secretsmanager.Secret.fromSecretAttributes(this, id, {
+        secretCompleteArn: src.secretArn,
+        encryptionKey: src.encryptionKeyArn ? kms.Key.fromKeyArn(this, `${id}Key`, src.encryptionKeyArn) : undefined,
+      });
+      return TaskSecret.fromSecretsManager(secret, src.jsonKey);
+    };
+    this.services = {};
+    for (const name of serviceNames) {
+      const sc = c.services[name];
+      const data = sc.data ?? {};
+      // Connection settings of the data stores the service may reach (config `data`); credentials come as secrets.
+      const db = data.database || data.readReplicas;
+      const dataEnvironment: Record<string, string> = {
+        ...(data.database ? { DATABASE_HOST: database.primary.dbInstanceEndpointAddress } : {}),
+        ...(db ? { DATABASE_PORT: database.primary.dbInstanceEndpointPort, DATABASE_NAME: c.database.databaseName } : {}),
+        ...(data.readReplicas ? { DATABASE_READ_HOSTS: database.readEndpoints } : {}),
+        ...(db ? { DATABASE_SSL: 'require' } : {}),
+        ...(data.cache ? { REDIS_HOST: cache.endpoint, REDIS_PORT: String(Cache.PORT), REDIS_TLS: 'true' } : {}),
+      };
+      const secrets = Object.fromEntries(Object.entries(sc.secrets ?? {}).map(([variable, src]) => [variable, secretSource(name, variable, src)]));
+      this.services[name] = new ColoredService(this, pascalCase(name), {
         ...common,
-        serviceName: 'frontend',
-        config: c.services.frontend,
-        securityGroup: securityGroups.frontend,
-        environment: { NODE_ENV: 'production', API_URL: `https://${this.loadBalancer.apiDomainName}` },
-      }),
-      backend: new ColoredService(this, 'Backend', {
-        ...common,
-        serviceName: 'backend',
-        config: c.services.backend,
-        securityGroup: securityGroups.backend,
-        // The plan's DATABASE_URL and REDIS_URL hold passwords, so they are split: addresses as plain
-        // variables, credentials as ECS secrets; the backend assembles the URLs (README, "Runtime contract").
-        environment: {
-          NODE_ENV: 'production',
-          DATABASE_HOST: database.primary.dbInstanceEndpointAddress,
-          DATABASE_PORT: database.primary.dbInstanceEndpointPort,
-          DATABASE_NAME: c.database.databaseName,
-          DATABASE_READ_HOSTS: database.readEndpoints,
-          DATABASE_SSL: 'require',
-          REDIS_HOST: cache.endpoint,
-          REDIS_PORT: String(Cache.PORT),
-          REDIS_TLS: 'true',
-        },
-        secrets: {
-          // Username and password from the same secret: after a rotation both name the new current user.
-          DATABASE_USERNAME: TaskSecret.fromSecretsManager(databaseSecret, 'username'),
-          DATABASE_PASSWORD: TaskSecret.fromSecretsManager(databaseSecret, 'password'),
-          REDIS_AUTH_TOKEN: TaskSecret.fromSecretsManager(cacheToken),
-        },
+        serviceName: name,
+        config: sc,
+        securityGroup: securityGroups[name],
+        environment: { ...sc.environment, ...dataEnvironment },
+        secrets: Object.keys(secrets).length > 0 ? secrets : undefined,
         // Only the migration task holds the schema owner's credentials, and only where releases run migrations; it
         // gets them under both names, so a migration tool that reads DATABASE_USERNAME connects as the owner.
-        migrationSecrets: c.release.migrationCommand
-          ? {
-              DATABASE_USERNAME: TaskSecret.fromSecretsManager(migrationSecret, 'username'),
-              DATABASE_PASSWORD: TaskSecret.fromSecretsManager(migrationSecret, 'password'),
-              DATABASE_MIGRATION_USERNAME: TaskSecret.fromSecretsManager(migrationSecret, 'username'),
-              DATABASE_MIGRATION_PASSWORD: TaskSecret.fromSecretsManager(migrationSecret, 'password'),
-            }
-          : undefined,
-      }),
-    };
+        migrationSecrets:
+          c.release.migrationCommand && sc.runsMigration
+            ? {
+                DATABASE_USERNAME: TaskSecret.fromSecretsManager(migrationSecret, 'username'),
+                DATABASE_PASSWORD: TaskSecret.fromSecretsManager(migrationSecret, 'password'),
+                DATABASE_MIGRATION_USERNAME: TaskSecret.fromSecretsManager(migrationSecret, 'username'),
+                DATABASE_MIGRATION_PASSWORD: TaskSecret.fromSecretsManager(migrationSecret, 'password'),
+              }
+            : undefined,
+      });
+    }
 
-    const hosts: Record<ServiceName, string> = { frontend: c.domainName, backend: this.loadBalancer.apiDomainName };
-    this.routing = Object.fromEntries(
-      SERVICES.map((name, i) => [
-        name,
-        new ServiceRouting(this, `${name === 'frontend' ? 'Frontend' : 'Backend'}Routing`, {
-          productionListener: this.loadBalancer.productionListener,
-          testListener: this.loadBalancer.testListener,
-          hostHeader: hosts[name],
-          colors: this.services[name].colors,
-          provider,
-          priority: (i + 1) * 10,
-        }),
-      ]),
-    ) as Record<ServiceName, ServiceRouting>;
+    const priorities = hostPriorities(Object.values(hosts));
+    this.routing = {};
+    for (const name of serviceNames) {
+      this.routing[name] = new ServiceRouting(this, `${pascalCase(name)}Routing`, {
+        productionListener: this.loadBalancer.productionListener,
+        testListener: this.loadBalancer.testListener,
+        hostHeader: hosts[name],
+        colors: this.services[name].colors,
+        provider,
+        priority: priorities[hosts[name]],
+      });
+    }
 
     new LiveImageGuard(this, 'LiveImageGuard', { config: c, services: this.services, routing: this.routing, provider });
 
     const notifications = new Notifications(this, 'Notifications', { environment: c.name, encryptionKey: key, email: c.monitoring.alarmEmail });
-    this.rollbackAlarms = new RollbackAlarms(this, 'RollbackAlarms', { environment: c.name, config: c.monitoring, services: this.services });
+    this.rollbackAlarms = new RollbackAlarms(this, 'RollbackAlarms', {
+      environment: c.name,
+      config: c.monitoring,
+      services: this.services,
+      logTriggers: Object.fromEntries(serviceNames.map((s) => [s, c.services[s].logTriggers ?? []])),
+    });
     for (const color of COLORS) this.rollbackAlarms.colors[color].composite.addAlarmAction(new cloudwatchActions.SnsAction(notifications.topic));
 
     this.trafficControl = new TrafficControl(this, 'TrafficControl', {
@@ -180,13 +191,13 @@ export class StatelessStack extends EnvironmentStack {
       services: this.services,
       routing: this.routing,
       scaling: Object.fromEntries(
-        SERVICES.flatMap((s) => {
+        serviceNames.flatMap((s) => {
           const a = c.services[s].autoscaling;
           return a ? [[s, { minCapacity: a.minCapacity, maxCapacity: a.maxCapacity }]] : [];
         }),
       ),
       minHealthyTargetsPerAz: c.traffic.minHealthyTargetsPerAz,
-      testListener: { port: c.testListener.port, colorHeader: COLOR_HEADER, hosts, checks: Object.fromEntries(SERVICES.map((s) => [s, c.services[s].preTrafficChecks])) as Record<ServiceName, readonly PreTrafficCheck[]> },
+      testListener: { port: c.testListener.port, colorHeader: COLOR_HEADER, hosts, checks: Object.fromEntries(serviceNames.map((s) => [s, c.services[s].preTrafficChecks])) },
       rollbackAlarms: { blue: this.rollbackAlarms.alarmsOf('blue'), green: this.rollbackAlarms.alarmsOf('green') },
       comparisonAlarms: { blue: this.rollbackAlarms.colors.blue.comparisons, green: this.rollbackAlarms.colors.green.comparisons },
       notificationTopic: notifications.topic,
@@ -198,6 +209,8 @@ export class StatelessStack extends EnvironmentStack {
     });
 
     const rollbackAlarms = COLORS.flatMap((color) => this.rollbackAlarms.alarmsOf(color));
+    // Validated: exactly one service runs the migration where the environment has a migration command.
+    const migrating = c.release.migrationCommand ? serviceNames.find((s) => c.services[s].runsMigration) : undefined;
     this.release = new ReleaseStateMachine(this, 'Release', {
       policy: c.release,
       topology: this.trafficControl.topologyDocument,
@@ -207,18 +220,21 @@ export class StatelessStack extends EnvironmentStack {
       notificationTopic: notifications.topic,
       lockTable: this.trafficControl.lockTable,
       ledgerTable: this.trafficControl.ledgerTable,
-      listenerRules: SERVICES.map((s) => this.routing[s]),
+      listenerRules: serviceNames.map((s) => this.routing[s]),
       cluster,
-      services: SERVICES.flatMap((s) => COLORS.map((color) => this.services[s].colors[color].service)),
+      services: serviceNames.flatMap((s) => COLORS.map((color) => this.services[s].colors[color].service)),
       alarms: rollbackAlarms,
       comparisonAlarms: { blue: this.rollbackAlarms.colors.blue.comparisons, green: this.rollbackAlarms.colors.green.comparisons },
       database: database.primary,
-      migration: c.release.migrationCommand
+      migration: migrating
         ? {
-            taskDefinitions: { blue: this.services.backend.colors.blue.migrationTaskDefinition!, green: this.services.backend.colors.green.migrationTaskDefinition! },
+            taskDefinitions: {
+              blue: this.services[migrating].colors.blue.migrationTaskDefinition!,
+              green: this.services[migrating].colors.green.migrationTaskDefinition!,
+            },
             containerName: 'App',
             subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-            securityGroup: securityGroups.backend,
+            securityGroup: securityGroups[migrating],
           }
         : undefined,
     });

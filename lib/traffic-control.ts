@@ -9,7 +9,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../lambda/shared/metrics';
-import { COLORS, type Color, SERVICES, type ServiceName, type Topology } from '../lambda/shared/topology';
+import { COLORS, type Color, type ServiceName, type Topology } from '../lambda/shared/topology';
 import { HandlerFunction } from './handler-function';
 import { acknowledgeKmsGrantWildcards } from './nag';
 import type { ServiceRouting } from './routing';
@@ -96,7 +96,7 @@ export class TrafficControl extends Construct {
       environment: props.environment,
       clusterName: props.cluster.clusterName,
       services: Object.fromEntries(
-        SERVICES.map((s) => [
+        Object.keys(props.services).map((s) => [
           s,
           {
             listenerRuleArn: props.routing[s].listenerRuleArn,
@@ -138,8 +138,8 @@ export class TrafficControl extends Construct {
   grantTrafficControl(grantee: iam.IGrantable & Construct): void {
     const props = this.granted;
     const policy = (actions: string[], resources: string[]) => grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources }));
-    const services = SERVICES.flatMap((s) => COLORS.map((c) => props.services[s].colors[c].service.serviceArn));
-    policy(['elasticloadbalancing:ModifyRule'], SERVICES.map((s) => props.routing[s].listenerRuleArn));
+    const services = Object.keys(props.services).flatMap((s) => COLORS.map((c) => props.services[s].colors[c].service.serviceArn));
+    policy(['elasticloadbalancing:ModifyRule'], Object.keys(props.services).map((s) => props.routing[s].listenerRuleArn));
     policy(['ecs:DescribeServices', 'ecs:UpdateService'], services);
     // Describe* of ELB, ECS task definitions, CloudWatch alarms and Application Auto Scaling take no
     // resource-level permissions. https://docs.aws.amazon.com/service-authorization/latest/reference/list_elasticloadbalancingv2.html

@@ -16,7 +16,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import { DescribeScalableTargetsCommand } from '@aws-sdk/client-application-auto-scaling';
 import { formatStatus } from '../cli/format';
-import { SERVICES } from '../lambda/shared/topology';
+import { serviceNamesOf } from '../lambda/shared/topology';
 import { acquireLock, createClients, destroyClients, LedgerEntry, logger, readLedger, readState, shift } from '../lambda/traffic';
 import { MotoServer, startMoto } from '../test/support/moto';
 import { alarmStateChangeEvent, buildReleaseFixture, publishedNotifications, setAlarmState } from '../test/support/release';
@@ -39,7 +39,7 @@ async function rehearse(moto: MotoServer): Promise<boolean> {
     step(1, 'Environment built on a local moto server (no AWS account)');
     const fx = await buildReleaseFixture(cfg, { environment: 'rehearsal' });
     const ctx = { clients, topology: fx.topology };
-    say(`    environment ${fx.topology.environment}: ALB rules for ${SERVICES.join(' and ')}, blue ${fx.versions.blue} and green ${fx.versions.green} on ECS`);
+    say(`    environment ${fx.topology.environment}: ALB rules for ${serviceNamesOf(fx.topology).join(' and ')}, blue ${fx.versions.blue} and green ${fx.versions.green} on ECS`);
     say(`    rollback alarms: blue ${fx.topology.rollbackAlarmNames.blue.join(', ')}; green ${fx.topology.rollbackAlarmNames.green.join(', ')}`);
     say(`    notifications: ${fx.notificationTopicArn}`);
     say(`    release state machine: ${fx.stateMachineArn}`);
@@ -51,7 +51,7 @@ async function rehearse(moto: MotoServer): Promise<boolean> {
     await acquireLock(ctx, owner);
     say(`    release lock taken by ${owner}`);
     const canary = await shift(ctx, { target: { to: 'green', percent: 10 }, owner, actor: 'release', reason: 'canary step 1: 10%' });
-    say(`    shifted and verified: ${SERVICES.map((s) => `${s} blue ${canary.weightsAfter[s]!.blue} / green ${canary.weightsAfter[s]!.green}`).join(', ')}`);
+    say(`    shifted and verified: ${serviceNamesOf(fx.topology).map((s) => `${s} blue ${canary.weightsAfter[s]!.blue} / green ${canary.weightsAfter[s]!.green}`).join(', ')}`);
 
     step(3, 'Injected failure: green starts answering 5xx');
     const alarmName = fx.topology.rollbackAlarmNames.green[0];
@@ -90,14 +90,14 @@ async function rehearse(moto: MotoServer): Promise<boolean> {
     say('\n    notification:');
     for (const n of sent) say(indent(`Subject: ${n.subject}\n${n.message}`));
 
-    const ids = SERVICES.map((s) => `service/${fx.topology.clusterName}/${fx.topology.services[s].colors.green.serviceName}`);
+    const ids = serviceNamesOf(fx.topology).map((s) => `service/${fx.topology.clusterName}/${fx.topology.services[s].colors.green.serviceName}`);
     const targets = (await clients.autoscaling.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'ecs', ResourceIds: ids }))).ScalableTargets ?? [];
     const checks: [string, boolean][] = [
       ['the rollback Lambda rolled back', out.status === 'rolled-back'],
-      ['all traffic back on blue on every rule (read back)', SERVICES.every((s) => state.services[s].weights.blue > 0 && state.services[s].weights.green === 0)],
-      ['green scaled to 0 on every service', SERVICES.every((s) => state.services[s].colors.green.desiredCount === 0)],
-      ['blue still running', SERVICES.every((s) => state.services[s].colors.blue.desiredCount > 0)],
-      ["green's scalable targets at min 0 / max 0", targets.length === SERVICES.length && targets.every((t) => t.MinCapacity === 0 && t.MaxCapacity === 0)],
+      ['all traffic back on blue on every rule (read back)', serviceNamesOf(fx.topology).every((s) => state.services[s].weights.blue > 0 && state.services[s].weights.green === 0)],
+      ['green scaled to 0 on every service', serviceNamesOf(fx.topology).every((s) => state.services[s].colors.green.desiredCount === 0)],
+      ['blue still running', serviceNamesOf(fx.topology).every((s) => state.services[s].colors.blue.desiredCount > 0)],
+      ["green's scalable targets at min 0 / max 0", targets.length === serviceNamesOf(fx.topology).length && targets.every((t) => t.MinCapacity === 0 && t.MaxCapacity === 0)],
       ['the release execution was stopped', (await fx.executionStatus(executionArn)) === 'ABORTED'],
       ['exactly one rollback ledger entry', ledger.filter((e) => e.action === 'rollback').length === 1],
       ['one notification naming the alarm', sent.length === 1 && sent[0].message.includes(alarmName)],

@@ -21,7 +21,7 @@
  */
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, type ECSClient, ListServicesCommand, type Service } from '@aws-sdk/client-ecs';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { COLORS, type Color, SERVICES, type ServiceName } from '../shared/topology';
+import { COLORS, type Color, type ServiceName } from '../shared/topology';
 import { withRetry } from '../traffic/retry';
 import { imageVersion } from '../traffic/state';
 import { type CfnEvent, type CfnResult, stringProp } from './cfn';
@@ -43,7 +43,8 @@ export interface ImageGuardProps {
 export function parseImageGuardProps(raw: Record<string, unknown> | undefined): ImageGuardProps {
   const services = (raw?.Services ?? {}) as Record<string, any>;
   const parsed = {} as Record<ServiceName, GuardedService>;
-  for (const s of SERVICES) {
+  if (Object.keys(services).length === 0) throw new Error('Services must name at least one service');
+  for (const s of Object.keys(services)) {
     const v = services[s];
     parsed[s] = {
       ruleArn: stringProp(v?.RuleArn, `Services.${s}.RuleArn`),
@@ -114,7 +115,9 @@ export async function handleImageGuard(event: CfnEvent, clients: ImageGuardClien
   const next = parseImageGuardProps(event.ResourceProperties);
   const prev = parseImageGuardProps(event.OldResourceProperties);
   const refusals: string[] = [];
-  for (const s of SERVICES) {
+  // A service new in this deploy has no live color to guard yet (its rule starts at blue 100 with this deploy's image);
+  // one removed from config is not judged.
+  for (const s of Object.keys(next.services).filter((name) => prev.services[name] !== undefined)) {
     const changed = COLORS.filter((c) => prev.services[s].versions[c] !== next.services[s].versions[c]);
     if (changed.length === 0) continue;
     // CloudFormation updates the rule before the guard (the guard reads its RuleArn): when a target group was replaced in

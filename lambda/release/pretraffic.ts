@@ -7,7 +7,7 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { Color, ServiceName, SERVICES, Topology } from '../shared/topology';
+import { Color, ServiceName, Topology } from '../shared/topology';
 
 export interface CheckResult {
   readonly service: ServiceName;
@@ -60,7 +60,7 @@ export async function runPreTrafficChecks(topology: Topology, options: PreTraffi
   const listener = topology.testListener;
   if (!listener) throw new Error('the topology has no testListener: cannot check the new color before it gets traffic');
   const get = options.get ?? nodeHttpGet;
-  const checks = SERVICES.flatMap((service) => (listener.checks?.[service] ?? []).map(({ path, expectedStatus }) => ({ service, path, expectedStatus })));
+  const checks = Object.keys(listener.checks ?? {}).flatMap((service) => (listener.checks[service] ?? []).map(({ path, expectedStatus }) => ({ service, path, expectedStatus })));
   if (checks.length === 0) throw new Error('the topology lists no pre-traffic checks: cannot check the new color before it gets traffic');
   return Promise.all(
     checks.map(async ({ service, path, expectedStatus }) => {

@@ -10,7 +10,7 @@ import { emfLine } from '../shared/emf';
 import { RELEASE_METRICS } from '../shared/metrics';
 
 export { type MetricSink, stdoutSink } from '../shared/emf';
-import { Color, ServiceName, SERVICES } from '../shared/topology';
+import { Color, ServiceName, SERVICE_NAME_PATTERN, serviceNamesOf } from '../shared/topology';
 import { markerKey, type RollbackMarker } from '../rollback/marker';
 import { call, findInLedger, formatWeights, fromItem, LedgerEntry, percentOf, readRules, toAttributes, TrafficContext } from '../traffic';
 import { OperatorOverride } from './errors';
@@ -37,7 +37,7 @@ function isAt(w: { blue: number; green: number }, candidate: Color, percent: num
  */
 export async function expectOwnWeights(ctx: TrafficContext, release: OwnWrite, where: string, alsoAccept?: number) {
   const rules = await readRules(ctx);
-  const differ = SERVICES.filter((s) => !isAt(rules[s].weights, release.candidate, release.percent) && !(alsoAccept !== undefined && isAt(rules[s].weights, release.candidate, alsoAccept)));
+  const differ = serviceNamesOf(ctx.topology).filter((s) => !isAt(rules[s].weights, release.candidate, release.percent) && !(alsoAccept !== undefined && isAt(rules[s].weights, release.candidate, alsoAccept)));
   if (differ.length > 0) {
     const expected = `${release.candidate} ${release.percent}%, ${release.stable} ${100 - release.percent}%`;
     throw new OperatorOverride(
@@ -76,7 +76,7 @@ export function parseVersions(text: unknown): Partial<Record<ServiceName, string
   if (typeof text !== 'string') return out;
   for (const part of text.split(',')) {
     const [service, version] = part.trim().split(/\s+/);
-    if ((SERVICES as readonly string[]).includes(service) && version) out[service as ServiceName] = version;
+    if (service && SERVICE_NAME_PATTERN.test(service) && version) out[service] = version;
   }
   return out;
 }
@@ -108,7 +108,7 @@ export function downgrades(
   stable: Partial<Record<ServiceName, string>>,
 ): { service: ServiceName; version: string; replacedAt: string }[] {
   const found: { service: ServiceName; version: string; replacedAt: string }[] = [];
-  for (const s of SERVICES) {
+  for (const s of Object.keys(candidate)) {
     const v = candidate[s];
     if (!v || v === 'unknown' || v === stable[s]) continue;
     for (const e of completed) {

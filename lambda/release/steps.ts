@@ -4,7 +4,7 @@
  * result. All traffic and scaling goes through the traffic core (shift, rollback, scaleColor, restoreColor, lock).
  */
 import { DescribeTasksCommand, ListTasksCommand, RunTaskCommand, StopTaskCommand, Task } from '@aws-sdk/client-ecs';
-import { Color, otherColor, ServiceName, SERVICES } from '../shared/topology';
+import { Color, otherColor, ServiceName, serviceNamesOf } from '../shared/topology';
 import {
   acquireLock,
   allTrafficOn,
@@ -95,7 +95,7 @@ export interface PollResult {
 }
 
 function versionsOf(state: Awaited<ReturnType<typeof readState>>, color: Color): string {
-  return SERVICES.map((s) => `${s} ${state.services[s].colors[color].version}`).join(', ');
+  return Object.keys(state.services).map((s) => `${s} ${state.services[s].colors[color].version}`).join(', ');
 }
 
 function deadlineIn(ctx: ReleaseContext, seconds: number): string {
@@ -127,14 +127,14 @@ export async function preflight(
     }
     const stable = state.liveColor;
     const candidate = otherColor(stable);
-    const split = SERVICES.filter((s) => state.services[s].weights[candidate] > 0);
+    const split = serviceNamesOf(ctx.topology).filter((s) => state.services[s].weights[candidate] > 0);
     if (split.length > 0) {
       throw new PreflightRefused(
         `traffic of ${state.environment} is split (${split.map((s) => `${s}: ${formatWeights(state.services[s].weights)}`).join(', ')}); ` +
           `finish or roll back the shift in progress first`,
       );
     }
-    const same = SERVICES.every((s) => state.services[s].colors[candidate].version === state.services[s].colors[stable].version);
+    const same = serviceNamesOf(ctx.topology).every((s) => state.services[s].colors[candidate].version === state.services[s].colors[stable].version);
     if (same) {
       throw new PreflightRefused(
         `the idle color ${candidate} runs the same versions as the live color ${stable} (${versionsOf(state, stable)}): nothing to release; ` +
@@ -154,7 +154,7 @@ export async function preflight(
       );
     }
     const candidateCountsBefore = {} as Record<ServiceName, number>;
-    for (const s of SERVICES) candidateCountsBefore[s] = state.services[s].colors[candidate].desiredCount;
+    for (const s of serviceNamesOf(ctx.topology)) candidateCountsBefore[s] = state.services[s].colors[candidate].desiredCount;
     const steps = stepsFor(ctx.settings.policy, strategy);
     const release: ReleaseState = {
       owner,
@@ -281,7 +281,7 @@ export async function scaleUp(ctx: ReleaseContext, release: ReleaseState): Promi
   await record(ctx, {
     actor: release.actor,
     event: 'scaled-up',
-    message: `${release.candidate} scaled to ${SERVICES.map((s) => `${s} ${r.after[s]}`).join(', ')}; waiting up to ${ctx.settings.policy.stabilizeTimeoutSeconds} s until stable`,
+    message: `${release.candidate} scaled to ${serviceNamesOf(ctx.topology).map((s) => `${s} ${r.after[s]}`).join(', ')}; waiting up to ${ctx.settings.policy.stabilizeTimeoutSeconds} s until stable`,
     detail: { before: r.before, after: r.after },
   });
   return { ...release, scaledUp: true, deadline: deadlineIn(ctx, ctx.settings.policy.stabilizeTimeoutSeconds) };
@@ -295,7 +295,7 @@ export async function stabilizeCheck(ctx: ReleaseContext, release: ReleaseState)
   const ecs = await readEcs(ctx);
   const problems: string[] = [];
   const min = Math.max(ctx.topology.minHealthyTargetsPerAz, 1);
-  for (const s of SERVICES) {
+  for (const s of serviceNamesOf(ctx.topology)) {
     const c = ecs[s][release.candidate];
     if (!c.found) problems.push(`${s} ${release.candidate}: service not found`);
     else if (c.runningCount !== c.desiredCount) problems.push(`${s} ${release.candidate}: ${c.runningCount} of ${c.desiredCount} running`);
@@ -444,7 +444,7 @@ export interface HoldResult {
 async function markHeld(ctx: ReleaseContext, executionArn: string, stable?: Color, candidate?: Color, startedAt?: string) {
   await putReleaseRecord(ctx, { executionArn, status: 'held', stable, candidate, startedAt });
   const rules = await readRules(ctx);
-  const weights: WeightsByService = Object.fromEntries(SERVICES.map((s) => [s, rules[s].weights]));
+  const weights: WeightsByService = Object.fromEntries(serviceNamesOf(ctx.topology).map((s) => [s, rules[s].weights]));
   let lockReleased = false;
   try {
     await releaseLock(ctx, executionArn);
@@ -502,7 +502,7 @@ export async function hold(ctx: ReleaseContext, req: { executionId: string; rele
     event: 'held',
     message:
       `release of ${release.candidate} (${release.toVersion}) HELD at ${release.percent}% because ${kind}: ${why}. Traffic left where it is ` +
-      `(${SERVICES.map((s) => `${s} ${formatWeights(rules[s].weights)}`).join(', ')}), lock ${lockReleased ? 'released' : 'not held by this release'}. ` +
+      `(${serviceNamesOf(ctx.topology).map((s) => `${s} ${formatWeights(rules[s].weights)}`).join(', ')}), lock ${lockReleased ? 'released' : 'not held by this release'}. ` +
       `Decide: ${commands.join(' | ')}`,
     weightsAfter: weights,
     detail: { percent: release.percent, error: req.error?.Error, cause: why, commands, lockReleased },
@@ -564,7 +564,7 @@ export async function finish(ctx: ReleaseContext, release: ReleaseState): Promis
   } catch (e) {
     // The scale may have landed before the failure (e.g. its ledger entry failed): what ECS says decides.
     const ecs = await readEcs(ctx).catch(() => undefined);
-    scaledDown = !!ecs && SERVICES.every((s) => ecs[s][stable].desiredCount === 0);
+    scaledDown = !!ecs && serviceNamesOf(ctx.topology).every((s) => ecs[s][stable].desiredCount === 0);
     problems.push(`scaling ${stable} to 0 ${scaledDown ? `reported an error (${stable} is at desired 0)` : 'failed'}: ${errorMessage(e)}`);
   }
   if (scaledDown) {
@@ -572,13 +572,13 @@ export async function finish(ctx: ReleaseContext, release: ReleaseState): Promis
     // moved traffic back to the old color in between must not leave it at 0 tasks. Look again; bring it back if so.
     try {
       const now = await readRules(ctx);
-      const back = SERVICES.filter((s) => now[s].weights[stable] > 0);
+      const back = serviceNamesOf(ctx.topology).filter((s) => now[s].weights[stable] > 0);
       if (back.length > 0) {
         scaledDown = false;
         tookBack = true;
         problems.push(`${stable} took traffic back (${back.join(', ')}) while finish scaled it down (a rollback): its counts are restored, ${candidate} left running`);
         const ecs = countsBefore ? undefined : await readEcs(ctx);
-        const counts = countsBefore ?? (Object.fromEntries(SERVICES.map((s) => [s, ecs![s][candidate].desiredCount])) as Record<ServiceName, number>);
+        const counts = countsBefore ?? (Object.fromEntries(serviceNamesOf(ctx.topology).map((s) => [s, ecs![s][candidate].desiredCount])) as Record<ServiceName, number>);
         await scaleColor(ctx, { color: stable, desiredCount: counts, actor: release.actor, reason: `${stable} took traffic back during finish: back to its counts` });
       }
     } catch (e) {
@@ -713,10 +713,10 @@ async function safeWork(ctx: ReleaseContext, req: SafeRequest, done: string[]): 
         return undefined;
       }),
     ]);
-    weights = Object.fromEntries(SERVICES.map((s) => [s, rules[s].weights]));
-    const now = SERVICES.map((s) => `${s} ${formatWeights(rules[s].weights)}`).join(', ');
-    const moved = SERVICES.some((s) => rules[s].weights[candidate] > 0);
-    const notRunning = SERVICES.filter((s) => !ecs[s][stable].found || ecs[s][stable].desiredCount === 0);
+    weights = Object.fromEntries(serviceNamesOf(ctx.topology).map((s) => [s, rules[s].weights]));
+    const now = serviceNamesOf(ctx.topology).map((s) => `${s} ${formatWeights(rules[s].weights)}`).join(', ');
+    const moved = serviceNamesOf(ctx.topology).some((s) => rules[s].weights[candidate] > 0);
+    const notRunning = serviceNamesOf(ctx.topology).filter((s) => !ecs[s][stable].found || ecs[s][stable].desiredCount === 0);
     const byLambda = rollbackSince(marker, release.startedAt);
     if (byLambda) {
       // Do not fight the rollback Lambda: it moved traffic back and scaled the candidate; whatever changed since is
@@ -843,7 +843,7 @@ export async function abandoned(
   // Finish failed: the new color was at 100% and the old one possibly scaled down; never roll back.
   if (req.error === 'FinishIncomplete') return finishIncomplete(ctx, rec, req);
   const ecs = await readEcs(ctx);
-  const candidateCountsBefore = Object.fromEntries(SERVICES.map((s) => [s, 0])) as Record<ServiceName, number>;
+  const candidateCountsBefore = Object.fromEntries(serviceNamesOf(ctx.topology).map((s) => [s, 0])) as Record<ServiceName, number>;
   return safe(ctx, {
     executionId: req.executionArn,
     release: {
@@ -851,7 +851,7 @@ export async function abandoned(
       stable: rec.stable,
       candidate: rec.candidate,
       actor: 'release-cleanup',
-      scaledUp: SERVICES.some((s) => ecs[s][rec.candidate!].desiredCount > 0),
+      scaledUp: serviceNamesOf(ctx.topology).some((s) => ecs[s][rec.candidate!].desiredCount > 0),
       candidateCountsBefore,
       startedAt: rec.startedAt,
     },
@@ -874,7 +874,7 @@ async function finishHold(ctx: ReleaseContext, rec: ReleaseRecord, req: { execut
     event: 'held',
     message:
       `release ${req.executionArn} ended ${req.error} (held because ${heldWhy(req.error, rec.stable)}); traffic left where it is ` +
-      `(${SERVICES.map((s) => `${s} ${formatWeights(rules[s].weights)}`).join(', ')}), lock ${lockReleased ? 'released' : 'not held by this release'}. ` +
+      `(${serviceNamesOf(ctx.topology).map((s) => `${s} ${formatWeights(rules[s].weights)}`).join(', ')}), lock ${lockReleased ? 'released' : 'not held by this release'}. ` +
       `Decide: npm run traffic -- status --env ${env} | promote ${rec.candidate}: npm run traffic -- promote --env ${env} | ` +
       `roll back: npm run traffic -- rollback --to ${rec.stable} --env ${env}`,
     weightsAfter: weights,
@@ -896,7 +896,7 @@ export interface FinishCleanup {
 async function finishIncomplete(ctx: ReleaseContext, rec: ReleaseRecord, req: { executionArn: string; error?: string }): Promise<FinishCleanup> {
   const env = ctx.topology.environment;
   const [rules, ecs] = await Promise.all([readRules(ctx), readEcs(ctx)]);
-  const weights: WeightsByService = Object.fromEntries(SERVICES.map((s) => [s, rules[s].weights]));
+  const weights: WeightsByService = Object.fromEntries(serviceNamesOf(ctx.topology).map((s) => [s, rules[s].weights]));
   // As finish() records it: the live color as `stable`, the one to scale down as `candidate` (`npm run release --
   // status` tells the operator to scale `candidate` to 0: never the live color). Past Finish the live color is normally
   // the new one (rec.candidate), unless a rollback took traffic back: the weights decide.
@@ -909,13 +909,13 @@ async function finishIncomplete(ctx: ReleaseContext, rec: ReleaseRecord, req: { 
   } catch (e) {
     if (!(e instanceof LockHeld)) throw e;
   }
-  const counts = SERVICES.map((s) => `${s} ${rec.stable} ${ecs[s][rec.stable!].desiredCount} / ${rec.candidate} ${ecs[s][rec.candidate!].desiredCount}`).join(', ');
+  const counts = serviceNamesOf(ctx.topology).map((s) => `${s} ${rec.stable} ${ecs[s][rec.stable!].desiredCount} / ${rec.candidate} ${ecs[s][rec.candidate!].desiredCount}`).join(', ');
   await record(ctx, {
     actor: 'release-cleanup',
     event: 'finish-incomplete',
     message:
       `release ${req.executionArn} failed in Finish (after its rollback window); nothing moved or scaled by this clean-up: ` +
-      `traffic ${SERVICES.map((s) => `${s} ${formatWeights(rules[s].weights)}`).join(', ')}; desired counts ${counts}; lock ${lockReleased ? 'released' : 'not held by this release'}. ` +
+      `traffic ${serviceNamesOf(ctx.topology).map((s) => `${s} ${formatWeights(rules[s].weights)}`).join(', ')}; desired counts ${counts}; lock ${lockReleased ? 'released' : 'not held by this release'}. ` +
       `Finish by hand: npm run traffic -- status --env ${env} | keep ${live}: npm run traffic -- scale --color ${otherColor(live)} --count 0 --env ${env} | ` +
       `roll back (only while ${otherColor(live)} runs): npm run traffic -- rollback --to ${otherColor(live)} --env ${env}`,
     weightsAfter: weights,

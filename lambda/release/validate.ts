@@ -2,7 +2,7 @@
  * Validation of the release handler's events: `{ "step": "<name>", ...fields }`. Pure; throws InvalidStepInput naming
  * the field and the bad value before anything is read or changed.
  */
-import { COLORS, SERVICES } from '../shared/topology';
+import { COLORS, SERVICE_NAME_PATTERN } from '../shared/topology';
 import { InvalidStepInput } from './errors';
 import { STRATEGIES, Strategy } from './policy';
 import type { GatePhase, ReleaseState } from './steps';
@@ -107,7 +107,13 @@ export function validateReleaseState(v: unknown, field = 'release'): ReleaseStat
   if (typeof v.scaledUp !== 'boolean') bad(`${field}.scaledUp`, v.scaledUp, 'a boolean');
   const counts = v.candidateCountsBefore;
   if (!isObject(counts)) bad(`${field}.candidateCountsBefore`, counts, 'an object of desired counts per service');
-  for (const s of SERVICES) int(counts[s], `${field}.candidateCountsBefore.${s}`, 0, 1000);
+  else {
+    if (Object.keys(counts).length === 0) bad(`${field}.candidateCountsBefore`, counts, 'at least one service');
+    for (const [s, n] of Object.entries(counts)) {
+      if (!SERVICE_NAME_PATTERN.test(s)) bad(`${field}.candidateCountsBefore`, s, `service names (${SERVICE_NAME_PATTERN})`);
+      int(n, `${field}.candidateCountsBefore.${s}`, 0, 1000);
+    }
+  }
   if (v.snapshotId !== undefined) text(v.snapshotId, `${field}.snapshotId`, 255);
   if (v.migrationTaskArn !== undefined) text(v.migrationTaskArn, `${field}.migrationTaskArn`);
   if (v.deadline !== undefined) isoTime(v.deadline, `${field}.deadline`);

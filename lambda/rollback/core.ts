@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ListExecutionsCommand, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import { Color, COLORS, otherColor, ServiceName, SERVICES } from '../shared/topology';
+import { Color, COLORS, otherColor, ServiceName, serviceNamesOf } from '../shared/topology';
 import { readReleaseRecord } from '../release/record';
 import { AllClients } from '../traffic/notification-clients';
 import { call, nowOf, TrafficContext } from '../traffic/context';
@@ -99,7 +99,7 @@ export type RollbackOutcome =
 
 function weightsOf(rules: Record<ServiceName, RuleState>): WeightsByService {
   const out: WeightsByService = {};
-  for (const s of SERVICES) out[s] = rules[s].weights;
+  for (const s of Object.keys(rules)) out[s] = rules[s].weights;
   return out;
 }
 
@@ -164,8 +164,8 @@ async function readActiveRelease(ctx: RollbackContext): Promise<ActiveRelease | 
 
 /** Target health of every service of `color` (the shift's health guard reuses it). */
 async function readColorHealth(ctx: RollbackContext, color: Color): Promise<Record<ServiceName, TargetHealthSummary>> {
-  const out = await Promise.all(SERVICES.map((s) => readTargetHealth(ctx, ctx.topology.services[s].colors[color].targetGroupArn)));
-  return Object.fromEntries(SERVICES.map((s, i) => [s, out[i]])) as Record<ServiceName, TargetHealthSummary>;
+  const out = await Promise.all(serviceNamesOf(ctx.topology).map((s) => readTargetHealth(ctx, ctx.topology.services[s].colors[color].targetGroupArn)));
+  return Object.fromEntries(serviceNamesOf(ctx.topology).map((s, i) => [s, out[i]])) as Record<ServiceName, TargetHealthSummary>;
 }
 
 /** Validates the event and rolls back if it is a rollback alarm in ALARM. See README.md for every outcome. */
@@ -315,7 +315,7 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
         : `investigate ${failed}; decide by hand whether to pause the release of ${stable}`,
     );
   }
-  const notRunning = SERVICES.filter((s) => !desired[s][stable].found || desired[s][stable].desiredCount === 0);
+  const notRunning = serviceNamesOf(ctx.topology).filter((s) => !desired[s][stable].found || desired[s][stable].desiredCount === 0);
   if (notRunning.length > 0) {
     return notifyOnly(
       `the stable color ${stable} is not running (${notRunning.map((s) => `${s}: desired count 0`).join(', ')})`,
@@ -333,7 +333,7 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
       rollback: true,
       ledgerOnSuccess: false,
       currentRules: rules,
-      guardState: { desired, health: Object.fromEntries(SERVICES.map((s) => [s, { [stable]: stableHealth[s] }])) },
+      guardState: { desired, health: Object.fromEntries(serviceNamesOf(ctx.topology).map((s) => [s, { [stable]: stableHealth[s] }])) },
       // Published below, once traffic is safe: nothing but the weight writes and their read-back before that.
       publishWeights: false,
     });
@@ -366,7 +366,7 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
   // Never throws; after the safe point, so the dashboard's weights follow without delaying safety.
   if (shifted.changed) await publishTrafficWeights(ctx, weightsAfter);
 
-  const failedScaledDown = SERVICES.every((s) => desired[s][failed].desiredCount === 0);
+  const failedScaledDown = serviceNamesOf(ctx.topology).every((s) => desired[s][failed].desiredCount === 0);
   if (!shifted.changed && failedScaledDown && marker?.state === 'done') {
     return duplicate(`already rolled back: all traffic on ${stable} and ${failed} scaled to 0 (last rollback recorded ${marker.ledgerSk})`);
   }
@@ -375,7 +375,7 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
   const owner = ctx.invocationId ?? `rollback:${randomBytes(8).toString('hex')}`;
   const done: string[] = [
     shifted.changed
-      ? `traffic moved to ${stable} (${formatWeights(target)}) on ${SERVICES.join(', ')}, verified by read-back`
+      ? `traffic moved to ${stable} (${formatWeights(target)}) on ${serviceNamesOf(ctx.topology).join(', ')}, verified by read-back`
       : `traffic was already on ${stable} (${formatWeights(target)}), verified by read-back`,
   ];
   const errors: { step: string; error: string }[] = [];
@@ -406,10 +406,10 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
 
   /** Moves back whatever a late write put on the failed color (the rules just read), and says so. */
   const correctLateWrite = async (rulesNow: Record<ServiceName, RuleState>): Promise<void> => {
-    const drifted = SERVICES.filter((s) => rulesNow[s].weights[failed] > 0);
+    const drifted = serviceNamesOf(ctx.topology).filter((s) => rulesNow[s].weights[failed] > 0);
     if (drifted.length === 0) return;
     logger.error('a late write put traffic back on the failed color; moving it back', { ...log, weights: weightsOf(rulesNow) });
-    await moveAllTo(ctx, rulesNow, SERVICES, target);
+    await moveAllTo(ctx, rulesNow, serviceNamesOf(ctx.topology), target);
     done.push(`corrected a late write that put traffic back on ${failed} (${drifted.map((s) => `${s} ${formatWeights(rulesNow[s].weights)}`).join(', ')})`);
   };
 
@@ -439,10 +439,10 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
     await (ctx.retry?.sleep ?? realSleep)(ctx.fenceSettleMs ?? 2 * attemptBoundMs());
     const [again, countsNow] = await Promise.all([readRules(ctx), readDesiredCounts(ctx)]);
     await correctLateWrite(again);
-    stableScaledDown = SERVICES.filter((s) => countsNow[s][stable].desiredCount < desired[s][stable].desiredCount);
+    stableScaledDown = serviceNamesOf(ctx.topology).filter((s) => countsNow[s][stable].desiredCount < desired[s][stable].desiredCount);
     if (stableScaledDown.length > 0) {
       logger.error('the stable color was scaled down after the rollback moved traffic to it; restoring it', { ...log, stableScaledDown });
-      const restore = Object.fromEntries(SERVICES.map((s) => [s, Math.max(desired[s][stable].desiredCount, countsNow[s][stable].desiredCount)]));
+      const restore = Object.fromEntries(serviceNamesOf(ctx.topology).map((s) => [s, Math.max(desired[s][stable].desiredCount, countsNow[s][stable].desiredCount)]));
       await scaleColor(ctx, { color: stable, desiredCount: restore as Record<ServiceName, number>, actor, reason: `${rollbackReason}: ${stable} carries all traffic, back to its counts` });
       done.push(`restored ${stable}, scaled down by a late write (${stableScaledDown.map((s) => `${s} ${countsNow[s][stable].desiredCount} -> ${restore[s]}`).join(', ')})`);
       errors.push({ step: `keep ${stable} running`, error: `${stable} was scaled down (${stableScaledDown.join(', ')}) after traffic moved to it; restored, ${failed} left running` });
@@ -459,7 +459,7 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
       scale = await scaleColor(ctx, { color: failed, desiredCount: 0, actor, reason: `${rollbackReason}: scale ${failed} to 0` });
       const bounded = Object.keys(scale.scalableTargets);
       done.push(
-        `scaled ${failed} to 0 (${SERVICES.map((s) => `${s} ${scale!.before[s]} -> 0`).join(', ')})` +
+        `scaled ${failed} to 0 (${serviceNamesOf(ctx.topology).map((s) => `${s} ${scale!.before[s]} -> 0`).join(', ')})` +
           (bounded.length ? `; scalable targets of ${bounded.join(', ')} set to min 0 / max 0` : ''),
       );
     } catch (e) {

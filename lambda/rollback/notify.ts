@@ -1,6 +1,6 @@
 /** SNS notifications of the rollback Lambda: one human-readable message per outcome. */
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { Color, SERVICES } from '../shared/topology';
+import type { Color } from '../shared/topology';
 import { call, TrafficContext } from '../traffic/context';
 import { errorMessage } from '../traffic/errors';
 import { WeightsByService } from '../traffic/ledger';
@@ -44,7 +44,8 @@ export function formatMetrics(m: AlarmMetrics): string {
 
 export function formatWeightsByService(w: WeightsByService | undefined): string {
   if (!w) return 'unknown';
-  const parts = SERVICES.filter((s) => w[s]).map((s) => `${s} ${formatWeights(w[s]!)}`);
+  // In the order the weights were recorded: the topology's service order.
+  const parts = Object.keys(w).filter((s) => w[s]).map((s) => `${s} ${formatWeights(w[s]!)}`);
   return parts.length ? parts.join(', ') : 'unknown';
 }
 

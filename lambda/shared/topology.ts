@@ -8,8 +8,19 @@
 export const COLORS = ['blue', 'green'] as const;
 export type Color = (typeof COLORS)[number];
 
-export const SERVICES = ['frontend', 'backend'] as const;
-export type ServiceName = (typeof SERVICES)[number];
+/**
+ * A service's name: a key of config `services` (lowercase letter first, then lowercase letters, digits and hyphens).
+ * Services are data: the handlers and the CLI know them only from the topology (`serviceNamesOf`).
+ */
+export type ServiceName = string;
+
+/** What a service name must look like (config/validate.ts and `parseTopology` check it). */
+export const SERVICE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,29}$/;
+
+/** The environment's services, in config order (the order every loop, message and status line uses). */
+export function serviceNamesOf(topology: Pick<Topology, 'services'>): ServiceName[] {
+  return Object.keys(topology.services);
+}
 
 /**
  * Header the test listener's rules match (`<COLOR_HEADER>: <color>`) to reach one color of a service whatever the
@@ -78,7 +89,7 @@ export interface Topology {
   readonly testListener?: {
     readonly port: number;
     readonly colorHeader: string;
-    /** Host name of each service (the storefront domain and `api.<domain>`). */
+    /** Host name of each service (config `services.<name>.host`). */
     readonly hosts: Readonly<Record<ServiceName, string>>;
     /** What each service must answer on the new color before it gets traffic (config `services.<name>.preTrafficChecks`). */
     readonly checks: Readonly<Record<ServiceName, readonly PreTrafficCheck[]>>;
@@ -106,7 +117,10 @@ export function parseTopology(raw: string | undefined): Topology {
   if (!Number.isInteger(t?.minHealthyTargetsPerAz) || (t!.minHealthyTargetsPerAz as number) < 0) {
     problems.push(`minHealthyTargetsPerAz must be an integer >= 0, got ${JSON.stringify(t?.minHealthyTargetsPerAz)}`);
   }
-  for (const s of SERVICES) {
+  const names = t?.services !== null && typeof t?.services === 'object' && !Array.isArray(t.services) ? Object.keys(t.services) : [];
+  if (names.length === 0) problems.push(`services must be an object with at least one service, got ${JSON.stringify(t?.services)}`);
+  for (const s of names) {
+    if (!SERVICE_NAME_PATTERN.test(s)) problems.push(`services: ${JSON.stringify(s)} is not a service name (${SERVICE_NAME_PATTERN})`);
     const svc = t?.services?.[s];
     str(svc?.listenerRuleArn, `services.${s}.listenerRuleArn`);
     for (const c of COLORS) {
@@ -122,7 +136,8 @@ export function parseTopology(raw: string | undefined): Topology {
     }
   }
   if (t?.testListener !== undefined) {
-    for (const s of SERVICES) {
+    for (const s of names) {
+      str(t.testListener?.hosts?.[s], `testListener.hosts.${s}`);
       const checks = t.testListener?.checks?.[s];
       if (!Array.isArray(checks) || checks.length === 0) problems.push(`testListener.checks.${s} must be a non-empty array of {path, expectedStatus}`);
       else

@@ -1,5 +1,5 @@
 /** Release-level operations composed from shift and scale: promote and rollback. */
-import { Color, COLORS, otherColor, SERVICES } from '../shared/topology';
+import { Color, COLORS, otherColor, serviceNamesOf } from '../shared/topology';
 import { TrafficContext } from './context';
 import { GuardRefused } from './errors';
 import { readLedger } from './ledger';
@@ -14,7 +14,7 @@ import { readRules } from './state';
  */
 async function stableColor(ctx: TrafficContext): Promise<{ color: Color; rules: Awaited<ReturnType<typeof readRules>> }> {
   const [rules, ledger] = await Promise.all([readRules(ctx), readLedger(ctx, LEDGER_LOOKBACK).catch((e: Error) => e)]);
-  const stable = await findStableColor(ctx, Object.fromEntries(SERVICES.map((s) => [s, rules[s].weights])), ledger);
+  const stable = await findStableColor(ctx, Object.fromEntries(serviceNamesOf(ctx.topology).map((s) => [s, rules[s].weights])), ledger);
   if (stable.source === 'unknown') {
     throw new GuardRefused('input', `cannot tell which color is stable (${stable.why}); name the color (--to blue or --to green)`);
   }
@@ -59,7 +59,7 @@ export async function rollback(
     const rules = stable.rules;
     to = stable.color;
     const other = otherColor(to);
-    if (SERVICES.every((s) => rules[s].weights[other] === 0)) {
+    if (serviceNamesOf(ctx.topology).every((s) => rules[s].weights[other] === 0)) {
       throw new GuardRefused(
         'input',
         `nothing to roll back: all traffic of ${ctx.topology.environment} is already on ${to}; ` +

@@ -7,7 +7,7 @@
  */
 import { RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import { UpdateServiceCommand } from '@aws-sdk/client-ecs';
-import { Color, COLORS, otherColor, scalableTargetResourceId, ServiceName, SERVICES } from '../shared/topology';
+import { Color, COLORS, otherColor, scalableTargetResourceId, ServiceName, serviceNamesOf } from '../shared/topology';
 import { call, TrafficContext } from './context';
 import { errorMessage, GuardRefused } from './errors';
 import { appendLedger, appendLedgerQuietly } from './ledger';
@@ -45,7 +45,7 @@ export async function scaleColor(ctx: TrafficContext, req: ScaleRequest): Promis
   const { topology } = ctx;
   if (!COLORS.includes(req.color)) throw new GuardRefused('input', `color must be blue or green, got ${JSON.stringify(req.color)}`);
   const counts = {} as Record<ServiceName, number>;
-  for (const s of SERVICES) {
+  for (const s of serviceNamesOf(ctx.topology)) {
     const perService = typeof req.desiredCount === 'object' && req.desiredCount !== null;
     counts[s] = validateCount(
       perService ? (req.desiredCount as Record<ServiceName, number>)[s] : req.desiredCount,
@@ -55,11 +55,11 @@ export async function scaleColor(ctx: TrafficContext, req: ScaleRequest): Promis
 
   const ecs = await readEcs(ctx);
   const before = {} as Record<ServiceName, number>;
-  for (const s of SERVICES) before[s] = ecs[s][req.color].desiredCount;
+  for (const s of serviceNamesOf(ctx.topology)) before[s] = ecs[s][req.color].desiredCount;
 
-  if (SERVICES.some((s) => counts[s] === 0)) {
+  if (serviceNamesOf(ctx.topology).some((s) => counts[s] === 0)) {
     const rules = await readRules(ctx);
-    const carrying = SERVICES.filter((s) => counts[s] === 0 && rules[s].weights[req.color] > 0);
+    const carrying = serviceNamesOf(ctx.topology).filter((s) => counts[s] === 0 && rules[s].weights[req.color] > 0);
     if (carrying.length > 0) {
       const reason = `cannot scale ${req.color} to 0 while it carries traffic (${carrying
         .map((s) => `${s}: weight ${rules[s].weights[req.color]}`)
@@ -76,7 +76,7 @@ export async function scaleColor(ctx: TrafficContext, req: ScaleRequest): Promis
 
   const scalableTargets: ScaleResult['scalableTargets'] = {};
   try {
-    for (const s of SERVICES) {
+    for (const s of serviceNamesOf(ctx.topology)) {
       const color = topology.services[s].colors[req.color];
       if (color.scaling) {
         const bounds = counts[s] === 0 ? { minCapacity: 0, maxCapacity: 0 } : { ...color.scaling };
@@ -125,13 +125,13 @@ export async function restoreColor(
 ): Promise<ScaleResult> {
   if (!COLORS.includes(req.color)) throw new GuardRefused('input', `color must be blue or green, got ${JSON.stringify(req.color)}`);
   const rules = await readRules(ctx);
-  const live = liveColorOf(rules.frontend.weights);
+  const live = liveColorOf(rules[serviceNamesOf(ctx.topology)[0]].weights);
   if (live === req.color) {
     throw new GuardRefused('input', `${req.color} is the live color; restore brings the idle color (${otherColor(live)}) up to the live one's counts`);
   }
   const ecs = await readEcs(ctx);
   const desiredCount = {} as Record<ServiceName, number>;
-  for (const s of SERVICES) desiredCount[s] = ecs[s][live].desiredCount;
+  for (const s of serviceNamesOf(ctx.topology)) desiredCount[s] = ecs[s][live].desiredCount;
   return scaleColor(ctx, {
     color: req.color,
     desiredCount,

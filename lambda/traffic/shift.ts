@@ -23,7 +23,7 @@
  * effort, one attempt, never failing the shift. A no-op shift publishes nothing.
  */
 import { Action, ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { Color, COLORS, ServiceName, SERVICES } from '../shared/topology';
+import { Color, COLORS, ServiceName, serviceNamesOf } from '../shared/topology';
 import { call, TrafficContext } from './context';
 import { errorMessage, GuardRefused, MoveIncomplete, ShiftFailed, VerifyMismatch } from './errors';
 import { appendLedger, appendLedgerQuietly, LedgerAction, WeightsByService } from './ledger';
@@ -262,11 +262,11 @@ async function runGuards(
 
 export async function shift(ctx: TrafficContext, req: ShiftRequest): Promise<ShiftResult> {
   const environment = ctx.topology.environment;
-  const services: readonly ServiceName[] = req.service ? [req.service] : SERVICES;
+  const services: readonly ServiceName[] = req.service ? [req.service] : serviceNamesOf(ctx.topology);
   const action: LedgerAction = req.rollback ? 'rollback' : 'shift';
   const reason = req.reason ?? (req.rollback ? 'rollback' : 'shift');
-  if (req.service !== undefined && !SERVICES.includes(req.service)) {
-    throw new GuardRefused('input', `service must be one of ${SERVICES.join(', ')}, got ${JSON.stringify(req.service)}`);
+  if (req.service !== undefined && !serviceNamesOf(ctx.topology).includes(req.service)) {
+    throw new GuardRefused('input', `service must be one of ${serviceNamesOf(ctx.topology).join(', ')}, got ${JSON.stringify(req.service)}`);
   }
 
   const given = req.currentRules;

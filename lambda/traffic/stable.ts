@@ -10,7 +10,7 @@
  * "unknown" and the caller must not move traffic on its own. Used by the rollback Lambda and by every rollback or
  * promote that does not name its color (CLI, switch Lambda).
  */
-import { COLORS, type Color, otherColor, SERVICES } from '../shared/topology';
+import { COLORS, type Color, otherColor } from '../shared/topology';
 import type { ContextWith } from './context';
 import { findInLedger, type LedgerEntry, type WeightsByService } from './ledger';
 
@@ -19,10 +19,13 @@ export const LEDGER_LOOKBACK = 50;
 /** How far back the ledger is searched before the stable color is declared unknown. */
 export const LEDGER_SEARCH_LIMIT = 1000;
 
-/** The color carrying all traffic of every service in `w`, if any. */
-export function allTrafficOn(w: WeightsByService | undefined): Color | undefined {
-  if (!w) return undefined;
-  return COLORS.find((c) => SERVICES.every((s) => w[s] !== undefined && w[s]![c] > 0 && w[s]![otherColor(c)] === 0));
+/**
+ * The color carrying all traffic of every one of `services` in `w`, if any (a service missing from `w` answers no).
+ * @param services the environment's services; @default - the services in `w`
+ */
+export function allTrafficOn(w: WeightsByService | undefined, services: readonly string[] = w ? Object.keys(w) : []): Color | undefined {
+  if (!w || services.length === 0) return undefined;
+  return COLORS.find((c) => services.every((s) => w[s] !== undefined && w[s]![c] > 0 && w[s]![otherColor(c)] === 0));
 }
 
 /** What the release record says of a release in progress (lambda/release/record.ts). */
@@ -52,9 +55,12 @@ export type StableColor =
     }
   | { readonly color?: undefined; readonly source: 'unknown'; readonly why: string };
 
-/** The ledger's answer: the newest entry whose weights (after, then before) put all traffic on one color. */
-export function stableInEntry(entry: LedgerEntry): { color: Color; sk: string } | undefined {
-  const c = allTrafficOn(entry.weightsAfter) ?? allTrafficOn(entry.weightsBefore);
+/**
+ * The ledger's answer: the newest entry whose weights (after, then before) put all traffic of every one of `services`
+ * on one color (a shift of one service alone records only that service, and does not answer).
+ */
+export function stableInEntry(entry: LedgerEntry, services: readonly string[]): { color: Color; sk: string } | undefined {
+  const c = allTrafficOn(entry.weightsAfter, services) ?? allTrafficOn(entry.weightsBefore, services);
   return c ? { color: c, sk: entry.sk } : undefined;
 }
 
@@ -72,7 +78,7 @@ export function stableColorOf(
   if (release instanceof Error) return { source: 'unknown', why: `traffic is split and the release record could not be read: ${release.message}` };
   if (ledger instanceof Error) return { source: 'unknown', why: `traffic is split and the ledger could not be read: ${ledger.message}` };
   for (const entry of ledger) {
-    const found = stableInEntry(entry);
+    const found = stableInEntry(entry, Object.keys(current));
     if (found) return { ...found, source: 'ledger' };
   }
   return { source: 'unknown', why: `traffic is split and no ledger entry within the ${ledger.length} read shows all traffic on one color` };
@@ -91,7 +97,7 @@ export async function findStableColor(
   const quick = stableColorOf(current, firstPage, release);
   if (quick.source !== 'unknown' || firstPage instanceof Error || release instanceof Error || firstPage.length < LEDGER_LOOKBACK) return quick;
   try {
-    const found = await findInLedger(ctx, stableInEntry, { firstPage, maxEntries: LEDGER_SEARCH_LIMIT });
+    const found = await findInLedger(ctx, (e) => stableInEntry(e, Object.keys(current)), { firstPage, maxEntries: LEDGER_SEARCH_LIMIT });
     if (found) return { ...found, source: 'ledger' };
     return { source: 'unknown', why: `traffic is split and none of the newest ${LEDGER_SEARCH_LIMIT} ledger entries shows all traffic on one color` };
   } catch (e) {

@@ -3,7 +3,7 @@
  * states and the lock holder. Read-only; every call goes through the retry policy.
  */
 import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
-import { DescribeServicesCommand, DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
+import { DescribeServicesCommand, DescribeTaskDefinitionCommand, type Service } from '@aws-sdk/client-ecs';
 import {
   Action,
   DescribeRulesCommand,
@@ -11,11 +11,11 @@ import {
   Rule,
   TargetGroupStickinessConfig,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { Color, COLORS, ServiceName, SERVICES } from '../shared/topology';
+import { Color, COLORS, otherColor, ServiceName, serviceNamesOf } from '../shared/topology';
 import { call, TrafficContext } from './context';
 import { TopologyMismatch } from './errors';
 import { LockInfo, readLock } from './lock';
-import { liveColorOf, percentOf, Weights } from './weights';
+import { environmentLiveColor, liveColorOf, percentOf, Weights } from './weights';
 
 /** AZ label used when DescribeTargetHealth does not report a target's AZ (moto never does; AWS often omits it). */
 export const UNKNOWN_AZ = 'unknown';
@@ -66,6 +66,10 @@ export interface ServiceState {
   readonly listenerRuleArn: string;
   readonly weights: Weights;
   readonly colors: Readonly<Record<Color, ColorState>>;
+  /** This service's live color: the one carrying at least half of its weight (blue on a tie). */
+  readonly liveColor: Color;
+  /** This service's other color: where its next version is deployed. */
+  readonly idleColor: Color;
 }
 
 export interface AlarmStatus {
@@ -83,8 +87,8 @@ export interface EnvironmentState {
   readonly readAt: string;
   readonly services: Readonly<Record<ServiceName, ServiceState>>;
   /**
-   * The color carrying >= 50% of the frontend weight; blue on an exact tie. Green is live only when it carries
-   * strictly more frontend weight than blue.
+   * The live color of the first service in config order (`environmentLiveColor`), which a release moves all services
+   * from; each service's own is `services.<name>.liveColor`.
    */
   readonly liveColor: Color;
   /** The other color: where the next version is deployed. */
@@ -118,7 +122,7 @@ function forwardWeights(ctx: TrafficContext, service: ServiceName, rule: Rule): 
 /** Reads the listener rules of the given services (one DescribeRules call). */
 export async function readRules(
   ctx: TrafficContext,
-  services: readonly ServiceName[] = SERVICES,
+  services: readonly ServiceName[] = serviceNamesOf(ctx.topology),
 ): Promise<Record<ServiceName, RuleState>> {
   const arns = services.map((s) => ctx.topology.services[s].listenerRuleArn);
   const out = await call(ctx, 'elbv2:DescribeRules', () => ctx.clients.elbv2.send(new DescribeRulesCommand({ RuleArns: arns })));
@@ -195,15 +199,30 @@ export function imageVersion(image: string | undefined): string {
 /** Whether each service of each color exists and how many tasks it should run. */
 export type DesiredCounts = Record<ServiceName, Record<Color, { readonly found: boolean; readonly desiredCount: number }>>;
 
-/** Desired counts of every service and color: one DescribeServices call, no task definitions (the rollback's read). */
-export async function readDesiredCounts(ctx: TrafficContext): Promise<DesiredCounts> {
-  const names = SERVICES.flatMap((s) => COLORS.map((c) => ctx.topology.services[s].colors[c].serviceName));
-  const out = await call(ctx, 'ecs:DescribeServices', () =>
-    ctx.clients.ecs.send(new DescribeServicesCommand({ cluster: ctx.topology.clusterName, services: names })),
+/**
+ * DescribeServices takes at most 10 services per call, so the environment's services and colors are read in batches of
+ * 10, in parallel (one call for up to five services). https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServices.html
+ */
+export const DESCRIBE_SERVICES_MAX = 10;
+
+/** Every color of every service that exists (not INACTIVE), by ECS service name. */
+async function describeServices(ctx: TrafficContext): Promise<Map<string, Service>> {
+  const names = serviceNamesOf(ctx.topology).flatMap((s) => COLORS.map((c) => ctx.topology.services[s].colors[c].serviceName));
+  const batches: string[][] = [];
+  for (let i = 0; i < names.length; i += DESCRIBE_SERVICES_MAX) batches.push(names.slice(i, i + DESCRIBE_SERVICES_MAX));
+  const outs = await Promise.all(
+    batches.map((batch) =>
+      call(ctx, 'ecs:DescribeServices', () => ctx.clients.ecs.send(new DescribeServicesCommand({ cluster: ctx.topology.clusterName, services: batch }))),
+    ),
   );
-  const byName = new Map((out.services ?? []).filter((s) => s.status !== 'INACTIVE').map((s) => [s.serviceName!, s]));
+  return new Map(outs.flatMap((out) => out.services ?? []).filter((s) => s.status !== 'INACTIVE').map((s) => [s.serviceName!, s]));
+}
+
+/** Desired counts of every service and color: DescribeServices only (one call per five services), no task definitions (the rollback's read). */
+export async function readDesiredCounts(ctx: TrafficContext): Promise<DesiredCounts> {
+  const byName = await describeServices(ctx);
   const result = {} as DesiredCounts;
-  for (const s of SERVICES) {
+  for (const s of serviceNamesOf(ctx.topology)) {
     result[s] = {} as DesiredCounts[ServiceName];
     for (const c of COLORS) {
       const svc = byName.get(ctx.topology.services[s].colors[c].serviceName);
@@ -213,13 +232,9 @@ export async function readDesiredCounts(ctx: TrafficContext): Promise<DesiredCou
   return result;
 }
 
-/** ECS desired/running counts and image version of every service and color (one DescribeServices call). */
+/** ECS desired/running counts and image version of every service and color (DescribeServices, one call per five services). */
 export async function readEcs(ctx: TrafficContext): Promise<Record<ServiceName, Record<Color, EcsServiceState>>> {
-  const names = SERVICES.flatMap((s) => COLORS.map((c) => ctx.topology.services[s].colors[c].serviceName));
-  const out = await call(ctx, 'ecs:DescribeServices', () =>
-    ctx.clients.ecs.send(new DescribeServicesCommand({ cluster: ctx.topology.clusterName, services: names })),
-  );
-  const byName = new Map((out.services ?? []).filter((s) => s.status !== 'INACTIVE').map((s) => [s.serviceName!, s]));
+  const byName = await describeServices(ctx);
   const taskDefs = [...new Set([...byName.values()].map((s) => s.taskDefinition).filter((t): t is string => !!t))];
   const versions = new Map<string, string>();
   await Promise.all(
@@ -233,7 +248,7 @@ export async function readEcs(ctx: TrafficContext): Promise<Record<ServiceName, 
     }),
   );
   const result = {} as Record<ServiceName, Record<Color, EcsServiceState>>;
-  for (const s of SERVICES) {
+  for (const s of serviceNamesOf(ctx.topology)) {
     result[s] = {} as Record<Color, EcsServiceState>;
     for (const c of COLORS) {
       const serviceName = ctx.topology.services[s].colors[c].serviceName;
@@ -255,7 +270,8 @@ export async function readEcs(ctx: TrafficContext): Promise<Record<ServiceName, 
 
 /** The full state of the environment, read in parallel. */
 export async function readState(ctx: TrafficContext): Promise<EnvironmentState> {
-  const tgs = SERVICES.flatMap((s) => COLORS.map((c) => ({ s, c, arn: ctx.topology.services[s].colors[c].targetGroupArn })));
+  const names = serviceNamesOf(ctx.topology);
+  const tgs = names.flatMap((s) => COLORS.map((c) => ({ s, c, arn: ctx.topology.services[s].colors[c].targetGroupArn })));
   const [rules, ecs, alarms, lock, health] = await Promise.all([
     readRules(ctx),
     readEcs(ctx),
@@ -264,7 +280,7 @@ export async function readState(ctx: TrafficContext): Promise<EnvironmentState> 
     Promise.all(tgs.map((t) => readTargetHealth(ctx, t.arn))),
   ]);
   const services = {} as Record<ServiceName, ServiceState>;
-  for (const s of SERVICES) {
+  for (const s of names) {
     const colors = {} as Record<Color, ColorState>;
     for (const c of COLORS) {
       colors[c] = {
@@ -276,9 +292,10 @@ export async function readState(ctx: TrafficContext): Promise<EnvironmentState> 
         targets: health[tgs.findIndex((t) => t.s === s && t.c === c)],
       };
     }
-    services[s] = { service: s, listenerRuleArn: rules[s].ruleArn, weights: rules[s].weights, colors };
+    const live = liveColorOf(rules[s].weights);
+    services[s] = { service: s, listenerRuleArn: rules[s].ruleArn, weights: rules[s].weights, colors, liveColor: live, idleColor: otherColor(live) };
   }
-  const liveColor = liveColorOf(rules.frontend.weights);
+  const liveColor = environmentLiveColor(rules, names);
   return {
     environment: ctx.topology.environment,
     readAt: (ctx.now ? ctx.now() : new Date()).toISOString(),

@@ -16,7 +16,7 @@
  */
 import { MetricDatum, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { METRICS_NAMESPACE, TRAFFIC_WEIGHT_METRIC } from '../shared/metrics';
-import { COLORS, SERVICES } from '../shared/topology';
+import { COLORS } from '../shared/topology';
 import { ContextWith, nowOf } from './context';
 import { errorMessage } from './errors';
 import type { WeightsByService } from './ledger';
@@ -33,7 +33,7 @@ export const WEIGHTS_METRIC_TIMEOUT_MS = 2000;
 
 /** The datums for the given (verified) weights: one per service present and color, share in percent. Pure. */
 export function trafficWeightDatums(environment: string, weights: WeightsByService, timestamp: Date): MetricDatum[] {
-  return SERVICES.filter((s) => weights[s]).flatMap((service) =>
+  return Object.keys(weights).filter((s) => weights[s]).flatMap((service) =>
     COLORS.map((color) => ({
       MetricName: TRAFFIC_WEIGHT_METRIC_NAME,
       Dimensions: [

@@ -64,6 +64,17 @@ export function liveColorOf(w: Weights): Color {
   return w.green > w.blue ? 'green' : 'blue';
 }
 
+/**
+ * The environment's live color while a release moves every service together: the first service's (config order) live
+ * color. Services whose weights disagree with it are a split the release refuses (steps.ts `begin`), so no caller
+ * acts on this color for a service that is not live on it without checking that service's own weights.
+ */
+export function environmentLiveColor(rules: Readonly<Record<string, { readonly weights: Weights }>>, services: readonly string[]): Color {
+  const first = services[0];
+  if (first === undefined || !rules[first]) throw new Error('environmentLiveColor: the environment has no service');
+  return liveColorOf(rules[first].weights);
+}
+
 export function formatWeights(w: Weights): string {
   return `blue ${w.blue} / green ${w.green}`;
 }

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { bundleHandlers, bundleName, HANDLER_ENTRIES, type HandlerEntry } from '../../lib/bundles';
-import { COLORS, SERVICES } from '../../lambda/shared/topology';
+import { COLORS } from '../../lambda/shared/topology';
+import { SERVICES } from '../support/services';
 import { buildFixture, Fixture } from '../support/fixture';
 import { DUMMY_CREDENTIALS, MOTO_REGION, MotoServer, startMoto } from '../support/moto';
 

@@ -80,7 +80,7 @@ describe.each(['dev', 'staging', 'production'] as const)('%s environment', (name
   });
 
   test('THEN each host rule is a weighted forward that starts at blue 100 and green 0', () => {
-    const hosts = [config.domainName, `api.${config.domainName}`];
+    const hosts = [config.services.frontend.host, config.services.backend.host];
     for (const [i, host] of hosts.entries()) {
       const prefix = i === 0 ? 'Frontend' : 'Backend';
       stateless.hasResourceProperties('Custom::WeightedListenerRule', {
@@ -111,10 +111,10 @@ describe.each(['dev', 'staging', 'production'] as const)('%s environment', (name
       Certificates: [{ CertificateArn: { Ref: Match.stringLikeRegexp('Certificate') } }],
     });
     stateless.hasResourceProperties('AWS::CertificateManager::Certificate', {
-      DomainName: config.domainName,
-      SubjectAlternativeNames: [`api.${config.domainName}`],
+      DomainName: config.services.frontend.host,
+      SubjectAlternativeNames: [config.services.backend.host],
       ValidationMethod: 'DNS',
-      DomainValidationOptions: Match.arrayWith([{ DomainName: config.domainName, HostedZoneId: config.hostedZone.zoneId }]),
+      DomainValidationOptions: Match.arrayWith([{ DomainName: config.services.frontend.host, HostedZoneId: config.hostedZone.zoneId }]),
     });
   });
 

@@ -41,7 +41,7 @@ describe.each(Object.keys(ENVIRONMENTS) as EnvironmentName[])('%s load balancer 
                 ByteMatchStatement: {
                   FieldToMatch: { SingleHeader: { Name: 'host' } },
                   PositionalConstraint: 'EXACTLY',
-                  SearchString: `api.${config.domainName}`,
+                  SearchString: config.services.backend.host,
                   TextTransformations: [{ Priority: 0, Type: 'LOWERCASE' }],
                 },
               },

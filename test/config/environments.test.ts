@@ -20,7 +20,7 @@ describe('GIVEN the shipped environments', () => {
   test('THEN each has its own hosted zone for its own domain', () => {
     const zones = Object.values(ENVIRONMENTS).map((c) => c.hostedZone);
     expect(new Set(zones.map((z) => z.zoneId)).size).toBe(zones.length);
-    for (const c of Object.values(ENVIRONMENTS)) expect(c.hostedZone.zoneName).toBe(c.domainName);
+    for (const c of Object.values(ENVIRONMENTS)) expect(c.hostedZone.zoneName).toBe(c.services.frontend.host);
     expect(() => validateEnvironments(Object.values(ENVIRONMENTS))).not.toThrow();
   });
 });

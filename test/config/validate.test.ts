@@ -53,17 +53,16 @@ describe('config validation', () => {
     expect(problemsOf(c).map((p) => p.field)).toEqual(['services.backend.desiredCount']);
   });
 
-  test('fails for a missing domain', () => {
+  test('fails for a host outside the hosted zone', () => {
     const c = clone(ENVIRONMENTS.staging);
-    c.domainName = '';
-    const fields = problemsOf(c).map((p) => p.field);
-    expect(fields).toContain('domainName');
+    c.services.frontend.host = 'shop.other.com';
+    expect(problemsOf(c).map((p) => p.field)).toEqual(['services.frontend.host']);
   });
 
   test('fails for a hosted zone that does not hold the domain', () => {
     const c = clone(ENVIRONMENTS.staging);
     c.hostedZone = { zoneId: 'Z123', zoneName: 'other.org' };
-    expect(problemsOf(c).map((p) => p.field)).toEqual(['hostedZone.zoneName']);
+    expect(problemsOf(c).map((p) => p.field)).toEqual(['services.frontend.host', 'services.backend.host']);
   });
 
   test('fails for production with fewer NAT gateways than AZs', () => {
@@ -159,7 +158,7 @@ describe('config validation', () => {
   test('GIVEN several mistakes WHEN validated THEN one error lists every problem with field, value, why and fix', () => {
     const c = clone(ENVIRONMENTS.production);
     c.account = '1234';
-    c.domainName = '';
+    c.services.frontend.host = '';
     c.services.backend.cpu = 1024;
     c.services.backend.memoryMiB = 1024;
     c.database.readReplicas = 0;

@@ -17,7 +17,7 @@ import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { logger, readEcs, readLedger, readLock, readRules, rollback } from '../../lambda/traffic';
 import { TRAFFIC_REQUEST_BOUNDS } from '../../lambda/traffic/client-config';
 import { readReleaseRecord } from '../../lambda/release/record';
-import { SERVICES } from '../../lambda/shared/topology';
+import { SERVICES } from '../support/services';
 import { asLocalHandler, bundleAll, type BundleLambda, type Bundles, emfMetrics, startBundle, stopAllBundles } from '../support/bundle-runner';
 import { type ActiveRule, type FaultProxy, type ProxiedRequest, startFaultProxy } from '../support/fault-proxy';
 import { MotoServer, startMoto } from '../support/moto';

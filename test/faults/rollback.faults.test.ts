@@ -12,7 +12,7 @@ import { TRAFFIC_REQUEST_BOUNDS } from '../../lambda/traffic/client-config';
 import { ROLLBACK_TIMEOUT_SECONDS } from '../../lambda/rollback/budget';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { SERVICES } from '../../lambda/shared/topology';
+import { SERVICES } from '../support/services';
 import { markerKey } from '../../lambda/rollback/marker';
 import { acquireLock, destroyClients, forwardActions, fromItem, logger, readLedger, readRules, shift, toAttributes } from '../../lambda/traffic';
 import { AllClients, createAllClients } from '../../lambda/traffic/notification-clients';

@@ -12,7 +12,7 @@ import {
   ElasticLoadBalancingV2Client,
   ModifyRuleCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { SERVICES } from '../../lambda/shared/topology';
+import { SERVICES } from '../support/services';
 import {
   acquireLock,
   promote,

@@ -50,7 +50,7 @@ describe('GIVEN CLI arguments', () => {
     [['shift', '--env', 'dev', '--to', 'green'], '--percent is required'],
     [['shift', '--env', 'dev', '--to', 'green', '--percent', '101'], "--percent must be an integer 0–100, got '101'"],
     [['shift', '--env', 'dev', '--to', 'green', '--percent', '1.5'], "--percent must be an integer 0–100, got '1.5'"],
-    [['shift', '--env', 'dev', '--to', 'green', '--percent', '10', '--service', 'db'], "--service must be one of frontend, backend, got 'db'"],
+    [['shift', '--env', 'dev', '--to', 'green', '--percent', '10', '--service', 'Front End'], '--service must be a service name of the environment (e.g. frontend), got "Front End"'],
     [['scale', '--env', 'dev', '--color', 'green'], '--count is required'],
     [['scale', '--env', 'dev', '--color', 'green', '--count', '-1'], "--count must be an integer 0–1000, got '-1'"],
     [['scale', '--env', 'dev', '--color', 'green', '--count', 'x'], "--count must be an integer 0–1000, got 'x'"],
@@ -244,7 +244,7 @@ describe('GIVEN a state to print', () => {
       percent: weight,
       targets: { byAz: { 'us-east-1b': { healthy: 1, unhealthy: 0 }, 'us-east-1a': { healthy: 1, unhealthy: 1 } }, healthy: 2, registered: 3 },
     });
-    const svc = (s: 'frontend' | 'backend') => ({ service: s, listenerRuleArn: 'r', weights: { blue: 90, green: 10 }, colors: { blue: color('blue', 90), green: color('green', 10) } });
+    const svc = (s: 'frontend' | 'backend') => ({ service: s, listenerRuleArn: 'r', weights: { blue: 90, green: 10 }, colors: { blue: color('blue', 90), green: color('green', 10) }, liveColor: 'blue' as const, idleColor: 'green' as const });
     const state: EnvironmentState = {
       environment: 'staging',
       readAt: '2030-01-01T00:00:00.000Z',
@@ -255,8 +255,8 @@ describe('GIVEN a state to print', () => {
       lock: { environment: 'staging', owner: 'cli:me@h:1', expiresAt: 1893456900, expired: false },
     };
     const text = formatStatus(state, 'staging');
-    expect(text).toMatch(/frontend\s+green\s+10\s+10%\s+us-east-1a 1\/2, us-east-1b 1\/1\s+2\/1\s+1\.1\.0/);
-    expect(text).toContain('live color: blue');
+    expect(text).toMatch(/frontend\s+green\s+idle\s+10\s+10%\s+us-east-1a 1\/2, us-east-1b 1\/1\s+2\/1\s+1\.1\.0/);
+    expect(text).toContain('live color: blue (every service)');
     expect(text).toContain('release lock: cli:me@h:1 until 2030-01-01T00:15:00.000Z');
     expect(text).toMatch(/ALARM\s+a1 \(green\)/);
     expect(text).toContain('config/staging.ts → services.backend.colors.green.version');

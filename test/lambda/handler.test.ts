@@ -35,7 +35,7 @@ describe('GIVEN the switch handler command validation', () => {
     [{ command: 'shift', to: 'green', percent: '10', owner: 'o' }, 'percent must be an integer 0–100, got "10"'],
     [{ command: 'shift', to: 'green', percent: 10, owner: '' }, 'owner must be a non-empty string (at most 512 characters), got ""'],
     [{ command: 'shift', to: 'green', percent: 10, owner: 'o', actor: 5 }, 'actor must be a non-empty string (at most 512 characters), got 5'],
-    [{ command: 'shift', to: 'green', percent: 10, owner: 'o', service: 'db' }, 'service must be one of frontend, backend, got "db"'],
+    [{ command: 'shift', to: 'green', percent: 10, owner: 'o', service: 'Front End' }, 'service must be a service name (/^[a-z][a-z0-9-]{0,29}$/), got "Front End"'],
     [{ command: 'scale', color: 'green' }, 'desiredCount must be given (or restore: true), got undefined'],
     [{ command: 'scale', color: 'purple', desiredCount: 1 }, 'color must be one of blue, green, got "purple"'],
     [{ command: 'scale', color: 'green', desiredCount: -1 }, 'desiredCount must be an integer 0–1000, got -1'],

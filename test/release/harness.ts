@@ -5,7 +5,7 @@ import type { ReleaseState } from '../../lambda/release/steps';
  * HTTP server) — and the release and backup handlers wired to it in-process. `handlers(ids)` binds them to the
  * functions of a synthesized template (rehearsal.ts). Used by rehearsal.test.ts and scripts/bench-release.ts.
  */
-import { PRE_TRAFFIC_CHECKS } from '../../config/shared';
+import { BACKEND, FRONTEND } from '../../config/shared';
 import { createServer, IncomingHttpHeaders, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
@@ -153,7 +153,7 @@ export async function buildReleaseEnvironment(
   const topology: Topology = {
     ...fixture.topology,
     notificationTopicArn: topicArn,
-    testListener: { port: 8443, colorHeader: 'X-Release-Color', hosts: { frontend: 'rehearsal.example.com', backend: 'api.rehearsal.example.com' }, checks: PRE_TRAFFIC_CHECKS },
+    testListener: { port: 8443, colorHeader: 'X-Release-Color', hosts: { frontend: 'rehearsal.example.com', backend: 'api.rehearsal.example.com' }, checks: { frontend: FRONTEND.preTrafficChecks, backend: BACKEND.preTrafficChecks } },
   };
   const env = {
     migrationExitCode: 0 as number | 'running',

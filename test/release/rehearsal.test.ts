@@ -7,7 +7,7 @@ import { DescribeDBSnapshotsCommand } from '@aws-sdk/client-rds';
 import { acquireLock, logger, readEcs, readLedger, readLock, readRules, rollback } from '../../lambda/traffic';
 import type { ReleaseContext } from '../../lambda/release/context';
 import { putReleaseRecord, readReleaseRecord } from '../../lambda/release/record';
-import { SERVICES } from '../../lambda/shared/topology';
+import { SERVICES } from '../support/services';
 import { writeTopology } from '../../lambda/shared/topology-store';
 import { startMoto, MotoServer } from '../support/moto';
 import { buildReleaseEnvironment, REHEARSAL_POLICY, ReleaseEnvironment, startTestListener, TestListener } from './harness';

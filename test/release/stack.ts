@@ -3,7 +3,7 @@
  * production and a test listener and one weighted rule per service, four Fargate services with target groups, the lock
  * and ledger tables, an SNS topic, a PostgreSQL instance and one rollback alarm per color.
  */
-import { PRE_TRAFFIC_CHECKS } from '../../config/shared';
+import { BACKEND, FRONTEND } from '../../config/shared';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -16,7 +16,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { ReleasePolicy } from '../../config/types';
-import { Color, COLORS, ServiceName, SERVICES, Topology } from '../../lambda/shared/topology';
+import { Color, COLORS, ServiceName, Topology } from '../../lambda/shared/topology';
+import { SERVICES } from '../support/services';
 import { TopologyDocument } from '../../lib/topology-document';
 import { TrafficResourceProvider } from '../../lib/traffic-resources';
 import { ReleaseStateMachine } from '../../lib/release';
@@ -118,7 +119,7 @@ export function buildReleaseTestStack(policy: ReleasePolicy = TEST_POLICY): Rele
     rollbackAlarmNames: { blue: [alarms[0].alarmName], green: [alarms[1].alarmName] },
     minHealthyTargetsPerAz: 1,
     notificationTopicArn: topic.topicArn,
-    testListener: { port: 8443, colorHeader: 'x-color', hosts: { frontend: 'frontend.example.com', backend: 'backend.example.com' }, checks: PRE_TRAFFIC_CHECKS },
+    testListener: { port: 8443, colorHeader: 'x-color', hosts: { frontend: 'frontend.example.com', backend: 'backend.example.com' }, checks: { frontend: FRONTEND.preTrafficChecks, backend: BACKEND.preTrafficChecks } },
   };
   const provider = new TrafficResourceProvider(stack, 'TrafficResources', { vpc, encryptionKey: key, logRetention: logs.RetentionDays.ONE_MONTH });
   const release = new ReleaseStateMachine(stack, 'Release', {

@@ -8,7 +8,7 @@ import { DescribeScalableTargetsCommand } from '@aws-sdk/client-application-auto
 import { UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { DeregisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { SERVICES } from '../../lambda/shared/topology';
+import { SERVICES } from '../support/services';
 import { handleAlarmEvent, InvalidAlarmEvent, markerKey, RollbackContext, RollbackOutcome } from '../../lambda/rollback';
 import { acquireLock, destroyClients, fromItem, logger, readLedger, readLock, shift, toAttributes } from '../../lambda/traffic';
 import { AllClients, createAllClients } from '../../lambda/traffic/notification-clients';

@@ -24,7 +24,8 @@ import {
   ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { Color, COLORS, ServiceName, SERVICES, Topology } from '../../lambda/shared/topology';
+import { Color, COLORS, ServiceName, Topology } from '../../lambda/shared/topology';
+import { SERVICES } from './services';
 import { TOPOLOGY_TABLE_OUTPUT, writeTopology } from '../../lambda/shared/topology-store';
 import { createClients, destroyClients, type TrafficClients } from '../../lambda/traffic/clients';
 import { type MotoServer, startMoto } from './moto';

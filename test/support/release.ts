@@ -9,7 +9,8 @@ import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeServicesCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import { writeTopology } from '../../lambda/shared/topology-store';
-import { type Color, type ServiceName, SERVICES, Topology } from '../../lambda/shared/topology';
+import { type Color, type ServiceName, Topology } from '../../lambda/shared/topology';
+import { SERVICES } from './services';
 import { readRules, type TrafficContext } from '../../lambda/traffic';
 import { buildFixture, Fixture, FixtureConfig, FixtureOptions } from './fixture';
 

@@ -2,7 +2,7 @@
  * The stored topology (lambda/shared/topology-store.ts) and Custom::TopologyDocument, against moto's DynamoDB with the
  * real SDK client: what the deploy writes is what every handler and the CLI read.
  */
-import { PRE_TRAFFIC_CHECKS } from '../../config/shared';
+import { BACKEND, FRONTEND } from '../../config/shared';
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { handleTopologyDocument } from '../../lambda/custom-resources/topology-document';
 import type { Topology } from '../../lambda/shared/topology';
@@ -27,7 +27,7 @@ const topology = (environment = 'dev'): Topology => ({
   ledgerTableName: 'dev-ledger',
   rollbackAlarmNames: { blue: ['a-b'], green: ['a-g'] },
   minHealthyTargetsPerAz: 1,
-  testListener: { port: 8443, colorHeader: 'X-Release-Color', hosts: { frontend: 'dev.example.com', backend: 'api.dev.example.com' }, checks: PRE_TRAFFIC_CHECKS },
+  testListener: { port: 8443, colorHeader: 'X-Release-Color', hosts: { frontend: 'dev.example.com', backend: 'api.dev.example.com' }, checks: { frontend: FRONTEND.preTrafficChecks, backend: BACKEND.preTrafficChecks } },
 });
 const doc = (t: Topology = topology()) => JSON.stringify(t);
 const noSleep = { sleep: async () => undefined, random: () => 0 };

@@ -2,6 +2,7 @@ import { Stage, type StageProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { type EnvironmentConfig, validateConfig } from '../config';
 import { StatefulStack } from './stateful-stack';
+import { MonitoringStack } from './monitoring-stack';
 import { StatelessStack } from './stateless-stack';
 
 export interface EnvironmentStageProps extends StageProps {
@@ -10,16 +11,19 @@ export interface EnvironmentStageProps extends StageProps {
 
 /**
  * One environment: `cdk deploy '<Stage>/*'` deploys it. The stateful stack (network, data) is
- * separate so a release never replaces or deletes data.
+ * separate so a release never replaces or deletes data; the monitoring stack (operations alarms, dashboard) so the
+ * stateless stack keeps room for more services.
  */
 export class EnvironmentStage extends Stage {
   readonly stateful: StatefulStack;
   readonly stateless: StatelessStack;
+  readonly monitoring: MonitoringStack;
 
   constructor(scope: Construct, id: string, props: EnvironmentStageProps) {
     const config = validateConfig(props.config);
     super(scope, id, { ...props, env: { account: config.account, region: config.region } });
     this.stateful = new StatefulStack(this, 'Stateful', { config });
     this.stateless = new StatelessStack(this, 'Stateless', { config, stateful: this.stateful });
+    this.monitoring = new MonitoringStack(this, 'Monitoring', { config, stateful: this.stateful, stateless: this.stateless });
   }
 }

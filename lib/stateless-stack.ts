@@ -15,7 +15,6 @@ import { Cache } from './cache';
 import { EnvironmentKey } from './encryption';
 import { LiveImageGuard } from './image-guard';
 import { Notifications } from './notifications';
-import { OperationsMonitoring } from './operations-monitoring';
 import { RollbackAlarms } from './rollback-alarms';
 import { PublicLoadBalancer } from './load-balancer';
 import { ReleaseStateMachine } from './release';
@@ -45,6 +44,8 @@ export class StatelessStack extends EnvironmentStack {
   readonly rollbackAlarms: RollbackAlarms;
   readonly release: ReleaseStateMachine;
   readonly automatedRollback: AutomatedRollback;
+  /** Release, rollback and alarm notifications of the environment. */
+  readonly notifications: Notifications;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -176,7 +177,7 @@ export class StatelessStack extends EnvironmentStack {
 
     new LiveImageGuard(this, 'LiveImageGuard', { config: c, services: this.services, routing: this.routing, provider });
 
-    const notifications = new Notifications(this, 'Notifications', { environment: c.name, encryptionKey: key, email: c.monitoring.alarmEmail });
+    const notifications = (this.notifications = new Notifications(this, 'Notifications', { environment: c.name, encryptionKey: key, email: c.monitoring.alarmEmail }));
     this.rollbackAlarms = new RollbackAlarms(this, 'RollbackAlarms', {
       environment: c.name,
       config: c.monitoring,
@@ -254,18 +255,6 @@ export class StatelessStack extends EnvironmentStack {
       logRetention,
     });
 
-    new OperationsMonitoring(this, 'Operations', {
-      environment: c.name,
-      topic: notifications.topic,
-      loadBalancer: this.loadBalancer.loadBalancer,
-      services: this.services,
-      rollbackAlarms: this.rollbackAlarms,
-      database,
-      databaseConfig: c.database,
-      databaseConnectionsPercent: c.monitoring.databaseConnectionsPercent,
-      cache,
-      cacheNodes: c.cache.nodes,
-    });
 
     // CDK grants write one AWS::IAM::Policy per role holding only that role's scoped statements;
     // a managed policy would be a broader, reusable attachment. Wildcards stay checked by AwsSolutions-IAM5.

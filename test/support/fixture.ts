@@ -59,6 +59,8 @@ export interface FixtureOptions {
   readonly environment?: string;
   readonly minHealthyTargetsPerAz?: number;
   readonly desiredCount?: number;
+  /** The environment's services, in order. @default - the plan's frontend and backend */
+  readonly services?: readonly string[];
 }
 
 const AZS = ['us-east-1a', 'us-east-1b'] as const;
@@ -133,7 +135,8 @@ export async function buildFixture(cfg: FixtureConfig, options: FixtureOptions =
 
     const services: Partial<Record<ServiceName, Topology['services'][ServiceName]>> = {};
     const targets: Partial<Record<ServiceName, Record<Color, FixtureTarget[]>>> = {};
-    for (const [si, service] of SERVICES.entries()) {
+    const serviceNames = options.services ?? SERVICES;
+    for (const [si, service] of serviceNames.entries()) {
       const colors: Partial<Record<Color, { targetGroupArn: string; serviceName: string; scaling: { minCapacity: number; maxCapacity: number } }>> = {};
       targets[service] = { blue: [], green: [] };
       for (const [ci, color] of COLORS.entries()) {
@@ -253,7 +256,7 @@ export async function buildFixture(cfg: FixtureConfig, options: FixtureOptions =
 
     const rollbackAlarmNames: Record<Color, string[]> = { blue: [], green: [] };
     for (const color of COLORS) {
-      for (const service of SERVICES) {
+      for (const service of serviceNames) {
         const name = `${environment}-${service}-${color}-5xx`;
         await cw.send(
           new PutMetricAlarmCommand({
@@ -276,7 +279,7 @@ export async function buildFixture(cfg: FixtureConfig, options: FixtureOptions =
     const topology: Topology = {
       environment,
       clusterName: `${environment}-cluster`,
-      services: { frontend: services.frontend!, backend: services.backend! },
+      services: Object.fromEntries(serviceNames.map((s) => [s, services[s]!])),
       lockTableName,
       ledgerTableName,
       rollbackAlarmNames,

@@ -3,6 +3,7 @@ import type { EnvironmentConfig } from './types';
 
 export const dev: EnvironmentConfig = {
   name: 'dev',
+  tier: 'development',
   account: '111111111111',
   region: REGION,
   availabilityZones: [`${REGION}a`, `${REGION}b`],
@@ -42,6 +43,8 @@ export const dev: EnvironmentConfig = {
     credentialRotationDays: 30,
   },
   cache: { nodeType: 'cache.t4g.micro', engineVersion: VALKEY_VERSION, nodes: 1, multiAz: false },
+  // The plan: "Developers only". Replace OPERATOR_CIDR (config/shared.ts) with your developers' office or VPN CIDR.
+  access: [{ cidr: OPERATOR_CIDR, description: 'Developers only' }],
   testListener: { port: 8443, allowedCidr: OPERATOR_CIDR },
   waf: false,
   // Developers only; the environment is rebuilt at will.

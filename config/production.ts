@@ -3,6 +3,7 @@ import type { EnvironmentConfig } from './types';
 
 export const production: EnvironmentConfig = {
   name: 'production',
+  tier: 'production',
   account: '333333333333',
   region: REGION,
   availabilityZones: [`${REGION}a`, `${REGION}b`, `${REGION}c`],
@@ -47,6 +48,8 @@ export const production: EnvironmentConfig = {
     credentialRotationDays: 30,
   },
   cache: { nodeType: 'cache.r7g.large', engineVersion: VALKEY_VERSION, nodes: 3, multiAz: true },
+  // The plan: "Public access". The production tier must be public (validation).
+  access: { public: true },
   testListener: { port: 8443, allowedCidr: OPERATOR_CIDR },
   waf: true,
   loadBalancer: { deletionProtection: true },

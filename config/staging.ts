@@ -3,6 +3,7 @@ import type { EnvironmentConfig } from './types';
 
 export const staging: EnvironmentConfig = {
   name: 'staging',
+  tier: 'pre-production',
   account: '222222222222',
   region: REGION,
   availabilityZones: [`${REGION}a`, `${REGION}b`],
@@ -44,6 +45,12 @@ export const staging: EnvironmentConfig = {
     credentialRotationDays: 30,
   },
   cache: { nodeType: 'cache.t4g.small', engineVersion: VALKEY_VERSION, nodes: 2, multiAz: true },
+  // The plan: "QA Team, Stakeholders". Placeholders from the documentation ranges (RFC 5737): replace with the QA team's
+  // and the stakeholders' office or VPN CIDRs, or a managed prefix list ({ prefixListId, maxEntries, description }).
+  access: [
+    { cidr: '198.51.100.0/24', description: 'QA Team' },
+    { cidr: '192.0.2.0/24', description: 'Stakeholders' },
+  ],
   testListener: { port: 8443, allowedCidr: OPERATOR_CIDR },
   waf: true,
   loadBalancer: { deletionProtection: true },

@@ -6,7 +6,70 @@ import type { Color, PreTrafficCheck, ServiceName } from '../lambda/shared/topol
 
 export type { PreTrafficCheck };
 
-export type EnvironmentName = 'dev' | 'staging' | 'production';
+/**
+ * An environment's name: lowercase letters, digits and single hyphens, starting with a letter (validated at synth).
+ * It names the config file and the CDK stage (`stageName`: `perf-eu` -> `PerfEu`); what the environment must satisfy
+ * follows from its `tier`, never from its name, so a new environment is one file and one line (README, "Adding an
+ * environment").
+ */
+export type EnvironmentName = string;
+
+/**
+ * What an environment is for, and so which rules it must meet (README, "Environments"): `production` takes customer
+ * traffic (Multi-AZ, replicas, public access, …); `pre-production` rehearses it (autoscaling, protected data,
+ * backups before a release); `development` is rebuilt at will.
+ */
+export const TIERS = ['development', 'pre-production', 'production'] as const;
+export type Tier = (typeof TIERS)[number];
+
+/** A source allowed to reach the ALB's ports 80 and 443: an IPv4 CIDR. */
+export interface CidrAccessSource {
+  /** IPv4 CIDR with its host bits zero, e.g. `198.51.100.0/24`; not `/0` (that is `{ public: true }`). */
+  readonly cidr: string;
+  /**
+   * Who this is, written into the security group rule: at most 200 characters of letters, digits, spaces and
+   * `._-:/()#,@[]+=&;{}!$*` (what EC2 accepts in a rule description).
+   */
+  readonly description: string;
+}
+
+/**
+ * A source allowed to reach the ALB's ports 80 and 443: a managed prefix list (customer or AWS managed). Enforced by
+ * the security group only: a WAF IP set cannot reference a prefix list, so an environment that lists one gets no WAF
+ * source rule (README, "Access").
+ */
+export interface PrefixListAccessSource {
+  /** `pl-` and 8 to 17 hex digits, in this environment's account and region (or shared with it). */
+  readonly prefixListId: string;
+  /**
+   * The prefix list's maximum number of entries (its "Max entries"): a security group rule that references a prefix
+   * list counts as that many rules toward the inbound rules quota, so validation needs it.
+   * https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html
+   */
+  readonly maxEntries: number;
+  /** Who this is, written into the security group rule (same characters as `CidrAccessSource.description`). */
+  readonly description: string;
+}
+
+export type AccessSource = CidrAccessSource | PrefixListAccessSource;
+
+/**
+ * Who may reach the storefront and the API (ALB ports 80 and 443): everyone, or only the listed sources (one security
+ * group rule per source and port, plus a WAF rule where `waf` is on). The production tier must be public.
+ */
+export type AccessConfig = { readonly public: true } | readonly AccessSource[];
+
+/** Release strategies `npm run release` knows. */
+export const RELEASE_STRATEGIES = ['canary', 'blue-green'] as const;
+export type ReleaseStrategy = (typeof RELEASE_STRATEGIES)[number];
+
+/** The intervals RDS enhanced monitoring accepts, in seconds; 0 = off. https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html */
+export const ENHANCED_MONITORING_SECONDS = [0, 1, 5, 10, 15, 30, 60] as const;
+export type EnhancedMonitoringSeconds = (typeof ENHANCED_MONITORING_SECONDS)[number];
+
+/** The retention values CloudWatch Logs accepts, in days. https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+export type LogRetentionDays = (typeof LOG_RETENTION_DAYS)[number];
 
 export interface ColorConfig {
   /** Image tag of this color, deployed as `<repositoryName>:<version>`. */
@@ -114,7 +177,7 @@ export interface DatabaseConfig {
   /** Deletion protection and a removal policy that keeps data (snapshot). */
   readonly protectData: boolean;
   /** RDS enhanced monitoring interval in seconds; 0 = off. */
-  readonly enhancedMonitoringSeconds: 0 | 1 | 5 | 10 | 15 | 30 | 60;
+  readonly enhancedMonitoringSeconds: EnhancedMonitoringSeconds;
   readonly databaseName: string;
   /**
    * Days between automatic rotations of every database credential (master, schema owner, application).
@@ -138,7 +201,7 @@ export interface CacheConfig {
 /** How a release moves traffic and when it gives up; see README, "Releasing". */
 export interface ReleasePolicy {
   /** Default strategy of `npm run release` for this environment. */
-  readonly strategy: 'canary' | 'blue-green';
+  readonly strategy: ReleaseStrategy;
   /**
    * Canary: percent of traffic on the new color after each step, strictly increasing, ending at 100.
    * Blue/green ignores it and goes to 100 at once.
@@ -223,6 +286,14 @@ export interface MonitoringConfig {
 
 export interface EnvironmentConfig {
   readonly name: EnvironmentName;
+  /** Which rules this environment must meet (see `TIERS`); validation keys on it, never on `name`. */
+  readonly tier: Tier;
+  /**
+   * Who may reach the storefront and the API: `{ public: true }`, or the sources allowed on ports 80 and 443 (the
+   * plan: development "Developers only", staging "QA Team, Stakeholders", production "Public access"). The test
+   * listener has its own `testListener.allowedCidr`.
+   */
+  readonly access: AccessConfig;
   /** 12-digit AWS account ID. The placeholder 111111111111 etc. must be replaced to deploy (README). */
   readonly account: string;
   readonly region: string;
@@ -239,7 +310,7 @@ export interface EnvironmentConfig {
     readonly natGateways: number;
     /** Interface endpoints for ECR, Logs and Secrets Manager, so image pulls and secrets skip NAT. */
     readonly interfaceEndpoints: boolean;
-    readonly flowLogRetentionDays: number;
+    readonly flowLogRetentionDays: LogRetentionDays;
   };
   /**
    * The services, keyed by name (a lowercase letter, then lowercase letters, digits, hyphens): any number of entries,
@@ -260,7 +331,7 @@ export interface EnvironmentConfig {
     readonly deletionProtection: boolean;
   };
   /** Retention of application and access logs, in days. */
-  readonly logRetentionDays: number;
+  readonly logRetentionDays: LogRetentionDays;
   readonly release: ReleasePolicy;
   readonly monitoring: MonitoringConfig;
   readonly traffic: {

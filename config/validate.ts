@@ -1,7 +1,18 @@
 import { COLORS, SERVICE_NAME_PATTERN } from '../lambda/shared/topology';
 import { fargatePairProblem } from './fargate';
 import { RDS_CLASS_MEMORY_GIB } from './rds';
-import { type EnvironmentConfig, LOG_TRIGGERS, type SecretSource, type ServiceConfig } from './types';
+import {
+  type AccessSource,
+  ENHANCED_MONITORING_SECONDS,
+  type EnvironmentConfig,
+  LOG_RETENTION_DAYS,
+  type PrefixListAccessSource,
+  RELEASE_STRATEGIES,
+  LOG_TRIGGERS,
+  type SecretSource,
+  type ServiceConfig,
+  TIERS,
+} from './types';
 
 /** One problem found in a config: which field, its value, why it is wrong and how to fix it. */
 export interface ConfigProblem {
@@ -37,6 +48,13 @@ export function combineConfigErrors(errors: readonly ConfigError[]): ConfigError
  */
 export function validateEnvironments(configs: readonly EnvironmentConfig[]): void {
   const errors: ConfigError[] = [];
+  // The name is the stage's ID and the key of ENVIRONMENTS: a second environment of the same name would replace or
+  // collide with the first.
+  configs.forEach((c, i) => {
+    if (configs.slice(0, i).some((o) => o.name === c.name)) {
+      errors.push(new ConfigError(c.name, [{ field: 'name', value: c.name, why: 'is the name of another environment too; the name is its CDK stage and stack name prefix', fix: 'give each environment its own name' }]));
+    }
+  });
   for (const c of configs) {
     try {
       validateConfig(c);
@@ -74,11 +92,52 @@ const RDS_RETENTION_MAX = 35;
 /** PCI DSS 3.2.1 requirement 8.2.4. */
 const CREDENTIAL_ROTATION_MAX_DAYS = 90;
 const CREDENTIAL_ROTATION_MIN_DAYS = 2;
-const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+/**
+ * Lowercase letters, digits and single hyphens, starting with a letter: `stageName` makes of it a CDK stage name
+ * (letters, digits, `-_.`, starting with a letter) and a CloudFormation stack name prefix (letters, digits, hyphens).
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cfn-using-console-create-stack-parameters.html
+ */
+const ENVIRONMENT_NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
+/** Keeps `<Stage>-Stateless` and the names CloudFormation derives from it short and readable (a stack name may have 128). */
+const ENVIRONMENT_NAME_MAX = 32;
+const PREFIX_LIST_ID = /^pl-[0-9a-f]{8,17}$/;
+/**
+ * What EC2 accepts in a security group rule description (at most 255 characters); 200 leaves room for the
+ * words lib/load-balancer.ts puts around it (`HTTP from <description>, redirected to HTTPS`).
+ * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_IpRange.html
+ */
+const RULE_DESCRIPTION = /^[a-zA-Z0-9. _\-:/()#,@[\]+=&;{}!$*]{1,200}$/;
+/**
+ * Inbound rules per security group, the default quota (enforced separately for IPv4 and IPv6); a rule that references
+ * a prefix list counts as the list's maximum entries. https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html
+ */
+export const SECURITY_GROUP_INBOUND_RULES = 60;
 
 function isCidr(v: string): boolean {
-  const m = CIDR.exec(v);
+  const m = typeof v === 'string' ? CIDR.exec(v) : null;
   return !!m && m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32;
+}
+
+/** The CIDR with its host bits cleared (`198.51.100.7/24` -> `198.51.100.0/24`); `v` must be a CIDR. */
+function canonicalCidr(v: string): string {
+  const [address, bits] = v.split('/');
+  const n = address.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+  const size = 2 ** (32 - Number(bits));
+  const network = Math.floor(n / size) * size;
+  return `${[24, 16, 8, 0].map((s) => Math.floor(network / 2 ** s) % 256).join('.')}/${bits}`;
+}
+
+const isPrefixList = (s: AccessSource): s is PrefixListAccessSource => typeof s === 'object' && s !== null && 'prefixListId' in s;
+
+/**
+ * Inbound rules the ALB's security group holds for a config, as the quota counts them: per access source one rule on
+ * 80 and one on 443 (a prefix list counts as its max entries), the test listener's operator CIDR and one per NAT
+ * gateway (lib/load-balancer.ts).
+ */
+export function albInboundRules(c: EnvironmentConfig): number {
+  const access = Array.isArray(c.access) ? c.access : [];
+  const perPort = access.reduce((n, s) => n + (isPrefixList(s) ? s.maxEntries : 1), 0);
+  return (Array.isArray(c.access) ? 2 * perPort : 2) + 1 + c.network.natGateways;
 }
 
 /**
@@ -93,6 +152,19 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
   const wholeAtLeast = (v: number, min: number, field: string, fix: string) =>
     check(Number.isInteger(v) && v >= min, field, v, `must be a whole number >= ${min}`, fix);
 
+  /** A field with a fixed set of values: a value outside it (a typo cast through `as any`) fails here, not at deploy. */
+  const oneOf = <T>(v: unknown, allowed: readonly T[], field: string, why: string) =>
+    check(allowed.includes(v as T), field, v, why, `use one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`);
+  const boolean = (v: unknown, field: string) => check(typeof v === 'boolean', field, v, 'must be true or false', 'use true or false (not a string)');
+
+  check(
+    typeof c.name === 'string' && ENVIRONMENT_NAME.test(c.name) && c.name.length <= ENVIRONMENT_NAME_MAX,
+    'name',
+    c.name,
+    `must be 1–${ENVIRONMENT_NAME_MAX} lowercase letters, digits and single hyphens, starting with a letter: it becomes the CDK stage and the stack name prefix`,
+    "use e.g. 'qa' or 'perf-eu', and name the file config/<name>.ts",
+  );
+  oneOf(c.tier, TIERS, 'tier', 'is not a tier; the tier decides which rules the environment must meet');
   check(ACCOUNT.test(c.account), 'account', c.account, 'must be a 12-digit AWS account ID', 'set the target account ID');
   check(REGION.test(c.region), 'region', c.region, 'is not an AWS region name', 'use a region such as us-east-1');
 
@@ -100,7 +172,7 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
     c.availabilityZones.length >= 2,
     'availabilityZones',
     c.availabilityZones,
-    c.name === 'production'
+    c.tier === 'production'
       ? 'production needs at least 2 AZs (3 recommended) for Multi-AZ RDS, cache failover and a resilient ALB'
       : 'an Application Load Balancer and an RDS subnet group need subnets in at least 2 AZs',
     `list at least 2 AZs of ${c.region}, e.g. ${c.region}a and ${c.region}b`,
@@ -119,13 +191,14 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
     'network.natGateways',
     c.network.natGateways,
     `must be between 1 and the number of AZs (${c.availabilityZones.length}); private subnets need a NAT gateway for egress`,
-    c.name === 'production' ? `use ${c.availabilityZones.length} (one per AZ)` : 'use 1',
+    c.tier === 'production' ? `use ${c.availabilityZones.length} (one per AZ)` : 'use 1',
   );
-  if (c.name === 'production') {
+  if (c.tier === 'production') {
     check(c.network.natGateways === c.availabilityZones.length, 'network.natGateways', c.network.natGateways, 'production needs one NAT gateway per AZ so an AZ outage does not cut egress of the others', `use ${c.availabilityZones.length}`);
   }
-  check(LOG_RETENTION_DAYS.includes(c.network.flowLogRetentionDays), 'network.flowLogRetentionDays', c.network.flowLogRetentionDays, 'is not a CloudWatch Logs retention value', `use one of ${LOG_RETENTION_DAYS.join(', ')}`);
-  check(LOG_RETENTION_DAYS.includes(c.logRetentionDays), 'logRetentionDays', c.logRetentionDays, 'is not a CloudWatch Logs retention value', `use one of ${LOG_RETENTION_DAYS.join(', ')}`);
+  boolean(c.network.interfaceEndpoints, 'network.interfaceEndpoints');
+  oneOf(c.network.flowLogRetentionDays, LOG_RETENTION_DAYS, 'network.flowLogRetentionDays', 'is not a CloudWatch Logs retention value');
+  oneOf(c.logRetentionDays, LOG_RETENTION_DAYS, 'logRetentionDays', 'is not a CloudWatch Logs retention value');
 
   validateServices(c, check);
   for (const name of Object.keys(c.services ?? {})) {
@@ -153,20 +226,24 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
       check(Number.isInteger(a.maxCapacity) && a.maxCapacity >= a.minCapacity, `${f}.autoscaling.maxCapacity`, a.maxCapacity, `must be a whole number >= minCapacity (${a.minCapacity})`, 'raise maxCapacity');
       check(s.desiredCount >= a.minCapacity && s.desiredCount <= a.maxCapacity, `${f}.desiredCount`, s.desiredCount, `must lie within autoscaling min ${a.minCapacity} and max ${a.maxCapacity}`, 'adjust desiredCount or the autoscaling bounds');
       check(a.targetCpuPercent > 0 && a.targetCpuPercent <= 100, `${f}.autoscaling.targetCpuPercent`, a.targetCpuPercent, 'must be a percentage in (0, 100]', 'use e.g. 60');
-    } else if (c.name !== 'dev') {
-      problems.push({ field: `${f}.autoscaling`, value: undefined, why: `${c.name} runs with autoscaling`, fix: 'set minCapacity, maxCapacity and targetCpuPercent' });
+    } else if (c.tier !== 'development') {
+      problems.push({ field: `${f}.autoscaling`, value: undefined, why: `the ${c.tier} tier runs with autoscaling`, fix: 'set minCapacity, maxCapacity and targetCpuPercent' });
     }
   }
 
   const d = c.database;
   check(/^\d+(\.\d+)?$/.test(d.engineVersion) && Number(d.engineVersion.split('.')[0]) >= 14, 'database.engineVersion', d.engineVersion, 'must be a supported PostgreSQL version (14 or newer)', 'use e.g. 17.9');
   wholeAtLeast(d.readReplicas, 0, 'database.readReplicas', 'use 0 or more');
-  if (c.name === 'production') {
+  boolean(d.multiAz, 'database.multiAz');
+  boolean(d.protectData, 'database.protectData');
+  // Intervals outside this list are rejected by RDS at deploy time, after the stateful stack has started updating.
+  oneOf(d.enhancedMonitoringSeconds, ENHANCED_MONITORING_SECONDS, 'database.enhancedMonitoringSeconds', 'is not an RDS enhanced monitoring interval (0 = off)');
+  if (c.tier === 'production') {
     check(d.readReplicas >= 1, 'database.readReplicas', d.readReplicas, 'production serves reads from replicas (the plan: "PostgreSQL RDS with read replicas"); a replica count below 1 leaves none', 'use 2');
     check(d.multiAz, 'database.multiAz', d.multiAz, 'production needs a Multi-AZ primary', 'set true');
     check(d.protectData, 'database.protectData', d.protectData, 'production data must survive a stack deletion', 'set true');
   }
-  if (c.name === 'staging') check(d.protectData, 'database.protectData', d.protectData, 'staging data must survive a stack deletion', 'set true');
+  if (c.tier === 'pre-production') check(d.protectData, 'database.protectData', d.protectData, 'pre-production data must survive a stack deletion', 'set true');
   check(Number.isInteger(d.backupRetentionDays) && d.backupRetentionDays >= 1 && d.backupRetentionDays <= RDS_RETENTION_MAX, 'database.backupRetentionDays', d.backupRetentionDays, `must be 1–${RDS_RETENTION_MAX} days (0 turns automated backups off)`, 'use e.g. 7');
   wholeAtLeast(d.allocatedStorageGiB, 20, 'database.allocatedStorageGiB', 'use 20 or more');
   check(d.maxAllocatedStorageGiB >= d.allocatedStorageGiB, 'database.maxAllocatedStorageGiB', d.maxAllocatedStorageGiB, 'must be >= allocatedStorageGiB', 'raise it');
@@ -194,11 +271,14 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
 
   const k = c.cache;
   wholeAtLeast(k.nodes, 1, 'cache.nodes', 'use 1 or more');
+  boolean(k.multiAz, 'cache.multiAz');
   if (k.multiAz) check(k.nodes >= 2, 'cache.nodes', k.nodes, 'Multi-AZ with automatic failover needs a replica', 'use 2 or more');
-  if (c.name !== 'dev') check(k.multiAz, 'cache.multiAz', k.multiAz, `${c.name} needs automatic failover`, 'set true and nodes >= 2');
+  if (c.tier !== 'development') check(k.multiAz, 'cache.multiAz', k.multiAz, `the ${c.tier} tier needs automatic failover`, 'set true and nodes >= 2');
   check(/^cache\.[a-z0-9]+\.[a-z0-9]+$/.test(k.nodeType), 'cache.nodeType', k.nodeType, 'is not an ElastiCache node type', 'use e.g. cache.t4g.small');
 
-  if (c.name === 'production') {
+  boolean(c.waf, 'waf');
+  boolean(c.loadBalancer?.deletionProtection, 'loadBalancer.deletionProtection');
+  if (c.tier === 'production') {
     check(c.loadBalancer?.deletionProtection === true, 'loadBalancer.deletionProtection', c.loadBalancer?.deletionProtection, 'production\'s ALB carries customer traffic and the storefront and API DNS names; a stack deletion or a replacement must not delete it', 'set true (turn it off and deploy first when the environment is to be deleted on purpose)');
   }
 
@@ -207,6 +287,7 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
   check(isCidr(t.allowedCidr) && !t.allowedCidr.endsWith('/0'), 'testListener.allowedCidr', t.allowedCidr, 'must be an IPv4 CIDR narrower than the whole internet: the test listener reaches colors without traffic', 'use your office or VPN CIDR');
   wholeAtLeast(c.traffic.minHealthyTargetsPerAz, 1, 'traffic.minHealthyTargetsPerAz', 'use 1 or more');
 
+  validateAccess(c, check);
   validateRelease(c, check);
   validateMonitoring(c, check);
 
@@ -298,6 +379,63 @@ function validateServices(c: EnvironmentConfig, check: Check): void {
   }
 }
 
+/**
+ * `access`: public, or a non-empty list of valid, distinct CIDRs and prefix lists that fits the ALB security group's
+ * inbound rules quota; the production tier must be public (the plan: "Public access").
+ */
+function validateAccess(c: EnvironmentConfig, check: Check): void {
+  const a = c.access as unknown;
+  if (!Array.isArray(a)) {
+    check(
+      typeof a === 'object' && a !== null && (a as { public?: unknown }).public === true && Object.keys(a).length === 1,
+      'access',
+      a,
+      'must be { public: true } or a list of sources ({ cidr, description } or { prefixListId, maxEntries, description })',
+      "use { public: true } or e.g. [{ cidr: '198.51.100.0/24', description: 'QA Team' }]",
+    );
+    return;
+  }
+  const sources = a as readonly AccessSource[];
+  if (c.tier === 'production') {
+    check(false, 'access', sources, 'the production tier serves customers: its storefront and API must be reachable from anywhere (the plan: "Public access")', 'use { public: true }, or give this environment another tier');
+  }
+  check(sources.length > 0, 'access', sources, 'an empty list lets nobody reach the storefront and the API on 80 and 443', "list at least one source, e.g. [{ cidr: '198.51.100.0/24', description: 'QA Team' }], or use { public: true }");
+  sources.forEach((s, i) => {
+    const f = `access[${i}]`;
+    if (typeof s !== 'object' || s === null || ('cidr' in s) === ('prefixListId' in s)) {
+      check(false, f, s, 'must have either cidr or prefixListId', "use { cidr: '198.51.100.0/24', description: 'QA Team' } or { prefixListId: 'pl-0123456789abcdef0', maxEntries: 10, description: 'QA Team' }");
+      return;
+    }
+    check(typeof s.description === 'string' && RULE_DESCRIPTION.test(s.description), `${f}.description`, s.description, 'becomes the security group rule description: 1–200 letters, digits, spaces and ._-:/()#,@[]+=&;{}!$* only', "say who this is, e.g. 'QA Team'");
+    if (isPrefixList(s)) {
+      check(typeof s.prefixListId === 'string' && PREFIX_LIST_ID.test(s.prefixListId), `${f}.prefixListId`, s.prefixListId, 'is not a managed prefix list ID (pl- and 8 to 17 hex digits)', 'copy the ID from the VPC console, Managed prefix lists');
+      check(Number.isInteger(s.maxEntries) && s.maxEntries >= 1, `${f}.maxEntries`, s.maxEntries, "must be the prefix list's max entries, a whole number >= 1: a rule referencing it counts as that many toward the inbound rules quota", 'copy Max entries from the VPC console (aws ec2 describe-managed-prefix-lists)');
+      return;
+    }
+    if (!isCidr(s.cidr)) {
+      check(false, `${f}.cidr`, s.cidr, 'is not an IPv4 CIDR', "use e.g. '198.51.100.0/24'");
+      return;
+    }
+    check(!s.cidr.endsWith('/0'), `${f}.cidr`, s.cidr, 'is the whole internet, in a list meant to restrict access (and a WAF IP set does not take /0)', 'use { public: true } to open the environment, or a narrower CIDR');
+    // A CIDR with host bits set is a typo for its network, or a single address typed with the wrong mask.
+    check(canonicalCidr(s.cidr) === s.cidr, `${f}.cidr`, s.cidr, 'has host bits set beyond its prefix length', `use ${canonicalCidr(s.cidr)}, or ${s.cidr.split('/')[0]}/32 for one address`);
+  });
+  const keys = sources.map((s) => (typeof s === 'object' && s !== null ? (isPrefixList(s) ? s.prefixListId : s.cidr) : undefined));
+  const repeated = keys.filter((k, i) => k !== undefined && keys.indexOf(k) !== i);
+  // EC2 refuses a second identical rule, so the deploy would fail.
+  check(repeated.length === 0, 'access', repeated, 'lists a source twice', 'list each CIDR or prefix list once');
+  if (sources.every((s) => typeof s === 'object' && s !== null && (!isPrefixList(s) || Number.isInteger(s.maxEntries)))) {
+    const rules = albInboundRules(c);
+    check(
+      rules <= SECURITY_GROUP_INBOUND_RULES,
+      'access',
+      sources,
+      `needs ${rules} inbound rules on the ALB security group (each source on 80 and 443, a prefix list counting as its max entries, plus the test listener's ${1 + c.network.natGateways}); the default quota is ${SECURITY_GROUP_INBOUND_RULES} (https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html)`,
+      'merge CIDRs into wider blocks or a prefix list with fewer max entries, or use { public: true } with WAF',
+    );
+  }
+}
+
 function validateSecretSource(c: EnvironmentConfig, s: ServiceConfig, src: SecretSource, f: string, check: Check): void {
   if (src && 'secretArn' in src) {
     check(
@@ -327,6 +465,10 @@ const SFN_MAX_SECONDS = 365 * 24 * 3600;
 
 function validateRelease(c: EnvironmentConfig, check: Check): void {
   const r = c.release;
+  check((RELEASE_STRATEGIES as readonly unknown[]).includes(r.strategy), 'release.strategy', r.strategy, 'is not a release strategy `npm run release` knows', `use one of ${RELEASE_STRATEGIES.map((s) => JSON.stringify(s)).join(', ')}`);
+  for (const flag of ['approvalAfterFirstStep', 'backupBeforeRelease'] as const) {
+    check(typeof r[flag] === 'boolean', `release.${flag}`, r[flag], 'must be true or false', 'use true or false (not a string)');
+  }
   const steps = r.canarySteps;
   check(steps.length >= 1, 'release.canarySteps', steps, 'needs at least one step', 'use e.g. [10, 25, 50, 100]');
   steps.forEach((s, i) =>
@@ -345,7 +487,7 @@ function validateRelease(c: EnvironmentConfig, check: Check): void {
   if (r.migrationCommand) {
     check(r.migrationCommand.length > 0 && r.migrationCommand.every((a) => typeof a === 'string' && a.length > 0), 'release.migrationCommand', r.migrationCommand, 'must be a non-empty list of non-empty arguments', 'use e.g. ["npm", "run", "db:migrate"] or remove it');
   }
-  if (c.name !== 'dev') check(r.backupBeforeRelease, 'release.backupBeforeRelease', r.backupBeforeRelease, `${c.name} must confirm backups before a release (the plan's "confirm backups before deployment")`, 'set true');
+  if (c.tier !== 'development') check(r.backupBeforeRelease, 'release.backupBeforeRelease', r.backupBeforeRelease, `the ${c.tier} tier must confirm backups before a release (the plan's "confirm backups before deployment")`, 'set true');
 }
 
 function validateMonitoring(c: EnvironmentConfig, check: Check): void {
@@ -382,5 +524,6 @@ function validateMonitoring(c: EnvironmentConfig, check: Check): void {
   percent(m.databaseConnectionsPercent, 'monitoring.databaseConnectionsPercent', 'use e.g. 80');
   check(m.databaseConnectionsPercent < 100, 'monitoring.databaseConnectionsPercent', m.databaseConnectionsPercent, 'must be below 100: at max_connections new connections are already refused', 'use e.g. 80');
   if (m.alarmEmail !== undefined) check(/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(m.alarmEmail), 'monitoring.alarmEmail', m.alarmEmail, 'is not an email address', 'use the on-call list address or remove it');
-  if (c.name === 'production') check(m.apm, 'monitoring.apm', m.apm, 'the plan asks for APM in production', 'set true');
+  check(typeof m.apm === 'boolean', 'monitoring.apm', m.apm, 'must be true or false', 'use true or false (not a string)');
+  if (c.tier === 'production') check(m.apm, 'monitoring.apm', m.apm, 'the plan asks for APM in production', 'set true');
 }

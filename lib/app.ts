@@ -1,11 +1,11 @@
 import { App, type AppProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, PCIDSS321Checks } from 'cdk-nag';
-import { ENVIRONMENTS, type EnvironmentConfig, type EnvironmentName, stageName, validateEnvironments } from '../config';
+import { ENVIRONMENTS, type EnvironmentConfig, stageName, validateEnvironments } from '../config';
 import { DeployInvariantChecks } from './nag';
 import { EnvironmentStage } from './stage';
 
 export interface BuildAppOptions extends AppProps {
-  /** Environments to build. @default - all three */
+  /** Environments to build. @default - every environment of `ENVIRONMENTS` (config/index.ts) */
   readonly environments?: readonly EnvironmentConfig[];
 }
 
@@ -28,7 +28,7 @@ export function buildApp(options: BuildAppOptions = {}): { app: App; stages: Rec
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new PCIDSS321Checks(app), new DeployInvariantChecks(app));
   const stages: Record<string, EnvironmentStage> = {};
   for (const config of environments) {
-    stages[config.name] = new EnvironmentStage(app, stageName(config.name as EnvironmentName), { config });
+    stages[config.name] = new EnvironmentStage(app, stageName(config.name), { config });
   }
   return { app, stages };
 }

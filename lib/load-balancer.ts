@@ -10,6 +10,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { pascalCase } from './names';
+import type { AccessConfig, AccessSource, CidrAccessSource } from '../config/types';
 
 export interface PublicLoadBalancerProps {
   readonly vpc: ec2.IVpc;
@@ -31,6 +32,12 @@ export interface PublicLoadBalancerProps {
    * pre-traffic checks arrive at the internet-facing ALB. @default - none
    */
   readonly testListenerSources?: readonly string[];
+  /**
+   * Who may reach ports 80 and 443: `{ public: true }` (anywhere), or the listed CIDRs and managed prefix lists, one
+   * security group rule per source and port. With `waf`, a list of CIDRs only is also enforced by a WAF rule.
+   * @default - public: 80 and 443 from anywhere
+   */
+  readonly access?: AccessConfig;
   /** Associate a WAF web ACL with AWS managed rule groups. @default false */
   readonly waf?: boolean;
   /** Key and retention of the WAF log group; required with `waf`. @default - no WAF */
@@ -89,27 +96,50 @@ export class PublicLoadBalancer extends Construct {
     }
     this.certificates = certificates;
 
+    const access = props.access ?? { public: true };
+    const sources: readonly AccessSource[] | undefined = Array.isArray(access) ? access : undefined;
     const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
-      description: 'Internet-facing ALB: 80/443 from anywhere, test listener from the operator CIDR only',
+      // A group's description cannot change without replacing the group: a public ALB keeps the one it always had.
+      description: sources
+        ? 'Internet-facing ALB: 80/443 from the configured access sources only, test listener from the operator CIDR only'
+        : 'Internet-facing ALB: 80/443 from anywhere, test listener from the operator CIDR only',
       allowAllOutbound: false,
     });
-    securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS from the internet');
-    securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80), 'HTTP from the internet, redirected to HTTPS');
+    if (sources) {
+      // One rule per source and port; a prefix list reference counts as its max entries toward the group's inbound
+      // rules quota, which config validation checks (config/validate.ts albInboundRules).
+      for (const source of sources) {
+        const peer = 'prefixListId' in source ? ec2.Peer.prefixList(source.prefixListId) : ec2.Peer.ipv4(source.cidr);
+        securityGroup.addIngressRule(peer, ec2.Port.tcp(443), `HTTPS from ${source.description}`);
+        securityGroup.addIngressRule(peer, ec2.Port.tcp(80), `HTTP from ${source.description}, redirected to HTTPS`);
+      }
+    } else {
+      securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS from the internet');
+      securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80), 'HTTP from the internet, redirected to HTTPS');
+      Validations.of(securityGroup).acknowledge({
+        id: 'AwsSolutions-EC23',
+        reason: 'The public storefront and API must accept 80/443 from anywhere; 80 only redirects to HTTPS, and WAF filters 443 in staging and production',
+      });
+    }
     securityGroup.addIngressRule(ec2.Peer.ipv4(props.testListenerCidr), ec2.Port.tcp(props.testListenerPort), 'Pre-traffic test listener');
     (props.testListenerSources ?? []).forEach((cidr, i) =>
       securityGroup.addIngressRule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(props.testListenerPort), `Pre-traffic checks from the VPC (NAT ${i + 1})`),
     );
+    if (sources) {
+      // Not a finding: no rule opens 0.0.0.0/0 (test/cdk/load-balancer.test.ts), but AwsSolutions-EC23 throws on a
+      // CIDR it cannot resolve, and the test listener's NAT sources are references to the stateful stack's Elastic IPs.
+      Validations.of(securityGroup).acknowledge({
+        id: 'AwsSolutions-EC23',
+        reason: '80/443 are open only to the config access sources (literal CIDRs and prefix lists, validated at synth); the rule cannot read the test listener NAT sources, CloudFormation references',
+      });
+    }
     for (const rule of ['PCI.DSS.321-EC2RestrictedCommonPorts', 'PCI.DSS.321-EC2RestrictedSSH']) {
       Validations.of(securityGroup).acknowledge({
         id: rule,
         reason: `Ingress is 80, 443 and the test port ${props.testListenerPort} only; the NAT sources are CloudFormation references the rule cannot read`,
       });
     }
-    Validations.of(securityGroup).acknowledge({
-      id: 'AwsSolutions-EC23',
-      reason: 'The public storefront and API must accept 80/443 from anywhere; 80 only redirects to HTTPS, and WAF filters 443 in staging and production',
-    });
 
     this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'Alb', {
       vpc: props.vpc,
@@ -161,7 +191,7 @@ export class PublicLoadBalancer extends Construct {
 
     if (props.waf) {
       if (!props.wafLogs) throw new Error('PublicLoadBalancer: wafLogs is required when waf is true');
-      this.addWebAcl(props.wafLogs, props.largeBodyHosts ?? []);
+      this.addWebAcl(props.wafLogs, props.largeBodyHosts ?? [], sources, [props.testListenerCidr, ...(props.testListenerSources ?? [])]);
     } else {
       Validations.of(this.loadBalancer).acknowledge({
         id: 'PCI.DSS.321-ALBWAFEnabled',
@@ -170,7 +200,12 @@ export class PublicLoadBalancer extends Construct {
     }
   }
 
-  private addWebAcl(wafLogs: NonNullable<PublicLoadBalancerProps['wafLogs']>, largeBodyHosts: readonly string[]): void {
+  private addWebAcl(
+    wafLogs: NonNullable<PublicLoadBalancerProps['wafLogs']>,
+    largeBodyHosts: readonly string[],
+    sources: readonly AccessSource[] | undefined,
+    testListenerSources: readonly string[],
+  ): void {
     const managed = ['AWSManagedRulesCommonRuleSet', 'AWSManagedRulesKnownBadInputsRuleSet', 'AWSManagedRulesAmazonIpReputationList', 'AWSManagedRulesSQLiRuleSet'];
     const visibility = (metricName: string) => ({ cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName });
     // The core rule set's SizeRestrictions_BODY blocks every body over 8 KB, and an ALB hands WAF
@@ -182,9 +217,11 @@ export class PublicLoadBalancer extends Construct {
     // inspect the first 8 KB of every body.
     // https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html
     // https://docs.aws.amazon.com/waf/latest/developerguide/web-request-body-inspection.html
-    const managedRules: wafv2.CfnWebACL.RuleProperty[] = managed.map((name, priority) => ({
+    const sourceRule = sources && this.accessSourcesRule(sources, testListenerSources, visibility('AccessSourcesOnly'));
+    const first = sourceRule ? 1 : 0;
+    const managedRules: wafv2.CfnWebACL.RuleProperty[] = managed.map((name, i) => ({
       name,
-      priority,
+      priority: first + i,
       overrideAction: { none: {} },
       statement: {
         managedRuleGroupStatement: {
@@ -207,7 +244,7 @@ export class PublicLoadBalancer extends Construct {
       largeBodyHosts.length === 1 ? hostIs(largeBodyHosts[0]) : { orStatement: { statements: largeBodyHosts.map(hostIs) } };
     const largeBodiesElsewhere: wafv2.CfnWebACL.RuleProperty = {
       name: 'LargeBodyOnlyWhereAllowed',
-      priority: managed.length,
+      priority: first + managed.length,
       action: { block: {} },
       statement: {
         andStatement: {
@@ -223,7 +260,7 @@ export class PublicLoadBalancer extends Construct {
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
       visibilityConfig: visibility('WebAcl'),
-      rules: largeBodyHosts.length > 0 ? [...managedRules, largeBodiesElsewhere] : managedRules,
+      rules: [...(sourceRule ? [sourceRule] : []), ...managedRules, ...(largeBodyHosts.length > 0 ? [largeBodiesElsewhere] : [])],
     });
     new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', {
       resourceArn: this.loadBalancer.loadBalancerArn,
@@ -241,5 +278,42 @@ export class PublicLoadBalancer extends Construct {
       resourceArn: acl.attrArn,
       logDestinationConfigs: [logGroup.logGroupArn],
     });
+  }
+
+  /**
+   * The WAF half of a non-public `access`: blocks, first of all rules, every request whose source is neither an access
+   * CIDR nor a test listener source. The web ACL covers every listener of the ALB, and a WAF rule cannot see the port,
+   * so the test listener's sources (the operator CIDR and the NAT addresses the release's pre-traffic checks come from)
+   * must pass it; on 80 and 443 the security group still admits the access sources only.
+   * A WAF IP set holds CIDRs, not prefix lists, so with any prefix list in `access` this rule would block the prefix
+   * list's sources: there is no rule then, and the security group alone enforces `access`.
+   * https://docs.aws.amazon.com/waf/latest/developerguide/waf-ip-set-managing.html
+   * @returns the rule, or undefined where `access` lists a prefix list
+   */
+  private accessSourcesRule(
+    sources: readonly AccessSource[],
+    testListenerSources: readonly string[],
+    visibilityConfig: wafv2.CfnWebACL.VisibilityConfigProperty,
+  ): wafv2.CfnWebACL.RuleProperty | undefined {
+    if (sources.some((s) => 'prefixListId' in s)) return undefined;
+    const ipSet = (id: string, description: string, addresses: readonly string[]) =>
+      new wafv2.CfnIPSet(this, id, { scope: 'REGIONAL', ipAddressVersion: 'IPV4', description, addresses: [...addresses] });
+    const access = ipSet('AccessSources', 'Who may reach the storefront and the API, config access', (sources as readonly CidrAccessSource[]).map((s) => s.cidr));
+    const test = ipSet('TestListenerSources', 'The operator CIDR and the NAT addresses, for the test listener', testListenerSources);
+    return {
+      name: 'AccessSourcesOnly',
+      priority: 0,
+      action: { block: {} },
+      statement: {
+        notStatement: {
+          statement: {
+            orStatement: {
+              statements: [access, test].map((set) => ({ ipSetReferenceStatement: { arn: set.attrArn } })),
+            },
+          },
+        },
+      },
+      visibilityConfig,
+    };
   }
 }

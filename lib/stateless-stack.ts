@@ -72,6 +72,7 @@ export class StatelessStack extends EnvironmentStack {
       testListenerPort: c.testListener.port,
       testListenerCidr: c.testListener.allowedCidr,
       testListenerSources: stateful.network.natSourceCidrs,
+      access: c.access,
       waf: c.waf,
       wafLogs: { encryptionKey: key, retention: logRetention },
       deletionProtection: c.loadBalancer.deletionProtection,

@@ -1,8 +1,10 @@
 /** Argument parsing of the traffic CLI: pure, throws UsageError (exit 2) with one clear line. */
+import { ENVIRONMENTS as CONFIGS, type EnvironmentName } from '../config';
 import { Color, COLORS, ServiceName, SERVICES } from '../lambda/shared/topology';
 
-export const ENVIRONMENTS = ['dev', 'staging', 'production'] as const;
-export type Environment = (typeof ENVIRONMENTS)[number];
+export type Environment = EnvironmentName;
+/** Every environment of config/index.ts, in its order: a new config/<env>.ts listed there is known to the CLIs. */
+export const ENVIRONMENTS: readonly Environment[] = Object.keys(CONFIGS) as Environment[];
 export const COMMANDS = ['status', 'shift', 'promote', 'rollback', 'scale', 'healthcheck'] as const;
 export type Command = (typeof COMMANDS)[number];
 
@@ -32,7 +34,7 @@ export type CliArgs = Common &
     | { command: 'healthcheck'; color: Color; baseUrl?: string }
   );
 
-export const USAGE = `usage: npx tsx cli/traffic.ts <command> --env <dev|staging|production> [--profile P] [--region R] [--endpoint URL]
+export const USAGE = `usage: npx tsx cli/traffic.ts <command> --env <${ENVIRONMENTS.join('|')}> [--profile P] [--region R] [--endpoint URL]
 commands:
   status                                   weights, healthy targets per AZ, counts, versions, alarms, lock
   shift --to <blue|green> --percent N      [--service frontend|backend] [--reason TEXT] (takes the release lock)

@@ -61,7 +61,7 @@ export interface ReleaseArgs {
   endpoint?: string;
 }
 
-export const USAGE = `usage: npm run release -- [start|status|abort|approve|unlock] --env <dev|staging|production> [--strategy canary|blue-green] [--force] [--no-follow] [--profile P] [--region R] [--endpoint URL]`;
+export const USAGE = `usage: npm run release -- [start|status|abort|approve|unlock] --env <${ENVIRONMENTS.join('|')}> [--strategy canary|blue-green] [--force] [--no-follow] [--profile P] [--region R] [--endpoint URL]`;
 
 const RELEASE_VALUE_FLAGS = new Set(['env', 'strategy', 'profile', 'region', 'endpoint']);
 const RELEASE_BOOLEAN_FLAGS = new Set(['help', 'no-follow', 'force']);

@@ -22,6 +22,8 @@ test('WHEN config/index.ts lists a new environment THEN both CLIs accept it and 
     expect(releaseCli.parseReleaseArgs(['--env', 'qa'])).toMatchObject({ command: 'start', env: 'qa' });
     expect(args.USAGE).toContain('--env <dev|staging|production|qa>');
     expect(releaseCli.USAGE).toContain('--env <dev|staging|production|qa>');
+    const account: typeof import('../../cli/account') = require('../../cli/account');
+    expect(account.awsTarget('qa', {})).toEqual({ env: 'qa', account: '444444444444', region: ENVIRONMENTS.dev.region });
   });
   jest.dontMock('../../config');
 });

@@ -1,8 +1,10 @@
 /** Argument parsing of the traffic CLI: pure, throws UsageError (exit 2) with one clear line. */
+import { ENVIRONMENTS as CONFIGS, type EnvironmentName } from '../config';
 import { Color, COLORS, ServiceName, SERVICE_NAME_PATTERN } from '../lambda/shared/topology';
 
-export const ENVIRONMENTS = ['dev', 'staging', 'production'] as const;
-export type Environment = (typeof ENVIRONMENTS)[number];
+export type Environment = EnvironmentName;
+/** Every environment of config/index.ts, in its order: a new config/<env>.ts listed there is known to the CLIs. */
+export const ENVIRONMENTS: readonly Environment[] = Object.keys(CONFIGS) as Environment[];
 export const COMMANDS = ['status', 'shift', 'promote', 'rollback', 'scale', 'healthcheck'] as const;
 export type Command = (typeof COMMANDS)[number];
 
@@ -32,7 +34,12 @@ export type CliArgs = Common &
     | { command: 'healthcheck'; color: Color; baseUrl?: string }
   );
 
-export const USAGE = `usage: npx tsx cli/traffic.ts <command> --env <dev|staging|production> [--profile P] [--region R] [--endpoint URL]
+/** How every CLI reaches an environment (cli/account.ts), for the usage texts. */
+export const TARGET_USAGE =
+  'account, region and profile come from config/<env>.ts (profile: cli.profile, else the default credential chain); ' +
+  '--region and --profile override; credentials of another account are refused';
+
+export const USAGE = `usage: npx tsx cli/traffic.ts <command> --env <${ENVIRONMENTS.join('|')}> [--profile P] [--region R] [--endpoint URL]
 commands:
   status                                   weights, healthy targets per AZ, counts, versions, alarms, lock
   shift --to <blue|green> --percent N      [--service NAME] [--reason TEXT] (takes the release lock)
@@ -42,7 +49,8 @@ commands:
   scale --color <blue|green> --count N     or --restore (to the live color's desired counts)
   healthcheck --color <blue|green>         the release's pre-traffic checks: GET /health, /health/db, /health/redis,
               [--base-url URL]             /health/external of both services through the test listener with the color
-                                           header (no AWS call); --base-url: send them there, Host and header kept`;
+                                           header (no AWS call); --base-url: send them there, Host and header kept
+${TARGET_USAGE}`;
 
 const VALUE_FLAGS = new Set(['env', 'profile', 'region', 'endpoint', 'to', 'percent', 'service', 'color', 'count', 'base-url', 'reason']);
 const BOOLEAN_FLAGS = new Set(['restore', 'keep-other', 'help']);

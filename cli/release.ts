@@ -11,7 +11,10 @@
  *   common: [--profile P] [--region R] [--endpoint URL]
  *
  * The state machine ARN and topology come from the outputs `ReleaseStateMachineArn` and `Topology` of `<Stage>-Stateless`.
- * Exit codes: 0 done / released; 1 release failed or refused; 2 usage, unknown environment, credentials, stack not deployed.
+ * Account, region and profile come from the environment's config (cli/account.ts): before any other AWS call the
+ * credentials must belong to the config's account.
+ * Exit codes: 0 done / released; 1 release failed or refused; 2 usage, unknown environment, credentials (missing,
+ * rejected, another account's), stack not deployed.
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -41,9 +44,10 @@ import {
   releaseLock,
   rollback,
 } from '../lambda/traffic';
-import { ENVIRONMENTS, Environment, stackName, tokenize, UsageError } from './args';
+import { ENVIRONMENTS, Environment, stackName, TARGET_USAGE, tokenize, UsageError } from './args';
 import { explainRecord } from './format';
 import { classifyError, EnvironmentError, loadTopology, reportError } from './traffic';
+import { awsTarget, EnvironmentTargets, verifyAccount } from './account';
 
 const COMMANDS = ['start', 'status', 'abort', 'approve', 'unlock'] as const;
 type Command = (typeof COMMANDS)[number];
@@ -60,7 +64,8 @@ export interface ReleaseArgs {
   endpoint?: string;
 }
 
-export const USAGE = `usage: npm run release -- [start|status|abort|approve|unlock] --env <dev|staging|production> [--strategy canary|blue-green] [--force] [--no-follow] [--profile P] [--region R] [--endpoint URL]`;
+export const USAGE = `usage: npm run release -- [start|status|abort|approve|unlock] --env <${ENVIRONMENTS.join('|')}> [--strategy canary|blue-green] [--force] [--no-follow] [--profile P] [--region R] [--endpoint URL]
+${TARGET_USAGE}`;
 
 const RELEASE_VALUE_FLAGS = new Set(['env', 'strategy', 'profile', 'region', 'endpoint']);
 const RELEASE_BOOLEAN_FLAGS = new Set(['help', 'no-follow', 'force']);
@@ -159,7 +164,10 @@ async function follow(sfn: SFNClient, executionArn: string, out: (l: string) => 
   }
 }
 
-export async function main(argv: readonly string[], deps: { stdout?: (l: string) => void; stderr?: (l: string) => void; clientOptions?: Partial<ClientOptions>; pollMs?: number } = {}): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  deps: { stdout?: (l: string) => void; stderr?: (l: string) => void; clientOptions?: Partial<ClientOptions>; pollMs?: number; environments?: EnvironmentTargets } = {},
+): Promise<number> {
   const out = deps.stdout ?? ((l: string) => process.stdout.write(`${l}\n`));
   const err = deps.stderr ?? ((l: string) => process.stderr.write(`${l}\n`));
   let args: ReleaseArgs;
@@ -173,11 +181,13 @@ export async function main(argv: readonly string[], deps: { stdout?: (l: string)
     err(`error: ${(e as Error).message} (see --help)`);
     return 2;
   }
-  const options: ClientOptions = { region: args.region ?? ENVIRONMENTS_REGION(args.env), endpoint: args.endpoint, profile: args.profile, maxAttempts: 3, ...deps.clientOptions };
+  const target = awsTarget(args.env, args, deps.environments);
+  const options: ClientOptions = { region: target.region, endpoint: args.endpoint, profile: target.profile, maxAttempts: 3, ...deps.clientOptions };
   const cfn = new CloudFormationClient(clientConfig(options));
   const sfn = new SFNClient(clientConfig(options));
   const clients = createClients({ ...options, maxAttempts: 1 });
   try {
+    await verifyAccount(target, options);
     const [arn, topology] = await Promise.all([stateMachineArn(cfn, args.env), loadTopology(cfn, clients.dynamodb, args.env)]);
     const ctx = { clients, topology };
     const running = async () => (await sfn.send(new ListExecutionsCommand({ stateMachineArn: arn, statusFilter: 'RUNNING', maxResults: 1 }))).executions?.[0];
@@ -252,10 +262,6 @@ export async function main(argv: readonly string[], deps: { stdout?: (l: string)
     sfn.destroy();
     destroyClients(clients);
   }
-}
-
-function ENVIRONMENTS_REGION(_env: Environment): string | undefined {
-  return process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
 }
 
 function safeUser(): string {

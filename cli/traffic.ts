@@ -7,8 +7,10 @@
  * The environment's Topology is the document the `<Stage>-Stateless` stack stores in the table its `TopologyTable` output
  * names (lambda/shared/topology-store.ts), the same one the handlers read;
  * `healthcheck` needs no AWS: it runs the release's pre-traffic checks through the test listener built from config.
+ * Account, region and profile come from the environment's config (cli/account.ts): before any other AWS call the
+ * credentials must belong to the config's account.
  * Exit codes: 0 done; 1 refused or failed (guard, lock held, failed shift, failing health check);
- * 2 usage, unknown environment, missing/rejected credentials or region, stack not deployed.
+ * 2 usage, unknown environment, missing/rejected credentials or credentials of another account, stack not deployed.
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -45,6 +47,7 @@ import { explainRecord, formatStatus } from './format';
 import { readReleaseRecord } from '../lambda/release/record';
 import { HttpGet } from '../lambda/release/pretraffic';
 import { formatHealthResults, runHealthcheck, testListenerOf } from './healthcheck';
+import { AccountError, awsTarget, EnvironmentTargets, verifyAccount } from './account';
 
 /** A problem with where or as whom the CLI runs (exit 2), reported as one line. */
 export class EnvironmentError extends Error {
@@ -64,6 +67,8 @@ export interface CliDeps {
   readonly retry?: RetryOptions;
   /** Lock owner token; default `cli:<user>@<host>:<pid>`. */
   readonly owner?: string;
+  /** Account, region and profile per environment; default config/index.ts (tests pass copies in moto's account). */
+  readonly environments?: EnvironmentTargets;
 }
 
 export function defaultOwner(): string {
@@ -93,6 +98,10 @@ const CREDENTIAL_ERRORS = new Set([
  * region, stack not deployed), 1 for a refused or failed operation. Shared by every CLI.
  */
 export function reportError(e: unknown, err: (line: string) => void): number {
+  if (e instanceof AccountError) {
+    err(e.message);
+    return 2;
+  }
   const c = classifyError(e);
   if (c instanceof EnvironmentError) {
     err(`error: ${c.message}`);
@@ -242,16 +251,18 @@ export async function main(argv: readonly string[], deps: CliDeps = {}): Promise
     return results.every((r) => r.ok) ? 0 : 1;
   }
 
+  const target = awsTarget(args.env, args, deps.environments);
   const options: ClientOptions = {
-    region: args.region,
+    region: target.region,
     endpoint: args.endpoint,
-    profile: args.profile,
+    profile: target.profile,
     maxAttempts: 3,
     ...deps.clientOptions,
   };
   const cfn = new CloudFormationClient(clientConfig(options));
   const clients = createClients({ ...options, maxAttempts: 1 });
   try {
+    await verifyAccount(target, options);
     const topology = await loadTopology(cfn, clients.dynamodb, args.env);
     const ctx: TrafficContext = { clients, topology, retry: deps.retry };
     out(await execute(args, ctx, deps.owner ?? defaultOwner()));

@@ -297,6 +297,17 @@ export interface EnvironmentConfig {
   /** 12-digit AWS account ID. The placeholder 111111111111 etc. must be replaced to deploy (README). */
   readonly account: string;
   readonly region: string;
+  /**
+   * How the operator CLIs (`npm run traffic`, `npm run release`) reach this environment. They always use `account` and
+   * `region` above and refuse credentials of another account; `--profile` overrides `profile`.
+   */
+  readonly cli?: {
+    /**
+     * Shared-config profile (`~/.aws/config`) whose credentials the CLIs use, e.g. an IAM Identity Center profile of
+     * this account. @default - the default credential chain (AWS_PROFILE, environment variables, instance role …)
+     */
+    readonly profile?: string;
+  };
   /** Explicit AZs, so synth needs no account lookup. */
   readonly availabilityZones: readonly string[];
   /**

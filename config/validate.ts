@@ -85,6 +85,12 @@ export function validateEnvironments(configs: readonly EnvironmentConfig[]): voi
 
 const ACCOUNT = /^\d{12}$/;
 const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+/**
+ * A profile the SDK can find: it reads a `[profile <name>]` section of ~/.aws/config only when the name is made of these
+ * characters (the shared-ini parser's prefixKeyRegex in @smithy/core, config submodule), so any other name never
+ * resolves. https://docs.aws.amazon.com/sdkref/latest/guide/file-format.html
+ */
+const PROFILE = /^[\w\-@+.%:/]+$/;
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -167,6 +173,9 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
   oneOf(c.tier, TIERS, 'tier', 'is not a tier; the tier decides which rules the environment must meet');
   check(ACCOUNT.test(c.account), 'account', c.account, 'must be a 12-digit AWS account ID', 'set the target account ID');
   check(REGION.test(c.region), 'region', c.region, 'is not an AWS region name', 'use a region such as us-east-1');
+  if (c.cli?.profile !== undefined) {
+    check(PROFILE.test(c.cli.profile), 'cli.profile', c.cli.profile, 'is not a profile name the AWS SDK can read from ~/.aws/config (letters, digits and _ - @ + . % : / only)', 'use the name as in ~/.aws/config, e.g. production-admin, or remove it');
+  }
 
   check(
     c.availabilityZones.length >= 2,

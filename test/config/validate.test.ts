@@ -65,6 +65,16 @@ describe('config validation', () => {
     expect(problemsOf(c).map((p) => p.field)).toEqual(['services.frontend.host', 'services.backend.host']);
   });
 
+  test('fails for a CLI profile name the SDK cannot read from ~/.aws/config, and accepts an SSO-style one', () => {
+    const c = clone(ENVIRONMENTS.staging);
+    c.cli = { profile: 'staging admin' };
+    expect(problemsOf(c)).toEqual([expect.objectContaining({ field: 'cli.profile', value: 'staging admin', why: expect.stringContaining('~/.aws/config') })]);
+    c.cli = { profile: '' };
+    expect(problemsOf(c).map((p) => p.field)).toEqual(['cli.profile']);
+    c.cli = { profile: 'AdministratorAccess-222222222222' };
+    expect(problemsOf(c)).toEqual([]);
+  });
+
   test('fails for production with fewer NAT gateways than AZs', () => {
     const c = clone(ENVIRONMENTS.production);
     c.network.natGateways = 1;

@@ -21,6 +21,7 @@ import {
 } from '../../lambda/traffic';
 import { deployStackOutputs, Fixture, useMotoFixture } from '../support/fixture';
 import { MotoServer } from '../support/moto';
+import { environmentsIn, MOTO_ACCOUNT } from '../support/cli';
 
 jest.setTimeout(60000);
 logger.setLogLevel('SILENT');
@@ -45,6 +46,7 @@ async function cli(...argv: string[]) {
     clientOptions: { region: 'us-east-1', credentials: moto.clientConfig.credentials },
     retry: { sleep: async () => undefined },
     owner: 'cli:tester@host:1',
+    environments: environmentsIn(MOTO_ACCOUNT),
   });
   return { code, out: out.join('\n'), err: err.join('\n') };
 }

@@ -20,6 +20,7 @@ import { putReleaseRecord, readReleaseRecord } from '../../lambda/release/record
 import { acquireLock, logger, readLedger, readRules, shift, TrafficClients, TrafficContext } from '../../lambda/traffic';
 import { deployStackOutputs, Fixture, useMotoFixture } from '../support/fixture';
 import { MotoServer } from '../support/moto';
+import { environmentsIn } from '../support/cli';
 import { ACCOUNT, DUMMY_RELEASE_DEFINITION } from '../support/release';
 
 jest.setTimeout(60000);
@@ -52,6 +53,7 @@ async function cli(...argv: string[]) {
     stderr: (l) => err.push(l),
     clientOptions: { region: 'us-east-1', credentials: moto.clientConfig.credentials },
     pollMs: 1,
+    environments: environmentsIn(ACCOUNT),
   });
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
@@ -235,6 +237,7 @@ describe('GIVEN Dev-Stateless with Topology and ReleaseStateMachineArn outputs i
         stderr: (l) => out.push(`stderr: ${l}`),
         clientOptions: { region: 'us-east-1', credentials: moto.clientConfig.credentials },
         pollMs: 10,
+        environments: environmentsIn(ACCOUNT),
       });
       const out: string[] = [];
       // let the CLI poll a few times, then stop the execution the way the rollback Lambda would

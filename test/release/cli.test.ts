@@ -1,6 +1,7 @@
 /** The release CLI: argument parsing and the one-line exit-2 errors (unknown env, stack not deployed). */
 import { describeEvent, main, parseReleaseArgs } from '../../cli/release';
 import { startMoto, MotoServer } from '../support/moto';
+import { environmentsIn, MOTO_ACCOUNT } from '../support/cli';
 
 describe('parseReleaseArgs', () => {
   test('defaults to start and follows', () => {
@@ -41,7 +42,13 @@ describe('main', () => {
   test('exit 2 with one line for an unknown environment and for a stack that is not deployed', async () => {
     const err: string[] = [];
     expect(await main(['--env', 'qa'], { stderr: (l) => err.push(l) })).toBe(2);
-    expect(await main(['status', '--env', 'staging', '--endpoint', moto.endpoint], { stderr: (l) => err.push(l), clientOptions: { credentials: moto.clientConfig.credentials, region: 'us-east-1' } })).toBe(2);
+    expect(
+      await main(['status', '--env', 'staging', '--endpoint', moto.endpoint], {
+        stderr: (l) => err.push(l),
+        clientOptions: { credentials: moto.clientConfig.credentials, region: 'us-east-1' },
+        environments: environmentsIn(MOTO_ACCOUNT),
+      }),
+    ).toBe(2);
     expect(err).toEqual([expect.stringMatching(/unknown environment 'qa'/), expect.stringMatching(/^error: stack Staging-Stateless is not deployed/)]);
   });
 });

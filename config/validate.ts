@@ -307,11 +307,14 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
 type Check = (ok: boolean, field: string, value: unknown, why: string, fix: string) => void;
 
 /**
- * At most this many services: each takes three rules of the load balancer (its weighted host rule and two test-listener
- * rules) and two target groups, and an ALB holds 100 rules and 100 target groups by default.
+ * At most this many services. Each adds six rollback triggers per color (error rate, fast burn, latency, unhealthy
+ * targets and two comparisons), and a color's composite alarm, which starts the rollback, may reference at most 100
+ * alarms: 16 services and both log triggers make 98. (The load balancer's 100 rules and 100 target groups, three rules
+ * and two groups per service, allow 33.)
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutCompositeAlarm.html
  * https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html
  */
-export const MAX_SERVICES = 33;
+export const MAX_SERVICES = 16;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Variables the app sets itself on every service's containers (lib/services.ts, lib/stateless-stack.ts). */
 export const RESERVED_VARIABLES = [
@@ -329,7 +332,7 @@ function validateServices(c: EnvironmentConfig, check: Check): void {
   const services = c.services ?? {};
   const names = Object.keys(services);
   check(names.length >= 1, 'services', names, 'an environment needs at least one service', 'add an entry, e.g. copy frontend from config/dev.ts');
-  check(names.length <= MAX_SERVICES, 'services', names.length, `each service takes 3 of the load balancer's 100 rules and 2 of its 100 target groups`, `keep at most ${MAX_SERVICES} services per environment, or raise the ALB quotas and MAX_SERVICES`);
+  check(names.length <= MAX_SERVICES, 'services', names.length, 'each service adds 6 rollback triggers per color, and a composite alarm may reference at most 100 alarms', `keep at most ${MAX_SERVICES} services per environment`);
   const zone = c.hostedZone?.zoneName ?? '';
   const hostOwners = new Map<string, string>();
   for (const name of names) {

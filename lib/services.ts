@@ -123,10 +123,20 @@ export class ColoredService extends Construct {
   readonly colors: Readonly<Record<Color, ServiceColor>>;
   /** Sets the starting counts and scalable targets once, after the services exist. */
   readonly counts: CustomResource;
+  /** The role the application's containers run with, shared by both colors (they run the same service). */
+  readonly taskRole: iam.Role;
+  /** The role ECS pulls images, writes logs and fetches secrets with, shared by both colors. */
+  readonly executionRole: iam.Role;
 
   constructor(scope: Construct, id: string, props: ColoredServiceProps) {
     super(scope, id);
     const { config: c } = props;
+    // One task role and one execution role per service rather than per color: both colors of a service need the same
+    // permissions, and each role with its policy is two or three of CloudFormation's 500 resources per stack, which
+    // ten services must fit in (test/cdk/services.test.ts). The migration task keeps roles of its own: only it may
+    // fetch the schema owner's credentials. https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
+    this.taskRole = new iam.Role(this, 'TaskRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
+    this.executionRole = new iam.Role(this, 'ExecutionRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
     const repository = ecr.Repository.fromRepositoryName(this, 'Repository', c.repositoryName);
     const colors = {} as Record<Color, ServiceColor>;
     for (const color of COLORS) {
@@ -191,6 +201,8 @@ export class ColoredService extends Construct {
     const taskDefinition = new ecs.FargateTaskDefinition(scope, 'Task', {
       cpu: c.cpu,
       memoryLimitMiB: c.memoryMiB,
+      taskRole: this.taskRole,
+      executionRole: this.executionRole,
       runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
     });
     taskDefinition.addContainer('App', {

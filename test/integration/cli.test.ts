@@ -61,10 +61,10 @@ describe('GIVEN the Dev-Stateless stack with a Topology output in moto', () => {
     const r = await cli('status', '--env', 'dev');
     expect(r.code).toBe(0);
     expect(r.err).toBe('');
-    expect(r.out).toMatch(/frontend\s+blue\s+100\s+100%\s+unknown 2\/2\s+2\/0\s+1\.0\.0/);
-    expect(r.out).toMatch(/backend\s+green\s+0\s+0%\s+unknown 2\/2\s+2\/0\s+1\.1\.0/);
+    expect(r.out).toMatch(/frontend\s+blue\s+live\s+100\s+100%\s+unknown 2\/2\s+2\/0\s+1\.0\.0/);
+    expect(r.out).toMatch(/backend\s+green\s+idle\s+0\s+0%\s+unknown 2\/2\s+2\/0\s+1\.1\.0/);
     expect(r.out).toContain('live color: blue');
-    expect(r.out).toContain('idle color: green');
+    expect(r.out).toMatch(/frontend\s+green\s+idle\s+0\s+0%/);
     expect(r.out).toContain('release lock: free');
     expect(r.out).toContain('config/dev.ts → services.frontend.colors.green.version');
     expect(r.out).toContain('config/dev.ts → services.backend.colors.green.version');

@@ -39,7 +39,9 @@ test('fails WHEN the topology lists no checks THEN nothing is requested and the 
 
 test('fails WHEN a stored topology has a test listener without checks THEN parsing names the field', () => {
   const { checks: _checks, ...withoutChecks } = listener;
-  const doc = { environment: 'x', clusterName: 'c', lockTableName: 'l', ledgerTableName: 'g', minHealthyTargetsPerAz: 1, rollbackAlarmNames: { blue: [], green: [] }, testListener: withoutChecks };
+  const colors = { blue: { targetGroupArn: 'tg-b', serviceName: 's-b' }, green: { targetGroupArn: 'tg-g', serviceName: 's-g' } };
+  const services = { frontend: { listenerRuleArn: 'r1', colors }, backend: { listenerRuleArn: 'r2', colors } };
+  const doc = { environment: 'x', clusterName: 'c', lockTableName: 'l', ledgerTableName: 'g', minHealthyTargetsPerAz: 1, rollbackAlarmNames: { blue: [], green: [] }, services, testListener: withoutChecks };
   expect(() => parseTopology(JSON.stringify(doc))).toThrow('testListener.checks.frontend must be a non-empty array');
   expect(ENVIRONMENTS.dev.services.frontend.preTrafficChecks).toEqual([{ path: '/health', expectedStatus: 200 }]);
 });

@@ -3,6 +3,8 @@
  *
  *   npm run release -- --env <dev|staging|production> [--strategy canary|blue-green] [--force] [--no-follow]
  *                                           --force: release a version a completed release replaced (a downgrade)
+ *                                           --services a,b: only these services (default: every service whose idle
+ *                                           color runs a new version)
  *   npm run release -- status  --env X      current or last execution: step, weights, bake time left, gate results,
  *                                           the release record and lock (why a lock is held, how to clear it)
  *   npm run release -- abort   --env X      StopExecution, then the traffic core's rollback to the stable color
@@ -44,6 +46,7 @@ import {
   releaseLock,
   rollback,
 } from '../lambda/traffic';
+import { SERVICE_NAME_PATTERN } from '../lambda/shared/topology';
 import { ENVIRONMENTS, Environment, stackName, TARGET_USAGE, tokenize, UsageError } from './args';
 import { explainRecord } from './format';
 import { classifyError, EnvironmentError, loadTopology, reportError } from './traffic';
@@ -58,16 +61,18 @@ export interface ReleaseArgs {
   strategy?: 'canary' | 'blue-green';
   /** Release even a downgrade (a version a completed release replaced). */
   force?: boolean;
+  /** Release only these services (of those whose idle color runs a new version). @default - every such service */
+  services?: readonly string[];
   follow: boolean;
   profile?: string;
   region?: string;
   endpoint?: string;
 }
 
-export const USAGE = `usage: npm run release -- [start|status|abort|approve|unlock] --env <${ENVIRONMENTS.join('|')}> [--strategy canary|blue-green] [--force] [--no-follow] [--profile P] [--region R] [--endpoint URL]
+export const USAGE = `usage: npm run release -- [start|status|abort|approve|unlock] --env <${ENVIRONMENTS.join('|')}> [--strategy canary|blue-green] [--force] [--services a,b] [--no-follow] [--profile P] [--region R] [--endpoint URL]
 ${TARGET_USAGE}`;
 
-const RELEASE_VALUE_FLAGS = new Set(['env', 'strategy', 'profile', 'region', 'endpoint']);
+const RELEASE_VALUE_FLAGS = new Set(['env', 'strategy', 'services', 'profile', 'region', 'endpoint']);
 const RELEASE_BOOLEAN_FLAGS = new Set(['help', 'no-follow', 'force']);
 
 export function parseReleaseArgs(argv: readonly string[]): ReleaseArgs {
@@ -83,11 +88,18 @@ export function parseReleaseArgs(argv: readonly string[]): ReleaseArgs {
   if (strategy !== undefined && strategy !== 'canary' && strategy !== 'blue-green') throw new UsageError(`--strategy must be canary or blue-green, got '${strategy}'`);
   if (strategy !== undefined && command !== 'start') throw new UsageError('--strategy is an option of start only');
   if (flags.has('force') && command !== 'start') throw new UsageError('--force is an option of start only');
+  if (flags.has('services') && command !== 'start') throw new UsageError('--services is an option of start only');
+  const services = flags.has('services') ? (flags.get('services') ?? '').split(',').map((s) => s.trim()) : undefined;
+  // Which services exist is the environment's to say (the release's preflight refuses an unknown one, listing them).
+  if (services && (services.length === 0 || services.some((s) => !SERVICE_NAME_PATTERN.test(s)))) {
+    throw new UsageError(`--services must be a comma-separated list of service names, e.g. backend,search; got '${flags.get('services')}'`);
+  }
   return {
     command,
     env: env as Environment,
     ...(strategy ? { strategy } : {}),
     ...(flags.has('force') ? { force: true } : {}),
+    ...(services ? { services } : {}),
     follow: !flags.has('no-follow'),
     ...(flags.has('profile') ? { profile: flags.get('profile') } : {}),
     ...(flags.has('region') ? { region: flags.get('region') } : {}),
@@ -194,7 +206,7 @@ export async function main(
     switch (args.command) {
       case 'start': {
         const actor = `cli:${safeUser()}@${hostname()}`;
-        const started = await sfn.send(new StartExecutionCommand({ stateMachineArn: arn, input: JSON.stringify({ actor, ...(args.strategy ? { strategy: args.strategy } : {}), ...(args.force ? { force: true } : {}) }) }));
+        const started = await sfn.send(new StartExecutionCommand({ stateMachineArn: arn, input: JSON.stringify({ actor, ...(args.strategy ? { strategy: args.strategy } : {}), ...(args.force ? { force: true } : {}), ...(args.services ? { services: args.services } : {}) }) }));
         out(`release of ${args.env} started: ${started.executionArn}`);
         if (!args.follow) return 0;
         return (await follow(sfn, started.executionArn!, out, deps.pollMs ?? 5000)) === 'SUCCEEDED' ? 0 : 1;

@@ -30,15 +30,17 @@ import { HandlerFunction } from './handler-function';
 import type { TopologyDocument } from './topology-document';
 import { acknowledgeKmsGrantWildcards, iam5ResourceFinding } from './nag';
 
-/** The backend's one-off migration task: the idle color's task definition runs with `policy.migrationCommand`. */
+/** The one-off migration task: the idle color's task definition of one service runs with `policy.migrationCommand`. */
 export interface ReleaseMigrationProps {
-  /** The backend's task definition per color; the release runs the idle (new) color's. */
+  /** The service whose image holds the migrations (config `runsMigration`): a release without it runs no migration. */
+  readonly service: string;
+  /** That service's migration task definition per color; the release runs the idle (new) color's. */
   readonly taskDefinitions: Readonly<Record<Color, ecs.ITaskDefinition>>;
   /** Container whose command is overridden with the migration command. */
   readonly containerName: string;
   /** Subnets of the migration task (Fargate, no public IP). */
   readonly subnets: ec2.SubnetSelection;
-  /** Security group of the migration task (the backend's: it may reach the database). */
+  /** Security group of the migration task (its service's: it may reach the database). */
   readonly securityGroup: ec2.ISecurityGroup;
 }
 
@@ -162,6 +164,7 @@ export class ReleaseStateMachine extends Construct {
         green: migration.taskDefinitions.green.taskDefinitionArn,
       });
       environment.MIGRATION_CONTAINER_NAME = migration.containerName;
+      environment.MIGRATION_SERVICE = migration.service;
       environment.MIGRATION_SUBNETS = props.vpc.selectSubnets(migration.subnets).subnetIds.join(',');
       environment.MIGRATION_SECURITY_GROUPS = migration.securityGroup.securityGroupId;
     }

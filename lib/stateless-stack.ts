@@ -230,6 +230,7 @@ export class StatelessStack extends EnvironmentStack {
       database: database.primary,
       migration: migrating
         ? {
+            service: migrating,
             taskDefinitions: {
               blue: this.services[migrating].colors.blue.migrationTaskDefinition!,
               green: this.services[migrating].colors.green.migrationTaskDefinition!,

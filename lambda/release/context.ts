@@ -10,6 +10,8 @@ import type { ContextWith, TrafficContext } from '../traffic/context';
 import { STRATEGIES } from './policy';
 
 export interface MigrationSettings {
+  /** The service whose image holds the migrations (config `runsMigration`); a release without it runs none. @default - every release runs it */
+  readonly service?: string;
   /** Task definition (ARN or family:revision) of the backend per color; the idle color's runs the migration. */
   readonly taskDefinitions: Readonly<Record<Color, string>>;
   /** Container whose command is overridden. */
@@ -86,7 +88,8 @@ export function settingsFromEnv(env: Record<string, string | undefined> = proces
     if (!containerName) problems.push('MIGRATION_CONTAINER_NAME must be set: the policy runs a migration');
     if (subnets.length === 0) problems.push('MIGRATION_SUBNETS must list at least one subnet (comma-separated)');
     if (securityGroups.length === 0) problems.push('MIGRATION_SECURITY_GROUPS must list at least one security group (comma-separated)');
-    migration = { taskDefinitions: taskDefinitions as Record<Color, string>, containerName: containerName ?? '', subnets, securityGroups };
+    const service = env.MIGRATION_SERVICE || undefined;
+    migration = { taskDefinitions: taskDefinitions as Record<Color, string>, containerName: containerName ?? '', subnets, securityGroups, ...(service ? { service } : {}) };
   }
   const lockTtlSeconds = env.LOCK_TTL_SECONDS === undefined ? 24 * 3600 : Number(env.LOCK_TTL_SECONDS);
   if (!Number.isInteger(lockTtlSeconds) || lockTtlSeconds <= 0) problems.push(`LOCK_TTL_SECONDS must be a positive integer, got ${JSON.stringify(env.LOCK_TTL_SECONDS)}`);

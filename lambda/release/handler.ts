@@ -7,7 +7,7 @@
  * MigrationFailed, MigrationTimeout, StabilizeTimeout, PreTrafficCheckFailed, GateFailed, ReleaseHeld, InvalidStepInput) are thrown
  * as-is, so the state machine sees them by name.
  */
-import type { Topology } from '../shared/topology';
+import { scopeTopology, type Topology } from '../shared/topology';
 import { topologyLoader } from '../shared/topology-store';
 import { createClients, TrafficClients } from '../traffic';
 import { attemptBoundMs } from '../traffic/client-config';
@@ -21,8 +21,13 @@ import { HttpGet } from './pretraffic';
 import * as steps from './steps';
 import { StepEvent, validateStepEvent } from './validate';
 
-/** Maps a validated event onto one step function. */
+/**
+ * Maps a validated event onto one step function. A step of a release (one that carries its state) sees the release's
+ * services only: the context's topology is scoped to them (`scopeTopology`), so nothing it does touches the others.
+ */
 export async function runStep(ctx: ReleaseContext & { httpGet?: HttpGet }, e: StepEvent): Promise<unknown> {
+  const services = 'release' in e ? e.release?.services : undefined;
+  if (services !== undefined) ctx = { ...ctx, topology: scopeTopology(ctx.topology, services) };
   switch (e.step) {
     case 'preflight':
       return steps.preflight(ctx, e);

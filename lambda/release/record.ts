@@ -91,6 +91,8 @@ export interface ReleaseRecord {
   readonly status: 'running' | 'awaiting-approval' | 'succeeded' | 'failed' | 'held' | 'finish-incomplete' | 'safe-failed';
   readonly stable?: Color;
   readonly candidate?: Color;
+  /** The services of the release (its steps' scoped topology); the rollback Lambda rolls back these only. */
+  readonly services?: readonly string[];
   readonly taskToken?: string;
   /** ISO time the release started (preflight): rollbacks of the rollback Lambda after it belong to this release. */
   readonly startedAt?: string;
@@ -106,7 +108,8 @@ export function recordKey(environment: string): string {
 
 /** Writes the release record (last writer wins; only the lock holder writes it). */
 export async function putReleaseRecord(ctx: ReleaseContext, item: Omit<ReleaseRecord, 'pk' | 'updatedAt'>): Promise<void> {
-  const full: ReleaseRecord = { pk: recordKey(ctx.topology.environment), updatedAt: nowOf(ctx).toISOString(), ...item };
+  // A step's topology holds its release's services only (handler.ts), so they are recorded with every write.
+  const full: ReleaseRecord = { pk: recordKey(ctx.topology.environment), updatedAt: nowOf(ctx).toISOString(), services: Object.keys(ctx.topology.services), ...item };
   await call(ctx, 'dynamodb:PutItem(release record)', () =>
     ctx.clients.dynamodb.send(new PutItemCommand({ TableName: ctx.topology.lockTableName, Item: toAttributes(JSON.parse(JSON.stringify(full))) })),
   );

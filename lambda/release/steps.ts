@@ -4,7 +4,7 @@
  * result. All traffic and scaling goes through the traffic core (shift, rollback, scaleColor, restoreColor, lock).
  */
 import { DescribeTasksCommand, ListTasksCommand, RunTaskCommand, StopTaskCommand, Task } from '@aws-sdk/client-ecs';
-import { Color, otherColor, ServiceName, serviceNamesOf } from '../shared/topology';
+import { Color, otherColor, ServiceName, serviceNamesOf, scopeTopology } from '../shared/topology';
 import {
   acquireLock,
   allTrafficOn,
@@ -63,7 +63,12 @@ export interface ReleaseState {
   readonly environment: string;
   readonly actor: string;
   readonly strategy: Strategy;
-  /** The live color when the release started: where traffic returns on any failure. */
+  /**
+   * The services this release moves: those (of the ones asked for) whose idle color runs another version than their
+   * live color. Every step, the safe state and the rollback Lambda act on these only; the others stay where they are.
+   */
+  readonly services: readonly ServiceName[];
+  /** The live color of `services` when the release started: where their traffic returns on any failure. */
   readonly stable: Color;
   /** The idle color being released. */
   readonly candidate: Color;
@@ -84,6 +89,8 @@ export interface ReleaseState {
   readonly scaledUp: boolean;
   readonly snapshotId?: string;
   readonly migrationTaskArn?: string;
+  /** The service that runs the migration is not in this release: no migration task was started. */
+  readonly migrationSkipped?: boolean;
   /** ISO time the current bounded wait (migration, stabilize) gives up. */
   readonly deadline?: string;
   readonly startedAt: string;
@@ -94,8 +101,8 @@ export interface PollResult {
   readonly detail: string;
 }
 
-function versionsOf(state: Awaited<ReturnType<typeof readState>>, color: Color): string {
-  return Object.keys(state.services).map((s) => `${s} ${state.services[s].colors[color].version}`).join(', ');
+function versionsOf(state: Awaited<ReturnType<typeof readState>>, color: Color, services: readonly ServiceName[] = Object.keys(state.services)): string {
+  return services.map((s) => `${s} ${state.services[s].colors[color].version}`).join(', ');
 }
 
 function deadlineIn(ctx: ReleaseContext, seconds: number): string {
@@ -108,12 +115,14 @@ function pastDeadline(ctx: ReleaseContext, deadline: string | undefined): boolea
 
 /**
  * Preflight: takes the release lock (owner = the execution), then refuses if a rollback alarm is in ALARM, traffic is
- * already split, or the idle color runs the same versions as the live one. On a refusal after the lock was taken the
- * lock is released here (the safe state also releases it; doing it here keeps a refused start cheap).
+ * already split, or no service (of those asked for, `services`, default all) has an idle color running another version
+ * than its live one. The release covers the services that do; they must share a live color (one release moves them
+ * from one color to the other), the others stay where they are. On a refusal after the lock was taken the lock is
+ * released here (the safe state also releases it; doing it here keeps a refused start cheap).
  */
 export async function preflight(
   ctx: ReleaseContext,
-  req: { executionId: string; actor?: string; strategy?: Strategy; force?: boolean },
+  req: { executionId: string; actor?: string; strategy?: Strategy; force?: boolean; services?: readonly ServiceName[] },
 ): Promise<ReleaseState> {
   const owner = req.executionId;
   const actor = req.actor ?? 'release';
@@ -125,26 +134,42 @@ export async function preflight(
     if (firing.length > 0) {
       throw new GuardRefused('alarm', `rollback alarm${firing.length > 1 ? 's' : ''} already in ALARM: ${firing.map((a) => `${a.name} (${a.color})`).join(', ')}`);
     }
-    const stable = state.liveColor;
-    const candidate = otherColor(stable);
-    const split = serviceNamesOf(ctx.topology).filter((s) => state.services[s].weights[candidate] > 0);
+    const all = serviceNamesOf(ctx.topology);
+    const unknown = (req.services ?? []).filter((s) => !all.includes(s));
+    if (unknown.length > 0) throw new PreflightRefused(`no service ${unknown.join(', ')} in ${state.environment}: its services are ${all.join(', ')}`);
+    const asked = req.services ? all.filter((s) => req.services!.includes(s)) : all;
+    const split = all.filter((s) => state.services[s].weights.blue > 0 && state.services[s].weights.green > 0);
     if (split.length > 0) {
       throw new PreflightRefused(
         `traffic of ${state.environment} is split (${split.map((s) => `${s}: ${formatWeights(state.services[s].weights)}`).join(', ')}); ` +
           `finish or roll back the shift in progress first`,
       );
     }
-    const same = serviceNamesOf(ctx.topology).every((s) => state.services[s].colors[candidate].version === state.services[s].colors[stable].version);
-    if (same) {
+    const svc = (s: ServiceName) => state.services[s];
+    const services = asked.filter((s) => svc(s).colors[svc(s).idleColor].version !== svc(s).colors[svc(s).liveColor].version);
+    if (services.length === 0) {
       throw new PreflightRefused(
-        `the idle color ${candidate} runs the same versions as the live color ${stable} (${versionsOf(state, stable)}): nothing to release; ` +
-          `deploy the new version to ${candidate} first`,
+        `the idle color of every service runs the same version as its live color (${asked.map((s) => `${s} ${svc(s).liveColor} ${svc(s).colors[svc(s).liveColor].version}, idle ${svc(s).idleColor}`).join('; ')}): ` +
+          `nothing to release; deploy the new version to a service's idle color first`,
       );
     }
+    const lives = [...new Set(services.map((s) => svc(s).liveColor))];
+    if (lives.length > 1) {
+      throw new PreflightRefused(
+        `the services with a new version are live on different colors (${services.map((s) => `${s} on ${svc(s).liveColor}`).join(', ')}): ` +
+          `one release moves its services from one color to the other; release them separately, e.g. ` +
+          `npm run release -- --env ${state.environment} --services ${services.filter((s) => svc(s).liveColor === lives[0]).join(',')}`,
+      );
+    }
+    const stable = lives[0];
+    const candidate = otherColor(stable);
+    const unchanged = all.filter((s) => !services.includes(s));
+    // From here on, this release reads and changes its own services only (and so do its later steps: handler.ts).
+    ctx = { ...ctx, topology: scopeTopology(ctx.topology, services) };
     // A downgrade: the idle color runs a version a completed release replaced (e.g. restarting a release after a
     // completed one with nothing new deployed would put the old version back on 100% and scale the new one to 0).
-    const fromVersion = versionsOf(state, stable);
-    const toVersion = versionsOf(state, candidate);
+    const fromVersion = versionsOf(state, stable, services);
+    const toVersion = versionsOf(state, candidate, services);
     const down = downgrades(await readCompletedReleases(ctx), parseVersions(toVersion), parseVersions(fromVersion));
     if (down.length > 0 && !req.force) {
       throw new PreflightRefused(
@@ -154,13 +179,14 @@ export async function preflight(
       );
     }
     const candidateCountsBefore = {} as Record<ServiceName, number>;
-    for (const s of serviceNamesOf(ctx.topology)) candidateCountsBefore[s] = state.services[s].colors[candidate].desiredCount;
+    for (const s of services) candidateCountsBefore[s] = state.services[s].colors[candidate].desiredCount;
     const steps = stepsFor(ctx.settings.policy, strategy);
     const release: ReleaseState = {
       owner,
       environment: state.environment,
       actor,
       strategy,
+      services,
       stable,
       candidate,
       fromVersion,
@@ -180,8 +206,9 @@ export async function preflight(
       event: 'started',
       message:
         `release of ${candidate} (${release.toVersion}) started by ${actor}: ${strategy}, steps ${steps.join(' → ')}; ${stable} (${release.fromVersion}) stays stable` +
+        (unchanged.length > 0 ? `; not in this release (no new version on the idle color, or not asked for): ${unchanged.join(', ')}` : '') +
         (down.length > 0 ? `; FORCED downgrade of ${down.map((d) => `${d.service} to ${d.version}`).join(', ')}` : ''),
-      detail: { owner, strategy, steps, stable, candidate, fromVersion, toVersion, ...(down.length > 0 ? { forcedDowngrade: down } : {}) },
+      detail: { owner, strategy, steps, services, stable, candidate, fromVersion, toVersion, ...(down.length > 0 ? { forcedDowngrade: down } : {}) },
     });
     return release;
   } catch (e) {
@@ -203,6 +230,17 @@ export async function migrationStart(ctx: ReleaseContext, release: ReleaseState)
   const m = ctx.settings.migration;
   const command = ctx.settings.policy.migrationCommand;
   if (!m || !command) throw new PreflightRefused('migration requested but no migration command or task definitions are configured');
+  // The migrations live in one service's image (config `runsMigration`); a release without a new version of it has
+  // no new migration to run. ctx.topology holds this release's services only (handler.ts).
+  if (m.service !== undefined && !(m.service in ctx.topology.services)) {
+    await record(ctx, {
+      actor: release.actor,
+      event: 'migration-succeeded',
+      message: `migration skipped: ${m.service}, whose image runs it, is not in this release (${release.services.join(', ')})`,
+      detail: { skipped: true, service: m.service },
+    });
+    return { ...release, migrationSkipped: true };
+  }
   const cluster = ctx.topology.clusterName;
   const startedBy = migrationStartedBy(release.owner);
   const existing = await call(ctx, 'ecs:ListTasks', () => ctx.clients.ecs.send(new ListTasksCommand({ cluster, startedBy })));
@@ -249,6 +287,7 @@ function exitOf(task: Task | undefined, containerName: string): { exitCode?: num
 /** Polls the migration task: done on exit 0; MigrationFailed on any other exit; MigrationTimeout (task stopped) past the deadline. */
 export async function migrationCheck(ctx: ReleaseContext, release: ReleaseState): Promise<PollResult> {
   const m = ctx.settings.migration;
+  if (release.migrationSkipped) return { done: true, detail: 'migration skipped: its service is not in this release' };
   if (!m || !release.migrationTaskArn) throw new MigrationFailed('no migration task to check (migrationTaskArn missing)');
   const cluster = ctx.topology.clusterName;
   const out = await call(ctx, 'ecs:DescribeTasks', () =>
@@ -836,6 +875,10 @@ export async function abandoned(
   if (lock && lock.owner !== req.executionArn && !lock.expired) {
     return { skipped: `the release lock is held by ${lock.owner}, not ${req.executionArn}: a newer release owns the environment` };
   }
+  // The clean-up acts on that release's services only, as its steps did (handler.ts); a record without them is older
+  // than services as data: every service.
+  const own = rec.services?.filter((s) => s in ctx.topology.services);
+  if (own?.length) ctx = { ...ctx, topology: scopeTopology(ctx.topology, own) };
   // A release that ended Held (its hold step's own writes failed: HoldFailed) stopped for an alarm of the STABLE color
   // or an operator's change: rolling back would put all traffic on the color in alarm (or undo the operator). Finish
   // the hold instead.

@@ -26,7 +26,7 @@ export const STEPS = [
 export type StepName = (typeof STEPS)[number];
 
 export type StepEvent =
-  | { step: 'preflight'; executionId: string; actor?: string; strategy?: Strategy; force?: boolean }
+  | { step: 'preflight'; executionId: string; actor?: string; strategy?: Strategy; force?: boolean; services?: readonly string[] }
   | { step: 'backup' | 'migrationStart' | 'migrationCheck' | 'scaleUp' | 'stabilizeCheck' | 'preTraffic' | 'shift' | 'finish'; release: ReleaseState }
   | { step: 'gate'; release: ReleaseState; phase: GatePhase }
   | { step: 'approvalRequest'; release: ReleaseState; token: string }
@@ -79,6 +79,14 @@ function isoTime(v: unknown, field: string): string {
   return v;
 }
 
+/** A non-empty list of distinct service names. */
+function serviceList(v: unknown, field: string): string[] {
+  if (!Array.isArray(v) || v.length === 0 || v.some((s) => typeof s !== 'string' || !SERVICE_NAME_PATTERN.test(s)) || new Set(v).size !== v.length) {
+    bad(field, v, `a non-empty list of distinct service names (${SERVICE_NAME_PATTERN})`);
+  }
+  return v as string[];
+}
+
 /** Checks a full release state as produced by preflight and carried by the state machine. */
 export function validateReleaseState(v: unknown, field = 'release'): ReleaseState {
   if (!isObject(v)) bad(field, v, 'an object (the release state from preflight)');
@@ -116,6 +124,8 @@ export function validateReleaseState(v: unknown, field = 'release'): ReleaseStat
   }
   if (v.snapshotId !== undefined) text(v.snapshotId, `${field}.snapshotId`, 255);
   if (v.migrationTaskArn !== undefined) text(v.migrationTaskArn, `${field}.migrationTaskArn`);
+  if (v.migrationSkipped !== undefined && typeof v.migrationSkipped !== 'boolean') bad(`${field}.migrationSkipped`, v.migrationSkipped, 'a boolean');
+  serviceList(v.services, `${field}.services`);
   if (v.deadline !== undefined) isoTime(v.deadline, `${field}.deadline`);
   isoTime(v.startedAt, `${field}.startedAt`);
   return v as unknown as ReleaseState;
@@ -132,9 +142,9 @@ export function validateStepEvent(event: unknown): StepEvent {
     case 'preflight': {
       const executionId = text(event.executionId, 'executionId');
       const input = event.input ?? {};
-      if (!isObject(input)) bad('input', input, 'the execution input object ({"strategy"?, "actor"?, "force"?})');
+      if (!isObject(input)) bad('input', input, 'the execution input object ({"strategy"?, "actor"?, "force"?, "services"?})');
       for (const key of Object.keys(input)) {
-        if (key !== 'strategy' && key !== 'actor' && key !== 'force') bad(`input.${key}`, input[key], 'absent (the execution input takes strategy, actor and force only)');
+        if (!['strategy', 'actor', 'force', 'services'].includes(key)) bad(`input.${key}`, input[key], 'absent (the execution input takes strategy, actor, force and services only)');
       }
       if (input.force !== undefined && typeof input.force !== 'boolean') bad('input.force', input.force, 'a boolean (release a downgrade on purpose)');
       return {
@@ -143,6 +153,7 @@ export function validateStepEvent(event: unknown): StepEvent {
         ...(input.actor !== undefined ? { actor: text(input.actor, 'input.actor', 512) } : {}),
         ...(input.strategy !== undefined ? { strategy: oneOf(input.strategy, 'input.strategy', STRATEGIES) } : {}),
         ...(input.force === true ? { force: true } : {}),
+        ...(input.services !== undefined ? { services: serviceList(input.services, 'input.services') } : {}),
       };
     }
     case 'gate':

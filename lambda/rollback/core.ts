@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ListExecutionsCommand, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import { Color, COLORS, otherColor, ServiceName, serviceNamesOf } from '../shared/topology';
+import { Color, COLORS, otherColor, scopeTopology, ServiceName, serviceNamesOf } from '../shared/topology';
 import { readReleaseRecord } from '../release/record';
 import { AllClients } from '../traffic/notification-clients';
 import { call, nowOf, TrafficContext } from '../traffic/context';
@@ -156,7 +156,7 @@ async function readActiveRelease(ctx: RollbackContext): Promise<ActiveRelease | 
   try {
     const [r, lock] = await Promise.all([readReleaseRecord(ctx), readLock(ctx)]);
     if (!r?.stable || !r.candidate || lock?.owner !== r.executionArn || lock.expired) return undefined;
-    return { executionArn: r.executionArn, status: r.status, stable: r.stable, candidate: r.candidate };
+    return { executionArn: r.executionArn, status: r.status, stable: r.stable, candidate: r.candidate, ...(r.services ? { services: r.services } : {}) };
   } catch (e) {
     return e instanceof Error ? e : new Error(errorMessage(e));
   }
@@ -223,7 +223,7 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
   };
 
   // Every read at once: one round trip before the first write.
-  const [rules, desired, stableHealth, marker, release, ledger] = await Promise.all([
+  const [rulesRead, desiredRead, stableHealthRead, marker, release, ledger] = await Promise.all([
     readRules(ctx),
     readDesiredCounts(ctx),
     readColorHealth(ctx, stable),
@@ -241,6 +241,15 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
       e,
     );
   });
+  // During a release the rollback covers that release's services only: they moved together from its stable color, the
+  // others stay where they are (one of them may be live on the failed color, released earlier). Outside a release it
+  // covers every service. The reads above took every service, so the scope costs no round trip.
+  const scope = release && !(release instanceof Error) && release.services?.length ? release.services.filter((s) => s in ctx.topology.services) : undefined;
+  if (scope?.length) ctx = { ...ctx, topology: scopeTopology(ctx.topology, scope) };
+  const only = <T>(r: Record<ServiceName, T>): Record<ServiceName, T> => (scope?.length ? Object.fromEntries(Object.entries(r).filter(([s]) => scope.includes(s))) : r);
+  const rules = only(rulesRead);
+  const desired = only(desiredRead);
+  const stableHealth = only(stableHealthRead);
   const weightsBefore = weightsOf(rules);
   const stableFound: StableColor = await findStableColor(ctx, weightsBefore, ledger, release);
   logger.info('rollback alarm in ALARM', { ...log, weights: weightsBefore, stable: stableFound, marker });

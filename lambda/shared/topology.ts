@@ -23,6 +23,23 @@ export function serviceNamesOf(topology: Pick<Topology, 'services'>): ServiceNam
 }
 
 /**
+ * The topology narrowed to `services` (in the topology's order): what a release of those services, and the rollback of
+ * that release, may read and change. Every core function takes its services from `ctx.topology`, so a context with a
+ * scoped topology leaves every other service where it is. Throws on a name the topology does not have.
+ */
+export function scopeTopology(topology: Topology, services: readonly ServiceName[]): Topology {
+  const unknown = services.filter((s) => !(s in topology.services));
+  if (unknown.length > 0) throw new Error(`unknown service${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: the topology has ${serviceNamesOf(topology).join(', ')}`);
+  const keep = serviceNamesOf(topology).filter((s) => services.includes(s));
+  const pick = <T>(r: Readonly<Record<ServiceName, T>>): Record<ServiceName, T> => Object.fromEntries(keep.filter((s) => s in r).map((s) => [s, r[s]]));
+  return {
+    ...topology,
+    services: pick(topology.services),
+    ...(topology.testListener ? { testListener: { ...topology.testListener, hosts: pick(topology.testListener.hosts), checks: pick(topology.testListener.checks) } } : {}),
+  };
+}
+
+/**
  * Header the test listener's rules match (`<COLOR_HEADER>: <color>`) to reach one color of a service whatever the
  * weights are; rendered into `Topology.testListener.colorHeader`. Shared by the CDK app (lib/routing.ts) and the CLI.
  */

@@ -34,6 +34,8 @@ export interface ActiveRelease {
   readonly status: string;
   readonly stable: Color;
   readonly candidate: Color;
+  /** The services the release moves (the others stay where they are). @default - every service */
+  readonly services?: readonly string[];
 }
 
 /**

@@ -20,7 +20,7 @@ import { Color, COLORS, Topology } from '../../lambda/shared/topology';
 import { topologyLoader, writeTopology } from '../../lambda/shared/topology-store';
 import { createClients, destroyClients, TrafficClients, TrafficContext } from '../../lambda/traffic';
 import type { LocalHandler, ReleaseFunctionIds } from './rehearsal';
-import { buildFixture, Fixture } from '../support/fixture';
+import { buildFixture, Fixture, type FixtureOptions } from '../support/fixture';
 import { MotoServer } from '../support/moto';
 
 /** A release state in the middle of a green canary at 10 % (step 1 of 10 → 50 → 100), for the steps' unit tests. */
@@ -30,6 +30,7 @@ export function releaseAt10(overrides: Partial<ReleaseState> = {}): ReleaseState
     environment: 'dev',
     actor: 'me',
     strategy: 'canary',
+    services: ['frontend', 'backend'],
     stable: 'blue',
     candidate: 'green',
     fromVersion: 'frontend 1.0.0, backend 1.0.0',
@@ -117,9 +118,11 @@ export async function buildReleaseEnvironment(
   policy: ReleasePolicy = REHEARSAL_POLICY,
   /** Environment name of the fixture (topology, resource names); test/iam uses the synthesized environment's. @default 'rehearsal' */
   environment = 'rehearsal',
+  /** The fixture's services and which of them have nothing new on green. @default - frontend and backend, both new */
+  services: Pick<FixtureOptions, 'services' | 'unchanged'> = {},
 ): Promise<ReleaseEnvironment> {
   const cfg = moto.clientConfig;
-  const fixture = await buildFixture(cfg, { environment });
+  const fixture = await buildFixture(cfg, { environment, ...services });
   const sns = new SNSClient(cfg);
   const rds = new RDSClient(cfg);
   const topicArn = (await sns.send(new CreateTopicCommand({ Name: 'rehearsal-releases' }))).TopicArn!;
@@ -153,7 +156,17 @@ export async function buildReleaseEnvironment(
   const topology: Topology = {
     ...fixture.topology,
     notificationTopicArn: topicArn,
-    testListener: { port: 8443, colorHeader: 'X-Release-Color', hosts: { frontend: 'rehearsal.example.com', backend: 'api.rehearsal.example.com' }, checks: { frontend: FRONTEND.preTrafficChecks, backend: BACKEND.preTrafficChecks } },
+    testListener: {
+      port: 8443,
+      colorHeader: 'X-Release-Color',
+      // The plan's two services as config has them; any other one serves /health at <name>.rehearsal.example.com.
+      hosts: Object.fromEntries(
+        Object.keys(fixture.topology.services).map((s) => [s, s === 'frontend' ? 'rehearsal.example.com' : s === 'backend' ? 'api.rehearsal.example.com' : `${s}.rehearsal.example.com`]),
+      ),
+      checks: Object.fromEntries(
+        Object.keys(fixture.topology.services).map((s) => [s, s === 'frontend' ? FRONTEND.preTrafficChecks : s === 'backend' ? BACKEND.preTrafficChecks : [{ path: '/health', expectedStatus: 200 }]]),
+      ),
+    },
   };
   const env = {
     migrationExitCode: 0 as number | 'running',
@@ -193,6 +206,7 @@ export async function buildReleaseEnvironment(
     RELEASE_POLICY: JSON.stringify(policy),
     MIGRATION_TASK_DEFINITIONS: JSON.stringify(taskDefinitions),
     MIGRATION_CONTAINER_NAME: 'backend',
+    MIGRATION_SERVICE: 'backend',
     MIGRATION_SUBNETS: fixture.subnetIds.join(','),
     MIGRATION_SECURITY_GROUPS: fixture.securityGroupId,
     TEST_LISTENER_BASE_URL: listener.baseUrl,

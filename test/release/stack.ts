@@ -136,7 +136,7 @@ export function buildReleaseTestStack(policy: ReleasePolicy = TEST_POLICY): Rele
     services,
     alarms,
     database,
-    migration: { taskDefinitions: taskDefinitions.backend, containerName: 'backend', subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, securityGroup: sg },
+    migration: { service: 'backend', taskDefinitions: taskDefinitions.backend, containerName: 'backend', subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, securityGroup: sg },
   });
   return { stack, release, template: Template.fromStack(stack) };
 }

@@ -61,6 +61,8 @@ export interface FixtureOptions {
   readonly desiredCount?: number;
   /** The environment's services, in order. @default - the plan's frontend and backend */
   readonly services?: readonly string[];
+  /** Services whose green color runs blue's version (nothing new to release). @default - none */
+  readonly unchanged?: readonly string[];
 }
 
 const AZS = ['us-east-1a', 'us-east-1b'] as const;
@@ -171,7 +173,7 @@ export async function buildFixture(cfg: FixtureConfig, options: FixtureOptions =
             containerDefinitions: [
               {
                 name: service,
-                image: `123456789012.dkr.ecr.us-east-1.amazonaws.com/${service}:${versions[color]}`,
+                image: `123456789012.dkr.ecr.us-east-1.amazonaws.com/${service}:${options.unchanged?.includes(service) ? versions.blue : versions[color]}`,
                 essential: true,
                 portMappings: [{ containerPort: 8080 }],
               },

@@ -116,7 +116,7 @@ describe('access on 80 and 443', () => {
       [2, 'AWSManagedRulesKnownBadInputsRuleSet'],
       [3, 'AWSManagedRulesAmazonIpReputationList'],
       [4, 'AWSManagedRulesSQLiRuleSet'],
-      [5, 'LargeBodyOnlyForApi'],
+      [5, 'LargeBodyOnlyWhereAllowed'],
     ]);
   });
 

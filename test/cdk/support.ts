@@ -8,6 +8,8 @@ export interface SynthesizedEnvironment {
   readonly stage: EnvironmentStage;
   readonly stateful: Template;
   readonly stateless: Template;
+  /** Operations alarms and the dashboard (lib/monitoring-stack.ts). */
+  readonly monitoring: Template;
 }
 
 /**
@@ -33,6 +35,7 @@ export function synthEnvironment(name: EnvironmentName, override?: (c: Environme
     stage,
     stateful: Template.fromStack(stage.stateful),
     stateless: Template.fromStack(stage.stateless),
+    monitoring: Template.fromStack(stage.monitoring),
   };
   cache.set(key, result);
   return result;

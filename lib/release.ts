@@ -4,6 +4,7 @@ import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -24,11 +25,11 @@ import {
 } from '../lambda/release/policy';
 import { METRICS_NAMESPACE, RELEASE_METRICS } from '../lambda/shared/metrics';
 import type { Color } from '../lambda/shared/topology';
-import type { IWeightedListenerRule } from './routing';
 import { grantWeightsMetric } from './traffic-control';
 import { HandlerFunction } from './handler-function';
 import type { TopologyDocument } from './topology-document';
 import { acknowledgeKmsGrantWildcards, iam5ResourceFinding } from './nag';
+import { clusterServiceArnPattern, listenerRuleArnPattern } from './traffic-resources';
 
 /** The one-off migration task: the idle color's task definition of one service runs with `policy.migrationCommand`. */
 export interface ReleaseMigrationProps {
@@ -49,7 +50,7 @@ export interface ReleaseStateMachineProps {
   readonly policy: ReleasePolicy;
   /**
    * The environment's stored topology, which the handlers read at run time. Its notification topic must be
-   * `notificationTopic`; its rule, service and alarm names must be those of `listenerRules`, `services`, `alarms`.
+   * `notificationTopic`; its rules must be on `productionListener` and its services in `cluster`.
    */
   readonly topology: TopologyDocument;
   readonly vpc: ec2.IVpc;
@@ -61,19 +62,13 @@ export interface ReleaseStateMachineProps {
   /** The release lock (and the release record item `<env>#release`). */
   readonly lockTable: dynamodb.ITableV2;
   readonly ledgerTable: dynamodb.ITableV2;
-  /** The production listener rules whose weights the release moves (one per service). */
-  readonly listenerRules: readonly IWeightedListenerRule[];
-  readonly cluster: ecs.ICluster;
-  /** Every service of both colors (scaled by the release). */
-  readonly services: readonly ecs.IBaseService[];
-  /** The rollback alarms of both colors (`topology.rollbackAlarmNames`), read before the release and after every bake. */
-  readonly alarms: readonly cloudwatch.IAlarm[];
   /**
-   * Each color's "this color versus the other" comparison alarms. The gate after every bake judges the new color's
-   * (in ALARM: roll back) and ignores the stable color's: those say the new color is better, which is no fault.
-   * @default - none
+   * The listener whose rules carry the services' weights: the release may modify its rules (any number of services,
+   * one IAM statement).
    */
-  readonly comparisonAlarms?: Readonly<Partial<Record<Color, readonly cloudwatch.IAlarm[]>>>;
+  readonly productionListener: elbv2.IApplicationListener;
+  /** The cluster of every service and color (scaled by the release, and where the migration runs). */
+  readonly cluster: ecs.ICluster;
   /** The database backed up before a release; required when `policy.backupBeforeRelease`. */
   readonly database?: rds.IDatabaseInstance;
   /** Required when `policy.migrationCommand` is set. */
@@ -485,20 +480,30 @@ export class ReleaseStateMachine extends Construct {
     const add = (actions: string[], resources: string[], conditions?: Record<string, unknown>) =>
       fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources, conditions }));
 
-    add(['elasticloadbalancing:ModifyRule'], props.listenerRules.map((r) => r.listenerRuleArn));
-    add(['ecs:UpdateService', 'ecs:DescribeServices'], props.services.map((s) => s.serviceArn));
+    // Patterns, not one ARN per service and color: with ten services the listed ARNs alone exceed IAM's 10,240-character
+    // inline policy quota (DeployInvariants-IamPolicySize). Scoped to the environment's one production listener and cluster.
+    const rules = listenerRuleArnPattern(props.productionListener);
+    const services = clusterServiceArnPattern(props.cluster);
+    add(['elasticloadbalancing:ModifyRule'], [rules]);
+    add(['ecs:UpdateService', 'ecs:DescribeServices'], [services]);
+    for (const pattern of [rules, services]) {
+      Validations.of(fn).acknowledge({
+        id: iam5ResourceFinding(this, pattern),
+        reason: 'Rules and services of this environment only: the rules of its one production listener, the services of its one cluster',
+      });
+    }
     const describe: string[] = [
-      // Read-only actions without resource-level permissions (Service Authorization Reference).
+      // Read-only actions without resource-level permissions (Service Authorization Reference); DescribeAlarms as the
+      // traffic core's other callers have it (lib/traffic-control.ts): the alarm list grows with every service.
       'elasticloadbalancing:DescribeRules',
       'elasticloadbalancing:DescribeTargetHealth',
       'ecs:DescribeTaskDefinition',
+      'cloudwatch:DescribeAlarms',
       // Scalable targets have no ARN known at synth; the traffic core registers the four services' targets only.
       'application-autoscaling:RegisterScalableTarget',
     ];
     add(describe, ['*']);
     grantWeightsMetric(fn);
-    const alarmArns = [...new Set([...props.alarms, ...(props.comparisonAlarms?.blue ?? []), ...(props.comparisonAlarms?.green ?? [])])].map((a) => a.alarmArn);
-    if (alarmArns.length > 0) add(['cloudwatch:DescribeAlarms'], alarmArns);
     // GetItem covers the lock and the topology document, both items of the lock table.
     // GetItem covers the rollback Lambda's marker items too (the safe state reads whether it already rolled back).
     props.lockTable.grant(fn, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
@@ -531,7 +536,7 @@ export class ReleaseStateMachine extends Construct {
     Validations.of(fn).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'elasticloadbalancing:DescribeRules/DescribeTargetHealth, ecs:DescribeTaskDefinition and ecs:ListTasks (pinned to the cluster by condition) ' +
+        'elasticloadbalancing:DescribeRules/DescribeTargetHealth, ecs:DescribeTaskDefinition, cloudwatch:DescribeAlarms (read-only) and ecs:ListTasks (pinned to the cluster by condition) ' +
         'support no resource-level permissions; application-autoscaling:RegisterScalableTarget targets have no ARN at synth',
     });
   }

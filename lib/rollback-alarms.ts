@@ -68,7 +68,8 @@ export class RollbackAlarms extends Construct {
     this.logMetricsNamespace = `SafeReleases/${props.environment}`;
     for (const [service, triggers] of Object.entries(props.logTriggers ?? {})) {
       const events = [...new Set(triggers.flatMap((t) => TRIGGER_EVENTS[t]))];
-      for (const color of COLORS) this.addLogMetricFilters(service, color, props.services[service].colors[color].logGroup, events);
+      // One log group per service holds both colors' lines; the filters take the color from each line's `color`.
+      this.addLogMetricFilters(service, props.services[service].logGroup, events);
     }
 
     const colors = {} as Record<Color, ColorAlarms>;
@@ -86,10 +87,10 @@ export class RollbackAlarms extends Construct {
     return new cloudwatch.Metric({ namespace: this.logMetricsNamespace, metricName: name, dimensionsMap: { Color: color }, statistic: 'Sum', period });
   }
 
-  private addLogMetricFilters(service: ServiceName, color: Color, logGroup: logs.ILogGroup, events: readonly (keyof typeof LOG_EVENTS)[]): void {
+  private addLogMetricFilters(service: ServiceName, logGroup: logs.ILogGroup, events: readonly (keyof typeof LOG_EVENTS)[]): void {
     for (const key of events) {
       const e = LOG_EVENTS[key];
-      new logs.MetricFilter(this, `${service}-${color}-${key}`, {
+      new logs.MetricFilter(this, `${service}-${key}`, {
         logGroup,
         filterPattern: logs.FilterPattern.literal(e.pattern),
         metricNamespace: this.logMetricsNamespace,

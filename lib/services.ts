@@ -127,6 +127,8 @@ export class ColoredService extends Construct {
   readonly taskRole: iam.Role;
   /** The role ECS pulls images, writes logs and fetches secrets with, shared by both colors. */
   readonly executionRole: iam.Role;
+  /** The service's log group, both colors' streams (prefixed `blue/`, `green/`) and its migration task's. */
+  readonly logGroup: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: ColoredServiceProps) {
     super(scope, id);
@@ -137,6 +139,13 @@ export class ColoredService extends Construct {
     // fetch the schema owner's credentials. https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
     this.taskRole = new iam.Role(this, 'TaskRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
     this.executionRole = new iam.Role(this, 'ExecutionRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
+    // One log group per service too, its streams prefixed with the color: every line carries its color (APP_COLOR,
+    // README "Log contract"), so one set of metric filters per service counts both colors by the `color` field.
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      encryptionKey: props.logKey,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     const repository = ecr.Repository.fromRepositoryName(this, 'Repository', c.repositoryName);
     const colors = {} as Record<Color, ServiceColor>;
     for (const color of COLORS) {
@@ -193,11 +202,7 @@ export class ColoredService extends Construct {
     const scope = new Construct(this, color === 'blue' ? 'Blue' : 'Green');
     const version = c.colors[color].version;
 
-    const logGroup = new logs.LogGroup(scope, 'Logs', {
-      retention: props.logRetention,
-      encryptionKey: props.logKey,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
+    const logGroup = this.logGroup;
     const taskDefinition = new ecs.FargateTaskDefinition(scope, 'Task', {
       cpu: c.cpu,
       memoryLimitMiB: c.memoryMiB,
@@ -210,7 +215,7 @@ export class ColoredService extends Construct {
       portMappings: [{ containerPort: c.containerPort }],
       environment: { ...props.environment, APP_COLOR: color, APP_VERSION: version, PORT: String(c.containerPort) },
       secrets: props.secrets ? { ...props.secrets } : undefined,
-      logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: props.serviceName }),
+      logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: color }),
       healthCheck: {
         // The image must ship curl; the same endpoint serves the ALB health check.
         command: ['CMD-SHELL', `curl -fsS http://localhost:${c.containerPort}${c.healthCheckPath} || exit 1`],
@@ -235,7 +240,7 @@ export class ColoredService extends Construct {
         image: ecs.ContainerImage.fromEcrRepository(repository, version),
         environment: { ...props.environment, APP_COLOR: color, APP_VERSION: version },
         secrets: { ...props.migrationSecrets },
-        logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'migration' }),
+        logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: `${color}-migration` }),
       });
     }
 
@@ -291,7 +296,7 @@ export class ColoredService extends Construct {
       // Losing traces must not take the application down with it.
       essential: false,
       memoryReservationMiB: 64,
-      logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'otel' }),
+      logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: `${color}-otel` }),
     });
     const app = taskDefinition.defaultContainer!;
     app.addEnvironment('OTEL_EXPORTER_OTLP_ENDPOINT', 'http://localhost:4317');

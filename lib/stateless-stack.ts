@@ -192,6 +192,7 @@ export class StatelessStack extends EnvironmentStack {
       cluster,
       services: this.services,
       routing: this.routing,
+      productionListener: this.loadBalancer.productionListener,
       scaling: Object.fromEntries(
         serviceNames.flatMap((s) => {
           const a = c.services[s].autoscaling;
@@ -210,7 +211,6 @@ export class StatelessStack extends EnvironmentStack {
       provider,
     });
 
-    const rollbackAlarms = COLORS.flatMap((color) => this.rollbackAlarms.alarmsOf(color));
     // Validated: exactly one service runs the migration where the environment has a migration command.
     const migrating = c.release.migrationCommand ? serviceNames.find((s) => c.services[s].runsMigration) : undefined;
     this.release = new ReleaseStateMachine(this, 'Release', {
@@ -222,11 +222,8 @@ export class StatelessStack extends EnvironmentStack {
       notificationTopic: notifications.topic,
       lockTable: this.trafficControl.lockTable,
       ledgerTable: this.trafficControl.ledgerTable,
-      listenerRules: serviceNames.map((s) => this.routing[s]),
+      productionListener: this.loadBalancer.productionListener,
       cluster,
-      services: serviceNames.flatMap((s) => COLORS.map((color) => this.services[s].colors[color].service)),
-      alarms: rollbackAlarms,
-      comparisonAlarms: { blue: this.rollbackAlarms.colors.blue.comparisons, green: this.rollbackAlarms.colors.green.comparisons },
       database: database.primary,
       migration: migrating
         ? {

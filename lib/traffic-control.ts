@@ -3,6 +3,7 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -11,11 +12,11 @@ import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../lambda/shared/metrics';
 import { COLORS, type Color, type ServiceName, type Topology } from '../lambda/shared/topology';
 import { HandlerFunction } from './handler-function';
-import { acknowledgeKmsGrantWildcards } from './nag';
+import { acknowledgeKmsGrantWildcards, iam5ResourceFinding } from './nag';
 import type { ServiceRouting } from './routing';
 import type { ColoredService } from './services';
 import { TopologyDocument } from './topology-document';
-import { grantAutoscalingServiceLinkedRole, type TrafficResourceProvider } from './traffic-resources';
+import { clusterServiceArnPattern, grantAutoscalingServiceLinkedRole, listenerRuleArnPattern, type TrafficResourceProvider } from './traffic-resources';
 
 /** The traffic core publishes verified weights as a metric (lambda/traffic/weights-metric.ts), to this namespace only. */
 export function grantWeightsMetric(grantee: iam.IGrantable): void {
@@ -34,6 +35,8 @@ export interface TrafficControlProps {
   readonly cluster: ecs.ICluster;
   readonly services: Readonly<Record<ServiceName, ColoredService>>;
   readonly routing: Readonly<Record<ServiceName, ServiceRouting>>;
+  /** The listener of `routing`'s weighted rules: the traffic core may modify its rules (one statement for any number of services). */
+  readonly productionListener: elbv2.IApplicationListener;
   /** Autoscaling bounds a color gets back when brought up, per service. @default - no autoscaling */
   readonly scaling?: Partial<Record<ServiceName, { readonly minCapacity: number; readonly maxCapacity: number }>>;
   readonly minHealthyTargetsPerAz: number;
@@ -67,7 +70,7 @@ export class TrafficControl extends Construct {
   readonly topologyDocument: TopologyDocument;
   readonly switchFunction: HandlerFunction;
   /** What `grantTrafficControl` scopes its statements to. */
-  private readonly granted: Pick<TrafficControlProps, 'services' | 'routing'>;
+  private readonly granted: Pick<TrafficControlProps, 'services' | 'routing' | 'productionListener' | 'cluster'>;
 
   constructor(scope: Construct, id: string, props: TrafficControlProps) {
     super(scope, id);
@@ -138,9 +141,18 @@ export class TrafficControl extends Construct {
   grantTrafficControl(grantee: iam.IGrantable & Construct): void {
     const props = this.granted;
     const policy = (actions: string[], resources: string[]) => grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources }));
-    const services = Object.keys(props.services).flatMap((s) => COLORS.map((c) => props.services[s].colors[c].service.serviceArn));
-    policy(['elasticloadbalancing:ModifyRule'], Object.keys(props.services).map((s) => props.routing[s].listenerRuleArn));
-    policy(['ecs:DescribeServices', 'ecs:UpdateService'], services);
+    // Patterns, not one ARN per service and color: with ten services the listed ARNs exceed IAM's 10,240-character inline
+    // policy quota (DeployInvariants-IamPolicySize). Scoped to the environment's one production listener and cluster.
+    const rules = listenerRuleArnPattern(props.productionListener);
+    const services = clusterServiceArnPattern(props.cluster);
+    policy(['elasticloadbalancing:ModifyRule'], [rules]);
+    policy(['ecs:DescribeServices', 'ecs:UpdateService'], [services]);
+    for (const pattern of [rules, services]) {
+      Validations.of(grantee).acknowledge({
+        id: iam5ResourceFinding(grantee, pattern),
+        reason: 'Rules and services of this environment only: the rules of its one production listener, the services of its one cluster',
+      });
+    }
     // Describe* of ELB, ECS task definitions, CloudWatch alarms and Application Auto Scaling take no
     // resource-level permissions. https://docs.aws.amazon.com/service-authorization/latest/reference/list_elasticloadbalancingv2.html
     policy(

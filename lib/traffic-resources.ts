@@ -22,6 +22,14 @@ export function listenerRuleArnPattern(listener: elbv2.IApplicationListener): st
 }
 
 /**
+ * ARNs of the ECS services of a cluster: `…:service/<cluster>/*`. One statement whatever the number of services (IAM's
+ * 10,240-character inline policy quota, checked by the deploy-invariant pack), scoped to the environment's own cluster.
+ */
+export function clusterServiceArnPattern(cluster: ecs.ICluster): string {
+  return Stack.of(cluster).formatArn({ service: 'ecs', resource: 'service', resourceName: `${cluster.clusterName}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+}
+
+/**
  * The handler's timeout. The handler answers FAILED by itself shortly before it
  * (lambda/custom-resources/handler.ts, RESPONSE_MARGIN_MS), so an invocation always answers within it.
  */
@@ -95,7 +103,7 @@ export class TrafficResourceProvider extends Construct {
     this.function.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['ecs:ListServices'], resources: ['*'], conditions: { ArnEquals: { 'ecs:cluster': cluster.clusterArn } } }),
     );
-    const services = Stack.of(this).formatArn({ service: 'ecs', resource: 'service', resourceName: `${cluster.clusterName}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    const services = clusterServiceArnPattern(cluster);
     this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:DescribeServices'], resources: [services] }));
     this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:DescribeTaskDefinition'], resources: ['*'] }));
     Validations.of(this).acknowledge({
@@ -110,7 +118,7 @@ export class TrafficResourceProvider extends Construct {
    * so the function's policy cannot depend on the services.
    */
   grantServiceCounts(cluster: ecs.ICluster): void {
-    const services = Stack.of(this).formatArn({ service: 'ecs', resource: 'service', resourceName: `${cluster.clusterName}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    const services = clusterServiceArnPattern(cluster);
     // DescribeServices: an update that adds autoscaling registers a color's first scalable target
     // with the config's bounds only if the color is in service (desiredCount > 0).
     this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:UpdateService', 'ecs:DescribeServices'], resources: [services] }));

@@ -131,10 +131,8 @@ export function buildReleaseTestStack(policy: ReleasePolicy = TEST_POLICY): Rele
     notificationTopic: topic,
     lockTable,
     ledgerTable,
-    listenerRules: rules,
+    productionListener: listener,
     cluster,
-    services,
-    alarms,
     database,
     migration: { service: 'backend', taskDefinitions: taskDefinitions.backend, containerName: 'backend', subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, securityGroup: sg },
   });

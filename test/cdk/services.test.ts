@@ -7,6 +7,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENTS, type EnvironmentConfig, type ServiceConfig } from '../../config';
 import { buildApp } from '../../lib/app';
 import { hostPriorities } from '../../lib/routing';
+import { withServices } from '../../scripts/lib/more-services';
 import { resourcesOf, synthEnvironment, TEST_CONTEXT } from './support';
 
 /** The environment with `copies` added, each a copy of an existing entry under a new name and host. */
@@ -101,8 +102,7 @@ describe('GIVEN dev with a copy of frontend under "admin" (no data access)', () 
 });
 
 describe('GIVEN ten services in every environment', () => {
-  const ten = (c: EnvironmentConfig) =>
-    withCopies(c, Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`svc${i + 1}`, { of: i % 2 ? 'backend' : 'frontend', host: `svc${i + 1}.${c.hostedZone.zoneName}` }])));
+  const ten = (c: EnvironmentConfig) => withServices(c, 10);
   const { app, stages } = buildApp({ environments: Object.values(ENVIRONMENTS).map(ten), context: TEST_CONTEXT });
 
   test('THEN synth passes cdk-nag: AwsSolutions, PCI DSS and the deploy-invariant pack (stack quotas within 90 %, IAM policy sizes, Lambda environments, event patterns)', () => {

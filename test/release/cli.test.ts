@@ -7,6 +7,7 @@ describe('parseReleaseArgs', () => {
   test('defaults to start and follows', () => {
     expect(parseReleaseArgs(['--env', 'production', '--strategy', 'blue-green'])).toEqual({ command: 'start', env: 'production', strategy: 'blue-green', follow: true });
     expect(parseReleaseArgs(['approve', '--env=dev'])).toMatchObject({ command: 'approve', env: 'dev' });
+    expect(parseReleaseArgs(['--env', 'dev', '--services', 'backend,search'])).toMatchObject({ command: 'start', services: ['backend', 'search'] });
   });
   test.each([
     [['--strategy', 'canary'], /--env is required/],
@@ -15,6 +16,8 @@ describe('parseReleaseArgs', () => {
     [['status', '--env', 'dev', '--strategy', 'canary'], /--strategy is an option of start only/],
     [['deploy', '--env', 'dev'], /unknown command 'deploy'/],
     [['status', '--env', 'dev', '--force'], /--force is an option of start only/],
+    [['status', '--env', 'dev', '--services', 'backend'], /--services is an option of start only/],
+    [['--env', 'dev', '--services', 'Back End'], /--services must be a comma-separated list of service names/],
     [['--env', 'dev', '--forced'], /unknown option --forced/],
   ])('fails on %j', (argv, message) => {
     expect(() => parseReleaseArgs(argv)).toThrow(message);

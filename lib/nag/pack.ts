@@ -48,6 +48,11 @@ const RULES: readonly Rule[] = [
     explanation: 'CloudFormation rejects a stack over its quotas: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html. Split the stack before the next feature crosses it.',
   },
   {
+    rule: rules.CompositeAlarmChildren,
+    info: 'The composite alarm\'s rule references more than 100 alarms.',
+    explanation: 'CloudWatch rejects a composite alarm whose rule references more than 100 alarms: https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutCompositeAlarm.html. Roll the children up in intermediate composites, or fewer triggers per composite.',
+  },
+  {
     rule: rules.TaskOutlivesLambda,
     info: 'A state machine Task invokes a Lambda function without a TimeoutSeconds longer than the function\'s timeout.',
     explanation: 'Step Functions would move on (catch, safe state, rollback) while the invocation keeps running and writing until the function\'s own timeout. Give the Task a TimeoutSeconds above the function\'s timeout.',

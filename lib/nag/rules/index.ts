@@ -7,3 +7,4 @@ export { RoleCanDecrypt } from './RoleCanDecrypt';
 export { SelectSplitInRange } from './SelectSplitInRange';
 export { StackQuotas, STACK_QUOTAS, STACK_QUOTA_MARGIN } from './StackQuotas';
 export { TaskOutlivesLambda } from './TaskOutlivesLambda';
+export { CompositeAlarmChildren, COMPOSITE_ALARM_CHILDREN_LIMIT } from './CompositeAlarmChildren';

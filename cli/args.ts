@@ -1,5 +1,5 @@
 /** Argument parsing of the traffic CLI: pure, throws UsageError (exit 2) with one clear line. */
-import { ENVIRONMENTS as CONFIGS, type EnvironmentName } from '../config';
+import { ENVIRONMENTS as CONFIGS, type EnvironmentName, stageName } from '../config';
 import { Color, COLORS, ServiceName, SERVICE_NAME_PATTERN } from '../lambda/shared/topology';
 
 export type Environment = EnvironmentName;
@@ -182,5 +182,6 @@ export function parseArgs(argv: readonly string[]): CliArgs {
 
 /** Stack holding the `Topology` output: `<Stage>-Stateless`, Stage = Dev | Staging | Production. */
 export function stackName(env: Environment): string {
-  return `${env.charAt(0).toUpperCase()}${env.slice(1)}-Stateless`;
+  // The stage name as lib/app.ts gives it (`perf-eu` → `PerfEu`).
+  return `${stageName(env)}-Stateless`;
 }

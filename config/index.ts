@@ -1,3 +1,4 @@
+import { pascalCase } from './names';
 import { dev } from './dev';
 import { production } from './production';
 import { staging } from './staging';
@@ -18,8 +19,5 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
  * hyphens, starting with a letter, which makes the result a valid stage name and stack name prefix.
  */
 export function stageName(env: EnvironmentName): string {
-  return env
-    .split('-')
-    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
-    .join('');
+  return pascalCase(env);
 }

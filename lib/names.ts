@@ -1,8 +1,2 @@
-/** `frontend` → `Frontend`, `admin-site` → `AdminSite`: construct IDs (and stage names) derived from config keys. */
-export function pascalCase(name: string): string {
-  return name
-    .split(/[^A-Za-z0-9]+/)
-    .filter(Boolean)
-    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
-    .join('');
-}
+/** Construct IDs from config keys: the same PascalCase as stage names (config/names.ts). */
+export { pascalCase } from '../config/names';

@@ -12,7 +12,7 @@ import { STRATEGIES } from './policy';
 export interface MigrationSettings {
   /** The service whose image holds the migrations (config `runsMigration`); a release without it runs none. @default - every release runs it */
   readonly service?: string;
-  /** Task definition (ARN or family:revision) of the backend per color; the idle color's runs the migration. */
+  /** Task definition (ARN or family:revision) of the migrating service (config `runsMigration`) per color; the idle color's runs. */
   readonly taskDefinitions: Readonly<Record<Color, string>>;
   /** Container whose command is overridden. */
   readonly containerName: string;

@@ -225,7 +225,7 @@ export function migrationStartedBy(owner: string): string {
   return `release-${h.toString(16)}-${name}`.slice(0, 36);
 }
 
-/** Runs the candidate's backend task definition once with the migration command (idempotent per execution). */
+/** Runs the candidate's migration task definition (of the service with `runsMigration`) once with the migration command (idempotent per execution). */
 export async function migrationStart(ctx: ReleaseContext, release: ReleaseState): Promise<ReleaseState> {
   const m = ctx.settings.migration;
   const command = ctx.settings.policy.migrationCommand;

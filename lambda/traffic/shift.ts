@@ -1,7 +1,7 @@
 /**
  * Guarded, coordinated, verified weight shifts.
  *
- * A shift moves the listener-rule weights of the environment's services (frontend then backend, or one named service)
+ * A shift moves the listener-rule weights of the environment's services (in the topology's order, or one named service)
  * to a target. Before any shift that adds traffic to a color the guards run (weights valid, lock held, no rollback
  * alarm in ALARM, the color healthy in every AZ it serves); a refused shift changes nothing and writes a `refused`
  * ledger entry. No shift ever sends traffic to a color whose ECS service has desired count 0 (scaled down or scaling

@@ -26,7 +26,7 @@ import { StepEvent, validateStepEvent } from './validate';
  * services only: the context's topology is scoped to them (`scopeTopology`), so nothing it does touches the others.
  */
 export async function runStep(ctx: ReleaseContext & { httpGet?: HttpGet }, e: StepEvent): Promise<unknown> {
-  const services = 'release' in e ? e.release?.services : undefined;
+  const services = 'release' in e && e.step !== 'backup' ? e.release?.services : undefined;
   if (services !== undefined) ctx = { ...ctx, topology: scopeTopology(ctx.topology, services) };
   switch (e.step) {
     case 'preflight':

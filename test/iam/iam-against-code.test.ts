@@ -106,6 +106,10 @@ interface Run {
 function runFor(topology: Topology, bind: (r: CfnResolver) => void = () => undefined, facts: CallFacts = {}): Run {
   const r = new CfnResolver({ template, scope: SCOPE, literals: [[PRODUCTION.account, ACCOUNT]] });
   r.zip(stack.resolve(stack.trafficControl.topology), topology);
+  // Grants on the production listener's rules (a pattern) resolve through the listener: the emulator's, named by its
+  // rules' ARNs (`…:listener-rule/app/<lb>/<id>/<listener>/<rule>` → `…:listener/app/<lb>/<id>/<listener>`).
+  const rule = Object.values(topology.services)[0]?.listenerRuleArn;
+  if (rule) r.bind(stack.resolve(stack.loadBalancer.productionListener.listenerArn), rule.replace(':listener-rule/', ':listener/').replace(/\/[^/]+$/, ''));
   if (isIntrinsic(topicKey)) r.bind(topicKey, EMULATOR_TOPIC_KEY);
   bind(r);
   const encryptionKeyOf = (arn: string) => (topicKey !== undefined && arn === topology.notificationTopicArn ? r.resolveString(topicKey) : undefined);
@@ -363,7 +367,8 @@ describe('custom resources', () => {
     inst.detach();
     destroyClients(clients);
   });
-  const run = () => runFor(fx.topology, (r) => r.bind(stack.resolve(stack.loadBalancer.productionListener.listenerArn), fx.listenerArn));
+  // runFor binds the production listener from the rules' ARNs: the fixture's listener.
+  const run = () => runFor(fx.topology);
 
   test('weighted rule create, update (priority, host), delete; image guard update; service counts create, update, delete', async () => {
     const tgs = fx.topology.services.frontend.colors;

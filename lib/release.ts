@@ -29,7 +29,7 @@ import { grantWeightsMetric } from './traffic-control';
 import { HandlerFunction } from './handler-function';
 import type { TopologyDocument } from './topology-document';
 import { acknowledgeKmsGrantWildcards, iam5ResourceFinding } from './nag';
-import { clusterServiceArnPattern, listenerRuleArnPattern } from './traffic-resources';
+import { grantTrafficWrites } from './traffic-resources';
 
 /** The one-off migration task: the idle color's task definition of one service runs with `policy.migrationCommand`. */
 export interface ReleaseMigrationProps {
@@ -480,18 +480,7 @@ export class ReleaseStateMachine extends Construct {
     const add = (actions: string[], resources: string[], conditions?: Record<string, unknown>) =>
       fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources, conditions }));
 
-    // Patterns, not one ARN per service and color: with ten services the listed ARNs alone exceed IAM's 10,240-character
-    // inline policy quota (DeployInvariants-IamPolicySize). Scoped to the environment's one production listener and cluster.
-    const rules = listenerRuleArnPattern(props.productionListener);
-    const services = clusterServiceArnPattern(props.cluster);
-    add(['elasticloadbalancing:ModifyRule'], [rules]);
-    add(['ecs:UpdateService', 'ecs:DescribeServices'], [services]);
-    for (const pattern of [rules, services]) {
-      Validations.of(fn).acknowledge({
-        id: iam5ResourceFinding(this, pattern),
-        reason: 'Rules and services of this environment only: the rules of its one production listener, the services of its one cluster',
-      });
-    }
+    grantTrafficWrites(fn, props);
     const describe: string[] = [
       // Read-only actions without resource-level permissions (Service Authorization Reference); DescribeAlarms as the
       // traffic core's other callers have it (lib/traffic-control.ts): the alarm list grows with every service.

@@ -12,11 +12,11 @@ import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../lambda/shared/metrics';
 import { COLORS, type Color, type ServiceName, type Topology } from '../lambda/shared/topology';
 import { HandlerFunction } from './handler-function';
-import { acknowledgeKmsGrantWildcards, iam5ResourceFinding } from './nag';
+import { acknowledgeKmsGrantWildcards } from './nag';
 import type { ServiceRouting } from './routing';
 import type { ColoredService } from './services';
 import { TopologyDocument } from './topology-document';
-import { clusterServiceArnPattern, grantAutoscalingServiceLinkedRole, listenerRuleArnPattern, type TrafficResourceProvider } from './traffic-resources';
+import { grantAutoscalingServiceLinkedRole, grantTrafficWrites, type TrafficResourceProvider } from './traffic-resources';
 
 /** The traffic core publishes verified weights as a metric (lambda/traffic/weights-metric.ts), to this namespace only. */
 export function grantWeightsMetric(grantee: iam.IGrantable): void {
@@ -141,18 +141,7 @@ export class TrafficControl extends Construct {
   grantTrafficControl(grantee: iam.IGrantable & Construct): void {
     const props = this.granted;
     const policy = (actions: string[], resources: string[]) => grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources }));
-    // Patterns, not one ARN per service and color: with ten services the listed ARNs exceed IAM's 10,240-character inline
-    // policy quota (DeployInvariants-IamPolicySize). Scoped to the environment's one production listener and cluster.
-    const rules = listenerRuleArnPattern(props.productionListener);
-    const services = clusterServiceArnPattern(props.cluster);
-    policy(['elasticloadbalancing:ModifyRule'], [rules]);
-    policy(['ecs:DescribeServices', 'ecs:UpdateService'], [services]);
-    for (const pattern of [rules, services]) {
-      Validations.of(grantee).acknowledge({
-        id: iam5ResourceFinding(grantee, pattern),
-        reason: 'Rules and services of this environment only: the rules of its one production listener, the services of its one cluster',
-      });
-    }
+    grantTrafficWrites(grantee, props);
     // Describe* of ELB, ECS task definitions, CloudWatch alarms and Application Auto Scaling take no
     // resource-level permissions. https://docs.aws.amazon.com/service-authorization/latest/reference/list_elasticloadbalancingv2.html
     policy(

@@ -30,6 +30,25 @@ export function clusterServiceArnPattern(cluster: ecs.ICluster): string {
 }
 
 /**
+ * Lets `grantee` move weights and scale services of one environment: ModifyRule on the rules of its production
+ * listener, UpdateService and DescribeServices on the services of its cluster. Patterns, not one ARN per service and
+ * color: with ten services the listed ARNs exceed IAM's 10,240-character inline policy quota
+ * (DeployInvariants-IamPolicySize). Used by traffic control (switch, rollback) and the release.
+ */
+export function grantTrafficWrites(grantee: iam.IGrantable & Construct, scope: { readonly productionListener: elbv2.IApplicationListener; readonly cluster: ecs.ICluster }): void {
+  const rules = listenerRuleArnPattern(scope.productionListener);
+  const services = clusterServiceArnPattern(scope.cluster);
+  grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['elasticloadbalancing:ModifyRule'], resources: [rules] }));
+  grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ecs:DescribeServices', 'ecs:UpdateService'], resources: [services] }));
+  for (const pattern of [rules, services]) {
+    Validations.of(grantee).acknowledge({
+      id: iam5ResourceFinding(grantee, pattern),
+      reason: 'Rules and services of this environment only: the rules of its one production listener, the services of its one cluster',
+    });
+  }
+}
+
+/**
  * The handler's timeout. The handler answers FAILED by itself shortly before it
  * (lambda/custom-resources/handler.ts, RESPONSE_MARGIN_MS), so an invocation always answers within it.
  */

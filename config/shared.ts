@@ -1,7 +1,7 @@
 /** Values every environment shares unless its own file says otherwise. */
 export const REGION = 'us-east-1';
 
-import type { ServiceConfig } from './types';
+import type { JudgeSettings, ServiceConfig } from './types';
 
 /** Where the pre-traffic test listener may be reached from: replace with your office or VPN CIDR. */
 export const OPERATOR_CIDR = '203.0.113.0/24';
@@ -31,6 +31,19 @@ export const PLAN_ROLLBACK_TRIGGERS = {
   comparison: { errorRatePoints: 2, p99LatencyRatio: 1.5, minRequestsPerMinute: 10, minutes: 3, canaryMaxRequestPercent: 40 },
   databaseConnectionsPercent: 80,
 } as const;
+
+/**
+ * The canary judge's defaults (README, "How the judge decides"): at most 1 % false rollbacks over a whole canary.
+ * Environments override what they need.
+ */
+export const JUDGE_DEFAULTS: JudgeSettings = {
+  falseRollbackPercent: 1,
+  errorRateMarginPoints: 0.1,
+  latencyMarginPercent: 10,
+  minRequests: 500,
+  maxExtensions: 2,
+  onInconclusive: 'hold',
+};
 
 /**
  * The plan's two images and their runtime contract (README, "Runtime contract"), shared by every environment: each

@@ -1,4 +1,4 @@
-import { BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION } from './shared';
+import { JUDGE_DEFAULTS, BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION } from './shared';
 import type { EnvironmentConfig } from './types';
 
 export const staging: EnvironmentConfig = {
@@ -67,6 +67,7 @@ export const staging: EnvironmentConfig = {
     backupBeforeRelease: true,
     migrationCommand: ['npm', 'run', 'db:migrate'],
     migrationTimeoutSeconds: 900,
+    judge: JUDGE_DEFAULTS,
   },
   monitoring: { ...PLAN_ROLLBACK_TRIGGERS, alarmEmail: 'ops@example.com', apm: false },
   traffic: { minHealthyTargetsPerAz: 1 },

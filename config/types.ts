@@ -225,6 +225,27 @@ export interface ReleasePolicy {
   readonly migrationCommand?: readonly string[];
   /** Longest a migration task may run, in seconds. */
   readonly migrationTimeoutSeconds: number;
+  /** The statistical judge of every gate: new color against stable color on the same load (README, "How the judge decides"). */
+  readonly judge: JudgeSettings;
+}
+
+/**
+ * Settings of the canary judge (lambda/release/judge.ts): how sure it must be, how much worse the new color may be,
+ * how much traffic a verdict needs, and what happens when the traffic is too thin to decide.
+ */
+export interface JudgeSettings {
+  /** Chance of failing a good release over a whole canary (all looks together), percent, e.g. 1. */
+  readonly falseRollbackPercent: number;
+  /** Error rate the new color may exceed the stable color's by before it counts as worse, percentage points. */
+  readonly errorRateMarginPoints: number;
+  /** p99 latency the new color may exceed the stable color's by before it counts as worse, percent. */
+  readonly latencyMarginPercent: number;
+  /** Requests each color needs over a look before the judge decides anything but inconclusive. */
+  readonly minRequests: number;
+  /** Extra bakes (each one `bakeSeconds`) a gate may add while the verdict is inconclusive. */
+  readonly maxExtensions: number;
+  /** What an inconclusive verdict does once the extensions are used up: go on, roll back, or hold for the operator. */
+  readonly onInconclusive: 'pass' | 'fail' | 'hold';
 }
 
 /**

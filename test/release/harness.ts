@@ -5,7 +5,7 @@ import type { ReleaseState } from '../../lambda/release/steps';
  * HTTP server) — and the release and backup handlers wired to it in-process. `handlers(ids)` binds them to the
  * functions of a synthesized template (rehearsal.ts). Used by rehearsal.test.ts and scripts/bench-release.ts.
  */
-import { BACKEND, FRONTEND } from '../../config/shared';
+import { BACKEND, FRONTEND, JUDGE_DEFAULTS } from '../../config/shared';
 import { createServer, IncomingHttpHeaders, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
@@ -59,6 +59,7 @@ export const REHEARSAL_POLICY: ReleasePolicy = {
   backupBeforeRelease: true,
   migrationCommand: ['npm', 'run', 'db:migrate'],
   migrationTimeoutSeconds: 900,
+  judge: JUDGE_DEFAULTS,
 };
 
 export interface TestListener {

@@ -1,3 +1,4 @@
+import { JUDGE_DEFAULTS } from '../../config/shared';
 /**
  * A minimal stack around ReleaseStateMachine for template assertions and the local rehearsal: VPC, ALB with a
  * production and a test listener and one weighted rule per service, four Fargate services with target groups, the lock
@@ -34,6 +35,7 @@ export const TEST_POLICY: ReleasePolicy = {
   backupBeforeRelease: true,
   migrationCommand: ['npm', 'run', 'db:migrate'],
   migrationTimeoutSeconds: 900,
+  judge: JUDGE_DEFAULTS,
 };
 
 export interface ReleaseTestStack {

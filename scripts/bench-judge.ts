@@ -24,7 +24,8 @@ import * as path from 'node:path';
 import { PLAN_ROLLBACK_TRIGGERS } from '../config/shared';
 import { production } from '../config/production';
 import type { JudgeSettings } from '../config/types';
-import { type ColorSeries, judge, type JudgeOutcome, normalCdf, normalQuantile } from '../lambda/release/judge';
+import { type ColorSeries, judge, type JudgeOutcome, normalCdf } from '../lambda/release/judge';
+import { normalQuantile } from './lib/stats';
 
 /** mulberry32: a small seeded PRNG, uniform in [0, 1). */
 export function rng(seed: number): () => number {

@@ -68,6 +68,8 @@ export interface JudgeVerdict {
 
 /** Confidence a pass needs that the new color is within the margin (one-sided upper bound). */
 export const PASS_CONFIDENCE = 0.95;
+/** Φ⁻¹(PASS_CONFIDENCE), a constant so the bundle carries no inverse normal (scripts/lib/stats.ts has it, tested). */
+export const PASS_Z = 1.6448536269514722;
 
 /** The false-rollback budget (a fraction) that look `look` (1-based) may spend: alpha / (look × (look + 1)). */
 export function lookAlpha(falseRollbackPercent: number, look: number): number {
@@ -84,22 +86,6 @@ export function normalCdf(x: number): number {
   for (let i = c.length - 1; i > 0; i--) poly = t * (c[i] + poly);
   const erfc = t * Math.exp(-z * z + c[0] + poly);
   return x >= 0 ? 1 - erfc / 2 : erfc / 2;
-}
-
-/** Inverse of Φ for p in (0, 1) (Acklam's rational approximation, relative error < 1.2e-9). */
-export function normalQuantile(p: number): number {
-  if (!(p > 0 && p < 1)) return p <= 0 ? -Infinity : Infinity;
-  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
-  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
-  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
-  const tail = (q: number) =>
-    (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-  if (p < 0.02425) return tail(Math.sqrt(-2 * Math.log(p)));
-  if (p > 1 - 0.02425) return -tail(Math.sqrt(-2 * Math.log(1 - p)));
-  const q = p - 0.5;
-  const r = q * q;
-  return ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
 }
 
 /**
@@ -177,6 +163,14 @@ interface TestResult {
   readonly numbers: Record<string, number>;
 }
 
+/** The three rules of both tests, and the reason a person reads (`bound`: the upper bound, `margin`: its limit, as text). */
+function decide(fail: boolean, pass: boolean, head: string, bound: string, margin: string, p: number, alpha: number, numbers: Record<string, number>): TestResult {
+  const pText = `p=${p.toPrecision(2)}`;
+  if (fail) return { outcome: 'fail', reason: `${head}: worse by more than ${margin}, ${pText} <= ${alpha.toPrecision(2)}`, numbers };
+  if (pass) return { outcome: 'pass', reason: `${head}: at most ${bound} (margin ${margin})`, numbers };
+  return { outcome: 'inconclusive', reason: `${head}: up to ${bound}, margin ${margin}, ${pText}`, numbers };
+}
+
 /** Error rate: exact conditional test for "new worse" (fail), Agresti–Caffo upper bound against the margin (pass). */
 export function errorRateTest(candidate: ColorSeries, stable: ColorSeries, settings: JudgeSettings, alpha: number): TestResult {
   const nN = sum(candidate.requests);
@@ -207,7 +201,7 @@ export function errorRateTest(candidate: ColorSeries, stable: ColorSeries, setti
   // Agresti–Caffo: one failure and one success added to each color keep the bound honest at 0 failures.
   const aN = (eN + 1) / (nN + 2);
   const aS = (eS + 1) / (nS + 2);
-  const upper = aN - aS + normalQuantile(PASS_CONFIDENCE) * Math.sqrt((aN * (1 - aN)) / (nN + 2) + (aS * (1 - aS)) / (nS + 2));
+  const upper = aN - aS + PASS_Z * Math.sqrt((aN * (1 - aN)) / (nN + 2) + (aS * (1 - aS)) / (nS + 2));
   Object.assign(numbers, {
     candidateErrorPercent: round(100 * pN),
     stableErrorPercent: round(100 * pS),
@@ -216,10 +210,8 @@ export function errorRateTest(candidate: ColorSeries, stable: ColorSeries, setti
     errorP: round(p),
     errorUpperPoints: round(100 * upper),
   });
-  const rates = `error rate ${(100 * pN).toFixed(2)}% vs ${(100 * pS).toFixed(2)}%`;
-  if (p <= alpha && d > margin) return { outcome: 'fail', reason: `${rates}: worse by ${(100 * d).toFixed(2)} points (margin ${settings.errorRateMarginPoints}), p=${p.toPrecision(2)} <= ${alpha.toPrecision(2)}`, numbers };
-  if (upper < margin) return { outcome: 'pass', reason: `${rates}: at most ${(100 * upper).toFixed(2)} points worse (margin ${settings.errorRateMarginPoints})`, numbers };
-  return { outcome: 'inconclusive', reason: `${rates}: up to ${(100 * upper).toFixed(2)} points worse, margin ${settings.errorRateMarginPoints}, p=${p.toPrecision(2)}`, numbers };
+  const head = `error rate ${(100 * pN).toFixed(2)}% vs ${(100 * pS).toFixed(2)}%`;
+  return decide(p <= alpha && d > margin, upper < margin, head, `${(100 * upper).toFixed(2)} points worse`, `${settings.errorRateMarginPoints} points`, p, alpha, numbers);
 }
 
 /** p99 latency: one-sided paired t-test on ln(new p99 / stable p99) per minute, margin ln(1 + latencyMarginPercent/100). */
@@ -239,10 +231,8 @@ export function latencyTest(candidate: ColorSeries, stable: ColorSeries, setting
   const p = studentUpperTail(t, n - 1);
   const upper = mean + studentQuantile(1 - PASS_CONFIDENCE, n - 1) * se;
   Object.assign(numbers, { p99Ratio: round(Math.exp(mean)), latencyT: round(t), latencyP: round(p), p99UpperRatio: round(Math.exp(upper)) });
-  const ratio = `p99 ${Math.exp(mean).toFixed(2)}x stable over ${n} min`;
-  if (p <= alpha && mean > margin) return { outcome: 'fail', reason: `${ratio}: slower by more than ${settings.latencyMarginPercent}%, p=${p.toPrecision(2)} <= ${alpha.toPrecision(2)}`, numbers };
-  if (upper < margin) return { outcome: 'pass', reason: `${ratio}: at most ${Math.exp(upper).toFixed(2)}x (margin ${settings.latencyMarginPercent}%)`, numbers };
-  return { outcome: 'inconclusive', reason: `${ratio}: up to ${Math.exp(upper).toFixed(2)}x, margin ${settings.latencyMarginPercent}%, p=${p.toPrecision(2)}`, numbers };
+  const head = `p99 ${Math.exp(mean).toFixed(2)}x stable over ${n} min`;
+  return decide(p <= alpha && mean > margin, upper < margin, head, `${Math.exp(upper).toFixed(2)}x`, `${settings.latencyMarginPercent}%`, p, alpha, numbers);
 }
 
 const worst = (outcomes: readonly JudgeOutcome[]): JudgeOutcome =>

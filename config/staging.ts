@@ -67,7 +67,8 @@ export const staging: EnvironmentConfig = {
     backupBeforeRelease: true,
     migrationCommand: ['npm', 'run', 'db:migrate'],
     migrationTimeoutSeconds: 900,
-    judge: JUDGE_DEFAULTS,
+    // QA traffic rarely proves anything in a 2-minute bake: the judge rolls back on evidence only; the alarms backstop.
+    judge: { ...JUDGE_DEFAULTS, onInconclusive: 'pass' },
   },
   monitoring: { ...PLAN_ROLLBACK_TRIGGERS, alarmEmail: 'ops@example.com', apm: false },
   traffic: { minHealthyTargetsPerAz: 1 },

@@ -500,6 +500,58 @@ function validateRelease(c: EnvironmentConfig, check: Check): void {
     check(r.migrationCommand.length > 0 && r.migrationCommand.every((a) => typeof a === 'string' && a.length > 0), 'release.migrationCommand', r.migrationCommand, 'must be a non-empty list of non-empty arguments', 'use e.g. ["npm", "run", "db:migrate"] or remove it');
   }
   if (c.tier !== 'development') check(r.backupBeforeRelease, 'release.backupBeforeRelease', r.backupBeforeRelease, `the ${c.tier} tier must confirm backups before a release (the plan's "confirm backups before deployment")`, 'set true');
+  validateJudge(r.judge, check);
+}
+
+/** The canary judge's settings (lambda/release/judge.ts; README, "How the judge decides"). */
+function validateJudge(j: EnvironmentConfig['release']['judge'], check: Check): void {
+  if (!j || typeof j !== 'object') {
+    check(false, 'release.judge', j, 'every release gate needs the judge\'s settings', 'use JUDGE_DEFAULTS from config/shared.ts');
+    return;
+  }
+  const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  check(
+    num(j.falseRollbackPercent) && j.falseRollbackPercent > 0 && j.falseRollbackPercent <= 10,
+    'release.judge.falseRollbackPercent',
+    j.falseRollbackPercent,
+    'must be a percentage in (0, 10]: the chance of rolling back a good release over a whole canary (above 10 % one release in ten is rolled back for nothing)',
+    'use 1',
+  );
+  check(
+    num(j.errorRateMarginPoints) && j.errorRateMarginPoints > 0 && j.errorRateMarginPoints <= 100,
+    'release.judge.errorRateMarginPoints',
+    j.errorRateMarginPoints,
+    'must be percentage points in (0, 100]: at 0 no finite traffic can prove a release within the margin, so nothing passes',
+    'use 0.5 (about half the stable error rate you expect)',
+  );
+  check(
+    num(j.latencyMarginPercent) && j.latencyMarginPercent > 0 && j.latencyMarginPercent <= 1000,
+    'release.judge.latencyMarginPercent',
+    j.latencyMarginPercent,
+    'must be a percentage in (0, 1000]: at 0 no finite traffic can prove a release within the margin, so nothing passes',
+    'use 15',
+  );
+  check(
+    Number.isInteger(j.minRequests) && j.minRequests >= 100,
+    'release.judge.minRequests',
+    j.minRequests,
+    'must be a whole number >= 100: below it a handful of requests decides (one failure in 20 is 5 %)',
+    'use 500',
+  );
+  check(
+    Number.isInteger(j.maxExtensions) && j.maxExtensions >= 0 && j.maxExtensions <= 10,
+    'release.judge.maxExtensions',
+    j.maxExtensions,
+    'must be a whole number from 0 to 10: each extension is one more bake a release waits at a step',
+    'use 2',
+  );
+  check(
+    (['pass', 'fail', 'hold'] as unknown[]).includes(j.onInconclusive),
+    'release.judge.onInconclusive',
+    j.onInconclusive,
+    'is not what an inconclusive verdict may do once the extensions are used up',
+    "use 'hold' (the operator decides), 'pass' (go on; the alarms still roll back) or 'fail' (roll back)",
+  );
 }
 
 function validateMonitoring(c: EnvironmentConfig, check: Check): void {

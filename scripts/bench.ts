@@ -9,6 +9,9 @@
  *   scripts/bench-*.ts added by later issues         (their last JSON line)
  *
  * Prints a table, then the whole result as one JSON line.
+ *
+ * `npm run bench -- <name>` runs only scripts/bench-<name>.ts and prints its lines but the last (JSON) one, e.g.
+ * `npm run bench -- judge` prints the judge's one line.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -75,7 +78,20 @@ function lastJsonLine(script: string): Record<string, unknown> {
   return JSON.parse(line);
 }
 
+/** `npm run bench -- judge`: one bench script alone, its human lines (not its JSON line). */
+function only(name: string): void {
+  const script = path.join('scripts', `bench-${name}.ts`);
+  if (!/^[a-z0-9-]+$/.test(name) || !fs.existsSync(path.join(ROOT, script))) {
+    const known = fs.readdirSync(path.join(ROOT, 'scripts')).filter((f) => /^bench-.*\.ts$/.test(f)).map((f) => f.replace(/^bench-|\.ts$/g, ''));
+    throw new Error(`no bench named ${JSON.stringify(name)}; use one of ${known.join(', ')}`);
+  }
+  const out = execFileSync(path.join(ROOT, 'node_modules/.bin/tsx'), [script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+  console.log(out.trim().split('\n').slice(0, -1).join('\n'));
+}
+
 function main(): void {
+  const name = process.argv[2];
+  if (name) return only(name);
   const result: Record<string, unknown> = {};
   const rows: [string, string, string][] = [];
 

@@ -1,4 +1,4 @@
-import { JUDGE_DEFAULTS, BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION } from './shared';
+import { GITHUB_REPOSITORY, JUDGE_DEFAULTS, BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION } from './shared';
 import type { EnvironmentConfig } from './types';
 
 export const dev: EnvironmentConfig = {
@@ -67,4 +67,6 @@ export const dev: EnvironmentConfig = {
   },
   monitoring: { ...PLAN_ROLLBACK_TRIGGERS, alarmEmail: 'ops@example.com', apm: false },
   traffic: { minHealthyTargetsPerAz: 1 },
+  // Each environment has its own account, so each creates the account's GitHub OIDC provider (README, "CI/CD").
+  cicd: { githubRepository: GITHUB_REPOSITORY, createOidcProvider: true },
 };

@@ -6,6 +6,12 @@ import type { JudgeSettings, ServiceConfig } from './types';
 /** Where the pre-traffic test listener may be reached from: replace with your office or VPN CIDR. */
 export const OPERATOR_CIDR = '203.0.113.0/24';
 
+/**
+ * The GitHub repository whose workflow (.github/workflows/) deploys every environment: replace with yours (README,
+ * "CI/CD").
+ */
+export const GITHUB_REPOSITORY = 'example-org/ecommerce-platform';
+
 export const POSTGRES_VERSION = '17.9';
 export const VALKEY_VERSION = '7.2';
 

@@ -255,6 +255,12 @@ export interface JudgeSettings {
 export interface MonitoringConfig {
   /** Email address subscribed to the notification topic. @default - no subscription */
   readonly alarmEmail?: string;
+  /**
+   * A Slack channel that receives the notification topic through Amazon Q Developer in chat applications (AWS Chatbot;
+   * README, "Slack"). The workspace must be authorized once in the Chatbot console of this account first.
+   * @default - no Slack channel
+   */
+  readonly slack?: SlackChannel;
   /** Error rate (5XX / requests, percent) that rolls a color back when held for `errorRateMinutes`. */
   readonly errorRatePercent: number;
   readonly errorRateMinutes: number;
@@ -303,6 +309,36 @@ export interface MonitoringConfig {
   readonly databaseConnectionsPercent: number;
   /** Application tracing with an AWS Distro for OpenTelemetry collector sidecar sending to X-Ray. */
   readonly apm: boolean;
+}
+
+/** A Slack channel of an authorized workspace (README, "Slack"). */
+export interface SlackChannel {
+  /** The workspace ID, `T` and 8 to 11 letters or digits (the Chatbot console shows it once the workspace is authorized). */
+  readonly workspaceId: string;
+  /** The channel ID, `C` (public) or `G` (private) and 8 to 11 letters or digits (Slack: channel details, bottom). */
+  readonly channelId: string;
+}
+
+/**
+ * The GitHub Actions deploy role of an environment (README, "CI/CD"): assumed through GitHub's OIDC provider by jobs of
+ * `githubRepository` that run in the GitHub environment `githubEnvironment`, allowed to assume the CDK bootstrap roles
+ * and to start and follow releases, nothing else.
+ */
+export interface CicdConfig {
+  /** `owner/repository` on github.com whose workflow deploys this environment. */
+  readonly githubRepository: string;
+  /**
+   * The GitHub environment of the jobs that deploy this environment (the token's `sub` is
+   * `repo:<owner>/<repo>:environment:<name>`): protect it with required reviewers where a person must approve.
+   * @default - the environment's `name`
+   */
+  readonly githubEnvironment?: string;
+  /**
+   * Create the account's GitHub OIDC provider (token.actions.githubusercontent.com). An account has at most one
+   * provider per URL: exactly one environment per account creates it (false where the account already has one, made by
+   * another environment of this app or by hand).
+   */
+  readonly createOidcProvider: boolean;
 }
 
 export interface EnvironmentConfig {
@@ -370,4 +406,6 @@ export interface EnvironmentConfig {
     /** A color needs this many healthy targets in every AZ before it gets traffic. */
     readonly minHealthyTargetsPerAz: number;
   };
+  /** The GitHub Actions deploy role (README, "CI/CD"). @default - no deploy role */
+  readonly cicd?: CicdConfig;
 }

@@ -1,6 +1,7 @@
 import { COLORS, SERVICE_NAME_PATTERN } from '../lambda/shared/topology';
 import { fargatePairProblem } from './fargate';
 import { RDS_CLASS_MEMORY_GIB } from './rds';
+import { oidcProviderProblems, validateCicd } from './validate-cicd';
 import {
   type AccessSource,
   ENHANCED_MONITORING_SECONDS,
@@ -80,6 +81,8 @@ export function validateEnvironments(configs: readonly EnvironmentConfig[]): voi
       );
     }
   });
+  // One GitHub OIDC provider per account (config/validate-cicd.ts).
+  for (const { environment, ...p } of oidcProviderProblems(configs)) errors.push(new ConfigError(environment, [p]));
   if (errors.length > 0) throw combineConfigErrors(errors);
 }
 
@@ -299,6 +302,7 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
   validateAccess(c, check);
   validateRelease(c, check);
   validateMonitoring(c, check);
+  validateCicd(c, check);
 
   if (problems.length > 0) throw new ConfigError(c.name, problems);
   return c;

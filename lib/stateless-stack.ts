@@ -178,7 +178,7 @@ export class StatelessStack extends EnvironmentStack {
 
     new LiveImageGuard(this, 'LiveImageGuard', { config: c, services: this.services, routing: this.routing, provider });
 
-    const notifications = (this.notifications = new Notifications(this, 'Notifications', { environment: c.name, encryptionKey: key, email: c.monitoring.alarmEmail }));
+    const notifications = (this.notifications = new Notifications(this, 'Notifications', { environment: c.name, encryptionKey: key, email: c.monitoring.alarmEmail, slack: c.monitoring.slack }));
     this.rollbackAlarms = new RollbackAlarms(this, 'RollbackAlarms', {
       environment: c.name,
       config: c.monitoring,

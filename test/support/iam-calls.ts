@@ -160,6 +160,20 @@ export const CALL_MAP: Readonly<Record<string, Readonly<Record<string, Mapper>>>
   sfn: {
     ListExecutions: (i) => one('states:ListExecutions', i.stateMachineArn),
     StopExecution: (i) => one('states:StopExecution', i.executionArn),
+    // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html
+    StartExecution: (i) => one('states:StartExecution', i.stateMachineArn),
+    DescribeExecution: (i) => one('states:DescribeExecution', i.executionArn),
+    GetExecutionHistory: (i) => one('states:GetExecutionHistory', i.executionArn),
+  },
+  cloudformation: {
+    // Authorized on the stack's ARN, which ends with its ID; a name-only request is checked with a stand-in ID.
+    // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html
+    DescribeStacks: (i, s) =>
+      one('cloudformation:DescribeStacks', isArn(i.StackName ?? '') ? i.StackName : i.StackName ? arn(s, 'cloudformation', `stack/${i.StackName}/00000000-0000-0000-0000-000000000000`) : '*'),
+  },
+  sts: {
+    // "No permissions are required": https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
+    GetCallerIdentity: () => [],
   },
   secretsmanager: {
     // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html (resource: Secret)

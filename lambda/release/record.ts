@@ -27,7 +27,9 @@ export type ReleaseEvent =
   | 'held'
   | 'failed'
   | 'finish-incomplete'
-  | 'safe-failed';
+  | 'safe-failed'
+  /** The summary at the end of every release (report.ts). */
+  | 'report';
 
 export interface RecordInput {
   readonly actor: string;

@@ -59,9 +59,8 @@ import { SERVICE_NAME_PATTERN } from '../lambda/shared/topology';
 import { type CommandHelp, ENVIRONMENTS, Environment, formatHelp, stackName, TARGET_USAGE, tokenize, UsageError } from './args';
 import { imageVersionProblem } from '../config/validate';
 import { explainRecord, formatReport, JSON_SCHEMA_VERSION, logsToStderr, publicRecord, toJson } from './format';
-import { applyPlan, deployArgs, formatPlan, loadVersions, planShip, ROOT, runCommand, shipCommands, verifyVersions } from './ship';
+import { applyPlan, configVersions, deployArgs, formatPlan, loadVersions, planShip, ROOT, runCommand, shipCommands, verifyVersions } from './ship';
 import { summarizeRelease, type ReleaseReport } from '../lambda/release/report';
-import { ENVIRONMENTS as ENVIRONMENTS_CONFIG, type EnvironmentConfig } from '../config';
 import { classifyError, EnvironmentError, loadTopology, reportError } from './traffic';
 import { awsTarget, EnvironmentTargets, verifyAccount } from './account';
 
@@ -264,8 +263,6 @@ export interface ReleaseCliDeps {
   configRoot?: string;
   /** ship: runs `cdk deploy` (tests record it). @default - the command, its output on stderr */
   runCommand?: (argv: readonly string[]) => Promise<number>;
-  /** ship/prepare: the environment's config as loaded (tests pass the copy's). @default - config/index.ts */
-  configs?: Readonly<Record<string, EnvironmentConfig>>;
 }
 
 /** The newest ledger entries back to the start of `execution` (ARN or name; default the last release), at most 1000. */
@@ -383,8 +380,9 @@ export async function main(argv: readonly string[], deps: ReleaseCliDeps = {}): 
       }
       case 'ship':
       case 'prepare': {
-        const config = (deps.configs ?? ENVIRONMENTS_CONFIG)[args.env];
-        const [rules, lock, exec] = await Promise.all([readRules(ctx), readLock(ctx), running()]);
+        const root = deps.configRoot ?? ROOT;
+        // The config as it is on disk now (loaded and validated in a fresh process), not as this process loaded it.
+        const [config, rules, lock, exec] = await Promise.all([loadVersions(args.env, root).then((v) => configVersions(args.env, v)), readRules(ctx), readLock(ctx), running()]);
         const live = Object.fromEntries(Object.keys(rules).map((s) => [s, { weights: rules[s].weights }]));
         const held = lock ?? (exec ? { environment: args.env, owner: exec.executionArn!, expiresAt: 0, expired: false } : undefined);
         const plan = planShip({ config, live, lock: held, version: args.version!, services: args.services });
@@ -405,7 +403,6 @@ export async function main(argv: readonly string[], deps: ReleaseCliDeps = {}): 
           for (const c of commands) say(`  ${c}`);
           return end('planned', 0);
         }
-        const root = deps.configRoot ?? ROOT;
         const applied = applyPlan(plan, root);
         result.diff = applied.diff;
         for (const line of applied.diff.length ? applied.diff : [`${plan.file} unchanged`]) say(line);

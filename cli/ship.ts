@@ -61,8 +61,19 @@ export interface LiveService {
  * kept it), while any named service's traffic is split, when a named service is unknown or not deployed, and when the
  * services to release are live on different colors (one release moves its services from one color to the other).
  */
+/** What the planner needs of a config: its name and each service's versions per color. */
+export interface ConfigVersions {
+  readonly name: string;
+  readonly services: Readonly<Record<string, { readonly colors: Readonly<Record<Color, { readonly version: string }>> }>>;
+}
+
+/** Versions as `loadVersions` returns them, in the planner's shape. */
+export function configVersions(env: string, versions: Record<string, Record<Color, string>>): ConfigVersions {
+  return { name: env, services: Object.fromEntries(Object.entries(versions).map(([s, v]) => [s, { colors: { blue: { version: v.blue }, green: { version: v.green } } }])) };
+}
+
 export function planShip(input: {
-  readonly config: Pick<EnvironmentConfig, 'name' | 'services'>;
+  readonly config: ConfigVersions | Pick<EnvironmentConfig, 'name' | 'services'>;
   readonly live: Readonly<Record<string, LiveService>>;
   readonly lock?: LockInfo;
   readonly version: string;
@@ -71,6 +82,7 @@ export function planShip(input: {
   const { config, live, version } = input;
   const env = config.name;
   const all = Object.keys(config.services);
+  const versionsOf = (s: string) => config.services[s].colors;
   const named = input.services ?? all;
   const refusals: string[] = [];
   const bad = imageVersionProblem(version);
@@ -93,7 +105,7 @@ export function planShip(input: {
     }
     const liveColor = liveColorOf(w);
     const idleColor = otherColor(liveColor);
-    const colors = config.services[s].colors;
+    const colors = versionsOf(s);
     const from = colors[idleColor].version;
     const liveVersion = colors[liveColor].version;
     const action: ShipAction = liveVersion === version ? 'live-has-it' : from === version ? 'idle-has-it' : 'set';
@@ -176,15 +188,16 @@ export function applyPlan(plan: ShipPlan, root: string = ROOT): Applied {
  */
 export async function loadVersions(env: string, root: string = ROOT): Promise<Record<string, Record<Color, string>>> {
   const code =
-    `const { ENVIRONMENTS, validateConfig } = require(require('node:path').join(process.argv[1], 'config'));` +
+    `try { const { ENVIRONMENTS, validateConfig } = require(require('node:path').join(process.argv[1], 'config'));` +
     `const c = validateConfig(ENVIRONMENTS[process.argv[2]]);` +
-    `process.stdout.write(JSON.stringify(Object.fromEntries(Object.entries(c.services).map(([s, v]) => [s, { blue: v.colors.blue.version, green: v.colors.green.version }]))));`;
+    `process.stdout.write(JSON.stringify(Object.fromEntries(Object.entries(c.services).map(([s, v]) => [s, { blue: v.colors.blue.version, green: v.colors.green.version }]))));` +
+    `} catch (e) { process.stderr.write(String((e && e.message) || e)); process.exit(1); }`;
   try {
     const { stdout } = await promisify(execFile)(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['-e', code, root, env], { cwd: root, timeout: 60000 });
     return JSON.parse(stdout) as Record<string, Record<Color, string>>;
   } catch (e) {
     const stderr = String((e as { stderr?: string }).stderr ?? '').trim();
-    throw new Error(`config/${env}.ts does not load after the edit: ${stderr.split('\n').slice(0, 8).join(' | ') || (e as Error).message}`);
+    throw new Error(`config/${env}.ts does not load after the edit: ${stderr.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 8).join(' ') || (e as Error).message}`);
   }
 }
 

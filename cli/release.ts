@@ -273,7 +273,7 @@ async function readReport(ctx: TrafficContext, execution?: string): Promise<Rele
     entries.push(e);
     return String(e.action) === 'release:started' && (arn === undefined || e.detail?.owner === arn || String(e.detail?.owner).endsWith(`:${arn}`)) ? true : undefined;
   });
-  return summarizeRelease(entries, arn);
+  return summarizeRelease(entries, arn, Object.values(ctx.topology.rollbackAlarmNames).flat());
 }
 
 export async function main(argv: readonly string[], deps: ReleaseCliDeps = {}): Promise<number> {

@@ -77,23 +77,25 @@ function numbers(v: unknown, path: string, out: Record<string, number>, depth = 
   return out;
 }
 
-/** Alarm names in ALARM a record names: `alarmName`, `alarms: ['name=ALARM', …]` or `alarms: [{ name, state }]`. */
-function alarmsOf(e: LedgerEntry): string[] {
-  const d = e.detail ?? {};
-  const found = typeof d.alarmName === 'string' ? [d.alarmName] : [];
-  for (const a of Array.isArray(d.alarms) ? d.alarms : []) {
-    if (typeof a === 'string' && a.endsWith('=ALARM')) found.push(a.slice(0, -6));
-    else if (a && typeof a === 'object' && (a as { state?: unknown }).state === 'ALARM') found.push(String((a as { name?: unknown }).name));
-  }
-  return found;
+/**
+ * Alarm names in ALARM a record names: its `alarmName` (the rollback Lambda's), `name=ALARM` in its text (a gate's
+ * list), and any of `known` it mentions other than as `name=<another state>` (a gate failure, a hold, a refusal name
+ * the alarms that fired in their messages).
+ */
+function alarmsOf(e: LedgerEntry, known: readonly string[]): string[] {
+  const text = `${e.reason} ${JSON.stringify(e.detail ?? {})}`;
+  const found = typeof e.detail?.alarmName === 'string' ? [e.detail.alarmName] : [];
+  for (const m of text.matchAll(/([\w.-]+)=ALARM/g)) found.push(m[1]);
+  const rest = text.replace(/[\w.-]+=\w+/g, '');
+  return found.concat(known.filter((n) => rest.includes(n)));
 }
 
 /**
  * The report of one execution from ledger entries (any order): from its `release:started` record (the execution
  * `executionArn`, an ARN or its name; default the latest started) up to the next release's start. Undefined when no
- * such start is among the entries.
+ * such start is among the entries. `alarmNames`: the environment's rollback alarms, recognized in the records' text.
  */
-export function summarizeRelease(entries: readonly LedgerEntry[], executionArn?: string): ReleaseReport | undefined {
+export function summarizeRelease(entries: readonly LedgerEntry[], executionArn?: string, alarmNames: readonly string[] = []): ReleaseReport | undefined {
   const sorted = [...entries].sort((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0));
   let from = -1;
   for (let i = sorted.length - 1; i >= 0 && from < 0; i--) if (isStart(sorted[i], executionArn)) from = i;
@@ -110,7 +112,7 @@ export function summarizeRelease(entries: readonly LedgerEntry[], executionArn?:
   let prev = Date.parse(start.time);
   for (const e of own) {
     const event = eventOf(e);
-    for (const a of alarmsOf(e)) alarms.add(a);
+    for (const a of alarmsOf(e, alarmNames)) alarms.add(a);
     if (/gate|judge/.test(event)) {
       const o = e.detail?.outcome ?? e.detail?.verdict;
       gates.push({ event, at: e.time, outcome: typeof o === 'string' ? o : event.endsWith('passed') ? 'pass' : undefined, summary: String(e.detail?.summary ?? e.reason), numbers: numbers(e.detail, '', {}) });
@@ -164,7 +166,7 @@ export async function reportRelease(ctx: RecordContext, owner: string | undefine
   try {
     const entries: LedgerEntry[] = [];
     await findInLedger(ctx, (e) => (entries.push(e), isStart(e, owner) || e.time < startedAt || undefined), { maxEntries: 500 });
-    const report = summarizeRelease(entries, owner);
+    const report = summarizeRelease(entries, owner, Object.values(ctx.topology.rollbackAlarmNames).flat());
     if (report) await record(ctx, { actor: report.actor ?? 'release', event: 'report', message: reportLine(report), detail: { ...report } });
   } catch (e) {
     logger.warn('could not write the release report', { owner, error: errorMessage(e) });

@@ -75,6 +75,16 @@ describe('summarizeRelease', () => {
     expect(r.alarms).toEqual(['staging-backend-blue-latency', 'staging-backend-green-errors']);
   });
 
+  it("recognizes the environment's alarms named in a record's text, not those listed with another state", () => {
+    const failed = [
+      started('2026-01-04T10:00:00.000Z', 'exec-4'),
+      entry('2026-01-04T10:01:00.000Z', 'release:gate-passed', 'gate passed', { alarms: ['dev-frontend-green-5xx=OK', 'dev-backend-green-latency=INSUFFICIENT_DATA'] }),
+      entry('2026-01-04T10:02:00.000Z', 'release:rolled-back', 'release rolled back — GateFailed: gate after the bake at 25% failed: dev-backend-green-latency (green trigger) in ALARM'),
+    ];
+    expect(summarizeRelease(failed, 'exec-4', ['dev-frontend-green-5xx', 'dev-backend-green-latency', 'dev-backend-blue-latency'])?.alarms).toEqual(['dev-backend-green-latency']);
+    expect(summarizeRelease(failed, 'exec-4')?.alarms).toEqual([]);
+  });
+
   it('takes an execution by its name, and the latest start without one', () => {
     expect(summarizeRelease(all, 'exec-2')?.executionArn).toBe(ARN);
     expect(summarizeRelease(all)?.executionArn).toMatch(/exec-3$/);
@@ -93,5 +103,29 @@ describe('summarizeRelease', () => {
       'release of staging ROLLED-BACK after 460 s: green frontend 1.1.0, backend 1.1.0 (was blue frontend 1.0.0, backend 1.0.0); ' +
         '2 gate(s) pass, fail; alarms seen: staging-backend-blue-latency, staging-backend-green-errors',
     );
+  });
+});
+
+describe('reportRelease', () => {
+  const { reportRelease } = require('../../lambda/release/report') as typeof import('../../lambda/release/report');
+  const topology = { environment: 'staging', ledgerTableName: 'ledger', lockTableName: 'lock', rollbackAlarmNames: { blue: [], green: [] }, services: {} } as never;
+
+  it('never throws: a ledger that cannot be read is logged and the release goes on', async () => {
+    const { logger } = require('../../lambda/traffic') as typeof import('../../lambda/traffic');
+    const warn = jest.spyOn(logger, 'warn').mockImplementation(() => undefined);
+    const send = jest.fn().mockRejectedValue(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    const publish = jest.fn();
+    const ctx = { clients: { dynamodb: { send } }, release: { sns: { send: publish } }, topology, retry: { maxAttempts: 1, sleep: async () => undefined } } as never;
+    await expect(reportRelease(ctx, ARN, '2026-01-02T10:00:00.000Z')).resolves.toBeUndefined();
+    expect(send).toHaveBeenCalled();
+    expect(publish).not.toHaveBeenCalled();
+    expect(warn).toHaveBeenCalledWith('could not write the release report', expect.objectContaining({ owner: ARN, error: expect.stringContaining('denied') }));
+    warn.mockRestore();
+  });
+
+  it('does nothing for a release that never started (refused before preflight recorded it)', async () => {
+    const send = jest.fn();
+    await reportRelease({ clients: { dynamodb: { send } }, release: { sns: { send } }, topology } as never, ARN, undefined);
+    expect(send).not.toHaveBeenCalled();
   });
 });

@@ -406,10 +406,13 @@ export async function main(argv: readonly string[], deps: ReleaseCliDeps = {}): 
         const applied = applyPlan(plan, root);
         result.diff = applied.diff;
         for (const line of applied.diff.length ? applied.diff : [`${plan.file} unchanged`]) say(line);
-        const problems = verifyVersions(plan, await loadVersions(args.env, root).catch((e) => {
-          writeFileSync(path.join(root, plan.file), applied.original);
-          throw e;
-        }));
+        const problems = verifyVersions(
+          plan,
+          await loadVersions(args.env, root).catch((e) => {
+            writeFileSync(path.join(root, plan.file), applied.original);
+            throw new Error(`after the edit, ${errorMessage(e)}; the file is restored`);
+          }),
+        );
         if (problems.length > 0) {
           writeFileSync(path.join(root, plan.file), applied.original);
           err(`refused: after the edit, ${plan.file} says ${problems.join('; ')}; the file is restored. Edit it by hand`);

@@ -197,7 +197,7 @@ export async function loadVersions(env: string, root: string = ROOT): Promise<Re
     return JSON.parse(stdout) as Record<string, Record<Color, string>>;
   } catch (e) {
     const stderr = String((e as { stderr?: string }).stderr ?? '').trim();
-    throw new Error(`config/${env}.ts does not load after the edit: ${stderr.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 8).join(' ') || (e as Error).message}`);
+    throw new Error(`config/${env}.ts does not load: ${stderr.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 8).join(' ') || (e as Error).message}`);
   }
 }
 

@@ -4,11 +4,12 @@
  * re-loaded, `cdk deploy` is recorded (no CloudFormation deploy against the emulator), and the release is started on
  * a dummy state machine that moto keeps RUNNING until it is stopped.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CreateStateMachineCommand, DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { main } from '../../cli/release';
+import { loadVersions } from '../../cli/ship';
 import { main as trafficMain } from '../../cli/traffic';
 import { acquireLock, logger, releaseLock, shift, TrafficContext } from '../../lambda/traffic';
 import { deployStackOutputs, useMotoFixture } from '../support/fixture';
@@ -181,5 +182,23 @@ describe('--json status', () => {
     expect(doc.state.services.frontend).toMatchObject({ liveColor: 'blue', idleColor: 'green', weights: { blue: 100, green: 0 } });
     expect(Object.keys(doc.state.services.backend.colors)).toEqual(['blue', 'green']);
     expect(doc.state.services.backend.colors.blue).toEqual(expect.objectContaining({ weight: 100, percent: 100, desiredCount: expect.any(Number), version: expect.any(String) }));
+  });
+});
+
+describe('loadVersions (the edited config, loaded in a fresh process)', () => {
+  test('returns what the file says, validated', async () => {
+    expect(await loadVersions('dev', root)).toEqual({ frontend: { blue: '1.0.0', green: '1.0.0' }, backend: { blue: '1.0.0', green: '1.0.0' } });
+  });
+
+  test('a config that no longer validates is reported with its validation error, and ship refuses before any change', async () => {
+    const file = path.join(root, 'config', 'dev.ts');
+    writeFileSync(file, ORIGINAL.replace("green: { version: '", "green: { version: '-bad"));
+    await expect(loadVersions('dev', root)).rejects.toThrow(
+      /^config\/dev\.ts does not load: config\/dev\.ts has 1 problem: - services\.frontend\.colors\.green\.version = "-bad1\.0\.0": is not a valid image tag/,
+    );
+    const r = await cli(['ship', '--env', 'dev', '--version', '1.2.0']);
+    expect(r.code).toBe(1);
+    expect(r.err.join('\n')).toMatch(/is not a valid image tag/);
+    expect(r.commands).toEqual([]);
   });
 });

@@ -275,8 +275,9 @@ test('1b: GIVEN the lock DeleteItem throttled past the retries in Finish THEN Fi
     /reached 100% on green .*scale --color blue --count 0/,
   );
   const actions = (await ledger()).map((e) => e.action);
-  expect(actions.slice(-2)).toEqual(['release:completed', 'release:finish-incomplete']);
-  expect(published().map((p) => p.subject).slice(-2)).toEqual(['[rehearsal] release completed', '[rehearsal] release finish-incomplete']);
+  // The terminal records, then the release's report (lambda/release/report.ts).
+  expect(actions.slice(-3)).toEqual(['release:completed', 'release:finish-incomplete', 'release:report']);
+  expect(published().map((p) => p.subject).slice(-3)).toEqual(['[rehearsal] release completed', '[rehearsal] release finish-incomplete', '[rehearsal] release report']);
 });
 
 // ---- 2. the safe state's own writes keep failing -------------------------------------------------------------------

@@ -43,7 +43,7 @@ import {
   WeightsByService,
 } from '../lambda/traffic';
 import { CliArgs, Environment, parseArgs, stackName, USAGE, UsageError } from './args';
-import { explainRecord, formatStatus } from './format';
+import { explainRecord, formatStatus, logsToStderr, toJson, trafficStatusJson } from './format';
 import { readReleaseRecord } from '../lambda/release/record';
 import { HttpGet } from '../lambda/release/pretraffic';
 import { formatHealthResults, runHealthcheck, testListenerOf } from './healthcheck';
@@ -198,6 +198,7 @@ async function execute(args: CliArgs, ctx: TrafficContext, owner: string): Promi
     case 'status': {
       // The release record only when it explains something (a kept lock, an unfinished release); never fails status.
       const [state, rec] = await Promise.all([readState(ctx), readReleaseRecord(ctx).catch(() => undefined)]);
+      if (args.json) return toJson(trafficStatusJson(state, rec));
       return [formatStatus(state, args.env), ...explainRecord(args.env, rec, state.lock)].join('\n');
     }
     case 'shift': {
@@ -243,6 +244,7 @@ export async function main(argv: readonly string[], deps: CliDeps = {}): Promise
     throw e;
   }
 
+  if (args.command === 'status' && args.json) logsToStderr();
   if (args.command === 'healthcheck') {
     // The release's pre-traffic checks through the test listener, built from config: no AWS call.
     const listener = testListenerOf(args.env);

@@ -72,7 +72,7 @@ export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 36
 export type LogRetentionDays = (typeof LOG_RETENTION_DAYS)[number];
 
 export interface ColorConfig {
-  /** Image tag of this color, deployed as `<repositoryName>:<version>`. */
+  /** Image tag of this color, deployed as `<repositoryName>:<version>`, or its digest `sha256:<64 hex>`, deployed as `<repositoryName>@sha256:…`. */
   readonly version: string;
 }
 

@@ -97,6 +97,20 @@ const PROFILE = /^[\w\-@+.%:/]+$/;
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const IMAGE_DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/**
+ * Why `version` is not an image version, or undefined: a tag (ECR's rule: up to 128 letters, digits, `_ . -`, not
+ * starting with `.` or `-`) or a digest `sha256:<64 lowercase hex>`, which the task definition references as
+ * `<repository>@sha256:…` (ecr.Repository.repositoryUriForTagOrDigest). Shared by validation and the release CLI.
+ * https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-tag-mutability.html
+ */
+export function imageVersionProblem(version: unknown): { why: string; fix: string } | undefined {
+  if (typeof version !== 'string' || version === '') return { why: 'is not an image tag or digest', fix: 'use the tag pushed to ECR (e.g. 1.0.0) or its digest (sha256:<64 hex>)' };
+  if (/[@/]/.test(version) || (version.includes(':') && !version.startsWith('sha256:'))) return { why: 'is an image reference, not a tag or digest', fix: 'give only the tag (e.g. 1.0.0) or the digest (sha256:<64 hex>); the repository is repositoryName' };
+  if (version.startsWith('sha256:')) return IMAGE_DIGEST.test(version) ? undefined : { why: 'is not a valid image digest', fix: 'a digest is sha256: followed by 64 lowercase hex digits, as `docker inspect` or ECR show it' };
+  return IMAGE_TAG.test(version) ? undefined : { why: 'is not a valid image tag', fix: 'use the tag pushed to ECR, e.g. 1.0.0 (letters, digits, _ . -, at most 128), or its digest sha256:<64 hex>' };
+}
 const RDS_RETENTION_MAX = 35;
 /** PCI DSS 3.2.1 requirement 8.2.4. */
 const CREDENTIAL_ROTATION_MAX_DAYS = 90;
@@ -223,7 +237,8 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
     check(/^[a-z0-9]+(?:[._/-][a-z0-9]+)*$/.test(s.repositoryName), `${f}.repositoryName`, s.repositoryName, 'is not an ECR repository name', 'use the repository name, e.g. ecommerce-frontend');
     for (const color of COLORS) {
       const v = s.colors[color]?.version;
-      check(!!v && IMAGE_TAG.test(v), `${f}.colors.${color}.version`, v, 'is not a valid image tag', 'use the tag pushed to ECR, e.g. 1.0.0');
+      const bad = imageVersionProblem(v);
+      if (bad) problems.push({ field: `${f}.colors.${color}.version`, value: v, ...bad });
     }
     const checks = s.preTrafficChecks ?? [];
     check(checks.length > 0, `${f}.preTrafficChecks`, s.preTrafficChecks, 'a release must check the new color before it gets traffic', "list at least { path: '/health', expectedStatus: 200 }");

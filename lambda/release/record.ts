@@ -28,7 +28,9 @@ export type ReleaseEvent =
   | 'held'
   | 'failed'
   | 'finish-incomplete'
-  | 'safe-failed';
+  | 'safe-failed'
+  /** The summary at the end of every release (report.ts). */
+  | 'report';
 
 export interface RecordInput {
   readonly actor: string;
@@ -69,6 +71,7 @@ const VERDICT: Partial<Record<ReleaseEvent, string>> = {
   'approval-requested': 'APPROVAL NEEDED',
   'finish-incomplete': 'Release finish incomplete',
   'safe-failed': 'SAFE STATE FAILED',
+  report: 'Release report',
 };
 
 /**

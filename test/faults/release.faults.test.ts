@@ -282,8 +282,9 @@ test('1b: GIVEN the lock DeleteItem throttled past the retries in Finish THEN Fi
     /reached 100% on green .*scale --color blue --count 0/,
   );
   const actions = (await ledger()).map((e) => e.action);
-  expect(actions.slice(-2)).toEqual(['release:completed', 'release:finish-incomplete']);
-  expect(published().map((p) => p.event).slice(-2)).toEqual(['completed', 'finish-incomplete']);
+  // The terminal records, then the release's report (lambda/release/report.ts).
+  expect(actions.slice(-3)).toEqual(['release:completed', 'release:finish-incomplete', 'release:report']);
+  expect(published().map((p) => p.event).slice(-3)).toEqual(['completed', 'finish-incomplete', 'report']);
 });
 
 // ---- 2. the safe state's own writes keep failing -------------------------------------------------------------------

@@ -139,7 +139,8 @@ test('GIVEN an alarm during the 25% bake WHEN the gate runs THEN the release rol
   expect(await readLock(env.ctx)).toBeUndefined();
   const actions = await ledgerActions();
   expect(actions.indexOf('rollback')).toBeLessThan(actions.lastIndexOf('scale'));
-  expect(actions[actions.length - 1]).toBe('release:rolled-back');
+  // The terminal record, then the release's report (lambda/release/report.ts).
+  expect(actions.slice(-2)).toEqual(['release:rolled-back', 'release:report']);
 });
 
 test('GIVEN /health/db answers 500 on green WHEN the pre-traffic checks run THEN the release fails with no traffic moved', async () => {
@@ -254,7 +255,7 @@ test('GIVEN an alarm of the STABLE color during the 25% bake WHEN the gate runs 
   expect(await readReleaseRecord(env.ctx)).toMatchObject({ executionArn: run.executionArn, status: 'held' });
   const actions = await ledgerActions();
   expect(actions).not.toContain('rollback');
-  expect(actions[actions.length - 1]).toBe('release:held');
+  expect(actions.slice(-2)).toEqual(['release:held', 'release:report']);
   const [held] = (await readLedger(env.ctx, 5)).filter((e) => (e.action as string) === 'release:held');
   expect(held.reason).toMatch(/HELD at 25%.*rehearsal-frontend-blue-5xx.*promote --env rehearsal.*rollback --to blue --env rehearsal/);
 

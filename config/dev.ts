@@ -1,4 +1,4 @@
-import { JUDGE_DEFAULTS, BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION } from './shared';
+import { JUDGE_DEFAULTS, BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION, DATABASE_PROCEDURES } from './shared';
 import type { EnvironmentConfig } from './types';
 
 export const dev: EnvironmentConfig = {
@@ -41,6 +41,7 @@ export const dev: EnvironmentConfig = {
     enhancedMonitoringSeconds: 0,
     databaseName: 'ecommerce',
     credentialRotationDays: 30,
+    procedures: DATABASE_PROCEDURES,
   },
   cache: { nodeType: 'cache.t4g.micro', engineVersion: VALKEY_VERSION, nodes: 1, multiAz: false },
   // The plan: "Developers only". Replace OPERATOR_CIDR (config/shared.ts) with your developers' office or VPN CIDR.
@@ -62,6 +63,7 @@ export const dev: EnvironmentConfig = {
     backupBeforeRelease: false,
     migrationCommand: ['npm', 'run', 'db:migrate'],
     migrationTimeoutSeconds: 900,
+    imageScan: { failOnSeverity: 'CRITICAL' },
     judge: JUDGE_DEFAULTS,
   },
   monitoring: { ...PLAN_ROLLBACK_TRIGGERS, alarmEmail: 'ops@example.com', apm: false },

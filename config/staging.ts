@@ -1,4 +1,4 @@
-import { JUDGE_DEFAULTS, BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION } from './shared';
+import { JUDGE_DEFAULTS, BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION, DATABASE_PROCEDURES } from './shared';
 import type { EnvironmentConfig } from './types';
 
 export const staging: EnvironmentConfig = {
@@ -43,6 +43,7 @@ export const staging: EnvironmentConfig = {
     enhancedMonitoringSeconds: 0,
     databaseName: 'ecommerce',
     credentialRotationDays: 30,
+    procedures: DATABASE_PROCEDURES,
   },
   cache: { nodeType: 'cache.t4g.small', engineVersion: VALKEY_VERSION, nodes: 2, multiAz: true },
   // The plan: "QA Team, Stakeholders". Placeholders from the documentation ranges (RFC 5737): replace with the QA team's
@@ -67,6 +68,7 @@ export const staging: EnvironmentConfig = {
     backupBeforeRelease: true,
     migrationCommand: ['npm', 'run', 'db:migrate'],
     migrationTimeoutSeconds: 900,
+    imageScan: { failOnSeverity: 'HIGH' },
     judge: JUDGE_DEFAULTS,
   },
   monitoring: { ...PLAN_ROLLBACK_TRIGGERS, alarmEmail: 'ops@example.com', apm: false },

@@ -226,6 +226,8 @@ export class StatelessStack extends EnvironmentStack {
       productionListener: this.loadBalancer.productionListener,
       cluster,
       database: database.primary,
+      repositories: Object.fromEntries(serviceNames.map((s) => [s, this.services[s].repository])),
+      certificates: this.loadBalancer.certificates,
       migration: migrating
         ? {
             service: migrating,

@@ -1,4 +1,5 @@
-import { JUDGE_DEFAULTS, BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION, DATABASE_PROCEDURES } from './shared';
+import { JUDGE_DEFAULTS, BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION } from './shared';
+import { DATABASE_PROCEDURES } from './shared';
 import type { EnvironmentConfig } from './types';
 
 export const dev: EnvironmentConfig = {
@@ -52,6 +53,7 @@ export const dev: EnvironmentConfig = {
   loadBalancer: { deletionProtection: false },
   logRetentionDays: 14,
   release: {
+    imageScan: { failOnSeverity: 'CRITICAL' },
     strategy: 'blue-green',
     canarySteps: [100],
     bakeSeconds: 60,
@@ -63,7 +65,6 @@ export const dev: EnvironmentConfig = {
     backupBeforeRelease: false,
     migrationCommand: ['npm', 'run', 'db:migrate'],
     migrationTimeoutSeconds: 900,
-    imageScan: { failOnSeverity: 'CRITICAL' },
     judge: JUDGE_DEFAULTS,
   },
   monitoring: { ...PLAN_ROLLBACK_TRIGGERS, alarmEmail: 'ops@example.com', apm: false },

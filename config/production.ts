@@ -1,4 +1,5 @@
-import { JUDGE_DEFAULTS, BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION, DATABASE_PROCEDURES } from './shared';
+import { JUDGE_DEFAULTS, BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION } from './shared';
+import { DATABASE_PROCEDURES } from './shared';
 import type { EnvironmentConfig } from './types';
 
 export const production: EnvironmentConfig = {
@@ -56,6 +57,7 @@ export const production: EnvironmentConfig = {
   loadBalancer: { deletionProtection: true },
   logRetentionDays: 90,
   release: {
+    imageScan: { failOnSeverity: 'HIGH' },
     strategy: 'canary',
     canarySteps: [10, 25, 50, 100],
     bakeSeconds: 300,
@@ -68,7 +70,6 @@ export const production: EnvironmentConfig = {
     backupBeforeRelease: true,
     migrationCommand: ['npm', 'run', 'db:migrate'],
     migrationTimeoutSeconds: 900,
-    imageScan: { failOnSeverity: 'HIGH' },
     judge: JUDGE_DEFAULTS,
   },
   monitoring: { ...PLAN_ROLLBACK_TRIGGERS, alarmEmail: 'ops@example.com', apm: true },

@@ -1,4 +1,5 @@
-import { JUDGE_DEFAULTS, BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION, DATABASE_PROCEDURES } from './shared';
+import { JUDGE_DEFAULTS, BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION } from './shared';
+import { DATABASE_PROCEDURES } from './shared';
 import type { EnvironmentConfig } from './types';
 
 export const staging: EnvironmentConfig = {
@@ -57,6 +58,7 @@ export const staging: EnvironmentConfig = {
   loadBalancer: { deletionProtection: true },
   logRetentionDays: 30,
   release: {
+    imageScan: { failOnSeverity: 'HIGH' },
     strategy: 'canary',
     canarySteps: [10, 50, 100],
     bakeSeconds: 120,
@@ -68,7 +70,6 @@ export const staging: EnvironmentConfig = {
     backupBeforeRelease: true,
     migrationCommand: ['npm', 'run', 'db:migrate'],
     migrationTimeoutSeconds: 900,
-    imageScan: { failOnSeverity: 'HIGH' },
     judge: JUDGE_DEFAULTS,
   },
   monitoring: { ...PLAN_ROLLBACK_TRIGGERS, alarmEmail: 'ops@example.com', apm: false },

@@ -1,6 +1,6 @@
 import { JUDGE_DEFAULTS, BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION } from './shared';
-import { DATABASE_PROCEDURES } from './shared';
 import type { EnvironmentConfig } from './types';
+import { DATABASE_PROCEDURES } from './shared';
 
 export const production: EnvironmentConfig = {
   name: 'production',

@@ -1,7 +1,7 @@
 /** Values every environment shares unless its own file says otherwise. */
 export const REGION = 'us-east-1';
 
-import type { JudgeSettings, ServiceConfig } from './types';
+import type { DatabaseProcedures, JudgeSettings, ServiceConfig } from './types';
 
 /** Where the pre-traffic test listener may be reached from: replace with your office or VPN CIDR. */
 export const OPERATOR_CIDR = '203.0.113.0/24';
@@ -44,6 +44,18 @@ export const PLAN_ROLLBACK_TRIGGERS = {
  * the first look, 99.9 % within the step; `npm run bench -- judge`): a narrower margin needs more traffic to prove.
  * Environments override what they need.
  */
+/**
+ * The plan's database procedures (`db:migrate`, `db:rollback --to`, `db:verify`) as `npm run db` runs them in the
+ * backend's task: the backend image's own npm scripts (README, "Database procedures").
+ */
+export const DATABASE_PROCEDURES: DatabaseProcedures = {
+  migrate: ['npm', 'run', 'db:migrate'],
+  rollback: ['npm', 'run', 'db:rollback', '--', '--to', '{to}'],
+  verify: ['npm', 'run', 'db:verify'],
+  rollbackSnapshotMaxAgeHours: 1,
+  timeoutSeconds: 1800,
+};
+
 export const JUDGE_DEFAULTS: JudgeSettings = {
   falseRollbackPercent: 1,
   errorRateMarginPoints: 0.5,

@@ -185,6 +185,46 @@ export interface DatabaseConfig {
    * for at least this many days less one (README, "Database credentials and rotation").
    */
   readonly credentialRotationDays: number;
+  /**
+   * The database procedures `npm run db` runs in the migrating service's task (the service with `runsMigration`) on its
+   * live color (README, "Database procedures"). @default - `npm run db -- migrate|rollback|verify` refuse; `restore` works
+   */
+  readonly procedures?: DatabaseProcedures;
+}
+
+/** Commands of `npm run db`, each an argv run as the container's command (ECS RunTask command override). */
+export interface DatabaseProcedures {
+  /** `npm run db -- migrate`, e.g. `['npm', 'run', 'db:migrate']`. */
+  readonly migrate: readonly string[];
+  /**
+   * `npm run db -- rollback --to <id>`: the argument `{to}` (or an argument containing it) is replaced by the `--to`
+   * value, e.g. `['npm', 'run', 'db:rollback', '--', '--to', '{to}']`.
+   */
+  readonly rollback: readonly string[];
+  /** `npm run db -- verify`, e.g. `['npm', 'run', 'db:verify']`. */
+  readonly verify: readonly string[];
+  /**
+   * `rollback` refuses unless a snapshot of the database (manual or automated, available) is at most this many hours
+   * old; `--snapshot` takes a manual one first.
+   */
+  readonly rollbackSnapshotMaxAgeHours: number;
+  /** Longest a procedure's task may run, in seconds; the CLI stops the task and exits 1 after it. */
+  readonly timeoutSeconds: number;
+}
+
+/** ECR image scan severities, lowest first (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-scanning-basic.html). */
+export const SCAN_SEVERITIES = ['INFORMATIONAL', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
+export type ScanSeverity = (typeof SCAN_SEVERITIES)[number];
+
+/** What the release's image check refuses (README, "Before any traffic moves"). */
+export interface ImageScanPolicy {
+  /** A finding at or above this severity in the new image's ECR scan refuses the release. */
+  readonly failOnSeverity: ScanSeverity;
+  /**
+   * A new image without a completed scan (scanning off for the repository, or no scan yet, or still in progress)
+   * refuses the release too. @default false - it is allowed, and the release's record says it was not scanned
+   */
+  readonly requireScan?: boolean;
 }
 
 export interface CacheConfig {
@@ -225,6 +265,11 @@ export interface ReleasePolicy {
   readonly migrationCommand?: readonly string[];
   /** Longest a migration task may run, in seconds. */
   readonly migrationTimeoutSeconds: number;
+  /**
+   * The new images' ECR scan findings the release's preflight refuses; the image must exist either way.
+   * @default - images must exist; scan findings are not checked
+   */
+  readonly imageScan?: ImageScanPolicy;
   /** The statistical judge of every gate: new color against stable color on the same load (README, "How the judge decides"). */
   readonly judge: JudgeSettings;
 }

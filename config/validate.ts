@@ -9,6 +9,7 @@ import {
   LOG_RETENTION_DAYS,
   type PrefixListAccessSource,
   RELEASE_STRATEGIES,
+  SCAN_SEVERITIES,
   LOG_TRIGGERS,
   type SecretSource,
   type ServiceConfig,
@@ -272,6 +273,7 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
   }
   if (c.tier === 'pre-production') check(d.protectData, 'database.protectData', d.protectData, 'pre-production data must survive a stack deletion', 'set true');
   check(Number.isInteger(d.backupRetentionDays) && d.backupRetentionDays >= 1 && d.backupRetentionDays <= RDS_RETENTION_MAX, 'database.backupRetentionDays', d.backupRetentionDays, `must be 1–${RDS_RETENTION_MAX} days (0 turns automated backups off)`, 'use e.g. 7');
+  if (d.procedures !== undefined) validateProcedures(c, check);
   wholeAtLeast(d.allocatedStorageGiB, 20, 'database.allocatedStorageGiB', 'use 20 or more');
   check(d.maxAllocatedStorageGiB >= d.allocatedStorageGiB, 'database.maxAllocatedStorageGiB', d.maxAllocatedStorageGiB, 'must be >= allocatedStorageGiB', 'raise it');
   check(/^[a-z0-9]+\.[a-z0-9]+$/.test(d.instanceType), 'database.instanceType', d.instanceType, 'must be an instance class without the db. prefix', 'use e.g. t4g.medium');
@@ -399,12 +401,14 @@ function validateServices(c: EnvironmentConfig, check: Check): void {
     }
   }
   const migrating = names.filter((n) => services[n].runsMigration);
-  if (c.release?.migrationCommand) {
+  if (c.release?.migrationCommand || c.database?.procedures) {
     check(
       migrating.length === 1,
       'services.*.runsMigration',
       migrating,
-      'a release runs its migration once, from the task definition of exactly one service',
+      c.release?.migrationCommand
+        ? 'a release runs its migration once, from the task definition of exactly one service'
+        : '`npm run db` runs database.procedures in the migration task definition of exactly one service',
       migrating.length === 0 ? 'set runsMigration: true on the service whose image holds the migrations (it must reach the database)' : 'keep runsMigration on one service',
     );
   }
@@ -491,6 +495,49 @@ function validateSecretSource(c: EnvironmentConfig, s: ServiceConfig, src: Secre
   }
 }
 
+/** The placeholder of `database.procedures.rollback` that `npm run db -- rollback --to <id>` replaces. */
+export const ROLLBACK_TARGET_PLACEHOLDER = '{to}';
+
+/** `database.procedures`: three commands (rollback with its `{to}`), a snapshot age and a timeout. */
+function validateProcedures(c: EnvironmentConfig, check: Check): void {
+  const p = c.database.procedures!;
+  for (const name of ['migrate', 'rollback', 'verify'] as const) {
+    const cmd = p[name] as unknown;
+    check(
+      Array.isArray(cmd) && cmd.length > 0 && cmd.every((a) => typeof a === 'string' && a.length > 0),
+      `database.procedures.${name}`,
+      cmd,
+      'must be a non-empty list of non-empty arguments (the container command of the task)',
+      `use e.g. ["npm", "run", "db:${name}"]`,
+    );
+  }
+  if (Array.isArray(p.rollback)) {
+    check(
+      p.rollback.some((a) => typeof a === 'string' && a.includes(ROLLBACK_TARGET_PLACEHOLDER)),
+      'database.procedures.rollback',
+      p.rollback,
+      `has no ${ROLLBACK_TARGET_PLACEHOLDER} argument: \`npm run db -- rollback --to <id>\` would run it without the migration to roll back to`,
+      `add it where the tool takes the target, e.g. ["npm", "run", "db:rollback", "--", "--to", "${ROLLBACK_TARGET_PLACEHOLDER}"]`,
+    );
+  }
+  check(
+    typeof p.rollbackSnapshotMaxAgeHours === 'number' && p.rollbackSnapshotMaxAgeHours > 0 && p.rollbackSnapshotMaxAgeHours <= 24 * c.database.backupRetentionDays,
+    'database.procedures.rollbackSnapshotMaxAgeHours',
+    p.rollbackSnapshotMaxAgeHours,
+    `must be hours > 0 and at most the backup retention (${c.database.backupRetentionDays} days = ${24 * c.database.backupRetentionDays} h): a rollback needs a snapshot to go back to if it goes wrong`,
+    'use e.g. 1 (or pass --snapshot to take one first)',
+  );
+  // The CLI waits for the task; ECS itself has no task timeout. One hour covers a long migration without leaving an
+  // operator's terminal (and the release lock it holds) waiting all day.
+  check(
+    Number.isInteger(p.timeoutSeconds) && p.timeoutSeconds >= 60 && p.timeoutSeconds <= 24 * 3600,
+    'database.procedures.timeoutSeconds',
+    p.timeoutSeconds,
+    'must be whole seconds from 60 to 86400',
+    'use e.g. 1800',
+  );
+}
+
 /** Step Functions limits: a Wait state and a task heartbeat are capped by the one-year execution limit. https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html */
 const SFN_MAX_SECONDS = 365 * 24 * 3600;
 
@@ -517,6 +564,16 @@ function validateRelease(c: EnvironmentConfig, check: Check): void {
   seconds(r.migrationTimeoutSeconds, 'release.migrationTimeoutSeconds', 60, 'use e.g. 900');
   if (r.migrationCommand) {
     check(r.migrationCommand.length > 0 && r.migrationCommand.every((a) => typeof a === 'string' && a.length > 0), 'release.migrationCommand', r.migrationCommand, 'must be a non-empty list of non-empty arguments', 'use e.g. ["npm", "run", "db:migrate"] or remove it');
+  }
+  if (r.imageScan !== undefined) {
+    check(
+      (SCAN_SEVERITIES as readonly unknown[]).includes(r.imageScan?.failOnSeverity),
+      'release.imageScan.failOnSeverity',
+      r.imageScan?.failOnSeverity,
+      'is not an ECR scan severity',
+      `use one of ${SCAN_SEVERITIES.map((v) => JSON.stringify(v)).join(', ')} (e.g. 'HIGH' refuses HIGH and CRITICAL findings)`,
+    );
+    if (r.imageScan?.requireScan !== undefined) check(typeof r.imageScan.requireScan === 'boolean', 'release.imageScan.requireScan', r.imageScan.requireScan, 'must be true or false', 'use true or false, or remove it');
   }
   if (c.tier !== 'development') check(r.backupBeforeRelease, 'release.backupBeforeRelease', r.backupBeforeRelease, `the ${c.tier} tier must confirm backups before a release (the plan's "confirm backups before deployment")`, 'set true');
   validateJudge(r.judge, check);

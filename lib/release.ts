@@ -1,8 +1,10 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -74,6 +76,17 @@ export interface ReleaseStateMachineProps {
   /** Required when `policy.migrationCommand` is set. */
   readonly migration?: ReleaseMigrationProps;
   /**
+   * The ECR repository of each service: the PreflightChecks step requires the new version's image in it (and, with
+   * `policy.imageScan`, no scan finding at or above the configured severity).
+   * @default - no image check
+   */
+  readonly repositories?: Readonly<Record<string, ecr.IRepository>>;
+  /**
+   * The load balancer's certificates: the PreflightChecks step requires each ISSUED and valid for more than 14 days.
+   * @default - no certificate check
+   */
+  readonly certificates?: readonly acm.ICertificate[];
+  /**
    * Base URL of the pre-traffic checks instead of `https://<host>:<testListener.port>` (Host and color headers kept).
    * @default - the topology's test listener
    */
@@ -111,7 +124,7 @@ const TRANSIENT_ERRORS = [
  * The release state machine of one environment (Step Functions Standard), started with
  * `{"strategy": "canary" | "blue-green", "actor": "..."}` (both optional; strategy defaults to the policy's):
  *
- * Preflight (lock, alarms, versions) → Backup? → Migration? (RunTask + poll) → ScaleUp → WaitForStable loop →
+ * Preflight (lock, alarms, versions) → PreflightChecks (images in ECR and their scans, certificates) → Backup? → Migration? (RunTask + poll) → ScaleUp → WaitForStable loop →
  * PreTraffic (test listener) → Shift → Bake → Gate [→ Approval after the first canary step] → … → 100% →
  * FinalBake → FinalGate → RollbackWindow → WindowGate → Finish (old color to 0, unlock); Shift, the gates and Finish may
  * end in HoldState → ReleaseHeld (an alarm of the stable color, or OperatorOverride: someone else moved the weights).
@@ -126,13 +139,16 @@ const TRANSIENT_ERRORS = [
  * commands, Fail `ReleaseHeld`. An execution that ends without reaching SafeState or HoldState (overall timeout,
  * StopExecution, FAILED otherwise) triggers the same clean-up as SafeState through an EventBridge rule.
  * All work is done by one Lambda (`lambda/release/handler.ts`) built on the traffic core, except the Backup step: its
- * own small Lambda (`lambda/release/backup-handler.ts`), the only one with the RDS client and the RDS permissions.
+ * own small Lambda (`lambda/release/backup-handler.ts`), the only one with the RDS client and the RDS permissions, and
+ * the PreflightChecks step: its own Lambda (`lambda/release/preflight-checks-handler.ts`), the only one with ECR and ACM.
  */
 export class ReleaseStateMachine extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly handler: HandlerFunction;
   /** The Backup step's function; present when `policy.backupBeforeRelease`. */
   readonly backupHandler?: HandlerFunction;
+  /** The PreflightChecks step's function (images in ECR and their scans, certificates); present with `repositories` or `certificates`. */
+  readonly preflightChecksHandler?: HandlerFunction;
   /** Log group of the state machine (level ALL, with execution data). */
   readonly logGroup: logs.LogGroup;
   /** ReleaseSafeStateFailed ≥ 1 in a minute: the safe state could not put traffic back safely; notifies the topic. */
@@ -191,6 +207,26 @@ export class ReleaseStateMachine extends Construct {
       });
       this.grantBackup(props, this.backupHandler, props.database);
       props.topology.grantRead(this.backupHandler);
+    }
+
+    if (props.repositories || props.certificates) {
+      const repositories = props.repositories ?? {};
+      this.preflightChecksHandler = new HandlerFunction(this, 'PreflightChecksHandler', {
+        entry: 'lambda/release/preflight-checks-handler.ts',
+        description: `${topology.environment}: release preflight checks (new images in ECR and their scans, load balancer certificates)`,
+        vpc: props.vpc,
+        encryptionKey: props.encryptionKey,
+        logRetention: props.logRetention,
+        environment: {
+          ...props.topology.handlerEnvironment,
+          IMAGE_REPOSITORIES: stack.toJsonString(Object.fromEntries(Object.entries(repositories).map(([s, r]) => [s, r.repositoryName]))),
+          CERTIFICATE_ARNS: (props.certificates ?? []).map((c) => c.certificateArn).join(','),
+          ...(policy.imageScan ? { IMAGE_SCAN: JSON.stringify(policy.imageScan) } : {}),
+        },
+        timeout: Duration.seconds(HANDLER_TIMEOUT_SECONDS),
+      });
+      this.grantPreflightChecks(props, this.preflightChecksHandler, Object.values(repositories), props.certificates ?? []);
+      props.topology.grantRead(this.preflightChecksHandler);
     }
 
     // ---- the definition --------------------------------------------------------------------------------------
@@ -258,6 +294,16 @@ export class ReleaseStateMachine extends Construct {
     });
     init.next(preflight);
     let last: tasks.LambdaInvoke = preflight;
+    if (this.preflightChecksHandler) {
+      // A refusal (PreflightRefused) goes to the safe state like every step's: no traffic moved, nothing scaled yet,
+      // so it records the release failed and releases the lock.
+      const checks = t('PreflightChecks', { step: 'preflightChecks', ...release }, '$.release', {
+        comment: "Every service's new image in its ECR repository (no scan finding at or above release.imageScan); load balancer certificates ISSUED, valid > 14 days",
+        lambdaFunction: this.preflightChecksHandler.function,
+      });
+      last.next(checks);
+      last = checks;
+    }
     if (this.backupHandler) {
       const backup = t('Backup', { step: 'backup', ...release }, '$.release', {
         comment: 'Recent automated backup exists; manual RDS snapshot',
@@ -359,7 +405,7 @@ export class ReleaseStateMachine extends Construct {
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'CDK-generated: logs:*LogDelivery*, logs:Describe* and xray:Put*/Get* do not support resource-level permissions',
     });
-    for (const fn of [this.handler, this.backupHandler].filter((f): f is HandlerFunction => !!f)) {
+    for (const fn of [this.handler, this.backupHandler, this.preflightChecksHandler].filter((f): f is HandlerFunction => !!f)) {
       Validations.of(this.stateMachine).acknowledge({
         id: iam5ResourceFinding(this, `${fn.functionArn}:*`),
         reason: 'CDK-generated: invoking the release handler by any version or alias',
@@ -467,6 +513,23 @@ export class ReleaseStateMachine extends Construct {
       id: iam5ResourceFinding(this, automatedSnapshots),
       reason: 'Describe-only access to automated snapshots (rds:*), read to confirm a recent backup of this instance',
     });
+    props.ledgerTable.grant(fn, 'dynamodb:PutItem');
+    if (props.ledgerTable.encryptionKey) props.ledgerTable.encryptionKey.grant(fn, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*');
+    props.notificationTopic.grantPublish(fn);
+    acknowledgeKmsGrantWildcards(fn, 'the ledger table and the notification topic');
+  }
+
+  /**
+   * The PreflightChecks step's function: read-only ECR calls on the services' repositories, DescribeCertificate on the
+   * load balancer's certificates, the ledger entry and the notification. No other function gets ECR or ACM permissions.
+   */
+  private grantPreflightChecks(props: ReleaseStateMachineProps, fn: HandlerFunction, repositories: readonly ecr.IRepository[], certificates: readonly acm.ICertificate[]): void {
+    if (repositories.length > 0) {
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecr:DescribeImages', 'ecr:DescribeImageScanFindings'], resources: [...new Set(repositories.map((r) => r.repositoryArn))] }));
+    }
+    if (certificates.length > 0) {
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['acm:DescribeCertificate'], resources: certificates.map((c) => c.certificateArn) }));
+    }
     props.ledgerTable.grant(fn, 'dynamodb:PutItem');
     if (props.ledgerTable.encryptionKey) props.ledgerTable.encryptionKey.grant(fn, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*');
     props.notificationTopic.grantPublish(fn);

@@ -11,6 +11,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { ServiceConfig } from '../config';
 import { COLORS, type Color, scalableTargetResourceId, type ServiceName } from '../lambda/shared/topology';
+import { migrationStreamPrefix } from '../lambda/shared/database-task';
 import type { TrafficResourceProvider } from './traffic-resources';
 
 /**
@@ -129,6 +130,8 @@ export class ColoredService extends Construct {
   readonly executionRole: iam.Role;
   /** The service's log group, both colors' streams (prefixed `blue/`, `green/`) and its migration task's. */
   readonly logGroup: logs.LogGroup;
+  /** The ECR repository of the service's images (config `repositoryName`), both colors'. */
+  readonly repository: ecr.IRepository;
 
   constructor(scope: Construct, id: string, props: ColoredServiceProps) {
     super(scope, id);
@@ -146,7 +149,7 @@ export class ColoredService extends Construct {
       encryptionKey: props.logKey,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    const repository = ecr.Repository.fromRepositoryName(this, 'Repository', c.repositoryName);
+    const repository = (this.repository = ecr.Repository.fromRepositoryName(this, 'Repository', c.repositoryName));
     const colors = {} as Record<Color, ServiceColor>;
     for (const color of COLORS) {
       colors[color] = this.addColor(color, repository, props);
@@ -240,7 +243,7 @@ export class ColoredService extends Construct {
         image: ecs.ContainerImage.fromEcrRepository(repository, version),
         environment: { ...props.environment, APP_COLOR: color, APP_VERSION: version },
         secrets: { ...props.migrationSecrets },
-        logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: `${color}-migration` }),
+        logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: migrationStreamPrefix(color) }),
       });
     }
 

@@ -11,6 +11,7 @@ import { EnvironmentStack, type EnvironmentStackProps } from './environment-stac
 import type { SecretSource } from '../config';
 import { COLOR_HEADER, COLORS, type ServiceName } from '../lambda/shared/topology';
 import { TOPOLOGY_TABLE_OUTPUT } from '../lambda/shared/topology-store';
+import { DATABASE_TASK_OUTPUT, type DatabaseTask } from '../lambda/shared/database-task';
 import { Cache } from './cache';
 import { EnvironmentKey } from './encryption';
 import { LiveImageGuard } from './image-guard';
@@ -152,7 +153,7 @@ export class StatelessStack extends EnvironmentStack {
         // Only the migration task holds the schema owner's credentials, and only where releases run migrations; it
         // gets them under both names, so a migration tool that reads DATABASE_USERNAME connects as the owner.
         migrationSecrets:
-          c.release.migrationCommand && sc.runsMigration
+          (c.release.migrationCommand || c.database.procedures) && sc.runsMigration
             ? {
                 DATABASE_USERNAME: TaskSecret.fromSecretsManager(migrationSecret, 'username'),
                 DATABASE_PASSWORD: TaskSecret.fromSecretsManager(migrationSecret, 'password'),
@@ -225,6 +226,8 @@ export class StatelessStack extends EnvironmentStack {
       productionListener: this.loadBalancer.productionListener,
       cluster,
       database: database.primary,
+      repositories: Object.fromEntries(serviceNames.map((s) => [s, this.services[s].repository])),
+      certificates: this.loadBalancer.certificates,
       migration: migrating
         ? {
             service: migrating,
@@ -238,6 +241,24 @@ export class StatelessStack extends EnvironmentStack {
           }
         : undefined,
     });
+    // Where `npm run db` runs the database procedures (cli/db.ts): the migrating service's migration task definitions.
+    const procedureService = c.database.procedures ? serviceNames.find((s) => c.services[s].runsMigration) : undefined;
+    if (procedureService) {
+      const colors = this.services[procedureService].colors;
+      const task: DatabaseTask = {
+        service: procedureService,
+        taskDefinitions: { blue: colors.blue.migrationTaskDefinition!.taskDefinitionArn, green: colors.green.migrationTaskDefinition!.taskDefinitionArn },
+        containerName: 'App',
+        subnets: vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds,
+        securityGroups: [securityGroups[procedureService].securityGroupId],
+        logGroupName: this.services[procedureService].logGroup.logGroupName,
+        databaseInstanceId: database.primary.instanceIdentifier,
+      };
+      new CfnOutput(this, DATABASE_TASK_OUTPUT, {
+        description: 'Where `npm run db` runs the database procedures: task definitions per color, network, log group, database instance',
+        value: this.toJsonString(task),
+      });
+    }
     new CfnOutput(this, 'ReleaseStateMachineArn', {
       description: 'Release state machine of this environment, started by `npm run release`',
       value: this.release.stateMachine.stateMachineArn,

@@ -15,6 +15,7 @@ import { RecordContext, ReleaseContext } from './context';
 export type ReleaseEvent =
   | 'started'
   | 'backup'
+  | 'preflight-checked'
   | 'migration-started'
   | 'migration-succeeded'
   | 'scaled-up'

@@ -116,7 +116,11 @@ async function startMotoExecution(): Promise<{ name: string; arn: string }> {
 async function release(input: Record<string, unknown>, options: Partial<RehearsalOptions> = {}): Promise<RehearsalResult> {
   const name = options.executionName ?? (await startMotoExecution()).name;
   return runRehearsal(definition, input, {
-    handlers: { [ids.handler]: asLocalHandler(releaseFn), ...(ids.backup ? { [ids.backup]: env.backupHandler } : {}) },
+    handlers: {
+      [ids.handler]: asLocalHandler(releaseFn),
+      ...(ids.backup ? { [ids.backup]: env.backupHandler } : {}),
+      ...(ids.preflightChecks ? { [ids.preflightChecks]: env.preflightChecksHandler } : {}),
+    },
     executionName: name,
     ...options,
     taskOverrides: {

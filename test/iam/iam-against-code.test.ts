@@ -60,6 +60,7 @@ export const KNOWN_UNEXERCISED: Readonly<Record<HandlerName, readonly string[]>>
   // Query is exercised: preflight reads completed releases from the ledger (downgrade check), granted in lib/release.ts.
   release: [],
   backup: [],
+  'preflight-checks': [],
   'custom-resources': [],
   'database-users': [],
 };
@@ -84,6 +85,7 @@ const FUNCTIONS: Record<HandlerName, HandlerFunction> = {
   rollback: stack.automatedRollback.handler,
   release: stack.release.handler,
   backup: stack.release.backupHandler!,
+  'preflight-checks': stack.release.preflightChecksHandler!,
   'custom-resources': provider.function,
   'database-users': synth.stage.stateful.database.users.bootstrapFunction,
 };
@@ -231,7 +233,7 @@ describe('rollback', () => {
   });
 });
 
-describe('release and backup (the production state machine, rehearsed)', () => {
+describe('release, backup and preflight checks (the production state machine, rehearsed)', () => {
   let listener: TestListener;
   let definition: Definition;
   let env: ReleaseEnvironment;
@@ -244,8 +246,9 @@ describe('release and backup (the production state machine, rehearsed)', () => {
   afterAll(async () => listener?.close());
   beforeEach(async () => {
     listener.failing.clear();
-    env = await buildReleaseEnvironment(moto, listener, REHEARSAL_POLICY, ENV);
-    inst = instrumentClients({ ...env.clients, sns: env.sns, rds: env.rds });
+    // With the production policy's image scan check, so the preflight checks read scan findings too.
+    env = await buildReleaseEnvironment(moto, listener, { ...REHEARSAL_POLICY, imageScan: PRODUCTION.release.imageScan }, ENV);
+    inst = instrumentClients({ ...env.clients, sns: env.sns, rds: env.rds, ecr: env.ecr, acm: env.acm });
   });
   afterEach(() => {
     inst.detach();
@@ -256,6 +259,7 @@ describe('release and backup (the production state machine, rehearsed)', () => {
   const handlers = () => ({
     [ids.handler]: (e: unknown) => recordAs('release', () => env.handler(e)),
     [ids.backup!]: (e: unknown) => recordAs('backup', () => env.backupHandler(e)),
+    [ids.preflightChecks!]: (e: unknown) => recordAs('preflight-checks', () => env.preflightChecksHandler(e)),
   });
 
   /**
@@ -282,6 +286,8 @@ describe('release and backup (the production state machine, rehearsed)', () => {
         }
         // The stateful stack's instance, as the stateless stack references it (a cross-stack output).
         r.bind(stack.resolve(synth.stage.stateful.database.primary.instanceIdentifier), 'rehearsal-db');
+        // The load balancer's certificate (one for the production hosts), as the emulator issued it.
+        r.bind(stack.resolve(stack.loadBalancer.certificates[0].certificateArn), env.certificateArn);
       },
       { rolesOf: (arn) => roles[arn] ?? [] },
     );
@@ -292,6 +298,7 @@ describe('release and backup (the production state machine, rehearsed)', () => {
     const run = await releaseRun();
     check('release', inst.calls.filter((c) => c.handler === 'release'), run);
     check('backup', inst.calls.filter((c) => c.handler === 'backup'), run);
+    check('preflight-checks', inst.calls.filter((c) => c.handler === 'preflight-checks'), run);
   };
 
   test('canary release to 100% with backup, migration, checks, gates, finish', async () => {
@@ -494,7 +501,7 @@ describe('the check itself', () => {
   test('implied authorizations were evaluated: iam:PassRole of RunTask, KMS of publishing to the encrypted topic', () => {
     expect(isIntrinsic(topicKey)).toBe(true);
     expect([...evaluated.get('release')!]).toEqual(expect.arrayContaining(['ecs:RunTask', 'iam:PassRole', 'sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt']));
-    for (const h of ['rollback', 'backup'] as const) expect([...evaluated.get(h)!]).toEqual(expect.arrayContaining(['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt']));
+    for (const h of ['rollback', 'backup', 'preflight-checks'] as const) expect([...evaluated.get(h)!]).toEqual(expect.arrayContaining(['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt']));
   });
 
   // Each scenario already failed on a gap not in KNOWN_GAPS; this catches the other direction: a gap fixed in lib/

@@ -90,6 +90,8 @@ export interface ReleaseFunctionIds {
   readonly handler: string;
   /** The backup handler (Task Backup); absent when the policy takes no backup. */
   readonly backup?: string;
+  /** The preflight checks handler (Task PreflightChecks); absent without repositories and certificates. */
+  readonly preflightChecks?: string;
 }
 
 /** The logical IDs of the functions of the (only) ReleaseStateMachine under `scope`, e.g. a synthesized stage. */
@@ -98,7 +100,11 @@ export function releaseFunctionIds(scope: IConstruct): ReleaseFunctionIds {
   if (found.length !== 1) throw new Error(`expected one ReleaseStateMachine under ${scope.node.path || 'the app'}, found ${found.length}`);
   const id = (fn: HandlerFunction) => Stack.of(fn).getLogicalId(fn.function.node.defaultChild as CfnElement);
   const [release] = found;
-  return { handler: id(release.handler), ...(release.backupHandler ? { backup: id(release.backupHandler) } : {}) };
+  return {
+    handler: id(release.handler),
+    ...(release.backupHandler ? { backup: id(release.backupHandler) } : {}),
+    ...(release.preflightChecksHandler ? { preflightChecks: id(release.preflightChecksHandler) } : {}),
+  };
 }
 
 /** The logical ID of the Lambda function a Task state invokes (its Resource, or Parameters.FunctionName for lambda:invoke). */

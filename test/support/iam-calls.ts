@@ -80,7 +80,18 @@ const TRANSACT_ACTIONS: Record<string, string> = { Put: 'dynamodb:PutItem', Upda
 const dbArn = (s: ArnScope, id: string) => (isArn(id) ? id : arn(s, 'rds', `db:${id}`));
 const snapshotArn = (s: ArnScope, id: string) => (isArn(id) ? id : arn(s, 'rds', `snapshot:${id}`));
 
+/** ECR repository ARN (resource type repository). https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerregistry.html */
+const repositoryArn = (s: ArnScope, name: string, registryId?: string) => `arn:${s.partition}:ecr:${s.region}:${registryId ?? s.account}:repository/${name}`;
+
 export const CALL_MAP: Readonly<Record<string, Readonly<Record<string, Mapper>>>> = {
+  ecr: {
+    DescribeImages: (i, s) => one('ecr:DescribeImages', repositoryArn(s, i.repositoryName, i.registryId)),
+    DescribeImageScanFindings: (i, s) => one('ecr:DescribeImageScanFindings', repositoryArn(s, i.repositoryName, i.registryId)),
+  },
+  acm: {
+    // Resource type certificate. https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscertificatemanager.html
+    DescribeCertificate: (i) => one('acm:DescribeCertificate', i.CertificateArn),
+  },
   elbv2: {
     // No resource-level permissions for Describe*. https://docs.aws.amazon.com/service-authorization/latest/reference/list_awselasticloadbalancingv2.html
     DescribeRules: anyResource('elasticloadbalancing:DescribeRules'),

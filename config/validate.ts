@@ -538,4 +538,13 @@ function validateMonitoring(c: EnvironmentConfig, check: Check): void {
   if (m.alarmEmail !== undefined) check(/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(m.alarmEmail), 'monitoring.alarmEmail', m.alarmEmail, 'is not an email address', 'use the on-call list address or remove it');
   check(typeof m.apm === 'boolean', 'monitoring.apm', m.apm, 'must be true or false', 'use true or false (not a string)');
   if (c.tier === 'production') check(m.apm, 'monitoring.apm', m.apm, 'the plan asks for APM in production', 'set true');
+  const k = m.crash;
+  const whole = (v: number, field: string, min: number, max: number, fix: string, why = `must be a whole number from ${min} to ${max}`) =>
+    check(Number.isInteger(v) && v >= min && v <= max, field, v, why, fix);
+  // One crash alone may be a host event; more than 20 would wait for more tasks than a color usually runs.
+  whole(k.tasks, 'monitoring.crash.tasks', 2, 20, 'use 2', 'must be a whole number from 2 to 20 (one crash alone can be a host event, not the release)');
+  whole(k.windowSeconds, 'monitoring.crash.windowSeconds', 30, 3600, 'use 120');
+  // Step Functions history (25,000 events per execution) and the poll's own cost bound the interval from below.
+  whole(k.pollSeconds, 'monitoring.crash.pollSeconds', 5, 60, 'use 10');
+  whole(k.unhealthyPolls, 'monitoring.crash.unhealthyPolls', 1, 10, 'use 2');
 }

@@ -17,6 +17,7 @@ import { toAttributes } from '../traffic/dynamo-items';
 import { logger } from '../traffic/logger';
 import { readActiveRelease, RollbackContext, RollbackOutcome, rollBackColor } from '../rollback/core';
 import type { AlarmEvent } from '../rollback/event';
+import { readMarker } from '../rollback/marker';
 import { publish } from '../rollback/notify';
 import { colorOfGroup, parseTaskEvent, TaskStop, thresholdReached } from './event';
 
@@ -113,7 +114,8 @@ export async function handleTaskEvent(ctx: RollbackContext, settings: CrashSetti
   const times = [...counted.values()];
   const inWindow = times.filter((t) => Math.abs(t - stop.stoppedAtMs) <= windowMs).length;
   logger.warn('task crashed', { ...log, service, color, inWindow });
-  if (!thresholdReached(times, stop.stoppedAtMs, settings.tasks, windowMs)) return { status: 'counted', color, crashes: inWindow };
+  // The task's first recorded stop: a repeat of its event with another time is still the same crash.
+  if (!thresholdReached(times, counted.get(stop.taskId) ?? stop.stoppedAtMs, settings.tasks, windowMs)) return { status: 'counted', color, crashes: inWindow };
 
   const reason = `${inWindow} tasks of ${color} crashed within ${settings.windowSeconds} s; ${service} task ${stop.taskId}: ${stop.crash}`;
   const trigger: AlarmEvent = {
@@ -131,8 +133,11 @@ export async function handleTaskEvent(ctx: RollbackContext, settings: CrashSetti
   // Cannot tell whether a release is running: fail, Lambda retries the event (and the Errors alarm says so).
   if (release instanceof Error) throw release;
   const inRelease = release && release.candidate === color && (!release.services?.length || release.services.includes(service));
-  if (inRelease) {
-    logger.error('new color crashing: rolling back', { ...log, reason });
+  // A crash rollback of this color that an earlier invocation started (claimed) and did not record: the rollback
+  // stopped the release and revoked its lock, so no release looks active any more, but the retry must finish it.
+  const marker = inRelease ? undefined : await readMarker(ctx, color);
+  if (inRelease || (marker && marker.state !== 'done' && marker.alarmName === trigger.alarmName)) {
+    logger.error('new color crashing: rolling back', { ...log, reason, marker });
     return { status: 'rollback', color, crashes: inWindow, rollback: await rollBackColor(ctx, trigger, color) };
   }
 

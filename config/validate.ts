@@ -1,4 +1,5 @@
 import { COLORS, SERVICE_NAME_PATTERN } from '../lambda/shared/topology';
+import { MAX_WATCH_POLL_SECONDS } from '../lambda/release/policy';
 import { fargatePairProblem } from './fargate';
 import { RDS_CLASS_MEMORY_GIB } from './rds';
 import {
@@ -544,7 +545,8 @@ function validateMonitoring(c: EnvironmentConfig, check: Check): void {
   // One crash alone may be a host event; more than 20 would wait for more tasks than a color usually runs.
   whole(k.tasks, 'monitoring.crash.tasks', 2, 20, 'use 2', 'must be a whole number from 2 to 20 (one crash alone can be a host event, not the release)');
   whole(k.windowSeconds, 'monitoring.crash.windowSeconds', 30, 3600, 'use 120');
-  // Step Functions history (25,000 events per execution) and the poll's own cost bound the interval from below.
-  whole(k.pollSeconds, 'monitoring.crash.pollSeconds', 5, 60, 'use 10');
+  // Step Functions history (25,000 events per execution) and the poll's own cost bound the interval from below; the
+  // release's overall timeout counts one poll past each bake, at most MAX_WATCH_POLL_SECONDS.
+  whole(k.pollSeconds, 'monitoring.crash.pollSeconds', 5, MAX_WATCH_POLL_SECONDS, 'use 10');
   whole(k.unhealthyPolls, 'monitoring.crash.unhealthyPolls', 1, 10, 'use 2');
 }

@@ -326,6 +326,8 @@ describe('live weights (production)', () => {
     );
     expect(publishers.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
       'AutomatedRollbackHandlerRoleDefaultPolicy',
+      // Rolls back through the rollback core, which publishes the weights after a move.
+      'CrashDetectionHandlerRoleDefaultPolicy',
       'ReleaseHandlerRoleDefaultPolicy',
       'TrafficControlSwitchRoleDefaultPolicy',
     ]);

@@ -210,6 +210,8 @@ export function describeEvent(e: HistoryEvent): string | undefined {
   const t = e.timestamp ? e.timestamp.toISOString().slice(11, 19) : '';
   if (e.stateEnteredEventDetails) {
     const name = e.stateEnteredEventDetails.name ?? '';
+    // A watched bake's polls (lib/release.ts bakeLoop: <bake>Wait, <bake>Watch, <bake>Done?) are not steps of their own.
+    if (/^(Bake|FinalBake|RollbackWindow)(Wait|Watch|Done\?)$/.test(name)) return undefined;
     if (name === 'Bake' || name === 'FinalBake' || name === 'RollbackWindow') {
       const input = payload(e.stateEnteredEventDetails.input);
       return `${t}  ${name} at ${input.release?.percent ?? '?'}%`;

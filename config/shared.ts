@@ -36,6 +36,8 @@ export const PLAN_ROLLBACK_TRIGGERS = {
   paymentMinAttempts: 10,
   comparison: { errorRatePoints: 2, p99LatencyRatio: 1.5, minRequestsPerMinute: 10, minutes: 3, canaryMaxRequestPercent: 40 },
   databaseConnectionsPercent: 80,
+  // Two crashes in two minutes: one crash can be a fluke (a host event), two of the same color in a release are a pattern.
+  crash: { tasks: 2, windowSeconds: 120, pollSeconds: 10, unhealthyPolls: 2 },
 } as const;
 
 /**

@@ -354,6 +354,27 @@ export interface MonitoringConfig {
   readonly databaseConnectionsPercent: number;
   /** Application tracing with an AWS Distro for OpenTelemetry collector sidecar sending to X-Ray. */
   readonly apm: boolean;
+  /**
+   * Crash detection in seconds (README "Crash detection"): tasks of a color that stop crashing (non-zero exit of an
+   * essential container, failed container or load balancer health checks, failure to start), counted from ECS task
+   * state change events, and the new color's unhealthy targets polled during bakes.
+   */
+  readonly crash: CrashDetectionConfig;
+}
+
+/** When crashes of a color roll it back (during a release, the new color) or notify (otherwise). */
+export interface CrashDetectionConfig {
+  /** Crashed tasks of one color within `windowSeconds` that trigger. */
+  readonly tasks: number;
+  /** Sliding window over the tasks' stop times, in seconds. */
+  readonly windowSeconds: number;
+  /** Seconds between two target-health polls of the new color during a bake. */
+  readonly pollSeconds: number;
+  /**
+   * Consecutive polls in which at least `monitoring.unhealthyTargetsPercent` of the new color's registered targets of
+   * a service are `unhealthy` that fail the bake (CandidateUnhealthy → rollback).
+   */
+  readonly unhealthyPolls: number;
 }
 
 /** A Slack channel of an authorized workspace (README, "Slack"). */

@@ -1,4 +1,5 @@
 import { COLORS, SERVICE_NAME_PATTERN } from '../lambda/shared/topology';
+import { MAX_WATCH_POLL_SECONDS } from '../lambda/release/policy';
 import { fargatePairProblem } from './fargate';
 import { RDS_CLASS_MEMORY_GIB } from './rds';
 import { oidcProviderProblems, validateCicd } from './validate-cicd';
@@ -666,4 +667,14 @@ function validateMonitoring(c: EnvironmentConfig, check: Check): void {
   if (m.alarmEmail !== undefined) check(/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(m.alarmEmail), 'monitoring.alarmEmail', m.alarmEmail, 'is not an email address', 'use the on-call list address or remove it');
   check(typeof m.apm === 'boolean', 'monitoring.apm', m.apm, 'must be true or false', 'use true or false (not a string)');
   if (c.tier === 'production') check(m.apm, 'monitoring.apm', m.apm, 'the plan asks for APM in production', 'set true');
+  const k = m.crash;
+  const whole = (v: number, field: string, min: number, max: number, fix: string, why = `must be a whole number from ${min} to ${max}`) =>
+    check(Number.isInteger(v) && v >= min && v <= max, field, v, why, fix);
+  // One crash alone may be a host event; more than 20 would wait for more tasks than a color usually runs.
+  whole(k.tasks, 'monitoring.crash.tasks', 2, 20, 'use 2', 'must be a whole number from 2 to 20 (one crash alone can be a host event, not the release)');
+  whole(k.windowSeconds, 'monitoring.crash.windowSeconds', 30, 3600, 'use 120');
+  // Step Functions history (25,000 events per execution) and the poll's own cost bound the interval from below; the
+  // release's overall timeout counts one poll past each bake, at most MAX_WATCH_POLL_SECONDS.
+  whole(k.pollSeconds, 'monitoring.crash.pollSeconds', 5, MAX_WATCH_POLL_SECONDS, 'use 10');
+  whole(k.unhealthyPolls, 'monitoring.crash.unhealthyPolls', 1, 10, 'use 2');
 }

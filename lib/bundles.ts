@@ -9,6 +9,7 @@ const ROOT = path.join(__dirname, '..');
 export const HANDLER_ENTRIES = [
   'lambda/switch/handler.ts',
   'lambda/rollback/handler.ts',
+  'lambda/crash/handler.ts',
   'lambda/release/handler.ts',
   'lambda/release/backup-handler.ts',
   'lambda/release/preflight-checks-handler.ts',

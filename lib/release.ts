@@ -91,6 +91,23 @@ export interface ReleaseStateMachineProps {
    * @default - the topology's test listener
    */
   readonly testListenerBaseUrl?: string;
+  /**
+   * Watch the new color's target health during the bakes (Bake, FinalBake, RollbackWindow): a loop of a short Wait and
+   * a `watch` step instead of one long Wait; `unhealthyPolls` bad polls in a row end in CandidateUnhealthy → SafeState
+   * (config monitoring.crash and monitoring.unhealthyTargetsPercent).
+   * @default - a plain Wait per bake (the gate after it judges the alarms only)
+   */
+  readonly bakeWatch?: BakeWatchProps;
+}
+
+/** How the bake loop polls the new color's target health. */
+export interface BakeWatchProps {
+  /** Seconds between polls (at most MAX_WATCH_POLL_SECONDS: the overall timeout counts one poll past each bake). */
+  readonly pollSeconds: number;
+  /** Bad polls in a row that fail the bake. */
+  readonly unhealthyPolls: number;
+  /** Percent of a service's targets `unhealthy` that makes a poll bad. */
+  readonly unhealthyTargetsPercent: number;
 }
 
 /** Error name of a release held for an alarm of the stable color (lambda/release/errors.ts ReleaseHeld). */
@@ -338,15 +355,15 @@ export class ReleaseStateMachine extends Construct {
       comment: 'Next step of the new color (guards: lock, alarms, health); refused for an alarm of the stable color only → Held',
       holdable: true,
     });
-    const bake = new sfn.Wait(this, 'Bake', { time: sfn.WaitTime.duration(Duration.seconds(policy.bakeSeconds)) });
     const gate = t('Gate', { step: 'gate', phase: 'bake', ...release }, '$.release', {
       comment: "The new color's rollback and comparison alarms not in ALARM, else GateFailed → rollback; a stable-color alarm → ReleaseHeld",
       holdable: true,
     });
-    const finalBake = new sfn.Wait(this, 'FinalBake', { time: sfn.WaitTime.duration(Duration.seconds(policy.finalBakeSeconds)) });
+    const bake = this.bakeLoop('Bake', policy.bakeSeconds, gate, props.bakeWatch, t);
     const finalGate = t('FinalGate', { step: 'gate', phase: 'final', ...release }, '$.release', { holdable: true });
-    const window = new sfn.Wait(this, 'RollbackWindow', { time: sfn.WaitTime.duration(Duration.seconds(policy.rollbackWindowSeconds)), comment: 'Old color keeps running' });
+    const finalBake = this.bakeLoop('FinalBake', policy.finalBakeSeconds, finalGate, props.bakeWatch, t);
     const windowGate = t('WindowGate', { step: 'gate', phase: 'window', ...release }, '$.release', { holdable: true });
+    const window = this.bakeLoop('RollbackWindow', policy.rollbackWindowSeconds, windowGate, props.bakeWatch, t, 'Old color keeps running');
     const finish = t('Finish', { step: 'finish', ...release }, '$.result', {
       comment: 'Lock still ours and weights still the release\'s 100% (else OperatorOverride → Held); old color to 0, release the lock; any later failure → FinishIncomplete, never SafeState',
       holdable: true,
@@ -358,7 +375,6 @@ export class ReleaseStateMachine extends Construct {
     checkStable.next(new sfn.Choice(this, 'Stable?').when(sfn.Condition.booleanEquals('$.poll.done', true), preTraffic).otherwise(waitStable));
     preTraffic.next(shift);
     shift.next(new sfn.Choice(this, 'AtFullTraffic?').when(sfn.Condition.numberEquals('$.release.percent', 100), finalBake).otherwise(bake));
-    bake.next(gate);
     if (policy.approvalAfterFirstStep) {
       const approvalChoice = new sfn.Choice(this, 'ApprovalNeeded?');
       const approval = new tasks.LambdaInvoke(this, 'Approval', {
@@ -381,9 +397,7 @@ export class ReleaseStateMachine extends Construct {
       // A Choice state needs at least one rule, so without approval the gate goes straight on.
       gate.next(shift);
     }
-    finalBake.next(finalGate);
     finalGate.next(window);
-    window.next(windowGate);
     windowGate.next(finish);
     finish.next(released);
 
@@ -455,6 +469,41 @@ export class ReleaseStateMachine extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.safeStateFailedAlarm.addAlarmAction(new cwActions.SnsAction(props.notificationTopic));
+  }
+
+  /**
+   * A bake of `seconds` followed by `next`; returns the bake's first state. Without `watch` one Wait. With it, a loop:
+   * `<id>` (Pass: starts the clock) → `<id>Wait` (pollSeconds) → `<id>Watch` (the new color's target health; the
+   * catch-all routes CandidateUnhealthy into SafeState like GateFailed) → `<id>Done?` (bake time up → `next`, else
+   * wait again). The elapsed time is measured from the Pass's entered time, not counted in polls, so slow polls never
+   * stretch the bake. Each poll adds 9 history events (lambda/release/policy.ts worstCaseHistoryEvents).
+   */
+  private bakeLoop(
+    id: string,
+    seconds: number,
+    next: sfn.IChainable,
+    watch: BakeWatchProps | undefined,
+    t: (id: string, payload: Record<string, unknown>, resultPath: string, opts?: { comment?: string }) => tasks.LambdaInvoke,
+    comment?: string,
+  ): sfn.State {
+    if (!watch) {
+      const wait = new sfn.Wait(this, id, { time: sfn.WaitTime.duration(Duration.seconds(seconds)), comment });
+      wait.next(next);
+      return wait;
+    }
+    const start = new sfn.Pass(this, id, {
+      comment: `${comment ? `${comment}; ` : ''}bake ${seconds} s, the new color's target health polled every ${watch.pollSeconds} s`,
+      parameters: { 'since.$': '$$.State.EnteredTime', seconds, percent: watch.unhealthyTargetsPercent, polls: watch.unhealthyPolls, strikes: 0 },
+      resultPath: '$.watch',
+    });
+    const wait = new sfn.Wait(this, `${id}Wait`, { time: sfn.WaitTime.duration(Duration.seconds(Math.min(watch.pollSeconds, Math.max(seconds, 1)))) });
+    const poll = t(`${id}Watch`, { step: 'watch', 'release.$': '$.release', 'watch.$': '$.watch' }, '$.watch', {
+      comment: `Unhealthy targets of the new color in ${watch.unhealthyPolls} polls in a row → CandidateUnhealthy → rollback`,
+    });
+    start.next(wait);
+    wait.next(poll);
+    poll.next(new sfn.Choice(this, `${id}Done?`).when(sfn.Condition.booleanEquals('$.watch.done', true), next).otherwise(wait));
+    return start;
   }
 
   private task(

@@ -14,6 +14,11 @@ import { COLORS, type Color, scalableTargetResourceId, type ServiceName } from '
 import { migrationStreamPrefix } from '../lambda/shared/database-task';
 import type { TrafficResourceProvider } from './traffic-resources';
 
+/** Every color's target group health check (also the crash timeline's input, scripts/lib/crash-timeline.ts). */
+export const TARGET_HEALTH_CHECK = { intervalSeconds: 10, timeoutSeconds: 5, healthyThresholdCount: 2, unhealthyThresholdCount: 3 } as const;
+/** Every service container's health check (ECS stops a task that fails it `retries` times after `startPeriodSeconds`). */
+export const CONTAINER_HEALTH_CHECK = { intervalSeconds: 15, timeoutSeconds: 5, retries: 3, startPeriodSeconds: 30 } as const;
+
 /**
  * AWS Distro for OpenTelemetry collector, run as a sidecar for APM; its bundled `ecs-xray.yaml`
  * receives OTLP on localhost:4317/4318 and sends traces to X-Ray.
@@ -222,10 +227,10 @@ export class ColoredService extends Construct {
       healthCheck: {
         // The image must ship curl; the same endpoint serves the ALB health check.
         command: ['CMD-SHELL', `curl -fsS http://localhost:${c.containerPort}${c.healthCheckPath} || exit 1`],
-        interval: Duration.seconds(15),
-        timeout: Duration.seconds(5),
-        retries: 3,
-        startPeriod: Duration.seconds(30),
+        interval: Duration.seconds(CONTAINER_HEALTH_CHECK.intervalSeconds),
+        timeout: Duration.seconds(CONTAINER_HEALTH_CHECK.timeoutSeconds),
+        retries: CONTAINER_HEALTH_CHECK.retries,
+        startPeriod: Duration.seconds(CONTAINER_HEALTH_CHECK.startPeriodSeconds),
       },
     });
 
@@ -268,10 +273,10 @@ export class ColoredService extends Construct {
       healthCheck: {
         path: c.healthCheckPath,
         healthyHttpCodes: '200',
-        interval: Duration.seconds(10),
-        timeout: Duration.seconds(5),
-        healthyThresholdCount: 2,
-        unhealthyThresholdCount: 3,
+        interval: Duration.seconds(TARGET_HEALTH_CHECK.intervalSeconds),
+        timeout: Duration.seconds(TARGET_HEALTH_CHECK.timeoutSeconds),
+        healthyThresholdCount: TARGET_HEALTH_CHECK.healthyThresholdCount,
+        unhealthyThresholdCount: TARGET_HEALTH_CHECK.unhealthyThresholdCount,
       },
     });
 

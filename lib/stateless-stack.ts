@@ -20,6 +20,7 @@ import { RollbackAlarms } from './rollback-alarms';
 import { PublicLoadBalancer } from './load-balancer';
 import { ReleaseStateMachine } from './release';
 import { AutomatedRollback } from './rollback';
+import { CrashDetection } from './crash-detection';
 import { hostPriorities, ServiceRouting } from './routing';
 import { pascalCase } from './names';
 import { ColoredService, TaskSecret } from './services';
@@ -45,6 +46,7 @@ export class StatelessStack extends EnvironmentStack {
   readonly rollbackAlarms: RollbackAlarms;
   readonly release: ReleaseStateMachine;
   readonly automatedRollback: AutomatedRollback;
+  readonly crashDetection: CrashDetection;
   /** Release, rollback and alarm notifications of the environment. */
   readonly notifications: Notifications;
 
@@ -216,6 +218,7 @@ export class StatelessStack extends EnvironmentStack {
     const migrating = c.release.migrationCommand ? serviceNames.find((s) => c.services[s].runsMigration) : undefined;
     this.release = new ReleaseStateMachine(this, 'Release', {
       policy: c.release,
+      bakeWatch: { pollSeconds: c.monitoring.crash.pollSeconds, unhealthyPolls: c.monitoring.crash.unhealthyPolls, unhealthyTargetsPercent: c.monitoring.unhealthyTargetsPercent },
       topology: this.trafficControl.topologyDocument,
       vpc,
       encryptionKey: key,
@@ -274,7 +277,17 @@ export class StatelessStack extends EnvironmentStack {
       encryptionKey: key,
       logRetention,
     });
-
+    this.crashDetection = new CrashDetection(this, 'CrashDetection', {
+      environment: c.name,
+      cluster,
+      crash: c.monitoring.crash,
+      trafficControl: this.trafficControl,
+      releaseStateMachine: this.release.stateMachine,
+      topic: notifications.topic,
+      vpc,
+      encryptionKey: key,
+      logRetention,
+    });
 
     // CDK grants write one AWS::IAM::Policy per role holding only that role's scoped statements;
     // a managed policy would be a broader, reusable attachment. Wildcards stay checked by AwsSolutions-IAM5.

@@ -2,6 +2,7 @@ import { CfnElement } from 'aws-cdk-lib';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { ENVIRONMENTS, type EnvironmentName } from '../../config';
 import { definitionFromTemplate, taskFunctionId } from '../release/rehearsal';
+import { HISTORY_EVENTS_LIMIT, stateMachineTimeoutSeconds, worstCaseHistoryEvents } from '../../lambda/release/policy';
 import { resourcesOf, synthEnvironment } from './support';
 
 /** Every state of a definition, including those inside Parallel and Map branches. */
@@ -102,5 +103,39 @@ describe.each(Object.keys(ENVIRONMENTS) as EnvironmentName[])('%s release state 
     expect(sm.Properties.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: true });
     expect(sm.Properties.TracingConfiguration).toEqual({ Enabled: true });
     stateless.hasOutput('ReleaseStateMachineArn', {});
+  });
+});
+
+describe('production: watched bakes', () => {
+  const template = synthEnvironment('production').stateless;
+  const crashConfig = ENVIRONMENTS.production.monitoring.crash;
+  describe('the watched bakes of the release state machine', () => {
+    const definition = definitionFromTemplate(template);
+    const policy = ENVIRONMENTS.production.release;
+
+    test.each([
+      ['Bake', policy.bakeSeconds, 'Gate'],
+      ['FinalBake', policy.finalBakeSeconds, 'FinalGate'],
+      ['RollbackWindow', policy.rollbackWindowSeconds, 'WindowGate'],
+    ])('%s of %d s: start the clock, wait, watch (failures to SafeState), done → %s', (id, seconds, next) => {
+      const s = definition.States;
+      expect(s[id]).toMatchObject({ Type: 'Pass', ResultPath: '$.watch', Next: `${id}Wait` });
+      expect(s[id].Parameters).toEqual({ 'since.$': '$$.State.EnteredTime', seconds, percent: ENVIRONMENTS.production.monitoring.unhealthyTargetsPercent, polls: crashConfig.unhealthyPolls, strikes: 0 });
+      expect(s[`${id}Wait`]).toEqual({ Type: 'Wait', Seconds: crashConfig.pollSeconds, Next: `${id}Watch` });
+      const watch = s[`${id}Watch`];
+      expect(watch).toMatchObject({ Type: 'Task', ResultPath: '$.watch', TimeoutSeconds: 120, Next: `${id}Done?` });
+      expect(watch.Parameters).toEqual({ step: 'watch', 'release.$': '$.release', 'watch.$': '$.watch' });
+      expect(watch.Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'SafeState' })]);
+      expect(s[`${id}Done?`]).toEqual({ Type: 'Choice', Choices: [{ Variable: '$.watch.done', BooleanEquals: true, Next: next }], Default: `${id}Wait` });
+    });
+
+    test('the overall timeout counts one poll past every bake', () => {
+      expect(definition.TimeoutSeconds).toBe(stateMachineTimeoutSeconds(policy));
+    });
+
+    test.each(Object.keys(ENVIRONMENTS))('%s: the longest execution stays far below the 25,000 history events', (name) => {
+      const c = ENVIRONMENTS[name as keyof typeof ENVIRONMENTS];
+      expect(worstCaseHistoryEvents(c.release, c.monitoring.crash.pollSeconds)).toBeLessThan(HISTORY_EVENTS_LIMIT / 4);
+    });
   });
 });

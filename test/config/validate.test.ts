@@ -157,6 +157,16 @@ describe('config validation', () => {
     expect(p.why).toMatch(/fire when the new color is better/);
   });
 
+  test('fails for crash detection thresholds out of range (one crash, a window or poll too short, no poll)', () => {
+    const c = clone(ENVIRONMENTS.production);
+    c.monitoring.crash = { tasks: 1, windowSeconds: 10, pollSeconds: 2.5, unhealthyPolls: 0 };
+    const problems = problemsOf(c);
+    expect(problems.map((p) => p.field)).toEqual(['monitoring.crash.tasks', 'monitoring.crash.windowSeconds', 'monitoring.crash.pollSeconds', 'monitoring.crash.unhealthyPolls']);
+    expect(problems[0]).toMatchObject({ value: 1, fix: 'use 2' });
+    expect(problems[0].why).toMatch(/host event/);
+    expect(problems[2]).toMatchObject({ value: 2.5, why: 'must be a whole number from 5 to 60', fix: 'use 10' });
+  });
+
   test('fails for a connections alarm at 100 % of max_connections or more', () => {
     const c = clone(ENVIRONMENTS.dev);
     c.monitoring.databaseConnectionsPercent = 100;

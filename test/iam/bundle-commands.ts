@@ -8,11 +8,12 @@ import { readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { bundleHandlers, bundleName, type HandlerEntry } from '../../lib/bundles';
 
-export type HandlerName = 'switch' | 'rollback' | 'release' | 'backup' | 'preflight-checks' | 'custom-resources' | 'database-users';
+export type HandlerName = 'switch' | 'rollback' | 'crash' | 'release' | 'backup' | 'preflight-checks' | 'custom-resources' | 'database-users';
 
 export const HANDLER_ENTRY: Readonly<Record<HandlerName, HandlerEntry>> = {
   switch: 'lambda/switch/handler.ts',
   rollback: 'lambda/rollback/handler.ts',
+  crash: 'lambda/crash/handler.ts',
   release: 'lambda/release/handler.ts',
   backup: 'lambda/release/backup-handler.ts',
   'preflight-checks': 'lambda/release/preflight-checks-handler.ts',

@@ -17,6 +17,9 @@ import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { createEvent, deleteEvent, countsProps, guardProps, ruleProps, updateEvent } from '../custom-resources/events';
 import { dispatch, createCustomResourceClients, type CustomResourceClients } from '../../lambda/custom-resources/handler';
 import { handleAlarmEvent, type RollbackContext } from '../../lambda/rollback';
+import { handleTaskEvent } from '../../lambda/crash/core';
+import { putReleaseRecord } from '../../lambda/release/record';
+import { taskStoppedEvent } from '../crash/support';
 import { COLORS, type Topology } from '../../lambda/shared/topology';
 import { runCommand } from '../../lambda/switch/handler';
 import { acquireLock, createClients, destroyClients, logger, shift, type TrafficClients } from '../../lambda/traffic';
@@ -57,6 +60,8 @@ export const KNOWN_UNEXERCISED: Readonly<Record<HandlerName, readonly string[]>>
   switch: [],
   // Bundled with lambda/traffic/shift.ts, whose alarm guard the rollback skips (`rollback: true`): unreachable.
   rollback: ['DescribeAlarms'],
+  // The same core (crash detection rolls back through rollBackColor): the same unreachable alarm guard.
+  crash: ['DescribeAlarms'],
   // Query is exercised: preflight reads completed releases from the ledger (downgrade check), granted in lib/release.ts.
   release: [],
   backup: [],
@@ -83,6 +88,7 @@ const provider = stack.node.findAll().find((c): c is TrafficResourceProvider => 
 const FUNCTIONS: Record<HandlerName, HandlerFunction> = {
   switch: stack.trafficControl.switchFunction,
   rollback: stack.automatedRollback.handler,
+  crash: stack.crashDetection.handler,
   release: stack.release.handler,
   backup: stack.release.backupHandler!,
   'preflight-checks': stack.release.preflightChecksHandler!,
@@ -230,6 +236,52 @@ describe('rollback', () => {
     inst.failNext('UpdateService', () => Object.assign(new Error('denied'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 403 } }));
     await expect(handleAlarmEvent(ctx, await fire(ctx.topology.rollbackAlarmNames.green[1]))).rejects.toMatchObject({ name: 'RollbackIncomplete' });
     check('rollback', inst.calls, run);
+  });
+});
+
+describe('crash detection', () => {
+  let inst: Instrument;
+  let ctx: RollbackContext;
+  let run: Run;
+  let clients: ReturnType<typeof createAllClients>;
+  let executionArn: string;
+  const settings = { tasks: 2, windowSeconds: 120 };
+  const t0 = Date.now() - 60_000;
+  beforeEach(async () => {
+    const fx = await buildReleaseFixture(moto.clientConfig, { environment: ENV });
+    clients = createAllClients({ ...moto.clientConfig, maxAttempts: 1 });
+    ctx = { clients, topology: fx.topology, retry: noSleep, releaseStateMachineArn: fx.stateMachineArn, metricSink: () => undefined, fenceSettleMs: 0 };
+    executionArn = await fx.startRelease();
+    await acquireLock(ctx, executionArn);
+    await putReleaseRecord(ctx as never, { executionArn, status: 'running', stable: 'blue', candidate: 'green', startedAt: new Date(t0).toISOString() });
+    await shift(ctx, { target: { to: 'green', percent: 10 }, owner: executionArn, actor: 'release' });
+    run = runFor(fx.topology, (r) => r.bind(stack.resolve(stack.release.stateMachine.stateMachineArn), fx.stateMachineArn));
+    inst = instrumentClients(clients);
+  });
+  afterEach(() => {
+    inst.detach();
+    destroyClients(clients);
+  });
+  const crash = (color: 'blue' | 'green', task: string, s: number) =>
+    taskStoppedEvent({ id: `evt-${task}`, task, group: `service:${Object.values(ctx.topology.services)[0].colors[color].serviceName}`, stoppedAt: new Date(t0 + s * 1000).toISOString() });
+
+  test('the new color crashing rolls back (count, release read, traffic, stop, scale, record, notify); the stable color notifies', async () => {
+    await handleTaskEvent(ctx, settings, crash('blue', 'b1', 0));
+    await expect(handleTaskEvent(ctx, settings, crash('blue', 'b2', 5))).resolves.toMatchObject({ status: 'notified' });
+    await handleTaskEvent(ctx, settings, crash('green', 'g1', 0));
+    await expect(handleTaskEvent(ctx, settings, crash('green', 'g2', 5))).resolves.toMatchObject({ status: 'rollback', rollback: { status: 'rolled-back' } });
+    // Redelivered after the rollback: the marker is read (unfinished rollback?), nothing else.
+    await handleTaskEvent(ctx, settings, crash('green', 'g3', 10));
+    check('crash', inst.calls, run);
+  });
+
+  test('failure path: the ledger transaction fails once traffic is safe (RollbackIncomplete), the retry records it', async () => {
+    await handleTaskEvent(ctx, settings, crash('green', 'g1', 0));
+    inst.failNext('TransactWriteItems', () => Object.assign(new Error('denied'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 403 } }));
+    const retry = { ...ctx, invocationId: 'crash:req-1' };
+    await expect(handleTaskEvent(retry, settings, crash('green', 'g2', 5))).rejects.toMatchObject({ name: 'RollbackIncomplete' });
+    await expect(handleTaskEvent(retry, settings, crash('green', 'g2', 5))).resolves.toMatchObject({ status: 'rollback' });
+    check('crash', inst.calls, run);
   });
 });
 
@@ -501,7 +553,7 @@ describe('the check itself', () => {
   test('implied authorizations were evaluated: iam:PassRole of RunTask, KMS of publishing to the encrypted topic', () => {
     expect(isIntrinsic(topicKey)).toBe(true);
     expect([...evaluated.get('release')!]).toEqual(expect.arrayContaining(['ecs:RunTask', 'iam:PassRole', 'sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt']));
-    for (const h of ['rollback', 'backup', 'preflight-checks'] as const) expect([...evaluated.get(h)!]).toEqual(expect.arrayContaining(['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt']));
+    for (const h of ['rollback', 'crash', 'backup', 'preflight-checks'] as const) expect([...evaluated.get(h)!]).toEqual(expect.arrayContaining(['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt']));
   });
 
   // Each scenario already failed on a gap not in KNOWN_GAPS; this catches the other direction: a gap fixed in lib/

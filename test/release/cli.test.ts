@@ -56,6 +56,10 @@ test('describeEvent prints ? for a truncated, non-JSON or null payload instead o
   const at = new Date('2030-01-01T00:00:07Z');
   expect(describeEvent({ timestamp: at, type: 'WaitStateEntered', id: 3, stateEnteredEventDetails: { name: 'Bake', input: '{"release":{"perc', inputDetails: { truncated: true } } })).toBe('00:00:07  Bake at ?%');
   expect(describeEvent({ timestamp: at, type: 'WaitStateEntered', id: 4, stateEnteredEventDetails: { name: 'FinalBake', input: 'null' } })).toBe('00:00:07  FinalBake at ?%');
+  // A watched bake's polls print nothing: the bake prints once when it starts.
+  for (const name of ['BakeWait', 'BakeWatch', 'FinalBakeDone?', 'RollbackWindowWatch']) {
+    expect(describeEvent({ timestamp: at, type: 'TaskStateEntered', id: 5, stateEnteredEventDetails: { name, input: '{}' } })).toBeUndefined();
+  }
   expect(describeEvent({ timestamp: at, type: 'TaskStateExited', id: 5, stateExitedEventDetails: { name: 'Gate', output: 'An output' } })).toBe('00:00:07  ✓ Gate: new color  at ?%');
 });
 

@@ -158,6 +158,13 @@ export async function runRehearsal(definition: Definition, input: unknown, optio
   for (const [stateName, state] of Object.entries(def.States)) {
     if (state.Retry) retryIntervalOverrides[stateName] = 0;
     if (state.Type === 'Wait') waitTimeOverrides[stateName] = options.waitMs ?? 0;
+    // A watched bake (lib/release.ts bakeLoop) runs until its time has passed on the clock, which 0 ms waits do not
+    // move: its length becomes 0, so it polls once (with the real watch step) and goes on, as a shortened Wait does.
+    // aws-local-stepfunctions has no $$.State.EnteredTime (Step Functions' context object does): a fixed start instead.
+    if (state.Type === 'Pass' && state.Parameters?.['since.$']) {
+      delete state.Parameters['since.$'];
+      Object.assign(state.Parameters, { since: new Date(0).toISOString(), seconds: 0 });
+    }
     if (state.Type !== 'Task') continue;
     if (options.taskTimeoutSeconds !== undefined) {
       state.TimeoutSeconds = options.taskTimeoutSeconds;

@@ -18,8 +18,6 @@
  * Exit codes: 0 done / released; 1 release failed or refused; 2 usage, unknown environment, credentials (missing,
  * rejected, another account's), stack not deployed.
  */
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 import { hostname, userInfo } from 'node:os';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
@@ -52,7 +50,8 @@ import { explainRecord } from './format';
 import { classifyError, EnvironmentError, loadTopology, reportError } from './traffic';
 import { awsTarget, EnvironmentTargets, verifyAccount } from './account';
 
-const COMMANDS = ['start', 'status', 'abort', 'approve', 'unlock'] as const;
+/** The release CLI's commands (test/readme checks the README shows each). */
+export const COMMANDS = ['start', 'status', 'abort', 'approve', 'unlock'] as const;
 type Command = (typeof COMMANDS)[number];
 
 export interface ReleaseArgs {

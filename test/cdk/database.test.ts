@@ -198,7 +198,7 @@ test('GIVEN no migration command THEN no backend task gets the schema owner\'s c
 
 describe('DatabaseUsers on its own', () => {
   function build(functionSubnets?: ec2.SubnetSelection): { stack: Stack; template: Template; vpc: ec2.Vpc } {
-    const stack = new Stack(new App({ context: TEST_CONTEXT }), 'Test', { env: { account: '111111111111', region: 'us-east-1' } });
+    const stack = new Stack(new App({ context: TEST_CONTEXT, builtinCloudFormationValidation: false }), 'Test', { env: { account: '111111111111', region: 'us-east-1' } });
     const vpc = new ec2.Vpc(stack, 'Vpc', {
       maxAzs: 2,
       natGateways: 1,

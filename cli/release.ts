@@ -22,8 +22,6 @@
  * Exit codes: 0 done / released; 1 release failed or refused; 2 usage, unknown environment, credentials (missing,
  * rejected, another account's), stack not deployed.
  */
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 import { writeFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import * as path from 'node:path';
@@ -64,6 +62,7 @@ import { summarizeRelease, type ReleaseReport } from '../lambda/release/report';
 import { classifyError, EnvironmentError, loadTopology, reportError } from './traffic';
 import { awsTarget, EnvironmentTargets, verifyAccount } from './account';
 
+/** The release CLI's commands (test/readme checks the README shows each). */
 export const COMMANDS = ['start', 'status', 'abort', 'approve', 'unlock', 'ship', 'prepare', 'report'] as const;
 type Command = (typeof COMMANDS)[number];
 

@@ -12,8 +12,6 @@
  * Exit codes: 0 done; 1 refused or failed (guard, lock held, failed shift, failing health check);
  * 2 usage, unknown environment, missing/rejected credentials or credentials of another account, stack not deployed.
  */
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 import { hostname, userInfo } from 'node:os';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { Topology } from '../lambda/shared/topology';

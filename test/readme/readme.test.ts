@@ -9,6 +9,8 @@ import * as path from 'node:path';
 import * as ts from 'typescript';
 import { COMMANDS as TRAFFIC_COMMANDS, parseArgs, USAGE as TRAFFIC_USAGE, UsageError } from '../../cli/args';
 import { COMMANDS as RELEASE_COMMANDS, parseReleaseArgs, USAGE as RELEASE_USAGE } from '../../cli/release';
+import { parseDbArgs, USAGE as DB_USAGE } from '../../cli/db';
+import { PROCEDURES } from '../../cli/db-plan';
 import { ENVIRONMENTS } from '../../config';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -21,7 +23,7 @@ function invocations(cli: string): { text: string; argv: string[] }[] {
   const pattern = new RegExp(`npm run ${cli} -- ([^\`\\n]*)`, 'g');
   for (const m of README.matchAll(pattern)) {
     // A shell comment ends the command; optional parts (`[--force]`) and alternatives are usage, not an example.
-    const text = m[1].replace(/\s+#.*$/, '').replace(/\[[^\]]*\]/g, '').trim();
+    const text = m[1].replace(/\s+#.*$/, '').replace(/\s+\|.*$/, '').replace(/\[[^\]]*\]/g, '').trim();
     const argv = [...text.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((t) => t[1] ?? t[2] ?? t[3]);
     found.push({ text: m[0], argv: argv.map(placeholder) });
   }
@@ -32,6 +34,7 @@ function invocations(cli: string): { text: string; argv: string[] }[] {
 function placeholder(word: string): string {
   if (word === '<env>') return Object.keys(ENVIRONMENTS)[0];
   if (word === '<stable>' || word === '<color>') return 'blue';
+  if (/^<[^>]+>$/.test(word)) return 'x';
   return word;
 }
 
@@ -57,6 +60,7 @@ describe('README commands', () => {
   test.each([
     ['traffic', parseArgs as (argv: string[]) => unknown, TRAFFIC_USAGE, TRAFFIC_COMMANDS as readonly string[]],
     ['release', parseReleaseArgs as (argv: string[]) => unknown, RELEASE_USAGE, RELEASE_COMMANDS as readonly string[]],
+    ['db', parseDbArgs as (argv: string[]) => unknown, DB_USAGE, [...PROCEDURES, 'restore'] as readonly string[]],
   ])('every `npm run %s -- …` example parses as written, and every command is shown', (cli, parse, usage, commands) => {
     const examples = invocations(cli);
     expect(examples.length).toBeGreaterThan(0);

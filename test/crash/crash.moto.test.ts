@@ -75,7 +75,7 @@ test('during a release, the new color crashing twice in the window: traffic back
   expect(String((entry.detail as Record<string, unknown>).alarmReason)).toMatch(/2 tasks of green crashed within 120 s/);
   const published = publishedMessages(inst);
   expect(published).toHaveLength(1);
-  expect(published[0].Subject).toMatch(/Automatic rollback: green alarm crash-detection-green/);
+  expect(published[0].Subject).toMatch(/^\[dev\] Automatic rollback: alarm crash-detection-green \| frontend, backend \| green -> blue$/);
   expect(await fx.executionStatus(executionArn)).toBe('ABORTED');
 });
 
@@ -120,7 +120,7 @@ test('outside a release: crashes notify (once per window), nothing moves, nothin
   expect(await rollbackEntries()).toEqual([]);
   const published = publishedMessages(inst);
   expect(published).toHaveLength(1);
-  expect(published[0].Subject).toMatch(/ACTION NEEDED, no automatic rollback: green/);
+  expect(published[0].Subject).toMatch(/^\[dev\] ACTION NEEDED, no automatic rollback: alarm crash-detection-green \| green failing$/);
   expect(published[0].Message).toMatch(/Tasks of green are crashing/);
   // A window later, a new burst notifies again.
   await handleTaskEvent(ctx, SETTINGS, crash('t4', soon(300)));

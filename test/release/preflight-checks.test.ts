@@ -44,7 +44,7 @@ function ctx(settings: Partial<PreflightCheckSettings> = {}): PreflightChecksCon
     ecr: new ECRClient({}),
     acm: new ACMClient({}),
     release: { sns: new SNSClient({}) },
-    topology: { environment: 'staging', ledgerTableName: 'ledger', notificationTopicArn: 'arn:aws:sns:us-east-1:123456789012:t' } as never,
+    topology: { environment: 'staging', services: {}, ledgerTableName: 'ledger', notificationTopicArn: 'arn:aws:sns:us-east-1:123456789012:t' } as never,
     settings: { repositories: { frontend: 'shop-frontend', backend: 'shop-backend' }, certificateArns: [CERT], ...settings },
     retry: { sleep: async () => undefined },
     now: () => NOW,

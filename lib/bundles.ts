@@ -11,6 +11,7 @@ export const HANDLER_ENTRIES = [
   'lambda/rollback/handler.ts',
   'lambda/release/handler.ts',
   'lambda/release/backup-handler.ts',
+  'lambda/release/judge-handler.ts',
   'lambda/custom-resources/handler.ts',
   'lambda/database/handler.ts',
 ] as const;

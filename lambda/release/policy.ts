@@ -43,9 +43,12 @@ export function worstCaseTimeToFullTraffic(policy: ReleasePolicy, strategy: Stra
 /** Upper bound of a whole execution under the policy (the state machine's TimeoutSeconds and the lock's lease). */
 export function stateMachineTimeoutSeconds(policy: ReleasePolicy): number {
   const steps = Math.max(stepsFor(policy, 'canary').length, 1);
-  const bakes = steps * policy.bakeSeconds;
+  // Every bake may be repeated up to judge.maxExtensions times while the judge is inconclusive (lib/release.ts
+  // ExtendBake?), each repeat with its alarm gate and judge tasks.
+  const looks = steps * (1 + policy.judge.maxExtensions);
+  const bakes = looks * policy.bakeSeconds;
   const approval = policy.approvalAfterFirstStep ? policy.approvalTimeoutSeconds : 0;
-  const tasks = (steps * 3 + 12) * TASK_TIMEOUT_SECONDS;
+  const tasks = (steps * 3 + looks * 2 + 12) * TASK_TIMEOUT_SECONDS;
   return (
     (policy.migrationCommand ? policy.migrationTimeoutSeconds : 0) +
     policy.stabilizeTimeoutSeconds +

@@ -21,6 +21,7 @@ export type ReleaseEvent =
   | 'pre-traffic-passed'
   | 'shifted'
   | 'gate-passed'
+  | 'judge-verdict'
   | 'approval-requested'
   | 'completed'
   | 'rolled-back'
@@ -36,6 +37,8 @@ export interface RecordInput {
   readonly weightsBefore?: WeightsByService;
   readonly weightsAfter?: WeightsByService;
   readonly detail?: Record<string, unknown>;
+  /** Publish the notification too. @default true */
+  readonly notify?: boolean;
 }
 
 /**
@@ -46,7 +49,10 @@ function ledgerAction(event: ReleaseEvent): LedgerAction {
   return `release:${event}` as unknown as LedgerAction;
 }
 
-/** Writes the ledger entry (must succeed) and publishes the notification (best effort: logged when it fails). */
+/**
+ * Writes the ledger entry (must succeed) and publishes the notification (best effort: logged when it fails), unless
+ * `notify: false` (a ledger entry only).
+ */
 export async function record(ctx: RecordContext, input: RecordInput): Promise<void> {
   await appendLedger(ctx, {
     actor: input.actor,
@@ -56,7 +62,7 @@ export async function record(ctx: RecordContext, input: RecordInput): Promise<vo
     weightsAfter: input.weightsAfter,
     detail: input.detail,
   });
-  await notify(ctx, input);
+  if (input.notify !== false) await notify(ctx, input);
 }
 
 /** Publishes the notification only (best effort: logged when it fails); `record` without the ledger entry. */

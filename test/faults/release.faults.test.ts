@@ -115,7 +115,7 @@ async function startMotoExecution(): Promise<{ name: string; arn: string }> {
 async function release(input: Record<string, unknown>, options: Partial<RehearsalOptions> = {}): Promise<RehearsalResult> {
   const name = options.executionName ?? (await startMotoExecution()).name;
   return runRehearsal(definition, input, {
-    handlers: { [ids.handler]: asLocalHandler(releaseFn), ...(ids.backup ? { [ids.backup]: env.backupHandler } : {}) },
+    handlers: { [ids.handler]: asLocalHandler(releaseFn), [ids.judge]: env.judgeHandler, ...(ids.backup ? { [ids.backup]: env.backupHandler } : {}) },
     executionName: name,
     ...options,
     taskOverrides: {

@@ -90,6 +90,8 @@ export interface ReleaseFunctionIds {
   readonly handler: string;
   /** The backup handler (Task Backup); absent when the policy takes no backup. */
   readonly backup?: string;
+  /** The judge handler (Task Judge). */
+  readonly judge: string;
 }
 
 /** The logical IDs of the functions of the (only) ReleaseStateMachine under `scope`, e.g. a synthesized stage. */
@@ -98,7 +100,7 @@ export function releaseFunctionIds(scope: IConstruct): ReleaseFunctionIds {
   if (found.length !== 1) throw new Error(`expected one ReleaseStateMachine under ${scope.node.path || 'the app'}, found ${found.length}`);
   const id = (fn: HandlerFunction) => Stack.of(fn).getLogicalId(fn.function.node.defaultChild as CfnElement);
   const [release] = found;
-  return { handler: id(release.handler), ...(release.backupHandler ? { backup: id(release.backupHandler) } : {}) };
+  return { handler: id(release.handler), judge: id(release.judgeHandler), ...(release.backupHandler ? { backup: id(release.backupHandler) } : {}) };
 }
 
 /** The logical ID of the Lambda function a Task state invokes (its Resource, or Parameters.FunctionName for lambda:invoke). */

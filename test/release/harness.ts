@@ -104,7 +104,7 @@ export interface ReleaseEnvironment {
   readonly handler: LocalHandler;
   /** The backup handler (lambda/release/backup-handler.ts) in-process. */
   readonly backupHandler: LocalHandler;
-  /** The judge handler (lambda/release/judge-handler.ts) in-process; its clock is a bake ahead (the Wait states take 0 s). */
+  /** The judge handler (lambda/release/judge-handler.ts) in-process; it sees each step's shift a bake ago (the Wait states take 0 s). */
   readonly judgeHandler: LocalHandler;
   /**
    * The judge the judge handler asks. moto holds no ALB metrics (nothing serves traffic), so by default every look
@@ -247,7 +247,6 @@ export async function buildReleaseEnvironment(
     topology: topologyLoader({ dynamodb: clients.dynamodb, env: topologyEnv, retry }),
     settings: () => judgeSettingsFromEnv({ RELEASE_POLICY: JSON.stringify(policy) }),
     retry,
-    now: () => new Date(Date.now() + policy.bakeSeconds * 1000),
     judge: (series, settings, look) => (env.judge ?? realJudge)(series, settings, look),
   });
   const local = (run: LocalHandler, name: string): LocalHandler => async (event: unknown) => {
@@ -257,7 +256,14 @@ export async function buildReleaseEnvironment(
   };
   const handler = local(inner, 'release');
   const backupHandler = local(innerBackup, 'backup');
-  const judgeHandler = local(innerJudge, 'judge');
+  // The Wait states take 0 s here: the judge sees its step's shift a bake ago, so its window holds whole minutes and
+  // GetMetricData is called as after a real bake (the ledger keeps real time).
+  const judgeHandler = local(async (event: unknown) => {
+    const e = event as { release?: { shiftedAt?: string } };
+    const shiftedAt = e?.release?.shiftedAt;
+    if (!shiftedAt) return innerJudge(event);
+    return innerJudge({ ...e, release: { ...e.release, shiftedAt: new Date(Date.parse(shiftedAt) - policy.bakeSeconds * 1000).toISOString() } });
+  }, 'judge');
   return Object.assign(env, {
     fixture,
     topology,

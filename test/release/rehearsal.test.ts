@@ -55,11 +55,12 @@ async function ledgerActions() {
   return (await readLedger(env.ctx, 200)).map((e) => e.action as string).reverse();
 }
 
-test('the Backup Task invokes the backup function of the production stack and every other Task the release function', () => {
+test('the Backup Task invokes the backup function of the production stack, the Judge Task the judge function, every other Task the release function', () => {
   expect(ids.backup).toBeDefined();
   expect(ids.backup).not.toBe(ids.handler);
+  expect(new Set([ids.handler, ids.backup, ids.judge]).size).toBe(3);
   const tasks = Object.entries(definition.States).filter(([, s]) => s.Type === 'Task');
-  for (const [name, state] of tasks) expect([name, taskFunctionId(state)]).toEqual([name, name === 'Backup' ? ids.backup : ids.handler]);
+  for (const [name, state] of tasks) expect([name, taskFunctionId(state)]).toEqual([name, name === 'Backup' ? ids.backup : name === 'Judge' ? ids.judge : ids.handler]);
 });
 
 test('GIVEN the canary policy WHEN released THEN green walks 10→25→50→100 with gates, blue is scaled to 0 and the lock is released', async () => {

@@ -8,13 +8,14 @@ import { readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { bundleHandlers, bundleName, type HandlerEntry } from '../../lib/bundles';
 
-export type HandlerName = 'switch' | 'rollback' | 'release' | 'backup' | 'custom-resources' | 'database-users';
+export type HandlerName = 'switch' | 'rollback' | 'release' | 'backup' | 'judge' | 'custom-resources' | 'database-users';
 
 export const HANDLER_ENTRY: Readonly<Record<HandlerName, HandlerEntry>> = {
   switch: 'lambda/switch/handler.ts',
   rollback: 'lambda/rollback/handler.ts',
   release: 'lambda/release/handler.ts',
   backup: 'lambda/release/backup-handler.ts',
+  judge: 'lambda/release/judge-handler.ts',
   'custom-resources': 'lambda/custom-resources/handler.ts',
   'database-users': 'lambda/database/handler.ts',
 };

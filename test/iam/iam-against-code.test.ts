@@ -60,6 +60,7 @@ export const KNOWN_UNEXERCISED: Readonly<Record<HandlerName, readonly string[]>>
   // Query is exercised: preflight reads completed releases from the ledger (downgrade check), granted in lib/release.ts.
   release: [],
   backup: [],
+  judge: [],
   'custom-resources': [],
   'database-users': [],
 };
@@ -84,6 +85,7 @@ const FUNCTIONS: Record<HandlerName, HandlerFunction> = {
   rollback: stack.automatedRollback.handler,
   release: stack.release.handler,
   backup: stack.release.backupHandler!,
+  judge: stack.release.judgeHandler,
   'custom-resources': provider.function,
   'database-users': synth.stage.stateful.database.users.bootstrapFunction,
 };
@@ -118,7 +120,7 @@ function runFor(topology: Topology, bind: (r: CfnResolver) => void = () => undef
 
 const findings: IamFinding[] = [];
 /** The switch run's calls and resolver, for the tests that prove the check catches a bad policy. */
-const recorded: { switch?: { calls: RecordedCall[]; run: Run } } = {};
+const recorded: { switch?: { calls: RecordedCall[]; run: Run }; judge?: { calls: RecordedCall[]; run: Run } } = {};
 const exercised = new Map<HandlerName, Set<string>>();
 /** The IAM actions evaluated per handler (including implied ones). */
 const evaluated = new Map<HandlerName, Set<string>>();
@@ -256,6 +258,7 @@ describe('release and backup (the production state machine, rehearsed)', () => {
   const handlers = () => ({
     [ids.handler]: (e: unknown) => recordAs('release', () => env.handler(e)),
     [ids.backup!]: (e: unknown) => recordAs('backup', () => env.backupHandler(e)),
+    [ids.judge]: (e: unknown) => recordAs('judge', () => env.judgeHandler(e)),
   });
 
   /**
@@ -292,11 +295,22 @@ describe('release and backup (the production state machine, rehearsed)', () => {
     const run = await releaseRun();
     check('release', inst.calls.filter((c) => c.handler === 'release'), run);
     check('backup', inst.calls.filter((c) => c.handler === 'backup'), run);
+    check('judge', inst.calls.filter((c) => c.handler === 'judge'), run);
   };
 
-  test('canary release to 100% with backup, migration, checks, gates, finish', async () => {
+  test('canary release to 100% with backup, migration, checks, gates, judge, finish', async () => {
     const run = await runRehearsal(definition, { actor: 'iam' }, { handlers: handlers() });
     expect(run.status).toBe('SUCCEEDED');
+    // The judge read both colors' ALB metrics at every canary step (the role's cloudwatch:GetMetricData on *).
+    expect(inst.calls.filter((c) => c.handler === 'judge').map((c) => c.command)).toEqual(expect.arrayContaining(['GetMetricData', 'PutItem']));
+    recorded.judge = { calls: inst.calls.filter((c) => c.handler === 'judge'), run: await releaseRun() };
+    await checkBoth();
+  });
+
+  test('a judge that fails the 10% step: its verdict is notified (the judge role publishes to the encrypted topic)', async () => {
+    env.judge = (series) => ({ outcome: 'fail', services: series.map((s) => ({ service: s.service, outcome: 'fail', reason: 'iam', numbers: {} })), summary: 'iam' });
+    expect(await runRehearsal(definition, {}, { handlers: handlers() })).toMatchObject({ status: 'FAILED', error: 'GateFailed' });
+    expect(inst.calls.filter((c) => c.handler === 'judge').map((c) => c.command)).toEqual(expect.arrayContaining(['GetMetricData', 'PutItem', 'Publish']));
     await checkBoth();
   });
 
@@ -484,6 +498,15 @@ describe('the check itself', () => {
     expect(describeFinding(found[0])).toContain(`considered: {"Effect":"Allow","Action":["dynamodb:BatchGetItem"`);
   });
 
+  test('the judge role needs its GetMetricData statement: without it every GetMetricData call is denied', () => {
+    const { calls, run } = recorded.judge!;
+    const statements = roleStatements(template, logicalId(FUNCTIONS.judge.role)).map((s) => run.resolver.statement(s));
+    expect(checkCalls('judge', calls, statements, SCOPE)).toEqual([]);
+    const without = statements.filter((s) => ![s.Action ?? []].flat().includes('cloudwatch:GetMetricData'));
+    const found = checkCalls('judge', calls, without, SCOPE);
+    expect([...new Set(found.map(findingKey))]).toEqual(['judge: GetMetricData → cloudwatch:GetMetricData on *']);
+  });
+
   test('every SDK command in each handler bundle is exercised above, but for KNOWN_UNEXERCISED', () => {
     const missing = Object.fromEntries(
       (Object.keys(HANDLER_ENTRY) as HandlerName[]).map((h) => [h, bundledCommands(h).filter((c) => !exercised.get(h)?.has(c)).sort()]),
@@ -494,7 +517,7 @@ describe('the check itself', () => {
   test('implied authorizations were evaluated: iam:PassRole of RunTask, KMS of publishing to the encrypted topic', () => {
     expect(isIntrinsic(topicKey)).toBe(true);
     expect([...evaluated.get('release')!]).toEqual(expect.arrayContaining(['ecs:RunTask', 'iam:PassRole', 'sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt']));
-    for (const h of ['rollback', 'backup'] as const) expect([...evaluated.get(h)!]).toEqual(expect.arrayContaining(['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt']));
+    for (const h of ['rollback', 'backup', 'judge'] as const) expect([...evaluated.get(h)!]).toEqual(expect.arrayContaining(['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt']));
   });
 
   // Each scenario already failed on a gap not in KNOWN_GAPS; this catches the other direction: a gap fixed in lib/

@@ -6,6 +6,7 @@
  *                                           --services a,b: only these services (default: every service whose idle
  *                                           color runs a new version)
  *   npm run release -- status  --env X      current or last execution: step, weights, bake time left, gate results,
+ *                                           the judge's last verdicts with their numbers (from the ledger),
  *                                           the release record and lock (why a lock is held, how to clear it)
  *   npm run release -- abort   --env X      StopExecution, then the traffic core's rollback to the stable color
  *   npm run release -- approve --env X      SendTaskSuccess for the approval the running release waits for
@@ -41,6 +42,8 @@ import {
   errorMessage,
   formatWeights,
   logger,
+  type LedgerEntry,
+  readLedger,
   readLock,
   readRules,
   releaseLock,
@@ -139,7 +142,7 @@ export function describeEvent(e: HistoryEvent): string | undefined {
     }
     return `${t}  → ${name}`;
   }
-  if (e.stateExitedEventDetails && ['Shift', 'Gate', 'FinalGate', 'WindowGate', 'PreTrafficChecks'].includes(e.stateExitedEventDetails.name ?? '')) {
+  if (e.stateExitedEventDetails && ['Shift', 'Gate', 'Judge', 'FinalGate', 'WindowGate', 'PreTrafficChecks'].includes(e.stateExitedEventDetails.name ?? '')) {
     const out = payload(e.stateExitedEventDetails.output);
     return `${t}  ✓ ${e.stateExitedEventDetails.name}: new color ${out.release?.candidate ?? ''} at ${out.release?.percent ?? '?'}%`;
   }
@@ -174,6 +177,48 @@ async function follow(sfn: SFNClient, executionArn: string, out: (l: string) => 
     }
     await new Promise((r) => setTimeout(r, pollMs));
   }
+}
+
+/** How many of the judge's verdicts `status` shows (the latest), and how far back in the ledger it looks for them. */
+const STATUS_VERDICTS = 5;
+const STATUS_LEDGER_ENTRIES = 200;
+
+const round = (v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(4)) : v);
+
+/**
+ * The judge's verdicts of one execution (ledger entries `release:judge-verdict` whose detail names it), oldest first,
+ * the last `limit`: one line per look (time, step, look number, outcome, what the release did) and one per service with
+ * its numbers (samples, rates, p-value or probability as the judge reports them).
+ */
+export function judgeVerdictLines(entries: readonly LedgerEntry[], executionArn: string, limit = STATUS_VERDICTS): string[] {
+  type Detail = {
+    owner?: string;
+    percent?: number;
+    look?: number;
+    maxLooks?: number;
+    outcome?: string;
+    action?: string;
+    byPolicy?: boolean;
+    summary?: string;
+    window?: { minutes?: number };
+    services?: { service: string; outcome: string; reason: string; numbers?: Record<string, number> }[];
+  };
+  const verdicts = entries
+    .filter((e) => (e.action as string) === 'release:judge-verdict' && (e.detail as Detail | undefined)?.owner === executionArn)
+    .sort((a, b) => a.sk.localeCompare(b.sk))
+    .slice(-limit);
+  if (verdicts.length === 0) return [];
+  const lines = [`judge verdicts (last ${verdicts.length}):`];
+  for (const e of verdicts) {
+    const d = e.detail as Detail;
+    const then = d.action === 'extend' ? 'bake extended' : d.byPolicy ? `${d.action} (policy onInconclusive)` : d.action;
+    lines.push(`  ${e.time.slice(11, 19)}  ${d.percent}% look ${d.look}/${d.maxLooks} over ${d.window?.minutes ?? '?'} min: ${String(d.outcome).toUpperCase()} → ${then} — ${d.summary ?? ''}`);
+    for (const s of d.services ?? []) {
+      const numbers = Object.entries(s.numbers ?? {}).map(([k, v]) => `${k}=${round(v)}`).join(' ');
+      lines.push(`      ${s.service.padEnd(9)} ${s.outcome.padEnd(12)} ${s.reason}${numbers ? ` [${numbers}]` : ''}`);
+    }
+  }
+  return lines;
 }
 
 export async function main(
@@ -224,6 +269,7 @@ export async function main(
         out(`last release: ${exec.name} ${exec.status} (started ${exec.startDate?.toISOString()})`);
         const h = await sfn.send(new GetExecutionHistoryCommand({ executionArn: exec.executionArn, reverseOrder: true, maxResults: 50 }));
         for (const line of (h.events ?? []).map(describeEvent).filter(Boolean).slice(0, 12).reverse()) out(line!);
+        for (const line of judgeVerdictLines(await readLedger(ctx, STATUS_LEDGER_ENTRIES), exec.executionArn!)) out(line);
         return 0;
       }
       case 'abort': {

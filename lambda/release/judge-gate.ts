@@ -99,6 +99,8 @@ export async function judgeStep(ctx: JudgeStepContext, release: ReleaseState): P
       : action;
   const message = `judge ${verdict.outcome} for ${where}: ${verdict.summary}; ${then}. ${describe(verdict)}`;
   const detail = {
+    // `npm run release -- status` shows the verdicts of one execution (cli/release.ts judgeVerdictLines).
+    owner: release.owner,
     percent: release.percent,
     step: release.stepIndex,
     look: look.look,

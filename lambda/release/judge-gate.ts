@@ -6,6 +6,7 @@
  * - inconclusive → `extend` (the state machine bakes again and looks again) while the step has extensions left
  *   (`judge.maxExtensions`), then the environment's `judge.onInconclusive`: pass, fail (GateFailed) or hold
  *   (ReleaseHeld: traffic stays where it is, the operator decides).
+ * Metrics that cannot be read make the look inconclusive (never a rollback for it).
  * Every verdict and its numbers go to the ledger (`release:judge-verdict`); a failure, a hold and a verdict the policy
  * decided also go to the notification. At 100 % (final bake, rollback window) the stable color has no traffic to
  * compare with: the judge does not look there; the alarms stay the backstop.
@@ -87,8 +88,23 @@ export async function judgeStep(ctx: JudgeStepContext, release: ReleaseState): P
   const since = release.shiftedAt ? new Date(release.shiftedAt) : new Date(now.getTime() - ctx.settings.bakeSeconds * (1 + extensions) * 1000);
   const window: MetricWindow = lookWindow(since, now);
   const look: JudgeLook = { look: Math.min((release.judgeLooks ?? 0) + 1, maxLooks), maxLooks };
-  const series = await readJudgeSeries(ctx, ctx.topology, release, window);
-  const verdict = (ctx.judge ?? defaultJudge)(series, settings, look);
+  let series: ServiceSeries[] = [];
+  let verdict: JudgeVerdict;
+  try {
+    series = await readJudgeSeries(ctx, ctx.topology, release, window);
+    verdict = (ctx.judge ?? defaultJudge)(series, settings, look);
+  } catch (e) {
+    // Metrics that cannot be read (after the core's retries: throttling, an outage, a denial) say nothing about the
+    // new color: inconclusive, never a rollback of a good release for it; the bake is extended and, past the
+    // extensions, the policy decides (notified). The alarms still roll back between gates.
+    const why = `metrics unavailable: ${errorMessage(e)}`;
+    logger.error('judge could not read the metrics', { error: errorMessage(e) });
+    verdict = {
+      outcome: 'inconclusive',
+      services: Object.keys(ctx.topology.services).map((service) => ({ service, outcome: 'inconclusive' as const, reason: why, numbers: {} })),
+      summary: why,
+    };
+  }
   const { action, byPolicy } = judgeAction(verdict.outcome, extensions, settings);
   const where = `${release.candidate} at ${release.percent}% (look ${look.look} of at most ${look.maxLooks}, ${minutesOf(window)} min since the shift)`;
   const then =

@@ -17,7 +17,7 @@
  * - Dimensions are matched as an exact set (as CloudWatch does); periods are aligned to StartTime; a minute without
  *   data has no datapoint; no NextToken (every datapoint in one page).
  */
-import { PutMetricDataCommand, type MetricDatum } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchClient, PutMetricDataCommand, type MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { judge as realJudge, type ColorSeries, type JudgeVerdict } from '../../lambda/release/judge';
 import { createJudgeHandler, type JudgeClients } from '../../lambda/release/judge-handler';
@@ -188,8 +188,8 @@ function releaseAt10(topology: Topology, o: Partial<ReleaseState> = {}): Release
   };
 }
 
-function judgeHandler(settings: Partial<JudgeSettings> = {}, judge?: JudgeFunction) {
-  const judgeClients: JudgeClients = { cloudwatch: clients.cloudwatch, dynamodb: clients.dynamodb, sns };
+function judgeHandler(settings: Partial<JudgeSettings> = {}, judge?: JudgeFunction, cloudwatch = clients.cloudwatch) {
+  const judgeClients: JudgeClients = { cloudwatch, dynamodb: clients.dynamodb, sns };
   return createJudgeHandler({
     clients: judgeClients,
     topology: () => fx.topology,
@@ -249,6 +249,29 @@ describe('the judge step', () => {
     expect((await verdicts()).map((v) => `${v.detail?.action} byPolicy=${v.detail?.byPolicy}`).sort()).toEqual(
       ['extend byPolicy=false', 'hold byPolicy=true', 'fail byPolicy=true', 'pass byPolicy=true'].sort(),
     );
+  });
+
+  test('metrics that cannot be read (throttled through every retry) make the look inconclusive: the bake is extended, never a rollback for it', async () => {
+    const cloudwatch = new CloudWatchClient(moto.clientConfig);
+    let calls = 0;
+    cloudwatch.middlewareStack.add(
+      () => async () => {
+        calls++;
+        throw Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } });
+      },
+      { step: 'initialize', name: 'throttleAll' },
+    );
+    try {
+      const judge = stub('fail');
+      const out = await judgeHandler({}, judge, cloudwatch)({ step: 'judge', release: releaseAt10(fx.topology) });
+      expect(out).toMatchObject({ extend: true, extensions: 1 });
+      expect(calls).toBeGreaterThan(1);
+      expect(judge.looks).toEqual([]);
+      const [v] = await verdicts();
+      expect(v.reason).toMatch(/judge inconclusive .*metrics unavailable: Throttling: Rate exceeded; bake extended \(1 of 2\)/);
+    } finally {
+      cloudwatch.destroy();
+    }
   });
 
   test('at 100% (no stable load) and in a blue/green release the judge does not look', async () => {

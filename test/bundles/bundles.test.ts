@@ -133,7 +133,7 @@ describe('handler bundles', () => {
       startedAt: new Date(Date.now() - 20 * 60_000).toISOString(),
       shiftedAt: new Date(Date.now() - 10 * 60_000).toISOString(),
     };
-    const policy = { bakeSeconds: 300, judge: { falseRollbackPercent: 1, errorRateMarginPoints: 0.1, latencyMarginPercent: 10, minRequests: 500, maxExtensions: 2, onInconclusive: 'pass' } };
+    const policy = { bakeSeconds: 300, judge: { falseRollbackPercent: 1, errorRateMarginPoints: 0.1, latencyMarginPercent: 10, minRequests: 500, maxExtensions: 0, onInconclusive: 'pass' } };
     const { result } = await invokeInChild(
       built['lambda/release/judge-handler.ts'],
       {
@@ -148,12 +148,12 @@ describe('handler bundles', () => {
       },
       { step: 'judge', release },
     );
-    // No ALB metrics in moto: whatever the judge says (pass, or inconclusive decided by the policy: pass), the step goes on.
+    // No ALB metrics in moto: whatever the judge says (pass, or inconclusive decided at once by the policy: pass), the step goes on.
     expect(result).toMatchObject({ percent: 10, extend: false, judgeLooks: 1 });
     const dynamodb = new DynamoDBClient(moto.clientConfig);
     try {
       const [entry] = await readLedger({ clients: { dynamodb }, topology: fx.topology }, 5);
-      expect(entry).toMatchObject({ action: 'release:judge-verdict', detail: { owner: release.owner, look: 1, maxLooks: 6, window: { minutes: expect.any(Number) } } });
+      expect(entry).toMatchObject({ action: 'release:judge-verdict', detail: { owner: release.owner, look: 1, maxLooks: 2, window: { minutes: expect.any(Number) } } });
       expect((entry.detail as { window: { minutes: number } }).window.minutes).toBeGreaterThanOrEqual(8);
     } finally {
       dynamodb.destroy();

@@ -34,6 +34,7 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { readReleaseRecord } from '../lambda/release/record';
+import { type LedgerEntry, readLedger } from '../lambda/traffic/ledger';
 import {
   clientConfig,
   ClientOptions,
@@ -42,8 +43,6 @@ import {
   errorMessage,
   formatWeights,
   logger,
-  type LedgerEntry,
-  readLedger,
   readLock,
   readRules,
   releaseLock,

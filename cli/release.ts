@@ -34,7 +34,8 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { readReleaseRecord } from '../lambda/release/record';
-import { type LedgerEntry, readLedger } from '../lambda/traffic/ledger';
+import { judgeVerdictLines, STATUS_LEDGER_ENTRIES } from './judge-status';
+import { readLedger } from '../lambda/traffic/ledger';
 import {
   clientConfig,
   ClientOptions,
@@ -176,48 +177,6 @@ async function follow(sfn: SFNClient, executionArn: string, out: (l: string) => 
     }
     await new Promise((r) => setTimeout(r, pollMs));
   }
-}
-
-/** How many of the judge's verdicts `status` shows (the latest), and how far back in the ledger it looks for them. */
-const STATUS_VERDICTS = 5;
-const STATUS_LEDGER_ENTRIES = 200;
-
-const round = (v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(4)) : v);
-
-/**
- * The judge's verdicts of one execution (ledger entries `release:judge-verdict` whose detail names it), oldest first,
- * the last `limit`: one line per look (time, step, look number, outcome, what the release did) and one per service with
- * its numbers (samples, rates, p-value or probability as the judge reports them).
- */
-export function judgeVerdictLines(entries: readonly LedgerEntry[], executionArn: string, limit = STATUS_VERDICTS): string[] {
-  type Detail = {
-    owner?: string;
-    percent?: number;
-    look?: number;
-    maxLooks?: number;
-    outcome?: string;
-    action?: string;
-    byPolicy?: boolean;
-    summary?: string;
-    window?: { minutes?: number };
-    services?: { service: string; outcome: string; reason: string; numbers?: Record<string, number> }[];
-  };
-  const verdicts = entries
-    .filter((e) => (e.action as string) === 'release:judge-verdict' && (e.detail as Detail | undefined)?.owner === executionArn)
-    .sort((a, b) => a.sk.localeCompare(b.sk))
-    .slice(-limit);
-  if (verdicts.length === 0) return [];
-  const lines = [`judge verdicts (last ${verdicts.length}):`];
-  for (const e of verdicts) {
-    const d = e.detail as Detail;
-    const then = d.action === 'extend' ? 'bake extended' : d.byPolicy ? `${d.action} (policy onInconclusive)` : d.action;
-    lines.push(`  ${e.time.slice(11, 19)}  ${d.percent}% look ${d.look}/${d.maxLooks} over ${d.window?.minutes ?? '?'} min: ${String(d.outcome).toUpperCase()} → ${then} — ${d.summary ?? ''}`);
-    for (const s of d.services ?? []) {
-      const numbers = Object.entries(s.numbers ?? {}).map(([k, v]) => `${k}=${round(v)}`).join(' ');
-      lines.push(`      ${s.service.padEnd(9)} ${s.outcome.padEnd(12)} ${s.reason}${numbers ? ` [${numbers}]` : ''}`);
-    }
-  }
-  return lines;
 }
 
 export async function main(

@@ -13,7 +13,7 @@ import type { SNSClient } from '@aws-sdk/client-sns';
 import type { JudgeSettings } from '../../config/types';
 import { scopeTopology, type Topology } from '../shared/topology';
 import { topologyLoader } from '../shared/topology-store';
-import { clientConfig, type ClientOptions } from '../traffic/client-config';
+import { attemptBoundMs, clientConfig, type ClientOptions } from '../traffic/client-config';
 import type { ContextWith } from '../traffic/context';
 import { createSnsClient } from '../traffic/notification-clients';
 import { InvalidStepInput } from './errors';
@@ -31,6 +31,9 @@ export function createJudgeClients(options: ClientOptions = {}): JudgeClients {
   const config = clientConfig(options);
   return { cloudwatch: new CloudWatchClient(config), dynamodb: new DynamoDBClient(config), sns: createSnsClient(options) };
 }
+
+/** Time kept at the end of the step to record the verdict (ledger, notification). */
+const STEP_RESERVE_MS = 10_000;
 
 const ON_INCONCLUSIVE: readonly JudgeSettings['onInconclusive'][] = ['pass', 'fail', 'hold'];
 
@@ -71,9 +74,9 @@ export function createJudgeHandler(deps: {
   now?: () => Date;
   /** The judge; tests inject one. @default - judge.ts */
   judge?: JudgeFunction;
-}): (event: unknown) => Promise<unknown> {
+}): (event: unknown, context?: { getRemainingTimeInMillis?(): number }) => Promise<unknown> {
   let settings: JudgeStepSettings | undefined;
-  return async (event: unknown) => {
+  return async (event: unknown, context?: { getRemainingTimeInMillis?(): number }) => {
     const e = event as { step?: unknown; release?: unknown } | null;
     if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new InvalidStepInput(`invalid release step input: event must be a JSON object, got ${JSON.stringify(event)}`);
     if (e.step !== 'judge') throw new InvalidStepInput(`invalid release step input: the judge handler runs step judge only, got ${JSON.stringify(e.step)}`);
@@ -84,7 +87,12 @@ export function createJudgeHandler(deps: {
     // The release's services only, as every step of a release (handler.ts).
     const topology = scopeTopology(await deps.topology(), release.services);
     const { cloudwatch, dynamodb, sns } = deps.clients;
-    return judgeStep({ clients: { dynamodb }, cloudwatch, release: { sns }, topology, settings, retry: deps.retry, now: deps.now, judge: deps.judge }, release);
+    // As the release handler (handler.ts): no retry starts that could not end before the function's timeout, less the
+    // time the step needs to record its verdict. A GetMetricData that keeps failing then ends in an inconclusive look
+    // (judge-gate.ts) instead of a Sandbox.Timedout, which the state machine would send to the safe state (a rollback).
+    const remainingMs = context?.getRemainingTimeInMillis?.();
+    const retry = remainingMs === undefined ? deps.retry : { ...deps.retry, deadlineMs: Date.now() + remainingMs - STEP_RESERVE_MS, attemptBoundMs: attemptBoundMs() };
+    return judgeStep({ clients: { dynamodb }, cloudwatch, release: { sns }, topology, settings, retry, now: deps.now, judge: deps.judge }, release);
   };
 }
 

@@ -269,6 +269,12 @@ describe('the judge step', () => {
       expect(judge.looks).toEqual([]);
       const [v] = await verdicts();
       expect(v.reason).toMatch(/judge inconclusive .*metrics unavailable: Throttling: Rate exceeded; bake extended \(1 of 2\)/);
+      // Near the function's timeout no retry starts that could not end in time: one attempt, still inconclusive, so
+      // the step ends in its verdict rather than a Sandbox.Timedout (which the state machine sends to the safe state).
+      calls = 0;
+      const late = await judgeHandler({}, judge, cloudwatch)({ step: 'judge', release: releaseAt10(fx.topology) }, { getRemainingTimeInMillis: () => 10_500 });
+      expect(late).toMatchObject({ extend: true });
+      expect(calls).toBe(1);
     } finally {
       cloudwatch.destroy();
     }

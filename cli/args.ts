@@ -25,7 +25,7 @@ interface Common {
 
 export type CliArgs = Common &
   (
-    | { command: 'status' }
+    | { command: 'status'; json?: boolean }
     | { command: 'shift'; to: Color; percent: number; service?: ServiceName }
     | { command: 'promote' }
     | { command: 'rollback'; to?: Color; keepOther: boolean }
@@ -39,24 +39,42 @@ export const TARGET_USAGE =
   'account, region and profile come from config/<env>.ts (profile: cli.profile, else the default credential chain); ' +
   '--region and --profile override; credentials of another account are refused';
 
-export const USAGE = `usage: npx tsx cli/traffic.ts <command> --env <${ENVIRONMENTS.join('|')}> [--profile P] [--region R] [--endpoint URL]
-commands:
-  status                                   weights, healthy targets per AZ, counts, versions, alarms, lock
-  shift --to <blue|green> --percent N      [--service NAME] [--reason TEXT] (takes the release lock)
-  promote                                  all traffic to the non-live color (takes the release lock)
-  rollback [--to <blue|green>]             all traffic back to the stable color ignoring the lock, then scale the
-           [--keep-other]                  other color to 0 (--keep-other: do not scale down)
-  scale --color <blue|green> --count N     or --restore (to the live color's desired counts)
-  healthcheck --color <blue|green>         the release's pre-traffic checks: GET /health, /health/db, /health/redis,
-              [--base-url URL]             /health/external of both services through the test listener with the color
-                                           header (no AWS call); --base-url: send them there, Host and header kept
-${TARGET_USAGE}`;
+/** The traffic CLI's commands, each with a line and an example (`--help`). */
+export const TRAFFIC_HELP: readonly CommandHelp[] = [
+  { command: 'status', options: '[--json]', summary: 'weights, healthy targets per AZ, counts, versions, alarms and lock of every service (--json: one JSON document)', example: 'npm run traffic -- status --env staging' },
+  {
+    command: 'shift',
+    options: '--to <blue|green> --percent N [--service NAME] [--reason TEXT]',
+    summary: 'send N% of traffic (of one service, default all) to a color; takes the release lock',
+    example: 'npm run traffic -- shift --env staging --to green --percent 10 --reason "manual canary"',
+  },
+  { command: 'promote', options: '[--reason TEXT]', summary: 'all traffic to the non-live color; takes the release lock', example: 'npm run traffic -- promote --env staging' },
+  {
+    command: 'rollback',
+    options: '[--to <blue|green>] [--keep-other] [--reason TEXT]',
+    summary: 'all traffic back to the stable color ignoring the lock, then scale the other color to 0 (--keep-other: leave it running)',
+    example: 'npm run traffic -- rollback --env production --to blue',
+  },
+  { command: 'scale', options: '--color <blue|green> (--count N | --restore)', summary: "set a color's desired count, or restore it to the live color's counts", example: 'npm run traffic -- scale --env dev --color green --count 0' },
+  {
+    command: 'healthcheck',
+    options: '--color <blue|green> [--base-url URL]',
+    summary: "the release's pre-traffic checks (GET every health path of every service through the test listener with the color header); no AWS call",
+    example: 'npm run traffic -- healthcheck --env staging --color green',
+  },
+];
+
+export const USAGE = formatHelp(
+  `usage: npm run traffic -- <command> --env <${ENVIRONMENTS.join('|')}> [--profile P] [--region R] [--endpoint URL] [options]`,
+  TRAFFIC_HELP,
+  [TARGET_USAGE],
+);
 
 const VALUE_FLAGS = new Set(['env', 'profile', 'region', 'endpoint', 'to', 'percent', 'service', 'color', 'count', 'base-url', 'reason']);
-const BOOLEAN_FLAGS = new Set(['restore', 'keep-other', 'help']);
+const BOOLEAN_FLAGS = new Set(['restore', 'keep-other', 'help', 'json']);
 
 const ALLOWED: Record<Command, string[]> = {
-  status: [],
+  status: ['json'],
   shift: ['to', 'percent', 'service', 'reason'],
   promote: ['reason'],
   rollback: ['to', 'keep-other', 'reason'],
@@ -143,6 +161,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   };
   switch (command) {
     case 'status':
+      return { ...common, command, ...(flags.has('json') ? { json: true } : {}) };
     case 'promote':
       return { ...common, command };
     case 'shift':
@@ -184,4 +203,26 @@ export function parseArgs(argv: readonly string[]): CliArgs {
 export function stackName(env: Environment): string {
   // The stage name as lib/app.ts gives it (`perf-eu` → `PerfEu`).
   return `${stageName(env)}-Stateless`;
+}
+
+/** One command of a CLI's help: what it does in a line, and an example that works as written. */
+export interface CommandHelp {
+  readonly command: string;
+  /** Its options, e.g. `--to <blue|green> --percent N`. */
+  readonly options?: string;
+  readonly summary: string;
+  readonly example: string;
+}
+
+/**
+ * The help text of a CLI (every CLI of the project renders its `--help` with this): usage, one line per command with
+ * its options and an example below it, then notes. Tests check every command a CLI dispatches is in its help.
+ */
+export function formatHelp(usage: string, commands: readonly CommandHelp[], notes: readonly string[] = []): string {
+  return [
+    usage,
+    'commands:',
+    ...commands.flatMap((c) => [`  ${c.command}${c.options ? ` ${c.options}` : ''}`, `      ${c.summary}`, `      e.g. ${c.example}`]),
+    ...notes,
+  ].join('\n');
 }

@@ -1,7 +1,9 @@
 /** Human-readable rendering of the core's EnvironmentState. Pure. */
 import { COLORS } from '../lambda/shared/topology';
 import type { ReleaseRecord } from '../lambda/release/record';
-import { EnvironmentState, LockInfo } from '../lambda/traffic';
+import type { ReleaseReport } from '../lambda/release/report';
+import { Console } from 'node:console';
+import { EnvironmentState, LockInfo, logger } from '../lambda/traffic';
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
@@ -84,3 +86,52 @@ export function explainRecord(env: string, rec: ReleaseRecord | undefined, lock:
   return lines;
 }
 
+
+/** The JSON documents of `--json` carry this version: a consumer can refuse a shape it does not know. */
+export const JSON_SCHEMA_VERSION = 1;
+
+/** One JSON document for stdout (`--json`): pretty-printed, nothing else on stdout. */
+export function toJson(doc: unknown): string {
+  return JSON.stringify(doc, null, 2);
+}
+
+/** The release record without the approval task token (a credential to approve the release, not status). */
+export function publicRecord(rec: ReleaseRecord | undefined): Omit<ReleaseRecord, 'taskToken'> | null {
+  if (!rec) return null;
+  const { taskToken, ...rest } = rec;
+  void taskToken;
+  return rest;
+}
+
+/**
+ * `npm run traffic -- status --json`: `{ schemaVersion, command: 'traffic status', environment, state, releaseRecord }`;
+ * `state` is the traffic core's EnvironmentState (lambda/traffic/state.ts): per service its weights, live and idle
+ * color, and per color the weight, percent, targets per AZ, desired/running counts and version; alarms; lock.
+ */
+export function trafficStatusJson(state: EnvironmentState, rec: ReleaseRecord | undefined) {
+  return { schemaVersion: JSON_SCHEMA_VERSION, command: 'traffic status', environment: state.environment, state, releaseRecord: publicRecord(rec) };
+}
+
+/**
+ * Sends the structured logs (Powertools writes info and debug to stdout) to stderr, so that with `--json` stdout holds
+ * the one JSON document and nothing else, whatever POWERTOOLS_LOG_LEVEL asks for.
+ */
+export function logsToStderr(): void {
+  (logger as unknown as { console: Console }).console = new Console({ stdout: process.stderr, stderr: process.stderr });
+}
+
+/** The release report for a person: outcome and versions, each step with its duration, gates with their numbers, alarms. */
+export function formatReport(r: ReleaseReport): string[] {
+  const dur = (s: number) => (s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`);
+  return [
+    `release ${r.executionArn}`,
+    `  ${r.environment}: ${r.outcome.toUpperCase()} after ${dur(r.durationSeconds)} (${r.startedAt} → ${r.endedAt})${r.strategy ? `, ${r.strategy}` : ''}, by ${r.actor ?? 'unknown'}`,
+    `  ${r.candidate ?? '?'} ${r.toVersion ?? '?'} (was ${r.stable ?? '?'} ${r.fromVersion ?? '?'})`,
+    ...(r.error ? [`  why: ${r.error}`] : []),
+    'steps (time since the previous step):',
+    ...r.steps.map((s) => `  ${s.at.slice(11, 19)}  +${dur(s.seconds).padEnd(12)} ${s.event}: ${s.message.slice(0, 160)}`),
+    'gates:',
+    ...(r.gates.length === 0 ? ['  none'] : r.gates.map((g) => `  ${g.at.slice(11, 19)}  ${(g.outcome ?? g.event).toUpperCase()}  ${g.summary.slice(0, 160)}${Object.keys(g.numbers).length ? `  [${Object.entries(g.numbers).map(([k, v]) => `${k}=${v}`).join(', ')}]` : ''}`)),
+    `alarms seen: ${r.alarms.join(', ') || 'none'}`,
+  ];
+}

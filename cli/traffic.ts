@@ -12,8 +12,6 @@
  * Exit codes: 0 done; 1 refused or failed (guard, lock held, failed shift, failing health check);
  * 2 usage, unknown environment, missing/rejected credentials or credentials of another account, stack not deployed.
  */
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 import { hostname, userInfo } from 'node:os';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { Topology } from '../lambda/shared/topology';
@@ -43,7 +41,7 @@ import {
   WeightsByService,
 } from '../lambda/traffic';
 import { CliArgs, Environment, parseArgs, stackName, USAGE, UsageError } from './args';
-import { explainRecord, formatStatus } from './format';
+import { explainRecord, formatStatus, logsToStderr, toJson, trafficStatusJson } from './format';
 import { readReleaseRecord } from '../lambda/release/record';
 import { HttpGet } from '../lambda/release/pretraffic';
 import { formatHealthResults, runHealthcheck, testListenerOf } from './healthcheck';
@@ -198,6 +196,7 @@ async function execute(args: CliArgs, ctx: TrafficContext, owner: string): Promi
     case 'status': {
       // The release record only when it explains something (a kept lock, an unfinished release); never fails status.
       const [state, rec] = await Promise.all([readState(ctx), readReleaseRecord(ctx).catch(() => undefined)]);
+      if (args.json) return toJson(trafficStatusJson(state, rec));
       return [formatStatus(state, args.env), ...explainRecord(args.env, rec, state.lock)].join('\n');
     }
     case 'shift': {
@@ -243,6 +242,7 @@ export async function main(argv: readonly string[], deps: CliDeps = {}): Promise
     throw e;
   }
 
+  if (args.command === 'status' && args.json) logsToStderr();
   if (args.command === 'healthcheck') {
     // The release's pre-traffic checks through the test listener, built from config: no AWS call.
     const listener = testListenerOf(args.env);

@@ -1,5 +1,6 @@
-import { JUDGE_DEFAULTS, BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION } from './shared';
+import { GITHUB_REPOSITORY, JUDGE_DEFAULTS, BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION } from './shared';
 import type { EnvironmentConfig } from './types';
+import { DATABASE_PROCEDURES } from './shared';
 
 export const dev: EnvironmentConfig = {
   name: 'dev',
@@ -41,6 +42,7 @@ export const dev: EnvironmentConfig = {
     enhancedMonitoringSeconds: 0,
     databaseName: 'ecommerce',
     credentialRotationDays: 30,
+    procedures: DATABASE_PROCEDURES,
   },
   cache: { nodeType: 'cache.t4g.micro', engineVersion: VALKEY_VERSION, nodes: 1, multiAz: false },
   // The plan: "Developers only". Replace OPERATOR_CIDR (config/shared.ts) with your developers' office or VPN CIDR.
@@ -51,6 +53,7 @@ export const dev: EnvironmentConfig = {
   loadBalancer: { deletionProtection: false },
   logRetentionDays: 14,
   release: {
+    imageScan: { failOnSeverity: 'CRITICAL' },
     strategy: 'blue-green',
     canarySteps: [100],
     bakeSeconds: 60,
@@ -62,8 +65,11 @@ export const dev: EnvironmentConfig = {
     backupBeforeRelease: false,
     migrationCommand: ['npm', 'run', 'db:migrate'],
     migrationTimeoutSeconds: 900,
-    judge: JUDGE_DEFAULTS,
+    // One step to 100 %: no stable color takes traffic at the gate, so the judge cannot compare; the alarms judge dev.
+    judge: { ...JUDGE_DEFAULTS, onInconclusive: 'pass' },
   },
   monitoring: { ...PLAN_ROLLBACK_TRIGGERS, alarmEmail: 'ops@example.com', apm: false },
   traffic: { minHealthyTargetsPerAz: 1 },
+  // Each environment has its own account, so each creates the account's GitHub OIDC provider (README, "CI/CD").
+  cicd: { githubRepository: GITHUB_REPOSITORY, createOidcProvider: true },
 };

@@ -1,5 +1,6 @@
-import { JUDGE_DEFAULTS, BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION } from './shared';
+import { GITHUB_REPOSITORY, JUDGE_DEFAULTS, BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION } from './shared';
 import type { EnvironmentConfig } from './types';
+import { DATABASE_PROCEDURES } from './shared';
 
 export const production: EnvironmentConfig = {
   name: 'production',
@@ -46,6 +47,7 @@ export const production: EnvironmentConfig = {
     enhancedMonitoringSeconds: 60,
     databaseName: 'ecommerce',
     credentialRotationDays: 30,
+    procedures: DATABASE_PROCEDURES,
   },
   cache: { nodeType: 'cache.r7g.large', engineVersion: VALKEY_VERSION, nodes: 3, multiAz: true },
   // The plan: "Public access". The production tier must be public (validation).
@@ -55,6 +57,7 @@ export const production: EnvironmentConfig = {
   loadBalancer: { deletionProtection: true },
   logRetentionDays: 90,
   release: {
+    imageScan: { failOnSeverity: 'HIGH' },
     strategy: 'canary',
     canarySteps: [10, 25, 50, 100],
     bakeSeconds: 300,
@@ -71,4 +74,6 @@ export const production: EnvironmentConfig = {
   },
   monitoring: { ...PLAN_ROLLBACK_TRIGGERS, alarmEmail: 'ops@example.com', apm: true },
   traffic: { minHealthyTargetsPerAz: 1 },
+  // Each environment has its own account, so each creates the account's GitHub OIDC provider (README, "CI/CD").
+  cicd: { githubRepository: GITHUB_REPOSITORY, createOidcProvider: true },
 };

@@ -1,5 +1,6 @@
-import { JUDGE_DEFAULTS, BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION } from './shared';
+import { GITHUB_REPOSITORY, JUDGE_DEFAULTS, BACKEND, FRONTEND, OPERATOR_CIDR, PLAN_ROLLBACK_TRIGGERS, POSTGRES_VERSION, REGION, VALKEY_VERSION } from './shared';
 import type { EnvironmentConfig } from './types';
+import { DATABASE_PROCEDURES } from './shared';
 
 export const staging: EnvironmentConfig = {
   name: 'staging',
@@ -43,6 +44,7 @@ export const staging: EnvironmentConfig = {
     enhancedMonitoringSeconds: 0,
     databaseName: 'ecommerce',
     credentialRotationDays: 30,
+    procedures: DATABASE_PROCEDURES,
   },
   cache: { nodeType: 'cache.t4g.small', engineVersion: VALKEY_VERSION, nodes: 2, multiAz: true },
   // The plan: "QA Team, Stakeholders". Placeholders from the documentation ranges (RFC 5737): replace with the QA team's
@@ -56,6 +58,7 @@ export const staging: EnvironmentConfig = {
   loadBalancer: { deletionProtection: true },
   logRetentionDays: 30,
   release: {
+    imageScan: { failOnSeverity: 'HIGH' },
     strategy: 'canary',
     canarySteps: [10, 50, 100],
     bakeSeconds: 120,
@@ -67,8 +70,11 @@ export const staging: EnvironmentConfig = {
     backupBeforeRelease: true,
     migrationCommand: ['npm', 'run', 'db:migrate'],
     migrationTimeoutSeconds: 900,
-    judge: JUDGE_DEFAULTS,
+    // QA traffic rarely proves anything in a 2-minute bake: the judge rolls back on evidence only; the alarms backstop.
+    judge: { ...JUDGE_DEFAULTS, onInconclusive: 'pass' },
   },
   monitoring: { ...PLAN_ROLLBACK_TRIGGERS, alarmEmail: 'ops@example.com', apm: false },
   traffic: { minHealthyTargetsPerAz: 1 },
+  // Each environment has its own account, so each creates the account's GitHub OIDC provider (README, "CI/CD").
+  cicd: { githubRepository: GITHUB_REPOSITORY, createOidcProvider: true },
 };

@@ -72,7 +72,7 @@ export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 36
 export type LogRetentionDays = (typeof LOG_RETENTION_DAYS)[number];
 
 export interface ColorConfig {
-  /** Image tag of this color, deployed as `<repositoryName>:<version>`. */
+  /** Image tag of this color, deployed as `<repositoryName>:<version>`, or its digest `sha256:<64 hex>`, deployed as `<repositoryName>@sha256:…`. */
   readonly version: string;
 }
 
@@ -185,6 +185,46 @@ export interface DatabaseConfig {
    * for at least this many days less one (README, "Database credentials and rotation").
    */
   readonly credentialRotationDays: number;
+  /**
+   * The database procedures `npm run db` runs in the migrating service's task (the service with `runsMigration`) on its
+   * live color (README, "Database procedures"). @default - `npm run db -- migrate|rollback|verify` refuse; `restore` works
+   */
+  readonly procedures?: DatabaseProcedures;
+}
+
+/** Commands of `npm run db`, each an argv run as the container's command (ECS RunTask command override). */
+export interface DatabaseProcedures {
+  /** `npm run db -- migrate`, e.g. `['npm', 'run', 'db:migrate']`. */
+  readonly migrate: readonly string[];
+  /**
+   * `npm run db -- rollback --to <id>`: the argument `{to}` (or an argument containing it) is replaced by the `--to`
+   * value, e.g. `['npm', 'run', 'db:rollback', '--', '--to', '{to}']`.
+   */
+  readonly rollback: readonly string[];
+  /** `npm run db -- verify`, e.g. `['npm', 'run', 'db:verify']`. */
+  readonly verify: readonly string[];
+  /**
+   * `rollback` refuses unless a snapshot of the database (manual or automated, available) is at most this many hours
+   * old; `--snapshot` takes a manual one first.
+   */
+  readonly rollbackSnapshotMaxAgeHours: number;
+  /** Longest a procedure's task may run, in seconds; the CLI stops the task and exits 1 after it. */
+  readonly timeoutSeconds: number;
+}
+
+/** ECR image scan severities, lowest first (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-scanning-basic.html). */
+export const SCAN_SEVERITIES = ['INFORMATIONAL', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
+export type ScanSeverity = (typeof SCAN_SEVERITIES)[number];
+
+/** What the release's image check refuses (README, "Before any traffic moves"). */
+export interface ImageScanPolicy {
+  /** A finding at or above this severity in the new image's ECR scan refuses the release. */
+  readonly failOnSeverity: ScanSeverity;
+  /**
+   * A new image without a completed scan (scanning off for the repository, or no scan yet, or still in progress)
+   * refuses the release too. @default false - it is allowed, and the release's record says it was not scanned
+   */
+  readonly requireScan?: boolean;
 }
 
 export interface CacheConfig {
@@ -225,6 +265,11 @@ export interface ReleasePolicy {
   readonly migrationCommand?: readonly string[];
   /** Longest a migration task may run, in seconds. */
   readonly migrationTimeoutSeconds: number;
+  /**
+   * The new images' ECR scan findings the release's preflight refuses; the image must exist either way.
+   * @default - images must exist; scan findings are not checked
+   */
+  readonly imageScan?: ImageScanPolicy;
   /** The statistical judge of every gate: new color against stable color on the same load (README, "How the judge decides"). */
   readonly judge: JudgeSettings;
 }
@@ -255,6 +300,12 @@ export interface JudgeSettings {
 export interface MonitoringConfig {
   /** Email address subscribed to the notification topic. @default - no subscription */
   readonly alarmEmail?: string;
+  /**
+   * A Slack channel that receives the notification topic through Amazon Q Developer in chat applications (AWS Chatbot;
+   * README, "Slack"). The workspace must be authorized once in the Chatbot console of this account first.
+   * @default - no Slack channel
+   */
+  readonly slack?: SlackChannel;
   /** Error rate (5XX / requests, percent) that rolls a color back when held for `errorRateMinutes`. */
   readonly errorRatePercent: number;
   readonly errorRateMinutes: number;
@@ -303,6 +354,57 @@ export interface MonitoringConfig {
   readonly databaseConnectionsPercent: number;
   /** Application tracing with an AWS Distro for OpenTelemetry collector sidecar sending to X-Ray. */
   readonly apm: boolean;
+  /**
+   * Crash detection in seconds (README "Crash detection"): tasks of a color that stop crashing (non-zero exit of an
+   * essential container, failed container or load balancer health checks, failure to start), counted from ECS task
+   * state change events, and the new color's unhealthy targets polled during bakes.
+   */
+  readonly crash: CrashDetectionConfig;
+}
+
+/** When crashes of a color roll it back (during a release, the new color) or notify (otherwise). */
+export interface CrashDetectionConfig {
+  /** Crashed tasks of one color within `windowSeconds` that trigger. */
+  readonly tasks: number;
+  /** Sliding window over the tasks' stop times, in seconds. */
+  readonly windowSeconds: number;
+  /** Seconds between two target-health polls of the new color during a bake. */
+  readonly pollSeconds: number;
+  /**
+   * Consecutive polls in which at least `monitoring.unhealthyTargetsPercent` of the new color's registered targets of
+   * a service are `unhealthy` that fail the bake (CandidateUnhealthy → rollback).
+   */
+  readonly unhealthyPolls: number;
+}
+
+/** A Slack channel of an authorized workspace (README, "Slack"). */
+export interface SlackChannel {
+  /** The workspace ID, `T` and 8 to 11 letters or digits (the Chatbot console shows it once the workspace is authorized). */
+  readonly workspaceId: string;
+  /** The channel ID, `C` (public) or `G` (private) and 8 to 11 letters or digits (Slack: channel details, bottom). */
+  readonly channelId: string;
+}
+
+/**
+ * The GitHub Actions deploy role of an environment (README, "CI/CD"): assumed through GitHub's OIDC provider by jobs of
+ * `githubRepository` that run in the GitHub environment `githubEnvironment`, allowed to assume the CDK bootstrap roles
+ * and to start and follow releases, nothing else.
+ */
+export interface CicdConfig {
+  /** `owner/repository` on github.com whose workflow deploys this environment. */
+  readonly githubRepository: string;
+  /**
+   * The GitHub environment of the jobs that deploy this environment (the token's `sub` is
+   * `repo:<owner>/<repo>:environment:<name>`): protect it with required reviewers where a person must approve.
+   * @default - the environment's `name`
+   */
+  readonly githubEnvironment?: string;
+  /**
+   * Create the account's GitHub OIDC provider (token.actions.githubusercontent.com). An account has at most one
+   * provider per URL: exactly one environment per account creates it (false where the account already has one, made by
+   * another environment of this app or by hand).
+   */
+  readonly createOidcProvider: boolean;
 }
 
 export interface EnvironmentConfig {
@@ -370,4 +472,6 @@ export interface EnvironmentConfig {
     /** A color needs this many healthy targets in every AZ before it gets traffic. */
     readonly minHealthyTargetsPerAz: number;
   };
+  /** The GitHub Actions deploy role (README, "CI/CD"). @default - no deploy role */
+  readonly cicd?: CicdConfig;
 }

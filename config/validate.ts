@@ -1,6 +1,8 @@
 import { COLORS, SERVICE_NAME_PATTERN } from '../lambda/shared/topology';
+import { MAX_WATCH_POLL_SECONDS } from '../lambda/release/policy';
 import { fargatePairProblem } from './fargate';
 import { RDS_CLASS_MEMORY_GIB } from './rds';
+import { oidcProviderProblems, validateCicd } from './validate-cicd';
 import {
   type AccessSource,
   ENHANCED_MONITORING_SECONDS,
@@ -8,6 +10,7 @@ import {
   LOG_RETENTION_DAYS,
   type PrefixListAccessSource,
   RELEASE_STRATEGIES,
+  SCAN_SEVERITIES,
   LOG_TRIGGERS,
   type SecretSource,
   type ServiceConfig,
@@ -80,6 +83,8 @@ export function validateEnvironments(configs: readonly EnvironmentConfig[]): voi
       );
     }
   });
+  // One GitHub OIDC provider per account (config/validate-cicd.ts).
+  for (const { environment, ...p } of oidcProviderProblems(configs)) errors.push(new ConfigError(environment, [p]));
   if (errors.length > 0) throw combineConfigErrors(errors);
 }
 
@@ -94,6 +99,20 @@ const PROFILE = /^[\w\-@+.%:/]+$/;
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const IMAGE_DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/**
+ * Why `version` is not an image version, or undefined: a tag (ECR's rule: up to 128 letters, digits, `_ . -`, not
+ * starting with `.` or `-`) or a digest `sha256:<64 lowercase hex>`, which the task definition references as
+ * `<repository>@sha256:…` (ecr.Repository.repositoryUriForTagOrDigest). Shared by validation and the release CLI.
+ * https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-tag-mutability.html
+ */
+export function imageVersionProblem(version: unknown): { why: string; fix: string } | undefined {
+  if (typeof version !== 'string' || version === '') return { why: 'is not an image tag or digest', fix: 'use the tag pushed to ECR (e.g. 1.0.0) or its digest (sha256:<64 hex>)' };
+  if (/[@/]/.test(version) || (version.includes(':') && !version.startsWith('sha256:'))) return { why: 'is an image reference, not a tag or digest', fix: 'give only the tag (e.g. 1.0.0) or the digest (sha256:<64 hex>); the repository is repositoryName' };
+  if (version.startsWith('sha256:')) return IMAGE_DIGEST.test(version) ? undefined : { why: 'is not a valid image digest', fix: 'a digest is sha256: followed by 64 lowercase hex digits, as `docker inspect` or ECR show it' };
+  return IMAGE_TAG.test(version) ? undefined : { why: 'is not a valid image tag', fix: 'use the tag pushed to ECR, e.g. 1.0.0 (letters, digits, _ . -, at most 128), or its digest sha256:<64 hex>' };
+}
 const RDS_RETENTION_MAX = 35;
 /** PCI DSS 3.2.1 requirement 8.2.4. */
 const CREDENTIAL_ROTATION_MAX_DAYS = 90;
@@ -220,7 +239,8 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
     check(/^[a-z0-9]+(?:[._/-][a-z0-9]+)*$/.test(s.repositoryName), `${f}.repositoryName`, s.repositoryName, 'is not an ECR repository name', 'use the repository name, e.g. ecommerce-frontend');
     for (const color of COLORS) {
       const v = s.colors[color]?.version;
-      check(!!v && IMAGE_TAG.test(v), `${f}.colors.${color}.version`, v, 'is not a valid image tag', 'use the tag pushed to ECR, e.g. 1.0.0');
+      const bad = imageVersionProblem(v);
+      if (bad) problems.push({ field: `${f}.colors.${color}.version`, value: v, ...bad });
     }
     const checks = s.preTrafficChecks ?? [];
     check(checks.length > 0, `${f}.preTrafficChecks`, s.preTrafficChecks, 'a release must check the new color before it gets traffic', "list at least { path: '/health', expectedStatus: 200 }");
@@ -254,6 +274,7 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
   }
   if (c.tier === 'pre-production') check(d.protectData, 'database.protectData', d.protectData, 'pre-production data must survive a stack deletion', 'set true');
   check(Number.isInteger(d.backupRetentionDays) && d.backupRetentionDays >= 1 && d.backupRetentionDays <= RDS_RETENTION_MAX, 'database.backupRetentionDays', d.backupRetentionDays, `must be 1–${RDS_RETENTION_MAX} days (0 turns automated backups off)`, 'use e.g. 7');
+  if (d.procedures !== undefined) validateProcedures(c, check);
   wholeAtLeast(d.allocatedStorageGiB, 20, 'database.allocatedStorageGiB', 'use 20 or more');
   check(d.maxAllocatedStorageGiB >= d.allocatedStorageGiB, 'database.maxAllocatedStorageGiB', d.maxAllocatedStorageGiB, 'must be >= allocatedStorageGiB', 'raise it');
   check(/^[a-z0-9]+\.[a-z0-9]+$/.test(d.instanceType), 'database.instanceType', d.instanceType, 'must be an instance class without the db. prefix', 'use e.g. t4g.medium');
@@ -299,6 +320,7 @@ export function validateConfig(c: EnvironmentConfig): EnvironmentConfig {
   validateAccess(c, check);
   validateRelease(c, check);
   validateMonitoring(c, check);
+  validateCicd(c, check);
 
   if (problems.length > 0) throw new ConfigError(c.name, problems);
   return c;
@@ -380,12 +402,14 @@ function validateServices(c: EnvironmentConfig, check: Check): void {
     }
   }
   const migrating = names.filter((n) => services[n].runsMigration);
-  if (c.release?.migrationCommand) {
+  if (c.release?.migrationCommand || c.database?.procedures) {
     check(
       migrating.length === 1,
       'services.*.runsMigration',
       migrating,
-      'a release runs its migration once, from the task definition of exactly one service',
+      c.release?.migrationCommand
+        ? 'a release runs its migration once, from the task definition of exactly one service'
+        : '`npm run db` runs database.procedures in the migration task definition of exactly one service',
       migrating.length === 0 ? 'set runsMigration: true on the service whose image holds the migrations (it must reach the database)' : 'keep runsMigration on one service',
     );
   }
@@ -472,6 +496,49 @@ function validateSecretSource(c: EnvironmentConfig, s: ServiceConfig, src: Secre
   }
 }
 
+/** The placeholder of `database.procedures.rollback` that `npm run db -- rollback --to <id>` replaces. */
+export const ROLLBACK_TARGET_PLACEHOLDER = '{to}';
+
+/** `database.procedures`: three commands (rollback with its `{to}`), a snapshot age and a timeout. */
+function validateProcedures(c: EnvironmentConfig, check: Check): void {
+  const p = c.database.procedures!;
+  for (const name of ['migrate', 'rollback', 'verify'] as const) {
+    const cmd = p[name] as unknown;
+    check(
+      Array.isArray(cmd) && cmd.length > 0 && cmd.every((a) => typeof a === 'string' && a.length > 0),
+      `database.procedures.${name}`,
+      cmd,
+      'must be a non-empty list of non-empty arguments (the container command of the task)',
+      `use e.g. ["npm", "run", "db:${name}"]`,
+    );
+  }
+  if (Array.isArray(p.rollback)) {
+    check(
+      p.rollback.some((a) => typeof a === 'string' && a.includes(ROLLBACK_TARGET_PLACEHOLDER)),
+      'database.procedures.rollback',
+      p.rollback,
+      `has no ${ROLLBACK_TARGET_PLACEHOLDER} argument: \`npm run db -- rollback --to <id>\` would run it without the migration to roll back to`,
+      `add it where the tool takes the target, e.g. ["npm", "run", "db:rollback", "--", "--to", "${ROLLBACK_TARGET_PLACEHOLDER}"]`,
+    );
+  }
+  check(
+    typeof p.rollbackSnapshotMaxAgeHours === 'number' && p.rollbackSnapshotMaxAgeHours > 0 && p.rollbackSnapshotMaxAgeHours <= 24 * c.database.backupRetentionDays,
+    'database.procedures.rollbackSnapshotMaxAgeHours',
+    p.rollbackSnapshotMaxAgeHours,
+    `must be hours > 0 and at most the backup retention (${c.database.backupRetentionDays} days = ${24 * c.database.backupRetentionDays} h): a rollback needs a snapshot to go back to if it goes wrong`,
+    'use e.g. 1 (or pass --snapshot to take one first)',
+  );
+  // The CLI waits for the task; ECS itself has no task timeout. One hour covers a long migration without leaving an
+  // operator's terminal (and the release lock it holds) waiting all day.
+  check(
+    Number.isInteger(p.timeoutSeconds) && p.timeoutSeconds >= 60 && p.timeoutSeconds <= 24 * 3600,
+    'database.procedures.timeoutSeconds',
+    p.timeoutSeconds,
+    'must be whole seconds from 60 to 86400',
+    'use e.g. 1800',
+  );
+}
+
 /** Step Functions limits: a Wait state and a task heartbeat are capped by the one-year execution limit. https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html */
 const SFN_MAX_SECONDS = 365 * 24 * 3600;
 
@@ -499,7 +566,69 @@ function validateRelease(c: EnvironmentConfig, check: Check): void {
   if (r.migrationCommand) {
     check(r.migrationCommand.length > 0 && r.migrationCommand.every((a) => typeof a === 'string' && a.length > 0), 'release.migrationCommand', r.migrationCommand, 'must be a non-empty list of non-empty arguments', 'use e.g. ["npm", "run", "db:migrate"] or remove it');
   }
+  if (r.imageScan !== undefined) {
+    check(
+      (SCAN_SEVERITIES as readonly unknown[]).includes(r.imageScan?.failOnSeverity),
+      'release.imageScan.failOnSeverity',
+      r.imageScan?.failOnSeverity,
+      'is not an ECR scan severity',
+      `use one of ${SCAN_SEVERITIES.map((v) => JSON.stringify(v)).join(', ')} (e.g. 'HIGH' refuses HIGH and CRITICAL findings)`,
+    );
+    if (r.imageScan?.requireScan !== undefined) check(typeof r.imageScan.requireScan === 'boolean', 'release.imageScan.requireScan', r.imageScan.requireScan, 'must be true or false', 'use true or false, or remove it');
+  }
   if (c.tier !== 'development') check(r.backupBeforeRelease, 'release.backupBeforeRelease', r.backupBeforeRelease, `the ${c.tier} tier must confirm backups before a release (the plan's "confirm backups before deployment")`, 'set true');
+  validateJudge(r.judge, check);
+}
+
+/** The canary judge's settings (lambda/release/judge.ts; README, "How the judge decides"). */
+function validateJudge(j: EnvironmentConfig['release']['judge'], check: Check): void {
+  if (!j || typeof j !== 'object') {
+    check(false, 'release.judge', j, 'every release gate needs the judge\'s settings', 'use JUDGE_DEFAULTS from config/shared.ts');
+    return;
+  }
+  const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  check(
+    num(j.falseRollbackPercent) && j.falseRollbackPercent > 0 && j.falseRollbackPercent <= 10,
+    'release.judge.falseRollbackPercent',
+    j.falseRollbackPercent,
+    'must be a percentage in (0, 10]: the chance of rolling back a good release over a whole canary (above 10 % one release in ten is rolled back for nothing)',
+    'use 1',
+  );
+  check(
+    num(j.errorRateMarginPoints) && j.errorRateMarginPoints > 0 && j.errorRateMarginPoints <= 100,
+    'release.judge.errorRateMarginPoints',
+    j.errorRateMarginPoints,
+    'must be percentage points in (0, 100]: at 0 no finite traffic can prove a release within the margin, so nothing passes',
+    'use 0.5 (about half the stable error rate you expect)',
+  );
+  check(
+    num(j.latencyMarginPercent) && j.latencyMarginPercent > 0 && j.latencyMarginPercent <= 1000,
+    'release.judge.latencyMarginPercent',
+    j.latencyMarginPercent,
+    'must be a percentage in (0, 1000]: at 0 no finite traffic can prove a release within the margin, so nothing passes',
+    'use 15',
+  );
+  check(
+    Number.isInteger(j.minRequests) && j.minRequests >= 100,
+    'release.judge.minRequests',
+    j.minRequests,
+    'must be a whole number >= 100: below it a handful of requests decides (one failure in 20 is 5 %)',
+    'use 500',
+  );
+  check(
+    Number.isInteger(j.maxExtensions) && j.maxExtensions >= 0 && j.maxExtensions <= 10,
+    'release.judge.maxExtensions',
+    j.maxExtensions,
+    'must be a whole number from 0 to 10: each extension is one more bake a release waits at a step',
+    'use 2',
+  );
+  check(
+    (['pass', 'fail', 'hold'] as unknown[]).includes(j.onInconclusive),
+    'release.judge.onInconclusive',
+    j.onInconclusive,
+    'is not what an inconclusive verdict may do once the extensions are used up',
+    "use 'hold' (the operator decides), 'pass' (go on; the alarms still roll back) or 'fail' (roll back)",
+  );
 }
 
 function validateMonitoring(c: EnvironmentConfig, check: Check): void {
@@ -538,4 +667,14 @@ function validateMonitoring(c: EnvironmentConfig, check: Check): void {
   if (m.alarmEmail !== undefined) check(/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(m.alarmEmail), 'monitoring.alarmEmail', m.alarmEmail, 'is not an email address', 'use the on-call list address or remove it');
   check(typeof m.apm === 'boolean', 'monitoring.apm', m.apm, 'must be true or false', 'use true or false (not a string)');
   if (c.tier === 'production') check(m.apm, 'monitoring.apm', m.apm, 'the plan asks for APM in production', 'set true');
+  const k = m.crash;
+  const whole = (v: number, field: string, min: number, max: number, fix: string, why = `must be a whole number from ${min} to ${max}`) =>
+    check(Number.isInteger(v) && v >= min && v <= max, field, v, why, fix);
+  // One crash alone may be a host event; more than 20 would wait for more tasks than a color usually runs.
+  whole(k.tasks, 'monitoring.crash.tasks', 2, 20, 'use 2', 'must be a whole number from 2 to 20 (one crash alone can be a host event, not the release)');
+  whole(k.windowSeconds, 'monitoring.crash.windowSeconds', 30, 3600, 'use 120');
+  // Step Functions history (25,000 events per execution) and the poll's own cost bound the interval from below; the
+  // release's overall timeout counts one poll past each bake, at most MAX_WATCH_POLL_SECONDS.
+  whole(k.pollSeconds, 'monitoring.crash.pollSeconds', 5, MAX_WATCH_POLL_SECONDS, 'use 10');
+  whole(k.unhealthyPolls, 'monitoring.crash.unhealthyPolls', 1, 10, 'use 2');
 }

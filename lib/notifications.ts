@@ -1,4 +1,5 @@
-import { Stack } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
+import * as chatbot from 'aws-cdk-lib/aws-chatbot';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -15,6 +16,11 @@ export interface NotificationsProps {
   readonly encryptionKey: kms.IKey;
   /** Subscribed by email. @default - no subscription */
   readonly email?: string;
+  /**
+   * A Slack channel of a workspace authorized in this account's Chatbot console, which receives the topic through
+   * Amazon Q Developer in chat applications (AWS Chatbot). @default - no Slack channel
+   */
+  readonly slack?: { readonly workspaceId: string; readonly channelId: string };
 }
 
 /**
@@ -32,6 +38,8 @@ export interface NotificationsProps {
  */
 export class Notifications extends Construct {
   readonly topic: sns.Topic;
+  /** The Slack channel's Chatbot configuration, where `slack` is given. */
+  readonly slackChannel?: chatbot.SlackChannelConfiguration;
 
   constructor(scope: Construct, id: string, props: NotificationsProps) {
     super(scope, id);
@@ -42,6 +50,51 @@ export class Notifications extends Construct {
     });
     if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
     this.allowCloudWatchAlarms(props.encryptionKey);
+    if (props.slack) this.slackChannel = this.addSlackChannel(props.slack);
+  }
+
+  /**
+   * Amazon Q Developer in chat applications (AWS Chatbot) subscribes to the topic and posts every message to the
+   * channel: CloudWatch alarm notifications as it renders them, and the release and rollback notifications, which are
+   * published in its custom-notification format (lambda/shared/headline.ts). SNS decrypts each message itself before it
+   * delivers it, so the subscriber needs nothing in the key policy; the publishers do (CloudWatch above, the Lambda roles
+   * by grantPublish), which the deploy-invariant rule ChatbotChannel checks for the topic's key.
+   * https://docs.aws.amazon.com/chatbot/latest/adminguide/custom-notifs.html
+   *
+   * The channel role and its guardrail are the same minimal policy: reading the alarms and metric images Chatbot shows
+   * with an alarm notification. Without `GuardrailPolicies`, AdministratorAccess would bound what the channel may do,
+   * and the ReadOnlyAccess of the docs' examples would let anyone in the channel read every resource of the account.
+   * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-chatbot-slackchannelconfiguration.html
+   */
+  private addSlackChannel(slack: NonNullable<NotificationsProps['slack']>): chatbot.SlackChannelConfiguration {
+    const stack = Stack.of(this);
+    const readAlarms = new iam.ManagedPolicy(this, 'ChatbotPolicy', {
+      description: 'Chatbot channel of the notification topic: read the alarms and metric images of its notifications',
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['cloudwatch:DescribeAlarms', 'cloudwatch:GetMetricData', 'cloudwatch:GetMetricWidgetImage'],
+          resources: ['*'],
+        }),
+      ],
+    });
+    Validations.of(readAlarms).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'cloudwatch:GetMetricData and GetMetricWidgetImage support no resource-level permissions; DescribeAlarms is read-only. The policy is also the channel\'s guardrail',
+    });
+    const role = new iam.Role(this, 'ChatbotRole', {
+      assumedBy: new iam.ServicePrincipal('chatbot.amazonaws.com'),
+      description: 'Chatbot channel of the notification topic (notifications only)',
+      managedPolicies: [readAlarms],
+    });
+    return new chatbot.SlackChannelConfiguration(this, 'SlackChannel', {
+      // CloudFormation requires the name; Chatbot names are unique per account across regions.
+      slackChannelConfigurationName: `${stack.stackName}-${stack.region}`,
+      slackWorkspaceId: slack.workspaceId,
+      slackChannelId: slack.channelId,
+      notificationTopics: [this.topic],
+      role,
+      guardrailPolicies: [readAlarms],
+    });
   }
 
   /**

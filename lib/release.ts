@@ -1,8 +1,10 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -74,10 +76,38 @@ export interface ReleaseStateMachineProps {
   /** Required when `policy.migrationCommand` is set. */
   readonly migration?: ReleaseMigrationProps;
   /**
+   * The ECR repository of each service: the PreflightChecks step requires the new version's image in it (and, with
+   * `policy.imageScan`, no scan finding at or above the configured severity).
+   * @default - no image check
+   */
+  readonly repositories?: Readonly<Record<string, ecr.IRepository>>;
+  /**
+   * The load balancer's certificates: the PreflightChecks step requires each ISSUED and valid for more than 14 days.
+   * @default - no certificate check
+   */
+  readonly certificates?: readonly acm.ICertificate[];
+  /**
    * Base URL of the pre-traffic checks instead of `https://<host>:<testListener.port>` (Host and color headers kept).
    * @default - the topology's test listener
    */
   readonly testListenerBaseUrl?: string;
+  /**
+   * Watch the new color's target health during the bakes (Bake, FinalBake, RollbackWindow): a loop of a short Wait and
+   * a `watch` step instead of one long Wait; `unhealthyPolls` bad polls in a row end in CandidateUnhealthy → SafeState
+   * (config monitoring.crash and monitoring.unhealthyTargetsPercent).
+   * @default - a plain Wait per bake (the gate after it judges the alarms only)
+   */
+  readonly bakeWatch?: BakeWatchProps;
+}
+
+/** How the bake loop polls the new color's target health. */
+export interface BakeWatchProps {
+  /** Seconds between polls (at most MAX_WATCH_POLL_SECONDS: the overall timeout counts one poll past each bake). */
+  readonly pollSeconds: number;
+  /** Bad polls in a row that fail the bake. */
+  readonly unhealthyPolls: number;
+  /** Percent of a service's targets `unhealthy` that makes a poll bad. */
+  readonly unhealthyTargetsPercent: number;
 }
 
 /** Error name of a release held for an alarm of the stable color (lambda/release/errors.ts ReleaseHeld). */
@@ -111,7 +141,7 @@ const TRANSIENT_ERRORS = [
  * The release state machine of one environment (Step Functions Standard), started with
  * `{"strategy": "canary" | "blue-green", "actor": "..."}` (both optional; strategy defaults to the policy's):
  *
- * Preflight (lock, alarms, versions) → Backup? → Migration? (RunTask + poll) → ScaleUp → WaitForStable loop →
+ * Preflight (lock, alarms, versions) → PreflightChecks (images in ECR and their scans, certificates) → Backup? → Migration? (RunTask + poll) → ScaleUp → WaitForStable loop →
  * PreTraffic (test listener) → Shift → Bake → Gate → Judge [→ Bake again while inconclusive] [→ Approval after the first
  * canary step] → … → 100% →
  * FinalBake → FinalGate → RollbackWindow → WindowGate → Finish (old color to 0, unlock); Shift, the gates and Finish may
@@ -128,7 +158,8 @@ const TRANSIENT_ERRORS = [
  * StopExecution, FAILED otherwise) triggers the same clean-up as SafeState through an EventBridge rule.
  * All work is done by one Lambda (`lambda/release/handler.ts`) built on the traffic core, except the Backup step: its
  * own small Lambda (`lambda/release/backup-handler.ts`), the only one with the RDS client and the RDS permissions, and
- * the Judge step: its own small Lambda (`lambda/release/judge-handler.ts`), the only one with GetMetricData.
+ * the PreflightChecks step: its own Lambda (`lambda/release/preflight-checks-handler.ts`), the only one with ECR and ACM,
+ * and the Judge step: its own small Lambda (`lambda/release/judge-handler.ts`), the only one with GetMetricData.
  */
 export class ReleaseStateMachine extends Construct {
   readonly stateMachine: sfn.StateMachine;
@@ -137,6 +168,8 @@ export class ReleaseStateMachine extends Construct {
   readonly backupHandler?: HandlerFunction;
   /** The Judge step's function: reads both colors' ALB metrics (GetMetricData) and asks the statistical judge. */
   readonly judgeHandler: HandlerFunction;
+  /** The PreflightChecks step's function (images in ECR and their scans, certificates); present with `repositories` or `certificates`. */
+  readonly preflightChecksHandler?: HandlerFunction;
   /** Log group of the state machine (level ALL, with execution data). */
   readonly logGroup: logs.LogGroup;
   /** ReleaseSafeStateFailed ≥ 1 in a minute: the safe state could not put traffic back safely; notifies the topic. */
@@ -210,6 +243,25 @@ export class ReleaseStateMachine extends Construct {
     });
     this.grantJudge(props, this.judgeHandler);
     props.topology.grantRead(this.judgeHandler);
+    if (props.repositories || props.certificates) {
+      const repositories = props.repositories ?? {};
+      this.preflightChecksHandler = new HandlerFunction(this, 'PreflightChecksHandler', {
+        entry: 'lambda/release/preflight-checks-handler.ts',
+        description: `${topology.environment}: release preflight checks (new images in ECR and their scans, load balancer certificates)`,
+        vpc: props.vpc,
+        encryptionKey: props.encryptionKey,
+        logRetention: props.logRetention,
+        environment: {
+          ...props.topology.handlerEnvironment,
+          IMAGE_REPOSITORIES: stack.toJsonString(Object.fromEntries(Object.entries(repositories).map(([s, r]) => [s, r.repositoryName]))),
+          CERTIFICATE_ARNS: (props.certificates ?? []).map((c) => c.certificateArn).join(','),
+          ...(policy.imageScan ? { IMAGE_SCAN: JSON.stringify(policy.imageScan) } : {}),
+        },
+        timeout: Duration.seconds(HANDLER_TIMEOUT_SECONDS),
+      });
+      this.grantPreflightChecks(props, this.preflightChecksHandler, Object.values(repositories), props.certificates ?? []);
+      props.topology.grantRead(this.preflightChecksHandler);
+    }
 
     // ---- the definition --------------------------------------------------------------------------------------
     const released = new sfn.Succeed(this, 'Released', { comment: 'New color at 100%, old color scaled to 0, lock released' });
@@ -276,6 +328,16 @@ export class ReleaseStateMachine extends Construct {
     });
     init.next(preflight);
     let last: tasks.LambdaInvoke = preflight;
+    if (this.preflightChecksHandler) {
+      // A refusal (PreflightRefused) goes to the safe state like every step's: no traffic moved, nothing scaled yet,
+      // so it records the release failed and releases the lock.
+      const checks = t('PreflightChecks', { step: 'preflightChecks', ...release }, '$.release', {
+        comment: "Every service's new image in its ECR repository (no scan finding at or above release.imageScan); load balancer certificates ISSUED, valid > 14 days",
+        lambdaFunction: this.preflightChecksHandler.function,
+      });
+      last.next(checks);
+      last = checks;
+    }
     if (this.backupHandler) {
       const backup = t('Backup', { step: 'backup', ...release }, '$.release', {
         comment: 'Recent automated backup exists; manual RDS snapshot',
@@ -310,7 +372,6 @@ export class ReleaseStateMachine extends Construct {
       comment: 'Next step of the new color (guards: lock, alarms, health); refused for an alarm of the stable color only → Held',
       holdable: true,
     });
-    const bake = new sfn.Wait(this, 'Bake', { time: sfn.WaitTime.duration(Duration.seconds(policy.bakeSeconds)) });
     const gate = t('Gate', { step: 'gate', phase: 'bake', ...release }, '$.release', {
       comment: "The new color's rollback and comparison alarms not in ALARM, else GateFailed → rollback; a stable-color alarm → ReleaseHeld",
       holdable: true,
@@ -322,10 +383,11 @@ export class ReleaseStateMachine extends Construct {
       lambdaFunction: this.judgeHandler.function,
       holdable: true,
     });
-    const finalBake = new sfn.Wait(this, 'FinalBake', { time: sfn.WaitTime.duration(Duration.seconds(policy.finalBakeSeconds)) });
+    const bake = this.bakeLoop('Bake', policy.bakeSeconds, gate, props.bakeWatch, t);
     const finalGate = t('FinalGate', { step: 'gate', phase: 'final', ...release }, '$.release', { holdable: true });
-    const window = new sfn.Wait(this, 'RollbackWindow', { time: sfn.WaitTime.duration(Duration.seconds(policy.rollbackWindowSeconds)), comment: 'Old color keeps running' });
+    const finalBake = this.bakeLoop('FinalBake', policy.finalBakeSeconds, finalGate, props.bakeWatch, t);
     const windowGate = t('WindowGate', { step: 'gate', phase: 'window', ...release }, '$.release', { holdable: true });
+    const window = this.bakeLoop('RollbackWindow', policy.rollbackWindowSeconds, windowGate, props.bakeWatch, t, 'Old color keeps running');
     const finish = t('Finish', { step: 'finish', ...release }, '$.result', {
       comment: 'Lock still ours and weights still the release\'s 100% (else OperatorOverride → Held); old color to 0, release the lock; any later failure → FinishIncomplete, never SafeState',
       holdable: true,
@@ -337,7 +399,6 @@ export class ReleaseStateMachine extends Construct {
     checkStable.next(new sfn.Choice(this, 'Stable?').when(sfn.Condition.booleanEquals('$.poll.done', true), preTraffic).otherwise(waitStable));
     preTraffic.next(shift);
     shift.next(new sfn.Choice(this, 'AtFullTraffic?').when(sfn.Condition.numberEquals('$.release.percent', 100), finalBake).otherwise(bake));
-    bake.next(gate);
     gate.next(judge);
     // Inconclusive with extensions left: bake again, then the alarm gate and the judge look again.
     const extend = new sfn.Choice(this, 'ExtendBake?', { comment: 'The judge was inconclusive and the step has extensions left' }).when(
@@ -366,9 +427,7 @@ export class ReleaseStateMachine extends Construct {
       // A Choice state needs at least one rule, so without approval the judge goes straight on.
       judge.next(extend.otherwise(shift));
     }
-    finalBake.next(finalGate);
     finalGate.next(window);
-    window.next(windowGate);
     windowGate.next(finish);
     finish.next(released);
 
@@ -390,7 +449,7 @@ export class ReleaseStateMachine extends Construct {
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'CDK-generated: logs:*LogDelivery*, logs:Describe* and xray:Put*/Get* do not support resource-level permissions',
     });
-    for (const fn of [this.handler, this.backupHandler, this.judgeHandler].filter((f): f is HandlerFunction => !!f)) {
+    for (const fn of [this.handler, this.backupHandler, this.judgeHandler, this.preflightChecksHandler].filter((f): f is HandlerFunction => !!f)) {
       Validations.of(this.stateMachine).acknowledge({
         id: iam5ResourceFinding(this, `${fn.functionArn}:*`),
         reason: 'CDK-generated: invoking the release handler by any version or alias',
@@ -440,6 +499,41 @@ export class ReleaseStateMachine extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.safeStateFailedAlarm.addAlarmAction(new cwActions.SnsAction(props.notificationTopic));
+  }
+
+  /**
+   * A bake of `seconds` followed by `next`; returns the bake's first state. Without `watch` one Wait. With it, a loop:
+   * `<id>` (Pass: starts the clock) → `<id>Wait` (pollSeconds) → `<id>Watch` (the new color's target health; the
+   * catch-all routes CandidateUnhealthy into SafeState like GateFailed) → `<id>Done?` (bake time up → `next`, else
+   * wait again). The elapsed time is measured from the Pass's entered time, not counted in polls, so slow polls never
+   * stretch the bake. Each poll adds 9 history events (lambda/release/policy.ts worstCaseHistoryEvents).
+   */
+  private bakeLoop(
+    id: string,
+    seconds: number,
+    next: sfn.IChainable,
+    watch: BakeWatchProps | undefined,
+    t: (id: string, payload: Record<string, unknown>, resultPath: string, opts?: { comment?: string }) => tasks.LambdaInvoke,
+    comment?: string,
+  ): sfn.State {
+    if (!watch) {
+      const wait = new sfn.Wait(this, id, { time: sfn.WaitTime.duration(Duration.seconds(seconds)), comment });
+      wait.next(next);
+      return wait;
+    }
+    const start = new sfn.Pass(this, id, {
+      comment: `${comment ? `${comment}; ` : ''}bake ${seconds} s, the new color's target health polled every ${watch.pollSeconds} s`,
+      parameters: { 'since.$': '$$.State.EnteredTime', seconds, percent: watch.unhealthyTargetsPercent, polls: watch.unhealthyPolls, strikes: 0 },
+      resultPath: '$.watch',
+    });
+    const wait = new sfn.Wait(this, `${id}Wait`, { time: sfn.WaitTime.duration(Duration.seconds(Math.min(watch.pollSeconds, Math.max(seconds, 1)))) });
+    const poll = t(`${id}Watch`, { step: 'watch', 'release.$': '$.release', 'watch.$': '$.watch' }, '$.watch', {
+      comment: `Unhealthy targets of the new color in ${watch.unhealthyPolls} polls in a row → CandidateUnhealthy → rollback`,
+    });
+    start.next(wait);
+    wait.next(poll);
+    poll.next(new sfn.Choice(this, `${id}Done?`).when(sfn.Condition.booleanEquals('$.watch.done', true), next).otherwise(wait));
+    return start;
   }
 
   private task(
@@ -515,6 +609,23 @@ export class ReleaseStateMachine extends Construct {
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'cloudwatch:GetMetricData (read-only) supports no resource-level permissions (Service Authorization Reference, Amazon CloudWatch)',
     });
+    props.ledgerTable.grant(fn, 'dynamodb:PutItem');
+    if (props.ledgerTable.encryptionKey) props.ledgerTable.encryptionKey.grant(fn, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*');
+    props.notificationTopic.grantPublish(fn);
+    acknowledgeKmsGrantWildcards(fn, 'the ledger table and the notification topic');
+  }
+
+  /**
+   * The PreflightChecks step's function: read-only ECR calls on the services' repositories, DescribeCertificate on the
+   * load balancer's certificates, the ledger entry and the notification. No other function gets ECR or ACM permissions.
+   */
+  private grantPreflightChecks(props: ReleaseStateMachineProps, fn: HandlerFunction, repositories: readonly ecr.IRepository[], certificates: readonly acm.ICertificate[]): void {
+    if (repositories.length > 0) {
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecr:DescribeImages', 'ecr:DescribeImageScanFindings'], resources: [...new Set(repositories.map((r) => r.repositoryArn))] }));
+    }
+    if (certificates.length > 0) {
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['acm:DescribeCertificate'], resources: certificates.map((c) => c.certificateArn) }));
+    }
     props.ledgerTable.grant(fn, 'dynamodb:PutItem');
     if (props.ledgerTable.encryptionKey) props.ledgerTable.encryptionKey.grant(fn, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*');
     props.notificationTopic.grantPublish(fn);

@@ -64,25 +64,7 @@ export class AutomatedRollback extends Construct {
     const fn = this.handler.function;
     fn.configureAsyncInvoke({ retryAttempts: 2, onFailure: new destinations.SnsDestination(props.topic) });
 
-    props.trafficControl.grantTrafficControl(this.handler);
-    props.topic.grantPublish(this.handler);
-    acknowledgeKmsGrantWildcards(this.handler, 'the notification topic');
-    this.handler.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [props.releaseStateMachine.stateMachineArn] }));
-    // A state machine ARN is arn:<partition>:states:<region>:<account>:stateMachine:<name> (a colon before the name,
-    // not a slash), and its executions are arn:…:execution:<name>:<execution>.
-    // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html#awsstepfunctions-resources-for-iam-policies
-    const stateMachineName = Arn.split(props.releaseStateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName;
-    const executions = Stack.of(this).formatArn({
-      service: 'states',
-      resource: 'execution',
-      resourceName: `${stateMachineName}:*`,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
-    this.handler.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StopExecution'], resources: [executions] }));
-    Validations.of(this.handler).acknowledge({
-      id: iam5ResourceFinding(this, executions),
-      reason: 'Execution names are chosen at start; the pattern covers executions of this environment\'s release state machine only',
-    });
+    grantRollback(this.handler, props);
 
     // Only the composites (one per color), never every trigger: an event pattern is limited to 2,048 characters
     // (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html), and 26 trigger ARNs resolved to about
@@ -120,4 +102,31 @@ export class AutomatedRollback extends Construct {
       return a;
     });
   }
+}
+
+/**
+ * What the rollback core (lambda/rollback/core.ts) calls: the traffic core's calls, the notification topic, and
+ * listing and stopping the release state machine's executions. Shared by the rollback Lambda and crash detection
+ * (lib/crash-detection.ts), which rolls back through the same core.
+ */
+export function grantRollback(handler: HandlerFunction, props: Pick<AutomatedRollbackProps, 'trafficControl' | 'topic' | 'releaseStateMachine'>): void {
+  props.trafficControl.grantTrafficControl(handler);
+  props.topic.grantPublish(handler);
+  acknowledgeKmsGrantWildcards(handler, 'the notification topic');
+  handler.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [props.releaseStateMachine.stateMachineArn] }));
+  // A state machine ARN is arn:<partition>:states:<region>:<account>:stateMachine:<name> (a colon before the name,
+  // not a slash), and its executions are arn:…:execution:<name>:<execution>.
+  // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html#awsstepfunctions-resources-for-iam-policies
+  const stateMachineName = Arn.split(props.releaseStateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName;
+  const executions = Stack.of(handler).formatArn({
+    service: 'states',
+    resource: 'execution',
+    resourceName: `${stateMachineName}:*`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+  handler.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StopExecution'], resources: [executions] }));
+  Validations.of(handler).acknowledge({
+    id: iam5ResourceFinding(handler, executions),
+    reason: 'Execution names are chosen at start; the pattern covers executions of this environment\'s release state machine only',
+  });
 }

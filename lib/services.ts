@@ -11,7 +11,13 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { ServiceConfig } from '../config';
 import { COLORS, type Color, scalableTargetResourceId, type ServiceName } from '../lambda/shared/topology';
+import { migrationStreamPrefix } from '../lambda/shared/database-task';
 import type { TrafficResourceProvider } from './traffic-resources';
+
+/** Every color's target group health check (also the crash timeline's input, scripts/lib/crash-timeline.ts). */
+export const TARGET_HEALTH_CHECK = { intervalSeconds: 10, timeoutSeconds: 5, healthyThresholdCount: 2, unhealthyThresholdCount: 3 } as const;
+/** Every service container's health check (ECS stops a task that fails it `retries` times after `startPeriodSeconds`). */
+export const CONTAINER_HEALTH_CHECK = { intervalSeconds: 15, timeoutSeconds: 5, retries: 3, startPeriodSeconds: 30 } as const;
 
 /**
  * AWS Distro for OpenTelemetry collector, run as a sidecar for APM; its bundled `ecs-xray.yaml`
@@ -129,6 +135,8 @@ export class ColoredService extends Construct {
   readonly executionRole: iam.Role;
   /** The service's log group, both colors' streams (prefixed `blue/`, `green/`) and its migration task's. */
   readonly logGroup: logs.LogGroup;
+  /** The ECR repository of the service's images (config `repositoryName`), both colors'. */
+  readonly repository: ecr.IRepository;
 
   constructor(scope: Construct, id: string, props: ColoredServiceProps) {
     super(scope, id);
@@ -146,7 +154,7 @@ export class ColoredService extends Construct {
       encryptionKey: props.logKey,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    const repository = ecr.Repository.fromRepositoryName(this, 'Repository', c.repositoryName);
+    const repository = (this.repository = ecr.Repository.fromRepositoryName(this, 'Repository', c.repositoryName));
     const colors = {} as Record<Color, ServiceColor>;
     for (const color of COLORS) {
       colors[color] = this.addColor(color, repository, props);
@@ -219,10 +227,10 @@ export class ColoredService extends Construct {
       healthCheck: {
         // The image must ship curl; the same endpoint serves the ALB health check.
         command: ['CMD-SHELL', `curl -fsS http://localhost:${c.containerPort}${c.healthCheckPath} || exit 1`],
-        interval: Duration.seconds(15),
-        timeout: Duration.seconds(5),
-        retries: 3,
-        startPeriod: Duration.seconds(30),
+        interval: Duration.seconds(CONTAINER_HEALTH_CHECK.intervalSeconds),
+        timeout: Duration.seconds(CONTAINER_HEALTH_CHECK.timeoutSeconds),
+        retries: CONTAINER_HEALTH_CHECK.retries,
+        startPeriod: Duration.seconds(CONTAINER_HEALTH_CHECK.startPeriodSeconds),
       },
     });
 
@@ -240,7 +248,7 @@ export class ColoredService extends Construct {
         image: ecs.ContainerImage.fromEcrRepository(repository, version),
         environment: { ...props.environment, APP_COLOR: color, APP_VERSION: version },
         secrets: { ...props.migrationSecrets },
-        logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: `${color}-migration` }),
+        logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: migrationStreamPrefix(color) }),
       });
     }
 
@@ -265,10 +273,10 @@ export class ColoredService extends Construct {
       healthCheck: {
         path: c.healthCheckPath,
         healthyHttpCodes: '200',
-        interval: Duration.seconds(10),
-        timeout: Duration.seconds(5),
-        healthyThresholdCount: 2,
-        unhealthyThresholdCount: 3,
+        interval: Duration.seconds(TARGET_HEALTH_CHECK.intervalSeconds),
+        timeout: Duration.seconds(TARGET_HEALTH_CHECK.timeoutSeconds),
+        healthyThresholdCount: TARGET_HEALTH_CHECK.healthyThresholdCount,
+        unhealthyThresholdCount: TARGET_HEALTH_CHECK.unhealthyThresholdCount,
       },
     });
 

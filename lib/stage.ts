@@ -4,6 +4,7 @@ import { type EnvironmentConfig, validateConfig } from '../config';
 import { StatefulStack } from './stateful-stack';
 import { MonitoringStack } from './monitoring-stack';
 import { StatelessStack } from './stateless-stack';
+import { CicdStack } from './cicd-stack';
 
 export interface EnvironmentStageProps extends StageProps {
   readonly config: EnvironmentConfig;
@@ -18,6 +19,8 @@ export class EnvironmentStage extends Stage {
   readonly stateful: StatefulStack;
   readonly stateless: StatelessStack;
   readonly monitoring: MonitoringStack;
+  /** The GitHub Actions deploy role, where config `cicd` is set. */
+  readonly cicd?: CicdStack;
 
   constructor(scope: Construct, id: string, props: EnvironmentStageProps) {
     const config = validateConfig(props.config);
@@ -25,5 +28,6 @@ export class EnvironmentStage extends Stage {
     this.stateful = new StatefulStack(this, 'Stateful', { config });
     this.stateless = new StatelessStack(this, 'Stateless', { config, stateful: this.stateful });
     this.monitoring = new MonitoringStack(this, 'Monitoring', { config, stateful: this.stateful, stateless: this.stateless });
+    if (config.cicd) this.cicd = new CicdStack(this, 'Cicd', { config, stateless: this.stateless });
   }
 }

@@ -11,6 +11,7 @@ import { EnvironmentStack, type EnvironmentStackProps } from './environment-stac
 import type { SecretSource } from '../config';
 import { COLOR_HEADER, COLORS, type ServiceName } from '../lambda/shared/topology';
 import { TOPOLOGY_TABLE_OUTPUT } from '../lambda/shared/topology-store';
+import { DATABASE_TASK_OUTPUT, type DatabaseTask } from '../lambda/shared/database-task';
 import { Cache } from './cache';
 import { EnvironmentKey } from './encryption';
 import { LiveImageGuard } from './image-guard';
@@ -19,6 +20,7 @@ import { RollbackAlarms } from './rollback-alarms';
 import { PublicLoadBalancer } from './load-balancer';
 import { ReleaseStateMachine } from './release';
 import { AutomatedRollback } from './rollback';
+import { CrashDetection } from './crash-detection';
 import { hostPriorities, ServiceRouting } from './routing';
 import { pascalCase } from './names';
 import { ColoredService, TaskSecret } from './services';
@@ -44,6 +46,7 @@ export class StatelessStack extends EnvironmentStack {
   readonly rollbackAlarms: RollbackAlarms;
   readonly release: ReleaseStateMachine;
   readonly automatedRollback: AutomatedRollback;
+  readonly crashDetection: CrashDetection;
   /** Release, rollback and alarm notifications of the environment. */
   readonly notifications: Notifications;
 
@@ -152,7 +155,7 @@ export class StatelessStack extends EnvironmentStack {
         // Only the migration task holds the schema owner's credentials, and only where releases run migrations; it
         // gets them under both names, so a migration tool that reads DATABASE_USERNAME connects as the owner.
         migrationSecrets:
-          c.release.migrationCommand && sc.runsMigration
+          (c.release.migrationCommand || c.database.procedures) && sc.runsMigration
             ? {
                 DATABASE_USERNAME: TaskSecret.fromSecretsManager(migrationSecret, 'username'),
                 DATABASE_PASSWORD: TaskSecret.fromSecretsManager(migrationSecret, 'password'),
@@ -178,7 +181,7 @@ export class StatelessStack extends EnvironmentStack {
 
     new LiveImageGuard(this, 'LiveImageGuard', { config: c, services: this.services, routing: this.routing, provider });
 
-    const notifications = (this.notifications = new Notifications(this, 'Notifications', { environment: c.name, encryptionKey: key, email: c.monitoring.alarmEmail }));
+    const notifications = (this.notifications = new Notifications(this, 'Notifications', { environment: c.name, encryptionKey: key, email: c.monitoring.alarmEmail, slack: c.monitoring.slack }));
     this.rollbackAlarms = new RollbackAlarms(this, 'RollbackAlarms', {
       environment: c.name,
       config: c.monitoring,
@@ -215,6 +218,7 @@ export class StatelessStack extends EnvironmentStack {
     const migrating = c.release.migrationCommand ? serviceNames.find((s) => c.services[s].runsMigration) : undefined;
     this.release = new ReleaseStateMachine(this, 'Release', {
       policy: c.release,
+      bakeWatch: { pollSeconds: c.monitoring.crash.pollSeconds, unhealthyPolls: c.monitoring.crash.unhealthyPolls, unhealthyTargetsPercent: c.monitoring.unhealthyTargetsPercent },
       topology: this.trafficControl.topologyDocument,
       vpc,
       encryptionKey: key,
@@ -225,6 +229,8 @@ export class StatelessStack extends EnvironmentStack {
       productionListener: this.loadBalancer.productionListener,
       cluster,
       database: database.primary,
+      repositories: Object.fromEntries(serviceNames.map((s) => [s, this.services[s].repository])),
+      certificates: this.loadBalancer.certificates,
       migration: migrating
         ? {
             service: migrating,
@@ -238,6 +244,24 @@ export class StatelessStack extends EnvironmentStack {
           }
         : undefined,
     });
+    // Where `npm run db` runs the database procedures (cli/db.ts): the migrating service's migration task definitions.
+    const procedureService = c.database.procedures ? serviceNames.find((s) => c.services[s].runsMigration) : undefined;
+    if (procedureService) {
+      const colors = this.services[procedureService].colors;
+      const task: DatabaseTask = {
+        service: procedureService,
+        taskDefinitions: { blue: colors.blue.migrationTaskDefinition!.taskDefinitionArn, green: colors.green.migrationTaskDefinition!.taskDefinitionArn },
+        containerName: 'App',
+        subnets: vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds,
+        securityGroups: [securityGroups[procedureService].securityGroupId],
+        logGroupName: this.services[procedureService].logGroup.logGroupName,
+        databaseInstanceId: database.primary.instanceIdentifier,
+      };
+      new CfnOutput(this, DATABASE_TASK_OUTPUT, {
+        description: 'Where `npm run db` runs the database procedures: task definitions per color, network, log group, database instance',
+        value: this.toJsonString(task),
+      });
+    }
     new CfnOutput(this, 'ReleaseStateMachineArn', {
       description: 'Release state machine of this environment, started by `npm run release`',
       value: this.release.stateMachine.stateMachineArn,
@@ -253,7 +277,17 @@ export class StatelessStack extends EnvironmentStack {
       encryptionKey: key,
       logRetention,
     });
-
+    this.crashDetection = new CrashDetection(this, 'CrashDetection', {
+      environment: c.name,
+      cluster,
+      crash: c.monitoring.crash,
+      trafficControl: this.trafficControl,
+      releaseStateMachine: this.release.stateMachine,
+      topic: notifications.topic,
+      vpc,
+      encryptionKey: key,
+      logRetention,
+    });
 
     // CDK grants write one AWS::IAM::Policy per role holding only that role's scoped statements;
     // a managed policy would be a broader, reusable attachment. Wildcards stay checked by AwsSolutions-IAM5.

@@ -8,7 +8,10 @@
  *   verified coordinated shift against moto          (scripts/bench-traffic.ts)
  *   scripts/bench-*.ts added by later issues         (their last JSON line)
  *
- * Prints a table, then the whole result as one JSON line.
+ * Prints a table, then the whole result as one JSON line; progress (one line per figure as it is measured) goes to stderr.
+ *
+ * `npm run bench -- <name>` runs only scripts/bench-<name>.ts and prints its lines but the last (JSON) one, e.g.
+ * `npm run bench -- judge` prints the judge's one line.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -75,20 +78,42 @@ function lastJsonLine(script: string): Record<string, unknown> {
   return JSON.parse(line);
 }
 
+/** One line of progress on stderr, so stdout stays the table and the JSON line. */
+function progress(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+/** `npm run bench -- judge`: one bench script alone, its human lines (not its JSON line). */
+function only(name: string): void {
+  const script = path.join('scripts', `bench-${name}.ts`);
+  if (!/^[a-z0-9-]+$/.test(name) || !fs.existsSync(path.join(ROOT, script))) {
+    const known = fs.readdirSync(path.join(ROOT, 'scripts')).filter((f) => /^bench-.*\.ts$/.test(f)).map((f) => f.replace(/^bench-|\.ts$/g, ''));
+    throw new Error(`no bench named ${JSON.stringify(name)}; use one of ${known.join(', ')}`);
+  }
+  const out = execFileSync(path.join(ROOT, 'node_modules/.bin/tsx'), [script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+  console.log(out.trim().split('\n').slice(0, -1).join('\n'));
+}
+
 function main(): void {
+  const name = process.argv[2];
+  if (name) return only(name);
   const result: Record<string, unknown> = {};
   const rows: [string, string, string][] = [];
 
+  progress(`synth of all environments, ${SYNTH_RUNS} runs...`);
   const synth = median(Array.from({ length: SYNTH_RUNS }, () => timed('npm', ['run', 'synth'])));
   result.synthAllEnvironmentsMs = Math.round(synth);
   rows.push(['synth, all environments', `${(synth / 1000).toFixed(2)} s`, '<= 10 s']);
+  progress(`synth: median ${(synth / 1000).toFixed(2)} s`);
 
   const emulator = emulatorTestFiles();
   const ignore = emulator.map((f) => `--testPathIgnorePatterns=${f.replace(/[.]/g, '\\.')}`);
+  progress(`unit suite (all but the ${emulator.length} emulator files), ${TEST_RUNS} runs...`);
   const unit = median(Array.from({ length: TEST_RUNS }, () => timed('npx', ['jest', '--silent', ...ignore])));
   result.unitSuiteMs = Math.round(unit);
   result.unitSuiteExcludes = emulator;
   rows.push([`unit suite (all but the ${emulator.length} emulator files)`, `${(unit / 1000).toFixed(2)} s`, '<= 60 s']);
+  progress(`unit suite: median ${(unit / 1000).toFixed(2)} s`);
 
   const handlers: Record<string, { sizeKB: number; initMs: number }> = {};
   for (const b of bundles()) {
@@ -96,13 +121,16 @@ function main(): void {
     const init = initMs(b.file);
     handlers[b.name] = { sizeKB: Math.round(sizeKB * 10) / 10, initMs: Math.round(init * 10) / 10 };
     rows.push([`bundle ${b.name}`, `${sizeKB.toFixed(1)} KB, init ${init.toFixed(1)} ms`, '<= 400 KB, <= 100 ms']);
+    progress(`bundle ${b.name}: ${sizeKB.toFixed(1)} KB, init ${init.toFixed(1)} ms`);
   }
   result.handlers = handlers;
 
   for (const script of fs.readdirSync(path.join(ROOT, 'scripts')).filter((f) => /^bench-.*\.ts$/.test(f)).sort()) {
+    progress(`${script}...`);
     const figures = lastJsonLine(path.join('scripts', script));
     result[script.replace(/^bench-|\.ts$/g, '')] = figures;
     rows.push([script, JSON.stringify(figures), '']);
+    progress(`${script}: ${JSON.stringify(figures)}`);
   }
 
   const width = Math.max(...rows.map((r) => r[0].length));

@@ -41,6 +41,11 @@ export class GateFailed extends ReleaseError {
   readonly code = 'GateFailed';
 }
 
+/** The new color's targets were unhealthy beyond the threshold in consecutive polls of a bake: rolled back like GateFailed. */
+export class CandidateUnhealthy extends ReleaseError {
+  readonly code = 'CandidateUnhealthy';
+}
+
 /**
  * The new color's alarms are all OK but a rollback trigger of the STABLE color is in ALARM: no fault of the new color,
  * so no rollback. The state machine stops in Held (traffic where it is, lock released, operator decides).

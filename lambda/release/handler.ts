@@ -19,6 +19,7 @@ import { ReleaseClients, ReleaseContext, ReleaseSettings, settingsFromEnv } from
 import { InvalidStepInput } from './errors';
 import { HttpGet } from './pretraffic';
 import * as steps from './steps';
+import { watch } from './watch';
 import { StepEvent, validateStepEvent } from './validate';
 
 /**
@@ -47,6 +48,8 @@ export async function runStep(ctx: ReleaseContext & { httpGet?: HttpGet }, e: St
       return steps.shiftStep(ctx, e.release);
     case 'gate':
       return steps.gate(ctx, e.release, e.phase);
+    case 'watch':
+      return watch(ctx, e.release, e.watch);
     case 'approvalRequest':
       return steps.approvalRequest(ctx, e.release, e.token);
     case 'finish':

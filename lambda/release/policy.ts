@@ -40,13 +40,17 @@ export function worstCaseTimeToFullTraffic(policy: ReleasePolicy, strategy: Stra
   return (policy.migrationCommand ? policy.migrationTimeoutSeconds : 0) + policy.stabilizeTimeoutSeconds + timeToFullTraffic(policy, strategy);
 }
 
+/** Longest interval between two target-health polls of a bake (config monitoring.crash.pollSeconds is validated to it). */
+export const MAX_WATCH_POLL_SECONDS = 60;
+
 /** Upper bound of a whole execution under the policy (the state machine's TimeoutSeconds and the lock's lease). */
 export function stateMachineTimeoutSeconds(policy: ReleasePolicy): number {
   const steps = Math.max(stepsFor(policy, 'canary').length, 1);
-  // Every bake may be repeated up to judge.maxExtensions times while the judge is inconclusive (lib/release.ts
-  // ExtendBake?), each repeat with its alarm gate and judge tasks.
+  // A watched bake ends with the first poll after its time: up to one interval and one task past it (each bake, the
+  // final bake and the window). Every bake may be repeated up to judge.maxExtensions times while the judge is
+  // inconclusive (lib/release.ts ExtendBake?), each repeat with its alarm gate and judge tasks.
   const looks = steps * (1 + policy.judge.maxExtensions);
-  const bakes = looks * policy.bakeSeconds;
+  const bakes = looks * policy.bakeSeconds + (looks + 2) * (MAX_WATCH_POLL_SECONDS + TASK_TIMEOUT_SECONDS);
   const approval = policy.approvalAfterFirstStep ? policy.approvalTimeoutSeconds : 0;
   const tasks = (steps * 3 + looks * 2 + 12) * TASK_TIMEOUT_SECONDS;
   return (
@@ -59,4 +63,25 @@ export function stateMachineTimeoutSeconds(policy: ReleasePolicy): number {
     tasks +
     OVERALL_SLACK_SECONDS
   );
+}
+
+/** Step Functions Standard: at most 25,000 events in one execution's history (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). */
+export const HISTORY_EVENTS_LIMIT = 25_000;
+/** Events of one loop turn: Wait (entered, exited), Lambda task (entered, scheduled, started, succeeded, exited), Choice (entered, exited). */
+export const EVENTS_PER_POLL = 9;
+/** Events of one task at its worst: 5 for the attempt, 3 more for each of its 3 retries. */
+const EVENTS_PER_TASK = 5 + 3 * 3;
+
+/**
+ * History events of the longest execution under the policy with bakes polled every `watchPollSeconds`: every bounded
+ * loop at its limit (migration, stabilize), every bake, the final bake and the window polled to their end, every task
+ * retried to its limit. Held below HISTORY_EVENTS_LIMIT by a test for every shipped environment.
+ */
+export function worstCaseHistoryEvents(policy: ReleasePolicy, watchPollSeconds: number): number {
+  const steps = Math.max(stepsFor(policy, 'canary').length, 1);
+  const turns = (seconds: number, every: number) => Math.ceil(seconds / every) + 1;
+  const watched = steps * turns(policy.bakeSeconds, watchPollSeconds) + turns(policy.finalBakeSeconds, watchPollSeconds) + turns(policy.rollbackWindowSeconds, watchPollSeconds);
+  const loops = (policy.migrationCommand ? turns(policy.migrationTimeoutSeconds, POLL_SECONDS) : 0) + turns(policy.stabilizeTimeoutSeconds, POLL_SECONDS);
+  const bakeStarts = (steps + 2) * 2;
+  return (watched + loops) * EVENTS_PER_POLL + bakeStarts + (steps * 3 + 12) * EVENTS_PER_TASK + 10;
 }

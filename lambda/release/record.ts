@@ -6,14 +6,16 @@
  */
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { PublishCommand } from '@aws-sdk/client-sns';
+import { headline, snsNotification } from '../shared/headline';
 import { Color } from '../shared/topology';
-import { appendLedger, call, errorMessage, fromItem, LedgerAction, logger, nowOf, toAttributes, WeightsByService } from '../traffic';
+import { appendLedger, call, errorMessage, formatWeights, fromItem, LedgerAction, logger, nowOf, toAttributes, WeightsByService } from '../traffic';
 import { RecordContext, ReleaseContext } from './context';
 
 /** Release events, recorded in the ledger as action `release:<event>`. */
 export type ReleaseEvent =
   | 'started'
   | 'backup'
+  | 'preflight-checked'
   | 'migration-started'
   | 'migration-succeeded'
   | 'scaled-up'
@@ -28,7 +30,9 @@ export type ReleaseEvent =
   | 'held'
   | 'failed'
   | 'finish-incomplete'
-  | 'safe-failed';
+  | 'safe-failed'
+  /** The summary at the end of every release (report.ts). */
+  | 'report';
 
 export interface RecordInput {
   readonly actor: string;
@@ -65,21 +69,48 @@ export async function record(ctx: RecordContext, input: RecordInput): Promise<vo
   if (input.notify !== false) await notify(ctx, input);
 }
 
+/** The verdict of the first line (lambda/shared/headline.ts) by event; any other event is a step of a running release. */
+const VERDICT: Partial<Record<ReleaseEvent, string>> = {
+  completed: 'Released',
+  'rolled-back': 'Release rolled back',
+  failed: 'RELEASE FAILED',
+  held: 'RELEASE HELD',
+  'approval-requested': 'APPROVAL NEEDED',
+  'finish-incomplete': 'Release finish incomplete',
+  'safe-failed': 'SAFE STATE FAILED',
+  report: 'Release report',
+};
+
+/**
+ * The notification of a release event: the first line at a glance (environment, verdict, step, the release's services,
+ * the weights after the step), then the message, the actor and the detail.
+ */
+export function releaseNotification(
+  environment: string,
+  services: readonly string[],
+  input: Pick<RecordInput, 'actor' | 'event' | 'message' | 'detail' | 'weightsAfter'>,
+): { head: string; details: string } {
+  const first = input.weightsAfter && Object.values(input.weightsAfter).find((w) => w);
+  const head = headline({
+    environment,
+    verdict: VERDICT[input.event] ?? 'Release',
+    step: input.event,
+    services,
+    colors: first ? formatWeights(first) : undefined,
+  });
+  const details = [input.message, '', `actor: ${input.actor}`, ...(input.detail ? [`detail: ${JSON.stringify(input.detail)}`] : [])].join('\n');
+  return { head, details };
+}
+
 /** Publishes the notification only (best effort: logged when it fails); `record` without the ledger entry. */
-export async function notify(ctx: RecordContext, input: Pick<RecordInput, 'actor' | 'event' | 'message' | 'detail'>): Promise<void> {
+export async function notify(ctx: RecordContext, input: Pick<RecordInput, 'actor' | 'event' | 'message' | 'detail' | 'weightsAfter'>): Promise<void> {
   const env = ctx.topology.environment;
   const topicArn = ctx.topology.notificationTopicArn;
   if (!topicArn) return;
+  // A step's topology holds its release's services only (handler.ts).
+  const { head, details } = releaseNotification(env, Object.keys(ctx.topology.services), input);
   try {
-    await call(ctx, 'sns:Publish', () =>
-      ctx.release.sns.send(
-        new PublishCommand({
-          TopicArn: topicArn,
-          Subject: `[${env}] release ${input.event}`.slice(0, 100),
-          Message: JSON.stringify({ environment: env, event: input.event, message: input.message, actor: input.actor, detail: input.detail }, null, 2),
-        }),
-      ),
-    );
+    await call(ctx, 'sns:Publish', () => ctx.release.sns.send(new PublishCommand({ TopicArn: topicArn, ...snsNotification(head, details) })));
   } catch (e) {
     logger.warn('could not publish the release notification', { event: input.event, error: errorMessage(e) });
   }

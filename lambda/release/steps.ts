@@ -45,6 +45,7 @@ import { JUDGE_HOLD_PREFIX } from './judge-hold';
 import { Strategy, stepsFor } from './policy';
 import { CheckResult, HttpGet, runPreTrafficChecks } from './pretraffic';
 import { notify, putReleaseRecord, readReleaseRecord, record, type RecordInput, type ReleaseRecord } from './record';
+import { reportRelease } from './report';
 import {
   describeRollback,
   downgrades,
@@ -556,6 +557,7 @@ export async function hold(ctx: ReleaseContext, req: { executionId: string; rele
     weightsAfter: weights,
     detail: { percent: release.percent, error: req.error?.Error, cause: why, commands, lockReleased },
   });
+  await reportRelease(ctx, release.owner, release.startedAt);
   return { held: true, percent: release.percent, weights, lockReleased, commands };
 }
 
@@ -654,7 +656,7 @@ export async function finish(ctx: ReleaseContext, release: ReleaseState): Promis
     () => (lockReleased = true),
     (e) => problems.push(`lock release: ${errorMessage(e)}`),
   );
-  if (problems.length === 0) return { released: true, live: candidate, durationSeconds };
+  if (problems.length === 0) return reportRelease(ctx, release.owner, release.startedAt).then(() => ({ released: true, live: candidate, durationSeconds }));
 
   const commands = [
     `npm run traffic -- status --env ${env}`,
@@ -678,6 +680,7 @@ export async function finish(ctx: ReleaseContext, release: ReleaseState): Promis
     done: tookBack ? [`${stable} restored`] : [`${candidate} at 100%`, ...(scaledDown ? [`${stable} scaled to 0`] : []), ...(lockReleased ? ['lock released'] : [])],
   }).catch((e) => logger.error('could not record the incomplete finish', { error: errorMessage(e) }));
   await recordBestEffort(ctx, { actor: release.actor, event: 'finish-incomplete', message, detail: { ...detail, problems, commands, scaledDown, lockReleased } }, []);
+  await reportRelease(ctx, release.owner, release.startedAt);
   throw new FinishIncomplete(message);
 }
 
@@ -718,6 +721,8 @@ export async function safe(ctx: ReleaseContext, req: SafeRequest): Promise<SafeR
     return await safeWork(ctx, req, done);
   } catch (e) {
     throw await safeFailed(ctx, req, e, done);
+  } finally {
+    await reportRelease(ctx, req.release?.owner ?? req.executionId, req.release?.startedAt);
   }
 }
 

@@ -6,6 +6,7 @@ import { COLORS, SERVICE_NAME_PATTERN } from '../shared/topology';
 import { InvalidStepInput } from './errors';
 import { STRATEGIES, Strategy } from './policy';
 import type { GatePhase, ReleaseState } from './steps';
+import type { WatchState } from './watch';
 
 export const STEPS = [
   'preflight',
@@ -17,6 +18,7 @@ export const STEPS = [
   'preTraffic',
   'shift',
   'gate',
+  'watch',
   'approvalRequest',
   'finish',
   'safe',
@@ -29,6 +31,7 @@ export type StepEvent =
   | { step: 'preflight'; executionId: string; actor?: string; strategy?: Strategy; force?: boolean; services?: readonly string[] }
   | { step: 'backup' | 'migrationStart' | 'migrationCheck' | 'scaleUp' | 'stabilizeCheck' | 'preTraffic' | 'shift' | 'finish'; release: ReleaseState }
   | { step: 'gate'; release: ReleaseState; phase: GatePhase }
+  | { step: 'watch'; release: ReleaseState; watch: WatchState }
   | { step: 'approvalRequest'; release: ReleaseState; token: string }
   | { step: 'safe'; executionId: string; release: Partial<ReleaseState>; error?: { Error?: string; Cause?: string } }
   | { step: 'hold'; executionId: string; release: ReleaseState; error?: { Error?: string; Cause?: string } }
@@ -44,6 +47,7 @@ const FIELDS: Record<StepName, string[]> = {
   preTraffic: ['release'],
   shift: ['release'],
   gate: ['release', 'phase'],
+  watch: ['release', 'watch'],
   approvalRequest: ['release', 'token'],
   finish: ['release'],
   safe: ['executionId', 'release', 'error'],
@@ -162,6 +166,13 @@ export function validateStepEvent(event: unknown): StepEvent {
     }
     case 'gate':
       return { step, release: validateReleaseState(event.release), phase: oneOf(event.phase, 'phase', ['bake', 'final', 'window'] as const) };
+    case 'watch': {
+      const w = event.watch;
+      if (!isObject(w)) bad('watch', w, 'the bake loop state');
+      isoTime(w.since, 'watch.since');
+      for (const [k, max] of [['seconds', 86400], ['percent', 100], ['polls', 100], ['strikes', 100]] as const) int(w[k], `watch.${k}`, 0, max);
+      return { step, release: validateReleaseState(event.release), watch: w as unknown as WatchState };
+    }
     case 'approvalRequest':
       return { step, release: validateReleaseState(event.release), token: text(event.token, 'token', 8192) };
     case 'safe': {

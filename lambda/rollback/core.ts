@@ -152,7 +152,7 @@ async function stopReleaseExecutions(ctx: RollbackContext, sfn: SFNClient, event
  * counts only while its execution holds the release lock: a record left `running` by an execution that died without
  * its clean-up must not name the stable color for ever.
  */
-async function readActiveRelease(ctx: RollbackContext): Promise<ActiveRelease | Error | undefined> {
+export async function readActiveRelease(ctx: RollbackContext): Promise<ActiveRelease | Error | undefined> {
   try {
     const [r, lock] = await Promise.all([readReleaseRecord(ctx), readLock(ctx)]);
     if (!r?.stable || !r.candidate || lock?.owner !== r.executionArn || lock.expired) return undefined;
@@ -170,11 +170,8 @@ async function readColorHealth(ctx: RollbackContext, color: Color): Promise<Reco
 
 /** Validates the event and rolls back if it is a rollback alarm in ALARM. See README.md for every outcome. */
 export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Promise<RollbackOutcome> {
-  const started = Date.now();
   const { topology } = ctx;
   const environment = topology.environment;
-  const metric = ctx.metricSink ?? stdoutSink;
-  const { sfn, sns } = ctx.clients;
 
   let event: AlarmEvent;
   try {
@@ -202,7 +199,22 @@ export async function handleAlarmEvent(ctx: RollbackContext, raw: unknown): Prom
     logger.error('alarm event ignored', { ...log, reason });
     return { status: 'ignored', reason, alarmName };
   }
-  const failed = colors[0];
+  return rollBackColor(ctx, event, colors[0]);
+}
+
+/**
+ * Rolls `failed` back to the other color for `event`: the path after an alarm event is resolved to its color, shared
+ * with crash detection (lambda/crash), which passes a trigger of the same shape naming the crash. Same invariant, same
+ * marker (one rollback per color, whichever trigger reports it), same ledger entry and notification.
+ */
+export async function rollBackColor(ctx: RollbackContext, event: AlarmEvent, failed: Color): Promise<RollbackOutcome> {
+  const started = Date.now();
+  const { topology } = ctx;
+  const environment = topology.environment;
+  const metric = ctx.metricSink ?? stdoutSink;
+  const { sfn, sns } = ctx.clients;
+  const alarmName = event.alarmName;
+  const log = { environment, alarmName, eventId: event.id, eventTime: event.time, alarmState: event.state };
   const stable = otherColor(failed);
   const actor = ROLLBACK_ACTOR;
   const rollbackReason = `automatic rollback: rollback alarm ${alarmName} (${failed}) in ALARM since ${event.time}`;

@@ -1,5 +1,6 @@
 /** SNS notifications of the rollback Lambda: one human-readable message per outcome. */
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { headline, snsNotification } from '../shared/headline';
 import type { Color } from '../shared/topology';
 import { call, TrafficContext } from '../traffic/context';
 import { errorMessage } from '../traffic/errors';
@@ -25,7 +26,8 @@ export interface Notification {
   readonly action?: string;
 }
 
-const SUBJECT_PREFIX: Record<NotificationKind, string> = {
+/** The verdict of the first line (lambda/shared/headline.ts), by outcome. */
+const VERDICT: Record<NotificationKind, string> = {
   'rolled-back': 'Automatic rollback',
   'notify-only': 'ACTION NEEDED, no automatic rollback',
   'rollback-failed': 'ROLLBACK FAILED',
@@ -49,17 +51,28 @@ export function formatWeightsByService(w: WeightsByService | undefined): string 
   return parts.length ? parts.join(', ') : 'unknown';
 }
 
-/** SNS subject: ASCII, no line breaks, under 100 characters. */
+/** The first line: environment, verdict, alarm, services, colors (traffic moved only when rolled back). */
+export function glanceOf(environment: string, n: Notification): string {
+  const w = n.weightsAfter ?? n.weightsBefore;
+  const moved = n.kind === 'rolled-back' || n.kind === 'rollback-incomplete';
+  return headline({
+    environment,
+    verdict: VERDICT[n.kind],
+    step: `alarm ${n.event.alarmName}`,
+    services: w ? Object.keys(w).filter((s) => w[s]) : undefined,
+    colors: moved ? `${n.failedColor} -> ${n.stableColor}` : `${n.failedColor} failing`,
+  });
+}
+
+/** SNS subject: the first line, ASCII, under 100 characters. */
 export function subjectOf(environment: string, n: Notification): string {
-  const subject = `[${environment}] ${SUBJECT_PREFIX[n.kind]}: ${n.failedColor} alarm ${n.event.alarmName}`;
-  const ascii = subject.replace(/[^\x20-\x7e]/g, '?');
-  return ascii.length > 99 ? `${ascii.slice(0, 96)}...` : ascii;
+  return snsNotification(glanceOf(environment, n), '').Subject;
 }
 
 export function messageOf(environment: string, n: Notification): string {
   const e = n.event;
   return [
-    `${n.headline}`,
+    n.headline,
     '',
     `Environment:    ${environment}`,
     `Alarm:          ${e.alarmName} (${n.failedColor})`,
@@ -91,8 +104,7 @@ export async function publish(ctx: TrafficContext, sns: SNSClient, n: Notificati
     sns.send(
       new PublishCommand({
         TopicArn: topicArn,
-        Subject: subjectOf(environment, n),
-        Message: messageOf(environment, n),
+        ...snsNotification(glanceOf(environment, n), messageOf(environment, n)),
         MessageAttributes: {
           environment: { DataType: 'String', StringValue: environment },
           outcome: { DataType: 'String', StringValue: n.kind },

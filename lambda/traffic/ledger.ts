@@ -10,7 +10,8 @@ import { fromItems, toAttributes } from './dynamo-items';
 import { logger } from './logger';
 import { Weights } from './weights';
 
-export type LedgerAction = 'shift' | 'refused' | 'shift-failed' | 'rollback' | 'rollback-failed' | 'scale' | 'scale-failed';
+/** Traffic operations; `database:<procedure>` entries are `npm run db`'s (cli/db.ts). */
+export type LedgerAction = 'shift' | 'refused' | 'shift-failed' | 'rollback' | 'rollback-failed' | 'scale' | 'scale-failed' | `database:${string}`;
 
 export type WeightsByService = Partial<Record<ServiceName, Weights>>;
 

@@ -62,6 +62,11 @@ const RULES: readonly Rule[] = [
     info: 'The role\'s inline policies can exceed 10,240 characters together, or the managed policy 6,144.',
     explanation: 'IAM rejects policies over its quotas: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html. Merge statements, use wildcards on one resource family, or split the role.',
   },
+  {
+    rule: rules.ChatbotChannel,
+    info: 'The Chatbot channel has no guardrail policies (AdministratorAccess applies), an invalid configuration name, or receives a topic under an AWS managed key.',
+    explanation: 'Name a minimal guardrail policy (GuardrailPolicies defaults to AdministratorAccess), a name of 1-128 letters, digits, -, _, and encrypt the topic with a customer-managed key whose policy allows its publishers: CloudWatch alarms cannot publish to a topic under alias/aws/sns. https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services',
+  },
 ];
 
 /**

@@ -5,7 +5,7 @@
  * the real bundle, not just in the TypeScript sources the other tests load.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -159,6 +159,15 @@ describe('handler bundles', () => {
       dynamodb.destroy();
     }
   }, 60000);
+
+  test("every SDK client keeps only its package.json's version (the User-Agent's), not the rest of the file (lib/esbuild-worker.mjs)", () => {
+    const rollback = readFileSync(built['lambda/rollback/handler.ts'].outfile, 'utf8');
+    for (const client of ['client-ecs', 'client-sns', 'client-dynamodb']) {
+      const pkg = JSON.parse(readFileSync(path.join(ROOT, 'node_modules/@aws-sdk', client, 'package.json'), 'utf8'));
+      expect(rollback).toContain(`{version:"${pkg.version}"}`);
+      expect(rollback).not.toContain(pkg.description);
+    }
+  });
 
   test('the switch bundle runs in plain Node: status against moto returns the fixture weights', async () => {
     const { result, initMs } = await invokeInChild(

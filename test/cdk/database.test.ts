@@ -188,17 +188,26 @@ describe.each(['dev', 'staging', 'production'] as const)('%s environment', (name
   });
 });
 
-test('GIVEN no migration command THEN no backend task gets the schema owner\'s credentials', () => {
-  const { stateless } = synthEnvironment('dev', (c) => ({ ...c, release: { ...c.release, migrationCommand: undefined } }));
+test('GIVEN no migration command and no database procedures THEN no backend task gets the schema owner\'s credentials', () => {
+  const { stateless } = synthEnvironment('dev', (c) => ({ ...c, release: { ...c.release, migrationCommand: undefined }, database: { ...c.database, procedures: undefined } }));
   for (const [, td] of resourcesOf(stateless, 'AWS::ECS::TaskDefinition').filter(([id]) => id.startsWith('Backend'))) {
     expect(td.Properties.ContainerDefinitions[0].Secrets.map((s: { Name: string }) => s.Name).sort()).toEqual(['DATABASE_PASSWORD', 'DATABASE_USERNAME', 'REDIS_AUTH_TOKEN']);
   }
   expect(JSON.stringify(stateless.toJSON())).not.toContain('DatabaseUsersOwnerSecret');
 });
 
+test('GIVEN database procedures without a migration command THEN the backend keeps its migration task definitions for npm run db, the release runs none', () => {
+  const { stateless } = synthEnvironment('dev', (c) => ({ ...c, release: { ...c.release, migrationCommand: undefined } }));
+  const migration = resourcesOf(stateless, 'AWS::ECS::TaskDefinition').filter(([id]) => /^Backend(Blue|Green)MigrationTask/.test(id));
+  expect(migration).toHaveLength(2);
+  expect(Object.keys(stateless.findOutputs('DatabaseTask'))).toEqual(['DatabaseTask']);
+  const [[, sm]] = resourcesOf(stateless, 'AWS::StepFunctions::StateMachine');
+  expect(JSON.stringify(sm.Properties.DefinitionString)).not.toContain('StartMigration');
+});
+
 describe('DatabaseUsers on its own', () => {
   function build(functionSubnets?: ec2.SubnetSelection): { stack: Stack; template: Template; vpc: ec2.Vpc } {
-    const stack = new Stack(new App({ context: TEST_CONTEXT }), 'Test', { env: { account: '111111111111', region: 'us-east-1' } });
+    const stack = new Stack(new App({ context: TEST_CONTEXT, builtinCloudFormationValidation: false }), 'Test', { env: { account: '111111111111', region: 'us-east-1' } });
     const vpc = new ec2.Vpc(stack, 'Vpc', {
       maxAzs: 2,
       natGateways: 1,

@@ -234,7 +234,7 @@ describe('constructs on their own', () => {
   const env = { account: '111111111111', region: 'eu-west-1' };
 
   test('TaskSecret grants kms:Decrypt on an imported secret\'s key in the grantee\'s own policy, through Secrets Manager only', () => {
-    const stack = new Stack(new App({ context: TEST_CONTEXT }), 'Consumer', { env });
+    const stack = new Stack(new App({ context: TEST_CONTEXT, builtinCloudFormationValidation: false }), 'Consumer', { env });
     const keyArn = 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab';
     const secret = secretsmanager.Secret.fromSecretAttributes(stack, 'Secret', {
       secretCompleteArn: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:db-AbCdEf',
@@ -256,13 +256,13 @@ describe('constructs on their own', () => {
   });
 
   test('AuditLogs refuses an imported key, whose policy it could not give CloudTrail', () => {
-    const stack = new Stack(new App({ context: TEST_CONTEXT }), 'Audit', { env });
+    const stack = new Stack(new App({ context: TEST_CONTEXT, builtinCloudFormationValidation: false }), 'Audit', { env });
     const key = kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab');
     expect(() => new AuditLogs(stack, 'Audit', { encryptionKey: key, retention: logs.RetentionDays.ONE_WEEK, retain: false })).toThrow(/resource policy/i);
   });
 
   test('Notifications refuses an imported key, whose policy it could not give CloudWatch', () => {
-    const stack = new Stack(new App({ context: TEST_CONTEXT }), 'Topic', { env });
+    const stack = new Stack(new App({ context: TEST_CONTEXT, builtinCloudFormationValidation: false }), 'Topic', { env });
     const key = kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab');
     expect(() => new Notifications(stack, 'Notifications', { environment: 'dev', encryptionKey: key })).toThrow(/resource policy/i);
   });

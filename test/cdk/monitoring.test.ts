@@ -3,6 +3,9 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENTS } from '../../config';
 import { defaultMaxConnections } from '../../config/rds';
 import { ADOT_COLLECTOR_IMAGE } from '../../lib/services';
+import { CfnResource } from 'aws-cdk-lib';
+import { NagRuleCompliance } from 'cdk-nag';
+import { EventPatternSize } from '../../lib/nag/rules/EventPatternSize';
 import { resourcesOf, synthEnvironment } from './support';
 
 const m = ENVIRONMENTS.production.monitoring;
@@ -326,6 +329,8 @@ describe('live weights (production)', () => {
     );
     expect(publishers.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
       'AutomatedRollbackHandlerRoleDefaultPolicy',
+      // Rolls back through the rollback core, which publishes the weights after a move.
+      'CrashDetectionHandlerRoleDefaultPolicy',
       'ReleaseHandlerRoleDefaultPolicy',
       'TrafficControlSwitchRoleDefaultPolicy',
     ]);
@@ -333,5 +338,63 @@ describe('live weights (production)', () => {
       const statement = (p.Properties.PolicyDocument.Statement as any[]).find((s) => s.Action === 'cloudwatch:PutMetricData');
       expect(statement.Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': 'SafeReleases' } });
     }
+  });
+});
+
+describe('crash detection (production)', () => {
+  const stack = synthEnvironment('production').stage.stateless;
+  const template = stateless;
+  const fnId = stack.getLogicalId(stack.crashDetection.handler.function.node.defaultChild as CfnResource);
+  const roleId = stack.getLogicalId(stack.crashDetection.handler.role.node.defaultChild as CfnResource);
+  const crashConfig = ENVIRONMENTS.production.monitoring.crash;
+
+  test('the rule matches crash-like STOPPED service tasks of this cluster only and invokes the crash Lambda with retries', () => {
+    const [[, rule]] = resourcesOf(template, 'AWS::Events::Rule').filter(([id]) => id.startsWith('CrashDetectionOnTaskStopped'));
+    expect(rule.Properties.EventPattern).toEqual({
+      source: ['aws.ecs'],
+      'detail-type': ['ECS Task State Change'],
+      detail: {
+        clusterArn: [{ 'Fn::GetAtt': [expect.stringMatching(/^Cluster/), 'Arn'] }],
+        lastStatus: ['STOPPED'],
+        group: [{ prefix: 'service:' }],
+        $or: [{ stopCode: ['EssentialContainerExited', 'TaskFailedToStart'] }, { stoppedReason: [{ prefix: 'Task failed' }] }],
+      },
+    });
+    expect(rule.Properties.Targets).toEqual([
+      expect.objectContaining({ Arn: { 'Fn::GetAtt': [fnId, 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 600 } }),
+    ]);
+    // Within EventBridge's 2,048-character pattern quota (the deploy-invariant rule passes on it).
+    expect(EventPatternSize(stack.crashDetection.rule.node.defaultChild as CfnResource)).toBe(NagRuleCompliance.COMPLIANT);
+  });
+
+  test('the crash Lambda gets its thresholds from config, the rollback budget as timeout, and failed async invocations go to the topic', () => {
+    const fn = template.toJSON().Resources[fnId];
+    expect(fn.Properties.Timeout).toBe(120);
+    expect(fn.Properties.Environment.Variables).toMatchObject({
+      CRASH_TASKS: String(crashConfig.tasks),
+      CRASH_WINDOW_SECONDS: String(crashConfig.windowSeconds),
+      RELEASE_STATE_MACHINE_ARN: { Ref: expect.stringMatching(/^ReleaseStateMachine/) },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: fnId },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId } }],
+      AlarmActions: [Match.anyValue()],
+    });
+  });
+
+  test("the crash Lambda's role is the rollback's: traffic control, the topic, and the release state machine's executions", () => {
+    const statements = resourcesOf(template, 'AWS::IAM::Policy')
+      .filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+    const actions = new Set(statements.flatMap((s) => [s.Action].flat()));
+    for (const a of ['states:ListExecutions', 'states:StopExecution', 'sns:Publish', 'elasticloadbalancing:ModifyRule', 'ecs:UpdateService', 'dynamodb:UpdateItem']) expect(actions).toContain(a);
+    const stop = statements.find((s) => [s.Action].flat().includes('states:StopExecution'))!;
+    expect(JSON.stringify(stop.Resource)).toContain(':execution:');
+    expect(actions).not.toContain('dynamodb:DeleteTable');
   });
 });

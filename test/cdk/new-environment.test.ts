@@ -18,6 +18,8 @@ const qa: EnvironmentConfig = {
   hostedZone: { zoneId: 'Z00000000000QAEXAMPLE', zoneName: 'qa.example.com' },
   network: { ...ENVIRONMENTS.staging.network, cidr: '10.40.0.0/16' },
   access: [{ cidr: '198.51.100.128/25', description: 'QA Team' }],
+  // No pipeline for qa: no Cicd stack (README, "CI/CD").
+  cicd: undefined,
 };
 
 describe('GIVEN an extra environment qa (tier pre-production)', () => {
@@ -30,6 +32,10 @@ describe('GIVEN an extra environment qa (tier pre-production)', () => {
     expect(stages.qa.stageName).toBe('Qa');
     expect([stages.qa.stateful.stackName, stages.qa.stateless.stackName, stages.qa.monitoring.stackName]).toEqual(['Qa-Stateful', 'Qa-Stateless', 'Qa-Monitoring']);
     expect(stages.qa.account).toBe('444444444444');
+    // The deploy role's stack exists where config `cicd` is set only.
+    expect(stages.qa.cicd).toBeUndefined();
+    expect(stages.qa.node.tryFindChild('Cicd')).toBeUndefined();
+    expect(stages.staging.cicd?.stackName).toBe('Staging-Cicd');
   });
 
   test('THEN its own domain, network and access are built', () => {

@@ -99,7 +99,7 @@ describe('GIVEN the traffic custom resources', () => {
 
 describe('GIVEN CdkProviderDefaults on a stack of its own', () => {
   function synth() {
-    const stack = new Stack(new App(), 'S');
+    const stack = new Stack(new App({ builtinCloudFormationValidation: false }), 'S');
     const encryptionKey = new kms.Key(stack, 'Key');
     Aspects.of(stack).add(new CdkProviderDefaults({ retention: logs.RetentionDays.ONE_MONTH, encryptionKey }));
     new s3.Bucket(stack, 'Bucket', { removalPolicy: RemovalPolicy.DESTROY, autoDeleteObjects: true });

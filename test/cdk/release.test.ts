@@ -1,6 +1,8 @@
+import { CfnElement } from 'aws-cdk-lib';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { ENVIRONMENTS, type EnvironmentName } from '../../config';
-import { definitionFromTemplate } from '../release/rehearsal';
+import { definitionFromTemplate, taskFunctionId } from '../release/rehearsal';
+import { HISTORY_EVENTS_LIMIT, stateMachineTimeoutSeconds, worstCaseHistoryEvents } from '../../lambda/release/policy';
 import { resourcesOf, synthEnvironment } from './support';
 
 /** Every state of a definition, including those inside Parallel and Map branches. */
@@ -41,11 +43,99 @@ describe.each(Object.keys(ENVIRONMENTS) as EnvironmentName[])('%s release state 
     expect(names.some((n) => /Migration/.test(n))).toBe(!!policy.migrationCommand);
   });
 
+  test('THEN PreflightChecks runs its own function right after Preflight, before anything is scaled, and a refusal goes to the safe state', () => {
+    const { stage } = synthEnvironment(name);
+    expect(definition.States.Preflight.Next).toBe('PreflightChecks');
+    const checks = definition.States.PreflightChecks;
+    expect(checks.Next).toBe(policy.backupBeforeRelease ? 'Backup' : policy.migrationCommand ? 'StartMigration' : 'ScaleUp');
+    expect(checks.Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'SafeState', ResultPath: '$.error' })]);
+    const fn = stage.stateless.release.preflightChecksHandler!;
+    expect(taskFunctionId(checks)).toBe(stage.stateless.getLogicalId(fn.function.node.defaultChild as CfnElement));
+    expect(checks.Parameters).toEqual({ step: 'preflightChecks', 'release.$': '$.release' });
+  });
+
+  test("THEN only the preflight checks role has ECR and ACM permissions: read-only, on the services' repositories and the load balancer's certificates", () => {
+    const { stage } = synthEnvironment(name);
+    const config = ENVIRONMENTS[name];
+    const policies = resourcesOf(stateless, 'AWS::IAM::Policy');
+    const role = stage.stateless.getLogicalId(stage.stateless.release.preflightChecksHandler!.role.node.defaultChild as CfnElement);
+    const statements = (own: boolean) =>
+      policies.filter(([, p]) => p.Properties.Roles.some((r: any) => r.Ref === role) === own).flatMap(([, p]) => p.Properties.PolicyDocument.Statement as any[]);
+    const actions = (s: any): string[] => [].concat(s.Action);
+    expect(statements(false).flatMap(actions).filter((a) => /^(ecr|acm):/.test(a) && a !== 'ecr:GetAuthorizationToken' && !a.startsWith('ecr:BatchGetImage') && !a.startsWith('ecr:GetDownloadUrlForLayer') && !a.startsWith('ecr:BatchCheckLayerAvailability'))).toEqual([]);
+    const mine = statements(true);
+    const ecr = mine.filter((s) => actions(s).some((a) => a.startsWith('ecr:')));
+    expect(ecr).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['ecr:DescribeImageScanFindings', 'ecr:DescribeImages'],
+        Resource: Object.values(config.services)
+          .map((s) => `arn:aws:ecr:${config.region}:${config.account}:repository/${s.repositoryName}`)
+          .sort(),
+      },
+    ].map((s) => ({ ...s, Resource: expect.arrayContaining(s.Resource) })));
+    const acm = mine.filter((s) => actions(s).some((a) => a.startsWith('acm:')));
+    expect(acm).toEqual([{ Effect: 'Allow', Action: 'acm:DescribeCertificate', Resource: stage.stateless.resolve(stage.stateless.loadBalancer.certificates[0].certificateArn) }]);
+    expect(mine.some((s) => s.Resource === '*' && actions(s).some((a) => /^(ecr|acm):/.test(a)))).toBe(false);
+  });
+
+  test('THEN the preflight checks function knows the repositories, the certificates and the scan policy', () => {
+    const { stage } = synthEnvironment(name);
+    const id = stage.stateless.getLogicalId(stage.stateless.release.preflightChecksHandler!.function.node.defaultChild as CfnElement);
+    const vars = stateless.toJSON().Resources[id].Properties.Environment.Variables;
+    expect(JSON.parse(vars.IMAGE_REPOSITORIES)).toEqual(Object.fromEntries(Object.entries(ENVIRONMENTS[name].services).map(([s, c]) => [s, c.repositoryName])));
+    expect(vars.CERTIFICATE_ARNS).toEqual(stage.stateless.resolve(stage.stateless.loadBalancer.certificates[0].certificateArn));
+    expect(vars.IMAGE_SCAN === undefined ? undefined : JSON.parse(vars.IMAGE_SCAN)).toEqual(policy.imageScan);
+  });
+
+  test('THEN the DatabaseTask output names the migrating service, its migration task definitions, network, log group and database', () => {
+    const outputs = stateless.findOutputs('DatabaseTask');
+    expect(Object.keys(outputs)).toEqual(ENVIRONMENTS[name].database.procedures ? ['DatabaseTask'] : []);
+    const text = JSON.stringify(outputs.DatabaseTask?.Value ?? '');
+    for (const key of ['service', 'taskDefinitions', 'containerName', 'subnets', 'securityGroups', 'logGroupName', 'databaseInstanceId']) expect(text).toContain(key);
+    expect(text).toMatch(/BackendBlueMigrationTask/);
+    expect(text).toMatch(/BackendGreenMigrationTask/);
+  });
+
   test('THEN it is a Standard state machine with logging of all events and X-Ray tracing', () => {
     const [[, sm]] = resourcesOf(stateless, 'AWS::StepFunctions::StateMachine');
     expect(sm.Properties.StateMachineType ?? 'STANDARD').toBe('STANDARD');
     expect(sm.Properties.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: true });
     expect(sm.Properties.TracingConfiguration).toEqual({ Enabled: true });
     stateless.hasOutput('ReleaseStateMachineArn', {});
+  });
+});
+
+describe('production: watched bakes', () => {
+  const template = synthEnvironment('production').stateless;
+  const crashConfig = ENVIRONMENTS.production.monitoring.crash;
+  describe('the watched bakes of the release state machine', () => {
+    const definition = definitionFromTemplate(template);
+    const policy = ENVIRONMENTS.production.release;
+
+    test.each([
+      ['Bake', policy.bakeSeconds, 'Gate'],
+      ['FinalBake', policy.finalBakeSeconds, 'FinalGate'],
+      ['RollbackWindow', policy.rollbackWindowSeconds, 'WindowGate'],
+    ])('%s of %d s: start the clock, wait, watch (failures to SafeState), done → %s', (id, seconds, next) => {
+      const s = definition.States;
+      expect(s[id]).toMatchObject({ Type: 'Pass', ResultPath: '$.watch', Next: `${id}Wait` });
+      expect(s[id].Parameters).toEqual({ 'since.$': '$$.State.EnteredTime', seconds, percent: ENVIRONMENTS.production.monitoring.unhealthyTargetsPercent, polls: crashConfig.unhealthyPolls, strikes: 0 });
+      expect(s[`${id}Wait`]).toEqual({ Type: 'Wait', Seconds: crashConfig.pollSeconds, Next: `${id}Watch` });
+      const watch = s[`${id}Watch`];
+      expect(watch).toMatchObject({ Type: 'Task', ResultPath: '$.watch', TimeoutSeconds: 120, Next: `${id}Done?` });
+      expect(watch.Parameters).toEqual({ step: 'watch', 'release.$': '$.release', 'watch.$': '$.watch' });
+      expect(watch.Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'SafeState' })]);
+      expect(s[`${id}Done?`]).toEqual({ Type: 'Choice', Choices: [{ Variable: '$.watch.done', BooleanEquals: true, Next: next }], Default: `${id}Wait` });
+    });
+
+    test('the overall timeout counts one poll past every bake', () => {
+      expect(definition.TimeoutSeconds).toBe(stateMachineTimeoutSeconds(policy));
+    });
+
+    test.each(Object.keys(ENVIRONMENTS))('%s: the longest execution stays far below the 25,000 history events', (name) => {
+      const c = ENVIRONMENTS[name as keyof typeof ENVIRONMENTS];
+      expect(worstCaseHistoryEvents(c.release, c.monitoring.crash.pollSeconds)).toBeLessThan(HISTORY_EVENTS_LIMIT / 4);
+    });
   });
 });

@@ -34,16 +34,17 @@ function evaluate(e: Cfn, refs: Record<string, string>): string | string[] {
 
 const { stateless } = synthEnvironment('production');
 
-test('THEN the rollback role may stop executions of the release state machine, resolved as CloudFormation resolves it', () => {
+test('THEN the rollback and crash detection roles may stop executions of the release state machine, resolved as CloudFormation resolves it', () => {
   const [smId] = Object.keys(stateless.findResources('AWS::StepFunctions::StateMachine'));
   const statements = (Object.values(stateless.findResources('AWS::IAM::Policy')) as any[]).flatMap((p) => p.Properties.PolicyDocument.Statement);
   const stop = statements.filter((s) => [s.Action].flat().includes('states:StopExecution'));
-  expect(stop).toHaveLength(1);
+  // One statement per role that runs the rollback core (lib/rollback.ts grantRollback): the rollback and crash detection.
+  expect(stop).toHaveLength(2);
   const refs = {
     [smId]: 'arn:aws:states:us-east-1:333333333333:stateMachine:ReleaseStateMachine2E01A3A5-AbCdEfGhIjKl',
     'AWS::Partition': 'aws',
     'AWS::Region': 'us-east-1',
     'AWS::AccountId': '333333333333',
   };
-  expect(evaluate(stop[0].Resource, refs)).toBe('arn:aws:states:us-east-1:333333333333:execution:ReleaseStateMachine2E01A3A5-AbCdEfGhIjKl:*');
+  for (const st of stop) expect(evaluate(st.Resource, refs)).toBe('arn:aws:states:us-east-1:333333333333:execution:ReleaseStateMachine2E01A3A5-AbCdEfGhIjKl:*');
 });

@@ -41,6 +41,8 @@ describe('GIVEN environments in different accounts', () => {
     const staging = clone(ENVIRONMENTS.staging);
     staging.account = ENVIRONMENTS.production.account;
     staging.hostedZone = { ...ENVIRONMENTS.production.hostedZone };
+    // One GitHub OIDC provider per account (test/config/cicd.test.ts): production's.
+    staging.cicd = { ...staging.cicd!, createOidcProvider: false };
     expect(() => validateEnvironments([staging, ENVIRONMENTS.production])).not.toThrow();
   });
 

@@ -157,6 +157,16 @@ describe('config validation', () => {
     expect(p.why).toMatch(/fire when the new color is better/);
   });
 
+  test('fails for crash detection thresholds out of range (one crash, a window or poll too short, no poll)', () => {
+    const c = clone(ENVIRONMENTS.production);
+    c.monitoring.crash = { tasks: 1, windowSeconds: 10, pollSeconds: 2.5, unhealthyPolls: 0 };
+    const problems = problemsOf(c);
+    expect(problems.map((p) => p.field)).toEqual(['monitoring.crash.tasks', 'monitoring.crash.windowSeconds', 'monitoring.crash.pollSeconds', 'monitoring.crash.unhealthyPolls']);
+    expect(problems[0]).toMatchObject({ value: 1, fix: 'use 2' });
+    expect(problems[0].why).toMatch(/host event/);
+    expect(problems[2]).toMatchObject({ value: 2.5, why: 'must be a whole number from 5 to 60', fix: 'use 10' });
+  });
+
   test('fails for a connections alarm at 100 % of max_connections or more', () => {
     const c = clone(ENVIRONMENTS.dev);
     c.monitoring.databaseConnectionsPercent = 100;
@@ -200,5 +210,60 @@ describe('config validation', () => {
       c.database.credentialRotationDays = days;
       expect(problemsOf(c)).toEqual([]);
     }
+  });
+});
+
+describe('database procedures and image scan config', () => {
+  test('fails on a rollback procedure without the {to} placeholder', () => {
+    const c = clone(ENVIRONMENTS.staging);
+    c.database.procedures = { ...c.database.procedures!, rollback: ['npm', 'run', 'db:rollback'] };
+    const [p] = problemsOf(c);
+    expect(p).toMatchObject({ field: 'database.procedures.rollback', value: ['npm', 'run', 'db:rollback'] });
+    expect(p.why).toContain('{to}');
+  });
+
+  test.each(['migrate', 'rollback', 'verify'] as const)('fails on an empty %s procedure', (name) => {
+    const c = clone(ENVIRONMENTS.dev);
+    c.database.procedures = { ...c.database.procedures!, [name]: [] };
+    expect(problemsOf(c).map((p) => p.field)).toContain(`database.procedures.${name}`);
+  });
+
+  test('fails on a rollback snapshot age of 0 or beyond the backup retention', () => {
+    const c = clone(ENVIRONMENTS.dev);
+    c.database.procedures = { ...c.database.procedures!, rollbackSnapshotMaxAgeHours: 0 };
+    expect(problemsOf(c)).toEqual([expect.objectContaining({ field: 'database.procedures.rollbackSnapshotMaxAgeHours', value: 0 })]);
+    c.database.procedures.rollbackSnapshotMaxAgeHours = 24 * c.database.backupRetentionDays + 1;
+    const [p] = problemsOf(c);
+    expect(p.field).toBe('database.procedures.rollbackSnapshotMaxAgeHours');
+    expect(p.why).toMatch(/backup retention/);
+  });
+
+  test('fails on a procedure timeout under a minute', () => {
+    const c = clone(ENVIRONMENTS.dev);
+    c.database.procedures = { ...c.database.procedures!, timeoutSeconds: 30 };
+    expect(problemsOf(c)).toEqual([expect.objectContaining({ field: 'database.procedures.timeoutSeconds', value: 30 })]);
+  });
+
+  test('fails on procedures without a service that runs the migration', () => {
+    const c = clone(ENVIRONMENTS.dev);
+    delete (c.release as { migrationCommand?: unknown }).migrationCommand;
+    c.services.backend.runsMigration = false;
+    const [p] = problemsOf(c);
+    expect(p.field).toBe('services.*.runsMigration');
+    expect(p.why).toContain('npm run db');
+  });
+
+  test('fails on an image scan severity ECR does not report', () => {
+    const c = clone(ENVIRONMENTS.production);
+    c.release.imageScan = { failOnSeverity: 'SEVERE' as never };
+    const [p] = problemsOf(c);
+    expect(p).toMatchObject({ field: 'release.imageScan.failOnSeverity', value: 'SEVERE' });
+    expect(p.fix).toContain('"HIGH"');
+  });
+
+  test('fails on a requireScan that is not a boolean', () => {
+    const c = clone(ENVIRONMENTS.production);
+    c.release.imageScan = { failOnSeverity: 'HIGH', requireScan: 'yes' as never };
+    expect(problemsOf(c)).toEqual([expect.objectContaining({ field: 'release.imageScan.requireScan' })]);
   });
 });

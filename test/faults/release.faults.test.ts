@@ -13,6 +13,7 @@
  * Tasks (in-process release handler: moto's RunTask cannot create an awsvpc ENI and never stops a task).
  */
 import { CreateStateMachineCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { notificationText } from '../../lambda/shared/headline';
 import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { logger, readEcs, readLedger, readLock, readRules, rollback } from '../../lambda/traffic';
 import { TRAFFIC_REQUEST_BOUNDS } from '../../lambda/traffic/client-config';
@@ -115,7 +116,12 @@ async function startMotoExecution(): Promise<{ name: string; arn: string }> {
 async function release(input: Record<string, unknown>, options: Partial<RehearsalOptions> = {}): Promise<RehearsalResult> {
   const name = options.executionName ?? (await startMotoExecution()).name;
   return runRehearsal(definition, input, {
-    handlers: { [ids.handler]: asLocalHandler(releaseFn), [ids.judge]: env.judgeHandler, ...(ids.backup ? { [ids.backup]: env.backupHandler } : {}) },
+    handlers: {
+      [ids.handler]: asLocalHandler(releaseFn),
+      [ids.judge]: env.judgeHandler,
+      ...(ids.backup ? { [ids.backup]: env.backupHandler } : {}),
+      ...(ids.preflightChecks ? { [ids.preflightChecks]: env.preflightChecksHandler } : {}),
+    },
     executionName: name,
     ...options,
     taskOverrides: {
@@ -154,8 +160,14 @@ async function ledger(): Promise<{ action: string; reason: string; actor: string
   return (await readLedger(env.ctx, 200)).reverse() as never;
 }
 /** SNS Publish calls of the bundles that reached moto (through the proxy) and were accepted. */
-function published(): { subject: string; message: string }[] {
-  return proxy.requests.filter((r) => r.operation === 'Publish' && r.status === 200).map((r) => ({ subject: String(r.body.Subject ?? ''), message: String(r.body.Message ?? '') }));
+/** Each published notification: its event (the step of the first line, lambda/shared/headline.ts) and its text. */
+function published(): { event: string; message: string }[] {
+  return proxy.requests
+    .filter((r) => r.operation === 'Publish' && r.status === 200)
+    .map((r) => {
+      const message = notificationText(String(r.body.Message ?? '{"default":""}'));
+      return { event: /^\[[^\]]+\] [^:]+: ([a-z-]+)/.exec(message)?.[1] ?? '', message };
+    });
 }
 /** The green target group's weight a ModifyRule request writes (query protocol: Actions.member.N.ForwardConfig…). */
 function greenWeightWritten(r: ProxiedRequest): number | undefined {
@@ -194,7 +206,7 @@ test('5/8: GIVEN a completed release WHEN a release restarts with nothing new de
   const failed = (await ledger()).pop()!;
   expect(failed).toMatchObject({ action: 'release:failed' });
   expect(failed.reason).toMatch(/PreflightRefused: /);
-  expect(published().map((p) => p.subject)).toContain('[rehearsal] release failed');
+  expect(published().map((p) => p.event)).toContain('failed');
 
   const forced = await release({ strategy: 'blue-green', force: true, actor: 'faults' });
   expect(forced).toMatchObject({ status: 'SUCCEEDED' });
@@ -234,7 +246,7 @@ test('1: GIVEN every DynamoDB write denied right after Finish scaled blue down T
   // The lock and the record could not be written: the notification says so and names the commands.
   expect((await readLock(env.ctx))?.owner).toBe(run.executionArn);
   expect(await readReleaseRecord(env.ctx)).toMatchObject({ executionArn: run.executionArn, status: 'running' });
-  const told = published().filter((p) => p.subject === '[rehearsal] release finish-incomplete');
+  const told = published().filter((p) => p.event === 'finish-incomplete');
   expect(told).toHaveLength(1);
   expect(told[0].message).toMatch(/clear the lock: npm run release -- unlock --env rehearsal/);
   expect(proxy.requests.filter((r) => r.fault === 'deny').map((r) => r.operation)).toEqual(expect.arrayContaining(['PutItem', 'DeleteItem']));
@@ -252,7 +264,7 @@ test('1: GIVEN every DynamoDB write denied right after Finish scaled blue down T
   expect(await weights()).toEqual(allOn('green'));
   expect(await desired('green')).toEqual([2, 2]);
   expect(proxy.count('ModifyRule') + proxy.count('UpdateService')).toBe(0);
-  expect(published().map((p) => p.subject)).toEqual(['[rehearsal] release finish-incomplete']);
+  expect(published().map((p) => p.event)).toEqual(['finish-incomplete']);
 });
 
 test('1b: GIVEN the lock DeleteItem throttled past the retries in Finish THEN FinishIncomplete: record finish-incomplete, completed and incomplete in the ledger, green keeps everything', async () => {
@@ -275,8 +287,9 @@ test('1b: GIVEN the lock DeleteItem throttled past the retries in Finish THEN Fi
     /reached 100% on green .*scale --color blue --count 0/,
   );
   const actions = (await ledger()).map((e) => e.action);
-  expect(actions.slice(-2)).toEqual(['release:completed', 'release:finish-incomplete']);
-  expect(published().map((p) => p.subject).slice(-2)).toEqual(['[rehearsal] release completed', '[rehearsal] release finish-incomplete']);
+  // The terminal records, then the release's report (lambda/release/report.ts).
+  expect(actions.slice(-3)).toEqual(['release:completed', 'release:finish-incomplete', 'release:report']);
+  expect(published().map((p) => p.event).slice(-3)).toEqual(['completed', 'finish-incomplete', 'report']);
 });
 
 // ---- 2. the safe state's own writes keep failing -------------------------------------------------------------------
@@ -323,7 +336,7 @@ test('2: GIVEN GateFailed at 10% WHEN every ModifyRule of the safe state is deni
   // once (a crash of the safe state's Lambda would be retried).
   expect(metrics).toHaveLength(1);
   expect(metrics[0]).toMatchObject({ Environment: 'rehearsal', ReleaseSafeStateFailed: 1, executionArn: run.executionArn });
-  const told = published().filter((p) => p.subject === '[rehearsal] release safe-failed');
+  const told = published().filter((p) => p.event === 'safe-failed');
   expect(told).toHaveLength(1);
   expect(told[0].message).toMatch(/SAFE STATE FAILED.*lock is kept.*rollback --to blue --env rehearsal.*unlock --env rehearsal/);
 
@@ -363,7 +376,7 @@ test('4: GIVEN the operator rolls back during the 10% bake (traffic CLI rollback
   expect(proxy.requests.slice(operatorAt).filter((r) => r.operation === 'ModifyRule' || r.operation === 'UpdateService')).toEqual([]);
   expect(await readLock(env.ctx)).toBeUndefined();
   expect(await readReleaseRecord(env.ctx)).toMatchObject({ executionArn: run.executionArn, status: 'held' });
-  const held = published().filter((p) => p.subject === '[rehearsal] release held');
+  const held = published().filter((p) => p.event === 'held');
   expect(held).toHaveLength(1);
   expect(held[0].message).toMatch(/HELD at 10% because an operator changed the weights/);
   // The Abandoned clean-up for the FAILED execution changes nothing either.
@@ -530,7 +543,7 @@ test('7c: GIVEN the release Lambda crashes at every attempt of the 25% Shift THE
   await expectNoTrafficToAColorAtZero();
   expect(await readLock(env.ctx)).toBeUndefined();
   expect(await readReleaseRecord(env.ctx)).toMatchObject({ status: 'failed' });
-  expect(published().map((p) => p.subject)).toContain('[rehearsal] release rolled-back');
+  expect(published().map((p) => p.event)).toContain('rolled-back');
 });
 
 test('7d: GIVEN the release Lambda crashes once in Finish after scaling frontend blue to 0 THEN the retry completes the release', async () => {
@@ -566,13 +579,13 @@ test('7e: GIVEN the release Lambda crashes at every attempt of Finish THEN Finis
   // The crashed step told no one: the lock and the record 'running' stay until the Abandoned clean-up runs.
   expect((await readLock(env.ctx))?.owner).toBe(run.executionArn);
   expect(await readReleaseRecord(env.ctx)).toMatchObject({ status: 'running' });
-  expect(published().filter((p) => /finish-incomplete|completed/.test(p.subject))).toEqual([]);
+  expect(published().filter((p) => /finish-incomplete|completed/.test(p.event))).toEqual([]);
   proxy.reset();
   const cleanup = await releaseFn.invoke({ step: 'abandoned', executionArn: run.executionArn, status: 'FAILED', error: 'FinishIncomplete' });
   expect(cleanup).toMatchObject({ ok: true, result: { finishIncomplete: true, lockReleased: true } });
   expect(await readLock(env.ctx)).toBeUndefined();
   expect(await readReleaseRecord(env.ctx)).toMatchObject({ status: 'finish-incomplete' });
-  expect(published().map((p) => p.subject)).toEqual(['[rehearsal] release finish-incomplete']);
+  expect(published().map((p) => p.event)).toEqual(['finish-incomplete']);
   expect(published()[0].message).toMatch(/desired counts frontend blue 0 \/ green 2, backend blue 2 \/ green 2/);
   expect(proxy.count('UpdateService') + proxy.count('ModifyRule')).toBe(0);
 });

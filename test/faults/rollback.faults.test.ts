@@ -239,7 +239,6 @@ describe('GIVEN a canary of green at 10 % (execution RUNNING, its lock held) and
     const results = await invokeWithRetries(await fire(), 'hang-1');
     expect(results.map(describe_)).toEqual(['ok rolled-back']);
     const timeToSafeMs = (results[0] as any).result.timeToSafeMs as number;
-    console.log(`time-to-safe with one hung ModifyRule: ${timeToSafeMs} ms`);
     expect(timeToSafeMs).toBeGreaterThanOrEqual(TRAFFIC_REQUEST_BOUNDS.requestTimeout); // the hung attempt waited for its request timeout
     expect(timeToSafeMs).toBeLessThanOrEqual(30_000);
     expect(proxy.requests.filter((r) => r.operation === 'ModifyRule').map((r) => r.fault ?? r.status)).toEqual(['hang', 200, 200]);

@@ -17,6 +17,9 @@ import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { createEvent, deleteEvent, countsProps, guardProps, ruleProps, updateEvent } from '../custom-resources/events';
 import { dispatch, createCustomResourceClients, type CustomResourceClients } from '../../lambda/custom-resources/handler';
 import { handleAlarmEvent, type RollbackContext } from '../../lambda/rollback';
+import { handleTaskEvent } from '../../lambda/crash/core';
+import { putReleaseRecord } from '../../lambda/release/record';
+import { taskStoppedEvent } from '../crash/support';
 import { COLORS, type Topology } from '../../lambda/shared/topology';
 import { runCommand } from '../../lambda/switch/handler';
 import { acquireLock, createClients, destroyClients, logger, shift, type TrafficClients } from '../../lambda/traffic';
@@ -57,10 +60,13 @@ export const KNOWN_UNEXERCISED: Readonly<Record<HandlerName, readonly string[]>>
   switch: [],
   // Bundled with lambda/traffic/shift.ts, whose alarm guard the rollback skips (`rollback: true`): unreachable.
   rollback: ['DescribeAlarms'],
+  // The same core (crash detection rolls back through rollBackColor): the same unreachable alarm guard.
+  crash: ['DescribeAlarms'],
   // Query is exercised: preflight reads completed releases from the ledger (downgrade check), granted in lib/release.ts.
   release: [],
   backup: [],
   judge: [],
+  'preflight-checks': [],
   'custom-resources': [],
   'database-users': [],
 };
@@ -83,9 +89,11 @@ const provider = stack.node.findAll().find((c): c is TrafficResourceProvider => 
 const FUNCTIONS: Record<HandlerName, HandlerFunction> = {
   switch: stack.trafficControl.switchFunction,
   rollback: stack.automatedRollback.handler,
+  crash: stack.crashDetection.handler,
   release: stack.release.handler,
   backup: stack.release.backupHandler!,
   judge: stack.release.judgeHandler,
+  'preflight-checks': stack.release.preflightChecksHandler!,
   'custom-resources': provider.function,
   'database-users': synth.stage.stateful.database.users.bootstrapFunction,
 };
@@ -233,7 +241,53 @@ describe('rollback', () => {
   });
 });
 
-describe('release and backup (the production state machine, rehearsed)', () => {
+describe('crash detection', () => {
+  let inst: Instrument;
+  let ctx: RollbackContext;
+  let run: Run;
+  let clients: ReturnType<typeof createAllClients>;
+  let executionArn: string;
+  const settings = { tasks: 2, windowSeconds: 120 };
+  const t0 = Date.now() - 60_000;
+  beforeEach(async () => {
+    const fx = await buildReleaseFixture(moto.clientConfig, { environment: ENV });
+    clients = createAllClients({ ...moto.clientConfig, maxAttempts: 1 });
+    ctx = { clients, topology: fx.topology, retry: noSleep, releaseStateMachineArn: fx.stateMachineArn, metricSink: () => undefined, fenceSettleMs: 0 };
+    executionArn = await fx.startRelease();
+    await acquireLock(ctx, executionArn);
+    await putReleaseRecord(ctx as never, { executionArn, status: 'running', stable: 'blue', candidate: 'green', startedAt: new Date(t0).toISOString() });
+    await shift(ctx, { target: { to: 'green', percent: 10 }, owner: executionArn, actor: 'release' });
+    run = runFor(fx.topology, (r) => r.bind(stack.resolve(stack.release.stateMachine.stateMachineArn), fx.stateMachineArn));
+    inst = instrumentClients(clients);
+  });
+  afterEach(() => {
+    inst.detach();
+    destroyClients(clients);
+  });
+  const crash = (color: 'blue' | 'green', task: string, s: number) =>
+    taskStoppedEvent({ id: `evt-${task}`, task, group: `service:${Object.values(ctx.topology.services)[0].colors[color].serviceName}`, stoppedAt: new Date(t0 + s * 1000).toISOString() });
+
+  test('the new color crashing rolls back (count, release read, traffic, stop, scale, record, notify); the stable color notifies', async () => {
+    await handleTaskEvent(ctx, settings, crash('blue', 'b1', 0));
+    await expect(handleTaskEvent(ctx, settings, crash('blue', 'b2', 5))).resolves.toMatchObject({ status: 'notified' });
+    await handleTaskEvent(ctx, settings, crash('green', 'g1', 0));
+    await expect(handleTaskEvent(ctx, settings, crash('green', 'g2', 5))).resolves.toMatchObject({ status: 'rollback', rollback: { status: 'rolled-back' } });
+    // Redelivered after the rollback: the marker is read (unfinished rollback?), nothing else.
+    await handleTaskEvent(ctx, settings, crash('green', 'g3', 10));
+    check('crash', inst.calls, run);
+  });
+
+  test('failure path: the ledger transaction fails once traffic is safe (RollbackIncomplete), the retry records it', async () => {
+    await handleTaskEvent(ctx, settings, crash('green', 'g1', 0));
+    inst.failNext('TransactWriteItems', () => Object.assign(new Error('denied'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 403 } }));
+    const retry = { ...ctx, invocationId: 'crash:req-1' };
+    await expect(handleTaskEvent(retry, settings, crash('green', 'g2', 5))).rejects.toMatchObject({ name: 'RollbackIncomplete' });
+    await expect(handleTaskEvent(retry, settings, crash('green', 'g2', 5))).resolves.toMatchObject({ status: 'rollback' });
+    check('crash', inst.calls, run);
+  });
+});
+
+describe('release, backup and preflight checks (the production state machine, rehearsed)', () => {
   let listener: TestListener;
   let definition: Definition;
   let env: ReleaseEnvironment;
@@ -246,8 +300,9 @@ describe('release and backup (the production state machine, rehearsed)', () => {
   afterAll(async () => listener?.close());
   beforeEach(async () => {
     listener.failing.clear();
-    env = await buildReleaseEnvironment(moto, listener, REHEARSAL_POLICY, ENV);
-    inst = instrumentClients({ ...env.clients, sns: env.sns, rds: env.rds });
+    // With the production policy's image scan check, so the preflight checks read scan findings too.
+    env = await buildReleaseEnvironment(moto, listener, { ...REHEARSAL_POLICY, imageScan: PRODUCTION.release.imageScan }, ENV);
+    inst = instrumentClients({ ...env.clients, sns: env.sns, rds: env.rds, ecr: env.ecr, acm: env.acm });
   });
   afterEach(() => {
     inst.detach();
@@ -259,6 +314,7 @@ describe('release and backup (the production state machine, rehearsed)', () => {
     [ids.handler]: (e: unknown) => recordAs('release', () => env.handler(e)),
     [ids.backup!]: (e: unknown) => recordAs('backup', () => env.backupHandler(e)),
     [ids.judge]: (e: unknown) => recordAs('judge', () => env.judgeHandler(e)),
+    [ids.preflightChecks!]: (e: unknown) => recordAs('preflight-checks', () => env.preflightChecksHandler(e)),
   });
 
   /**
@@ -285,6 +341,8 @@ describe('release and backup (the production state machine, rehearsed)', () => {
         }
         // The stateful stack's instance, as the stateless stack references it (a cross-stack output).
         r.bind(stack.resolve(synth.stage.stateful.database.primary.instanceIdentifier), 'rehearsal-db');
+        // The load balancer's certificate (one for the production hosts), as the emulator issued it.
+        r.bind(stack.resolve(stack.loadBalancer.certificates[0].certificateArn), env.certificateArn);
       },
       { rolesOf: (arn) => roles[arn] ?? [] },
     );
@@ -296,6 +354,7 @@ describe('release and backup (the production state machine, rehearsed)', () => {
     check('release', inst.calls.filter((c) => c.handler === 'release'), run);
     check('backup', inst.calls.filter((c) => c.handler === 'backup'), run);
     check('judge', inst.calls.filter((c) => c.handler === 'judge'), run);
+    check('preflight-checks', inst.calls.filter((c) => c.handler === 'preflight-checks'), run);
   };
 
   test('canary release to 100% with backup, migration, checks, gates, judge, finish', async () => {
@@ -517,7 +576,9 @@ describe('the check itself', () => {
   test('implied authorizations were evaluated: iam:PassRole of RunTask, KMS of publishing to the encrypted topic', () => {
     expect(isIntrinsic(topicKey)).toBe(true);
     expect([...evaluated.get('release')!]).toEqual(expect.arrayContaining(['ecs:RunTask', 'iam:PassRole', 'sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt']));
-    for (const h of ['rollback', 'backup', 'judge'] as const) expect([...evaluated.get(h)!]).toEqual(expect.arrayContaining(['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt']));
+    for (const h of ['rollback', 'crash', 'backup', 'preflight-checks'] as const) expect([...evaluated.get(h)!]).toEqual(expect.arrayContaining(['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt']));
+    // The judge publishes only what a person must know (a fail, a hold, a policy decision): the failing-judge scenario.
+    expect([...evaluated.get('judge')!]).toEqual(expect.arrayContaining(['cloudwatch:GetMetricData', 'sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt']));
   });
 
   // Each scenario already failed on a gap not in KNOWN_GAPS; this catches the other direction: a gap fixed in lib/

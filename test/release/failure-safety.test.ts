@@ -5,6 +5,7 @@
  * be released backwards, and the ledger said "no traffic had moved" after the rollback Lambda moved it.
  */
 import { RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
+import { notificationText } from '../../lambda/shared/headline';
 import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
@@ -80,7 +81,12 @@ const recordPuts = () =>
     .commandCalls(PutItemCommand)
     .filter((c) => c.args[0].input.Item?.pk?.S === 'dev#release')
     .map((c) => ({ status: c.args[0].input.Item!.status?.S, error: c.args[0].input.Item!.error?.S }));
-const published = () => sns.commandCalls(PublishCommand).map((c) => JSON.parse(c.args[0].input.Message!) as { event: string; message: string });
+/** Each notification's event (the step of its first line, lambda/shared/headline.ts) and its text. */
+const published = () =>
+  sns.commandCalls(PublishCommand).map((c) => {
+    const message = notificationText(c.args[0].input.Message!);
+    return { event: /^\[[^\]]+\] [^:]+: ([a-z-]+)/.exec(message)?.[1], message };
+  });
 const scaled = () => m.ecs.commandCalls(UpdateServiceCommand).map((c) => `${c.args[0].input.service}=${c.args[0].input.desiredCount}`);
 
 beforeEach(() => {

@@ -11,6 +11,10 @@ import { AddressInfo } from 'node:net';
 import { CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
+import { ACMClient, RequestCertificateCommand } from '@aws-sdk/client-acm';
+import { CreateRepositoryCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
+import { createPreflightChecksHandler } from '../../lambda/release/preflight-checks-handler';
+import { preflightCheckSettingsFromEnv } from '../../lambda/release/preflight-checks';
 import type { ReleasePolicy } from '../../config/types';
 import { backupSettingsFromEnv } from '../../lambda/release/backup';
 import { createBackupHandler } from '../../lambda/release/backup-handler';
@@ -112,6 +116,15 @@ export interface ReleaseEnvironment {
    * real judge (judge.ts). GetMetricData is called either way.
    */
   judge: JudgeFunction | undefined;
+  /** The preflight checks handler (lambda/release/preflight-checks-handler.ts) in-process. */
+  readonly preflightChecksHandler: LocalHandler;
+  /** ECR and ACM clients of the preflight checks (recorded by test/iam). */
+  readonly ecr: ECRClient;
+  readonly acm: ACMClient;
+  /** ECR repository of each service: config's name for frontend and backend, `rehearsal-<service>` for any other. */
+  readonly repositories: Readonly<Record<string, string>>;
+  /** The load balancer's certificate stand-in (ISSUED, valid a year). */
+  readonly certificateArn: string;
   /** Both handlers keyed by the logical IDs of the functions they stand for, for runRehearsal's `handlers`. */
   handlers(ids: ReleaseFunctionIds): Record<string, LocalHandler>;
   /** Exit code the migration task reports when DescribeTasks is asked (moto never stops a task by itself). */
@@ -254,6 +267,30 @@ export async function buildReleaseEnvironment(
     // Lambda hands the state machine JSON, not class instances.
     return JSON.parse(JSON.stringify((await run(event)) ?? null));
   };
+  // The images the fixture's task definitions name, pushed to each service's repository (both colors' versions), and an
+  // ISSUED certificate (moto issues a private CA's at once; a DNS-validated one waits for MOTO_ACM_VALIDATION_WAIT).
+  const ecr = new ECRClient(cfg);
+  const acm = new ACMClient(cfg);
+  const repositories: Record<string, string> = Object.fromEntries(
+    Object.keys(fixture.topology.services).map((s) => [s, s === 'frontend' ? FRONTEND.repositoryName : s === 'backend' ? BACKEND.repositoryName : `rehearsal-${s}`]),
+  );
+  for (const [service, repositoryName] of Object.entries(repositories)) {
+    await ecr.send(new CreateRepositoryCommand({ repositoryName }));
+    for (const tag of new Set(COLORS.map((c) => fixture.versions[c]))) {
+      const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json', config: { digest: `sha256:${service}${tag}` }, layers: [] });
+      await ecr.send(new PutImageCommand({ repositoryName, imageManifest: manifest, imageTag: tag }));
+    }
+  }
+  const certificateArn = (
+    await acm.send(new RequestCertificateCommand({ DomainName: 'rehearsal.example.com', CertificateAuthorityArn: `arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/00000000-0000-4000-8000-000000000001` }))
+  ).CertificateArn!;
+  const innerChecks = createPreflightChecksHandler({
+    clients: { ecr, acm, dynamodb: clients.dynamodb, sns },
+    topology: topologyLoader({ dynamodb: clients.dynamodb, env: topologyEnv, retry }),
+    settings: () =>
+      preflightCheckSettingsFromEnv({ IMAGE_REPOSITORIES: JSON.stringify(repositories), CERTIFICATE_ARNS: certificateArn, ...(policy.imageScan ? { IMAGE_SCAN: JSON.stringify(policy.imageScan) } : {}) }),
+    retry,
+  });
   const handler = local(inner, 'release');
   const backupHandler = local(innerBackup, 'backup');
   // The Wait states take 0 s here: the judge sees its step's shift a bake ago, so its window holds whole minutes and
@@ -264,6 +301,7 @@ export async function buildReleaseEnvironment(
     if (!shiftedAt) return innerJudge(event);
     return innerJudge({ ...e, release: { ...e.release, shiftedAt: new Date(Date.parse(shiftedAt) - policy.bakeSeconds * 1000).toISOString() } });
   }, 'judge');
+  const preflightChecksHandler = local(innerChecks, 'preflightChecks');
   return Object.assign(env, {
     fixture,
     topology,
@@ -274,11 +312,23 @@ export async function buildReleaseEnvironment(
     handler,
     backupHandler,
     judgeHandler,
+    preflightChecksHandler,
+    ecr,
+    acm,
+    repositories,
+    certificateArn,
     handlers(ids: ReleaseFunctionIds) {
-      return { [ids.handler]: handler, [ids.judge]: judgeHandler, ...(ids.backup ? { [ids.backup]: backupHandler } : {}) };
+      return {
+        [ids.handler]: handler,
+        [ids.judge]: judgeHandler,
+        ...(ids.backup ? { [ids.backup]: backupHandler } : {}),
+        ...(ids.preflightChecks ? { [ids.preflightChecks]: preflightChecksHandler } : {}),
+      };
     },
     destroy() {
       destroyClients(clients);
+      ecr.destroy();
+      acm.destroy();
       rds.destroy();
       sns.destroy();
     },

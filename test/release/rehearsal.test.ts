@@ -4,6 +4,7 @@
  */
 import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeDBSnapshotsCommand } from '@aws-sdk/client-rds';
+import { BatchDeleteImageCommand, StartImageScanCommand } from '@aws-sdk/client-ecr';
 import { acquireLock, logger, readEcs, readLedger, readLock, readRules, rollback } from '../../lambda/traffic';
 import type { ReleaseContext } from '../../lambda/release/context';
 import { putReleaseRecord, readReleaseRecord } from '../../lambda/release/record';
@@ -55,12 +56,16 @@ async function ledgerActions() {
   return (await readLedger(env.ctx, 200)).map((e) => e.action as string).reverse();
 }
 
-test('the Backup Task invokes the backup function of the production stack, the Judge Task the judge function, every other Task the release function', () => {
+test('the Backup, PreflightChecks and Judge Tasks invoke their own functions of the production stack and every other Task the release function', () => {
   expect(ids.backup).toBeDefined();
-  expect(ids.backup).not.toBe(ids.handler);
-  expect(new Set([ids.handler, ids.backup, ids.judge]).size).toBe(3);
+  expect(ids.preflightChecks).toBeDefined();
+  expect(new Set([ids.handler, ids.backup, ids.preflightChecks, ids.judge]).size).toBe(4);
   const tasks = Object.entries(definition.States).filter(([, s]) => s.Type === 'Task');
-  for (const [name, state] of tasks) expect([name, taskFunctionId(state)]).toEqual([name, name === 'Backup' ? ids.backup : name === 'Judge' ? ids.judge : ids.handler]);
+  const own: Record<string, string | undefined> = { Backup: ids.backup, PreflightChecks: ids.preflightChecks, Judge: ids.judge };
+  for (const [name, state] of tasks) expect([name, taskFunctionId(state)]).toEqual([name, own[name] ?? ids.handler]);
+  // Right after Preflight, before the backup: nothing is scaled or moved before the images and certificates are checked.
+  expect(definition.States.Preflight.Next).toBe('PreflightChecks');
+  expect(definition.States.PreflightChecks.Next).toBe('Backup');
 });
 
 test('GIVEN the canary policy WHEN released THEN green walks 10→25→50→100 with gates, blue is scaled to 0 and the lock is released', async () => {
@@ -140,7 +145,8 @@ test('GIVEN an alarm during the 25% bake WHEN the gate runs THEN the release rol
   expect(await readLock(env.ctx)).toBeUndefined();
   const actions = await ledgerActions();
   expect(actions.indexOf('rollback')).toBeLessThan(actions.lastIndexOf('scale'));
-  expect(actions[actions.length - 1]).toBe('release:rolled-back');
+  // The terminal record, then the release's report (lambda/release/report.ts).
+  expect(actions.slice(-2)).toEqual(['release:rolled-back', 'release:report']);
 });
 
 test('GIVEN /health/db answers 500 on green WHEN the pre-traffic checks run THEN the release fails with no traffic moved', async () => {
@@ -166,6 +172,33 @@ test('GIVEN the migration exits 1 WHEN the release runs THEN it stops before sca
   expect(run.states).not.toContain('Shift');
   expect(await weights()).toEqual(allOn('blue'));
   expect(await readLock(env.ctx)).toBeUndefined();
+});
+
+test('GIVEN the new backend image is not in its ECR repository WHEN released THEN PreflightChecks refuses naming it: nothing scaled or moved, lock released, record failed', async () => {
+  env = await buildReleaseEnvironment(moto, listener);
+  await env.ecr.send(new BatchDeleteImageCommand({ repositoryName: env.repositories.backend, imageIds: [{ imageTag: env.fixture.versions.green }] }));
+  const greenBefore = await desired('green');
+  const run = await runRehearsal(definition, {}, { handlers: env.handlers(ids) });
+  expect(run).toMatchObject({ status: 'FAILED', error: 'PreflightRefused' });
+  expect(run.cause).toContain(`image ${env.repositories.backend}:${env.fixture.versions.green} of backend is not in its ECR repository`);
+  expect(run.states).toEqual(expect.arrayContaining(['Preflight', 'PreflightChecks', 'SafeState']));
+  expect(run.states).not.toContain('Backup');
+  expect(run.states).not.toContain('ScaleUp');
+  expect(await weights()).toEqual(allOn('blue'));
+  expect(await desired('green')).toEqual(greenBefore);
+  expect(await readLock(env.ctx)).toBeUndefined();
+  expect((await readReleaseRecord(env.ctx))?.status).toBe('failed');
+});
+
+test('GIVEN release.imageScan HIGH and a scanned image with a HIGH finding (moto: CVE-9999-9999) WHEN released THEN PreflightChecks refuses naming the finding', async () => {
+  env = await buildReleaseEnvironment(moto, listener, { ...REHEARSAL_POLICY, imageScan: { failOnSeverity: 'HIGH' } });
+  await env.ecr.send(new StartImageScanCommand({ repositoryName: env.repositories.frontend, imageId: { imageTag: env.fixture.versions.green } }));
+  const run = await runRehearsal(definition, {}, { handlers: env.handlers(ids) });
+  expect(run).toMatchObject({ status: 'FAILED', error: 'PreflightRefused' });
+  // The backend's image was never scanned: allowed (requireScan unset); the frontend's finding refuses.
+  expect(run.cause).toMatch(/image ecommerce-frontend:1\.1\.0 of frontend has 1 HIGH finding\(s\) at or above HIGH \(release\.imageScan\.failOnSeverity\): CVE-9999-9999 \(HIGH\)/);
+  expect(run.cause).not.toContain('of backend');
+  expect(await weights()).toEqual(allOn('blue'));
 });
 
 test('GIVEN a release waiting for approval WHEN a second release starts THEN it is refused (lock held) and the first continues after approval', async () => {
@@ -255,7 +288,7 @@ test('GIVEN an alarm of the STABLE color during the 25% bake WHEN the gate runs 
   expect(await readReleaseRecord(env.ctx)).toMatchObject({ executionArn: run.executionArn, status: 'held' });
   const actions = await ledgerActions();
   expect(actions).not.toContain('rollback');
-  expect(actions[actions.length - 1]).toBe('release:held');
+  expect(actions.slice(-2)).toEqual(['release:held', 'release:report']);
   const [held] = (await readLedger(env.ctx, 5)).filter((e) => (e.action as string) === 'release:held');
   expect(held.reason).toMatch(/HELD at 25%.*rehearsal-frontend-blue-5xx.*promote --env rehearsal.*rollback --to blue --env rehearsal/);
 

@@ -92,6 +92,8 @@ export interface ReleaseFunctionIds {
   readonly backup?: string;
   /** The judge handler (Task Judge). */
   readonly judge: string;
+  /** The preflight checks handler (Task PreflightChecks); absent without repositories and certificates. */
+  readonly preflightChecks?: string;
 }
 
 /** The logical IDs of the functions of the (only) ReleaseStateMachine under `scope`, e.g. a synthesized stage. */
@@ -100,7 +102,12 @@ export function releaseFunctionIds(scope: IConstruct): ReleaseFunctionIds {
   if (found.length !== 1) throw new Error(`expected one ReleaseStateMachine under ${scope.node.path || 'the app'}, found ${found.length}`);
   const id = (fn: HandlerFunction) => Stack.of(fn).getLogicalId(fn.function.node.defaultChild as CfnElement);
   const [release] = found;
-  return { handler: id(release.handler), judge: id(release.judgeHandler), ...(release.backupHandler ? { backup: id(release.backupHandler) } : {}) };
+  return {
+    handler: id(release.handler),
+    judge: id(release.judgeHandler),
+    ...(release.backupHandler ? { backup: id(release.backupHandler) } : {}),
+    ...(release.preflightChecksHandler ? { preflightChecks: id(release.preflightChecksHandler) } : {}),
+  };
 }
 
 /** The logical ID of the Lambda function a Task state invokes (its Resource, or Parameters.FunctionName for lambda:invoke). */
@@ -154,6 +161,13 @@ export async function runRehearsal(definition: Definition, input: unknown, optio
   for (const [stateName, state] of Object.entries(def.States)) {
     if (state.Retry) retryIntervalOverrides[stateName] = 0;
     if (state.Type === 'Wait') waitTimeOverrides[stateName] = options.waitMs ?? 0;
+    // A watched bake (lib/release.ts bakeLoop) runs until its time has passed on the clock, which 0 ms waits do not
+    // move: its length becomes 0, so it polls once (with the real watch step) and goes on, as a shortened Wait does.
+    // aws-local-stepfunctions has no $$.State.EnteredTime (Step Functions' context object does): a fixed start instead.
+    if (state.Type === 'Pass' && state.Parameters?.['since.$']) {
+      delete state.Parameters['since.$'];
+      Object.assign(state.Parameters, { since: new Date(0).toISOString(), seconds: 0 });
+    }
     if (state.Type !== 'Task') continue;
     if (options.taskTimeoutSeconds !== undefined) {
       state.TimeoutSeconds = options.taskTimeoutSeconds;

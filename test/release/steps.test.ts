@@ -1,5 +1,6 @@
 /** Unit tests of the release step validation, configuration and steps with aws-sdk-client-mock. */
 import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
+import { notificationText } from '../../lambda/shared/headline';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { SNSClient, PublishCommand } from '@aws-sdk/client-sns';
@@ -179,7 +180,7 @@ describe('gate', () => {
   test("GIVEN only the stable color's comparison (the new color is better) in ALARM THEN the gate passes and records it as ignored", async () => {
     m.cloudwatch.on(DescribeAlarmsCommand).resolves(alarms({ ...OK, 'blue-vs-green-5xx': 'ALARM', 'blue-rollback': 'ALARM' }));
     await expect(gate(ctx(), { ...release, stepIndex: 2, percent: 50 }, 'bake')).resolves.toMatchObject({ percent: 50 });
-    const published = JSON.parse(sns.commandCalls(PublishCommand)[0].args[0].input.Message!);
+    const published = { message: notificationText(sns.commandCalls(PublishCommand)[0].args[0].input.Message!) };
     expect(published.message).toContain('ignored (stable color, not a fault of green): ');
     expect(published.message).toContain('blue-vs-green-5xx (blue comparison)');
     expect(published.message).toContain('blue-rollback (blue composite)');

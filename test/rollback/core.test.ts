@@ -2,6 +2,7 @@ import { UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { DescribeRulesCommand, ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { PublishCommand } from '@aws-sdk/client-sns';
+import { notificationText } from '../../lambda/shared/headline';
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand, TransactWriteItemsCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { handleAlarmEvent, InvalidAlarmEvent, RollbackFailed, RollbackIncomplete } from '../../lambda/rollback';
 import { item, plain } from '../support/dynamo';
@@ -61,7 +62,11 @@ describe('GIVEN a green canary at 10% with a running release', () => {
     expect(tx[1].Update).toMatchObject({ Key: { pk: 'dev#rollback#green' }, ExpressionAttributeValues: expect.objectContaining({ ':owner': 'rollback:test' }) });
     const [msg] = published();
     expect(msg.TopicArn).toBe(topology.notificationTopicArn);
-    expect(msg.Subject).toBe('[dev] Automatic rollback: green alarm green-5xx');
+    // The first line at a glance (lambda/shared/headline.ts): subject, first line of the text, Slack's title.
+    expect(msg.Subject).toBe('[dev] Automatic rollback: alarm green-5xx | frontend, backend | green -> blue');
+    expect(msg.MessageStructure).toBe('json');
+    expect(notificationText(msg.Message!).split('\n')[0]).toBe(msg.Subject);
+    expect(JSON.parse(JSON.parse(msg.Message!).https)).toMatchObject({ version: '1.0', source: 'custom', content: { textType: 'client-markdown', title: msg.Subject } });
     expect(msg.Message).toContain('Metric values:  recent datapoints 12, 17; threshold 5');
     expect(msg.Message).toContain('Weights before: frontend blue 90 / green 10, backend blue 90 / green 10');
     expect(w.metrics).toEqual([expect.objectContaining({ Environment: 'dev', RollbackCompleted: 1 })]);
@@ -105,7 +110,7 @@ describe('GIVEN a green canary at 10% with a running release', () => {
       Timestamp: expect.any(Number),
       CloudWatchMetrics: [{ Namespace: 'SafeReleases', Dimensions: [['Environment']], Metrics: [{ Name: 'RollbackFailed', Unit: 'Count' }] }],
     });
-    expect(published()).toEqual([expect.objectContaining({ Subject: '[dev] ROLLBACK FAILED: green alarm green-5xx' })]);
+    expect(published()).toEqual([expect.objectContaining({ Subject: expect.stringMatching(/^\[dev\] ROLLBACK FAILED: alarm green-5xx \| .*green failing$/) })]);
     expect(published()[0].Message).toContain('Action needed: move traffic to blue by hand now');
     for (const c of ['UpdateItem', 'StopExecution', 'UpdateService', 'TransactWriteItems']) expect(w.order).not.toContain(c);
   });
@@ -118,7 +123,7 @@ describe('GIVEN a green canary at 10% with a running release', () => {
     expect(err.name).toBe('RollbackFailed');
     expect(err.message).toContain('the current state could not be read');
     expect(w.metrics).toEqual([expect.objectContaining({ Environment: 'dev', RollbackFailed: 1 })]);
-    expect(published()).toEqual([expect.objectContaining({ Subject: '[dev] ROLLBACK FAILED: green alarm green-5xx' })]);
+    expect(published()).toEqual([expect.objectContaining({ Subject: expect.stringMatching(/^\[dev\] ROLLBACK FAILED: alarm green-5xx \| .*green failing$/) })]);
     expect(w.order).not.toContain('ModifyRule');
   });
 
@@ -136,7 +141,7 @@ describe('GIVEN a green canary at 10% with a running release', () => {
     expect(updates[1]).toMatchObject({ ':failed': 'failed', ':owner': 'rollback:test' });
     const puts = w.ddb.commandCalls(PutItemCommand).map((c) => plain(c.args[0].input).Item);
     expect(puts.map((i) => i.action)).toEqual(['scale', 'rollback-failed']);
-    expect(published()[0].Subject).toBe('[dev] Rollback incomplete: green alarm green-5xx');
+    expect(published()[0].Subject).toBe('[dev] Rollback incomplete: alarm green-5xx | frontend, backend | green -> blue');
   });
 
   test('WHEN the notification cannot be published after a completed rollback THEN RollbackIncomplete(notify) is thrown', async () => {
@@ -389,7 +394,7 @@ describe('partial failure and crashes (issue "Failure-safe", section 1)', () => 
     const out = await handleAlarmEvent(w.ctx, event());
     expect(out).toMatchObject({ status: 'duplicate', reason: expect.stringContaining('its notification was sent now') });
     expect(writes(w.order)).toEqual(['Publish', 'UpdateItem']);
-    expect(published()[0].Subject).toBe('[dev] Automatic rollback: green alarm green-5xx');
+    expect(published()[0].Subject).toMatch(/^\[dev\] Automatic rollback: alarm green-5xx \| .*green -> blue$/);
   });
 
   test('the completing transaction stores the notification, and it is removed once published', async () => {

@@ -76,7 +76,7 @@ describe('notification and metric formats', () => {
     const e = parseAlarmEvent(event('green-' + 'x'.repeat(200)));
     const s = subjectOf('production', { kind: 'rolled-back', event: e, failedColor: 'green', stableColor: 'blue', headline: 'h', done: [] });
     expect(s.length).toBeLessThan(100);
-    expect(s).toMatch(/^\[production\] Automatic rollback: green alarm green-x+\.\.\.$/);
+    expect(s).toMatch(/^\[production\] Automatic rollback: alarm green-x+\.\.\.$/);
   });
 
   test('an EMF line names namespace, dimension, units and values', () => {

@@ -126,7 +126,7 @@ describe('GIVEN a canary release of green at 10% with its execution running and 
     const sent = published();
     expect(sent).toHaveLength(1);
     expect(sent[0].topicArn).toBe(fx.notificationTopicArn);
-    expect(sent[0].subject).toBe(`[dev] Automatic rollback: green alarm ${alarm}`);
+    expect(sent[0].subject).toBe(`[dev] Automatic rollback: alarm ${alarm} | frontend, backend | green -> blue`);
     expect(sent[0].message).toContain(`Alarm:          ${alarm} (green)`);
     expect(sent[0].message).toContain('Threshold Crossed: 2 datapoints');
     expect(sent[0].message).toContain('Metric values:  recent datapoints 12, 17; threshold 5; statistic Sum; period 60 s');

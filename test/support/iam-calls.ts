@@ -80,7 +80,18 @@ const TRANSACT_ACTIONS: Record<string, string> = { Put: 'dynamodb:PutItem', Upda
 const dbArn = (s: ArnScope, id: string) => (isArn(id) ? id : arn(s, 'rds', `db:${id}`));
 const snapshotArn = (s: ArnScope, id: string) => (isArn(id) ? id : arn(s, 'rds', `snapshot:${id}`));
 
+/** ECR repository ARN (resource type repository). https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerregistry.html */
+const repositoryArn = (s: ArnScope, name: string, registryId?: string) => `arn:${s.partition}:ecr:${s.region}:${registryId ?? s.account}:repository/${name}`;
+
 export const CALL_MAP: Readonly<Record<string, Readonly<Record<string, Mapper>>>> = {
+  ecr: {
+    DescribeImages: (i, s) => one('ecr:DescribeImages', repositoryArn(s, i.repositoryName, i.registryId)),
+    DescribeImageScanFindings: (i, s) => one('ecr:DescribeImageScanFindings', repositoryArn(s, i.repositoryName, i.registryId)),
+  },
+  acm: {
+    // Resource type certificate. https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscertificatemanager.html
+    DescribeCertificate: (i) => one('acm:DescribeCertificate', i.CertificateArn),
+  },
   elbv2: {
     // No resource-level permissions for Describe*. https://docs.aws.amazon.com/service-authorization/latest/reference/list_awselasticloadbalancingv2.html
     DescribeRules: anyResource('elasticloadbalancing:DescribeRules'),
@@ -162,6 +173,20 @@ export const CALL_MAP: Readonly<Record<string, Readonly<Record<string, Mapper>>>
   sfn: {
     ListExecutions: (i) => one('states:ListExecutions', i.stateMachineArn),
     StopExecution: (i) => one('states:StopExecution', i.executionArn),
+    // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html
+    StartExecution: (i) => one('states:StartExecution', i.stateMachineArn),
+    DescribeExecution: (i) => one('states:DescribeExecution', i.executionArn),
+    GetExecutionHistory: (i) => one('states:GetExecutionHistory', i.executionArn),
+  },
+  cloudformation: {
+    // Authorized on the stack's ARN, which ends with its ID; a name-only request is checked with a stand-in ID.
+    // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html
+    DescribeStacks: (i, s) =>
+      one('cloudformation:DescribeStacks', isArn(i.StackName ?? '') ? i.StackName : i.StackName ? arn(s, 'cloudformation', `stack/${i.StackName}/00000000-0000-0000-0000-000000000000`) : '*'),
+  },
+  sts: {
+    // "No permissions are required": https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
+    GetCallerIdentity: () => [],
   },
   secretsmanager: {
     // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html (resource: Secret)

@@ -8,9 +8,12 @@
  * Clients point at `moto.endpoint` with region us-east-1 and dummy credentials passed in client
  * config (`moto.clientConfig`), so tests never depend on the caller's AWS environment.
  */
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
+import { ensureVenv } from './venv';
+
+export { ensureVenv };
 
 // The SDK's Node 20 end-of-support notice is noise in test output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -29,19 +32,6 @@ export interface MotoServer {
   };
   reset(): Promise<void>;
   stop(): Promise<void>;
-}
-
-const repoRoot = path.resolve(__dirname, '..', '..');
-
-/** Runs scripts/venv.sh (creates or reuses ./.venv) and returns the venv's bin dir. */
-export function ensureVenv(): string {
-  const out = execFileSync('bash', [path.join(repoRoot, 'scripts', 'venv.sh')], {
-    cwd: repoRoot,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = out.trim().split('\n');
-  return lines[lines.length - 1].trim();
 }
 
 /** Asks the kernel for a free port on 127.0.0.1 by binding port 0, then releases it. */

@@ -192,6 +192,16 @@ export interface PublishedNotification {
 }
 
 /** Everything published to SNS topics of the moto server (moto's introspection API). */
+/** A message published with one text per protocol (lambda/shared/headline.ts `snsNotification`) → its text. */
+function textOf(message: string): string {
+  try {
+    const m = JSON.parse(message) as { default?: unknown };
+    return typeof m?.default === 'string' ? m.default : message;
+  } catch {
+    return message;
+  }
+}
+
 export async function publishedNotifications(endpoint: string): Promise<PublishedNotification[]> {
   const res = await fetch(`${endpoint}/moto-api/data.json`);
   if (!res.ok) throw new Error(`moto data.json: HTTP ${res.status}`);
@@ -202,7 +212,7 @@ export async function publishedNotifications(endpoint: string): Promise<Publishe
       out.push({
         topicArn: t.arn,
         messageId: String(n[0]),
-        message: String(n[1]),
+        message: textOf(String(n[1])),
         subject: n[2] === null || n[2] === undefined ? undefined : String(n[2]),
         attributes: (n[3] as Record<string, unknown>) ?? {},
       });

@@ -8,3 +8,4 @@ export { SelectSplitInRange } from './SelectSplitInRange';
 export { StackQuotas, STACK_QUOTAS, STACK_QUOTA_MARGIN } from './StackQuotas';
 export { TaskOutlivesLambda } from './TaskOutlivesLambda';
 export { CompositeAlarmChildren, COMPOSITE_ALARM_CHILDREN_LIMIT } from './CompositeAlarmChildren';
+export { ChatbotChannel } from './ChatbotChannel';

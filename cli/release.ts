@@ -6,6 +6,7 @@
  *                                           --services a,b: only these services (default: every service whose idle
  *                                           color runs a new version)
  *   npm run release -- status  --env X      current or last execution: step, weights, bake time left, gate results,
+ *                                           the judge's last verdicts with their numbers (from the ledger),
  *                                           the release record and lock (why a lock is held, how to clear it)
  *   npm run release -- abort   --env X      StopExecution, then the traffic core's rollback to the stable color
  *   npm run release -- approve --env X      SendTaskSuccess for the approval the running release waits for
@@ -37,6 +38,8 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { readReleaseRecord } from '../lambda/release/record';
+import { judgeVerdictLines, STATUS_LEDGER_ENTRIES } from './judge-status';
+import { readLedger } from '../lambda/traffic/ledger';
 import {
   clientConfig,
   ClientOptions,
@@ -217,7 +220,7 @@ export function describeEvent(e: HistoryEvent): string | undefined {
     }
     return `${t}  → ${name}`;
   }
-  if (e.stateExitedEventDetails && ['Shift', 'Gate', 'FinalGate', 'WindowGate', 'PreTrafficChecks'].includes(e.stateExitedEventDetails.name ?? '')) {
+  if (e.stateExitedEventDetails && ['Shift', 'Gate', 'Judge', 'FinalGate', 'WindowGate', 'PreTrafficChecks'].includes(e.stateExitedEventDetails.name ?? '')) {
     const out = payload(e.stateExitedEventDetails.output);
     return `${t}  ✓ ${e.stateExitedEventDetails.name}: new color ${out.release?.candidate ?? ''} at ${out.release?.percent ?? '?'}%`;
   }
@@ -355,6 +358,7 @@ export async function main(argv: readonly string[], deps: ReleaseCliDeps = {}): 
         out(`last release: ${exec.name} ${exec.status} (started ${exec.startDate?.toISOString()})`);
         const h = await sfn.send(new GetExecutionHistoryCommand({ executionArn: exec.executionArn, reverseOrder: true, maxResults: 50 }));
         for (const line of (h.events ?? []).map(describeEvent).filter(Boolean).slice(0, 12).reverse()) out(line!);
+        for (const line of judgeVerdictLines(await readLedger(ctx, STATUS_LEDGER_ENTRIES), exec.executionArn!)) out(line);
         return 0;
       }
       case 'abort': {

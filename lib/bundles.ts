@@ -14,6 +14,7 @@ export const HANDLER_ENTRIES = [
   'lambda/release/handler.ts',
   'lambda/release/backup-handler.ts',
   'lambda/release/preflight-checks-handler.ts',
+  'lambda/release/judge-handler.ts',
   'lambda/custom-resources/handler.ts',
   'lambda/database/handler.ts',
 ] as const;

@@ -142,7 +142,8 @@ const TRANSIENT_ERRORS = [
  * `{"strategy": "canary" | "blue-green", "actor": "..."}` (both optional; strategy defaults to the policy's):
  *
  * Preflight (lock, alarms, versions) → PreflightChecks (images in ECR and their scans, certificates) → Backup? → Migration? (RunTask + poll) → ScaleUp → WaitForStable loop →
- * PreTraffic (test listener) → Shift → Bake → Gate [→ Approval after the first canary step] → … → 100% →
+ * PreTraffic (test listener) → Shift → Bake → Gate → Judge [→ Bake again while inconclusive] [→ Approval after the first
+ * canary step] → … → 100% →
  * FinalBake → FinalGate → RollbackWindow → WindowGate → Finish (old color to 0, unlock); Shift, the gates and Finish may
  * end in HoldState → ReleaseHeld (an alarm of the stable color, or OperatorOverride: someone else moved the weights).
  * Finish never goes to SafeState: once the new color serves 100% and the window passed, a failure (at or after the
@@ -157,13 +158,16 @@ const TRANSIENT_ERRORS = [
  * StopExecution, FAILED otherwise) triggers the same clean-up as SafeState through an EventBridge rule.
  * All work is done by one Lambda (`lambda/release/handler.ts`) built on the traffic core, except the Backup step: its
  * own small Lambda (`lambda/release/backup-handler.ts`), the only one with the RDS client and the RDS permissions, and
- * the PreflightChecks step: its own Lambda (`lambda/release/preflight-checks-handler.ts`), the only one with ECR and ACM.
+ * the PreflightChecks step: its own Lambda (`lambda/release/preflight-checks-handler.ts`), the only one with ECR and ACM,
+ * and the Judge step: its own small Lambda (`lambda/release/judge-handler.ts`), the only one with GetMetricData.
  */
 export class ReleaseStateMachine extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly handler: HandlerFunction;
   /** The Backup step's function; present when `policy.backupBeforeRelease`. */
   readonly backupHandler?: HandlerFunction;
+  /** The Judge step's function: reads both colors' ALB metrics (GetMetricData) and asks the statistical judge. */
+  readonly judgeHandler: HandlerFunction;
   /** The PreflightChecks step's function (images in ECR and their scans, certificates); present with `repositories` or `certificates`. */
   readonly preflightChecksHandler?: HandlerFunction;
   /** Log group of the state machine (level ALL, with execution data). */
@@ -226,6 +230,19 @@ export class ReleaseStateMachine extends Construct {
       props.topology.grantRead(this.backupHandler);
     }
 
+    // The judge runs in its own function: only it bundles the statistics and GetMetricData and holds
+    // cloudwatch:GetMetricData (the release handler's bundle is at its size limit).
+    this.judgeHandler = new HandlerFunction(this, 'JudgeHandler', {
+      entry: 'lambda/release/judge-handler.ts',
+      description: `${topology.environment}: release judge step (new color against stable color, CloudWatch GetMetricData)`,
+      vpc: props.vpc,
+      encryptionKey: props.encryptionKey,
+      logRetention: props.logRetention,
+      environment: { ...props.topology.handlerEnvironment, RELEASE_POLICY: JSON.stringify(policy) },
+      timeout: Duration.seconds(HANDLER_TIMEOUT_SECONDS),
+    });
+    this.grantJudge(props, this.judgeHandler);
+    props.topology.grantRead(this.judgeHandler);
     if (props.repositories || props.certificates) {
       const repositories = props.repositories ?? {};
       this.preflightChecksHandler = new HandlerFunction(this, 'PreflightChecksHandler', {
@@ -359,6 +376,13 @@ export class ReleaseStateMachine extends Construct {
       comment: "The new color's rollback and comparison alarms not in ALARM, else GateFailed → rollback; a stable-color alarm → ReleaseHeld",
       holdable: true,
     });
+    const judge = t('Judge', { step: 'judge', ...release }, '$.release', {
+      comment:
+        `New color against stable color on the same load since the step's shift (statistical judge): pass → on; fail → GateFailed → rollback; ` +
+        `inconclusive → bake again (up to ${policy.judge.maxExtensions} time(s)), then onInconclusive=${policy.judge.onInconclusive}`,
+      lambdaFunction: this.judgeHandler.function,
+      holdable: true,
+    });
     const bake = this.bakeLoop('Bake', policy.bakeSeconds, gate, props.bakeWatch, t);
     const finalGate = t('FinalGate', { step: 'gate', phase: 'final', ...release }, '$.release', { holdable: true });
     const finalBake = this.bakeLoop('FinalBake', policy.finalBakeSeconds, finalGate, props.bakeWatch, t);
@@ -375,6 +399,12 @@ export class ReleaseStateMachine extends Construct {
     checkStable.next(new sfn.Choice(this, 'Stable?').when(sfn.Condition.booleanEquals('$.poll.done', true), preTraffic).otherwise(waitStable));
     preTraffic.next(shift);
     shift.next(new sfn.Choice(this, 'AtFullTraffic?').when(sfn.Condition.numberEquals('$.release.percent', 100), finalBake).otherwise(bake));
+    gate.next(judge);
+    // Inconclusive with extensions left: bake again, then the alarm gate and the judge look again.
+    const extend = new sfn.Choice(this, 'ExtendBake?', { comment: 'The judge was inconclusive and the step has extensions left' }).when(
+      sfn.Condition.booleanEquals('$.release.extend', true),
+      bake,
+    );
     if (policy.approvalAfterFirstStep) {
       const approvalChoice = new sfn.Choice(this, 'ApprovalNeeded?');
       const approval = new tasks.LambdaInvoke(this, 'Approval', {
@@ -392,10 +422,10 @@ export class ReleaseStateMachine extends Construct {
       approval.addCatch(safeState, { resultPath: '$.error' });
       approval.next(shift);
       approvalChoice.when(sfn.Condition.booleanEquals('$.release.awaitApproval', true), approval);
-      gate.next(approvalChoice.otherwise(shift));
+      judge.next(extend.otherwise(approvalChoice.otherwise(shift)));
     } else {
-      // A Choice state needs at least one rule, so without approval the gate goes straight on.
-      gate.next(shift);
+      // A Choice state needs at least one rule, so without approval the judge goes straight on.
+      judge.next(extend.otherwise(shift));
     }
     finalGate.next(window);
     windowGate.next(finish);
@@ -419,7 +449,7 @@ export class ReleaseStateMachine extends Construct {
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'CDK-generated: logs:*LogDelivery*, logs:Describe* and xray:Put*/Get* do not support resource-level permissions',
     });
-    for (const fn of [this.handler, this.backupHandler, this.preflightChecksHandler].filter((f): f is HandlerFunction => !!f)) {
+    for (const fn of [this.handler, this.backupHandler, this.judgeHandler, this.preflightChecksHandler].filter((f): f is HandlerFunction => !!f)) {
       Validations.of(this.stateMachine).acknowledge({
         id: iam5ResourceFinding(this, `${fn.functionArn}:*`),
         reason: 'CDK-generated: invoking the release handler by any version or alias',
@@ -561,6 +591,23 @@ export class ReleaseStateMachine extends Construct {
     Validations.of(fn).acknowledge({
       id: iam5ResourceFinding(this, automatedSnapshots),
       reason: 'Describe-only access to automated snapshots (rds:*), read to confirm a recent backup of this instance',
+    });
+    props.ledgerTable.grant(fn, 'dynamodb:PutItem');
+    if (props.ledgerTable.encryptionKey) props.ledgerTable.encryptionKey.grant(fn, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*');
+    props.notificationTopic.grantPublish(fn);
+    acknowledgeKmsGrantWildcards(fn, 'the ledger table and the notification topic');
+  }
+
+  /**
+   * The Judge step's function: GetMetricData, the ledger entry and the notification, the topology (granted by the
+   * caller). cloudwatch:GetMetricData supports no resource-level permissions (resource `*`):
+   * https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html
+   */
+  private grantJudge(props: ReleaseStateMachineProps, fn: HandlerFunction): void {
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }));
+    Validations.of(fn).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'cloudwatch:GetMetricData (read-only) supports no resource-level permissions (Service Authorization Reference, Amazon CloudWatch)',
     });
     props.ledgerTable.grant(fn, 'dynamodb:PutItem');
     if (props.ledgerTable.encryptionKey) props.ledgerTable.encryptionKey.grant(fn, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*');

@@ -47,10 +47,12 @@ export const MAX_WATCH_POLL_SECONDS = 60;
 export function stateMachineTimeoutSeconds(policy: ReleasePolicy): number {
   const steps = Math.max(stepsFor(policy, 'canary').length, 1);
   // A watched bake ends with the first poll after its time: up to one interval and one task past it (each bake, the
-  // final bake and the window).
-  const bakes = steps * policy.bakeSeconds + (steps + 2) * (MAX_WATCH_POLL_SECONDS + TASK_TIMEOUT_SECONDS);
+  // final bake and the window). Every bake may be repeated up to judge.maxExtensions times while the judge is
+  // inconclusive (lib/release.ts ExtendBake?), each repeat with its alarm gate and judge tasks.
+  const looks = steps * (1 + policy.judge.maxExtensions);
+  const bakes = looks * policy.bakeSeconds + (looks + 2) * (MAX_WATCH_POLL_SECONDS + TASK_TIMEOUT_SECONDS);
   const approval = policy.approvalAfterFirstStep ? policy.approvalTimeoutSeconds : 0;
-  const tasks = (steps * 3 + 12) * TASK_TIMEOUT_SECONDS;
+  const tasks = (steps * 3 + looks * 2 + 12) * TASK_TIMEOUT_SECONDS;
   return (
     (policy.migrationCommand ? policy.migrationTimeoutSeconds : 0) +
     policy.stabilizeTimeoutSeconds +

@@ -23,6 +23,7 @@ export type ReleaseEvent =
   | 'pre-traffic-passed'
   | 'shifted'
   | 'gate-passed'
+  | 'judge-verdict'
   | 'approval-requested'
   | 'completed'
   | 'rolled-back'
@@ -40,6 +41,8 @@ export interface RecordInput {
   readonly weightsBefore?: WeightsByService;
   readonly weightsAfter?: WeightsByService;
   readonly detail?: Record<string, unknown>;
+  /** Publish the notification too. @default true */
+  readonly notify?: boolean;
 }
 
 /**
@@ -50,7 +53,10 @@ function ledgerAction(event: ReleaseEvent): LedgerAction {
   return `release:${event}` as unknown as LedgerAction;
 }
 
-/** Writes the ledger entry (must succeed) and publishes the notification (best effort: logged when it fails). */
+/**
+ * Writes the ledger entry (must succeed) and publishes the notification (best effort: logged when it fails), unless
+ * `notify: false` (a ledger entry only).
+ */
 export async function record(ctx: RecordContext, input: RecordInput): Promise<void> {
   await appendLedger(ctx, {
     actor: input.actor,
@@ -60,7 +66,7 @@ export async function record(ctx: RecordContext, input: RecordInput): Promise<vo
     weightsAfter: input.weightsAfter,
     detail: input.detail,
   });
-  await notify(ctx, input);
+  if (input.notify !== false) await notify(ctx, input);
 }
 
 /** The verdict of the first line (lambda/shared/headline.ts) by event; any other event is a step of a running release. */

@@ -41,6 +41,7 @@ import {
   StabilizeTimeout,
 } from './errors';
 import { describeAlarms, judgeGate, readGateAlarms } from './gate';
+import { JUDGE_HOLD_PREFIX } from './judge-hold';
 import { Strategy, stepsFor } from './policy';
 import { CheckResult, HttpGet, runPreTrafficChecks } from './pretraffic';
 import { notify, putReleaseRecord, readReleaseRecord, record, type RecordInput, type ReleaseRecord } from './record';
@@ -92,6 +93,14 @@ export interface ReleaseState {
   readonly migrationTaskArn?: string;
   /** The service that runs the migration is not in this release: no migration task was started. */
   readonly migrationSkipped?: boolean;
+  /** ISO time of the current step's shift: the judge's window starts there (judge-gate.ts). */
+  readonly shiftedAt?: string;
+  /** Looks the judge took in this release so far, every step and extension counted (its alpha spending). */
+  readonly judgeLooks?: number;
+  /** Bakes the judge added at the current step (reset by each shift), at most `judge.maxExtensions`. */
+  readonly extensions?: number;
+  /** Set by the judge: inconclusive, bake again (the state machine loops Bake → Gate → Judge). */
+  readonly extend?: boolean;
   /** ISO time the current bounded wait (migration, stabilize) gives up. */
   readonly deadline?: string;
   readonly startedAt: string;
@@ -432,7 +441,7 @@ export async function shiftStep(ctx: ReleaseContext, release: ReleaseState): Pro
     weightsAfter: r.weightsAfter,
     detail: { percent, step: release.stepIndex + 1 },
   });
-  return { ...release, percent, stepIndex: release.stepIndex + 1, awaitApproval: false };
+  return { ...release, percent, stepIndex: release.stepIndex + 1, awaitApproval: false, shiftedAt: nowOf(ctx).toISOString(), extensions: 0, extend: false };
 }
 
 export type GatePhase = 'bake' | 'final' | 'window';
@@ -496,8 +505,9 @@ async function markHeld(ctx: ReleaseContext, executionArn: string, stable?: Colo
   return { rules, weights, lockReleased };
 }
 
-/** Why a release was held, from the error name that sent it to the Hold state. */
-function heldWhy(error: string | undefined, stable: Color | undefined): string {
+/** Why a release was held, from the error name (and cause) that sent it to the Hold state. */
+function heldWhy(error: string | undefined, stable: Color | undefined, cause?: string): string {
+  if (error === 'ReleaseHeld' && cause?.startsWith(JUDGE_HOLD_PREFIX)) return 'the judge stayed inconclusive after its extensions (policy: hold)';
   return error === 'OperatorOverride'
     ? 'an operator changed the weights'
     : `an alarm of the stable color${stable ? ` ${stable}` : ''}`;
@@ -514,7 +524,7 @@ export async function hold(ctx: ReleaseContext, req: { executionId: string; rele
   const { release } = req;
   const env = release.environment;
   const why = causeText(req.error?.Cause);
-  const kind = heldWhy(req.error?.Error, release.stable);
+  const kind = heldWhy(req.error?.Error, release.stable, why);
   const { rules, weights, lockReleased } = await markHeld(ctx, release.owner, release.stable, release.candidate, release.startedAt);
   // The commands follow where traffic IS (an operator may have moved it), not the release's last step.
   const on = allTrafficOn(weights);

@@ -131,6 +131,10 @@ export function validateReleaseState(v: unknown, field = 'release'): ReleaseStat
   if (v.migrationSkipped !== undefined && typeof v.migrationSkipped !== 'boolean') bad(`${field}.migrationSkipped`, v.migrationSkipped, 'a boolean');
   serviceList(v.services, `${field}.services`);
   if (v.deadline !== undefined) isoTime(v.deadline, `${field}.deadline`);
+  if (v.shiftedAt !== undefined) isoTime(v.shiftedAt, `${field}.shiftedAt`);
+  if (v.judgeLooks !== undefined) int(v.judgeLooks, `${field}.judgeLooks`, 0, 10_000);
+  if (v.extensions !== undefined) int(v.extensions, `${field}.extensions`, 0, 1000);
+  if (v.extend !== undefined && typeof v.extend !== 'boolean') bad(`${field}.extend`, v.extend, 'a boolean');
   isoTime(v.startedAt, `${field}.startedAt`);
   return v as unknown as ReleaseState;
 }

@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { bundleHandlers, bundleName, HANDLER_ENTRIES, type HandlerEntry } from '../../lib/bundles';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { COLORS } from '../../lambda/shared/topology';
+import { readLedger } from '../../lambda/traffic';
 import { SERVICES } from '../support/services';
 import { buildFixture, Fixture } from '../support/fixture';
 import { DUMMY_CREDENTIALS, MOTO_REGION, MotoServer, startMoto } from '../support/moto';
@@ -100,6 +102,63 @@ describe('handler bundles', () => {
       expect(inputs.filter((i) => /credential-provider-(node|ini|sso|imds|process|web-identity)\//.test(i))).toEqual([]);
     }
   });
+
+  test('only the judge bundle holds the judge and its query: the release bundle (at its size limit) has neither', () => {
+    const judgeSources = ['lambda/release/judge.ts', 'lambda/release/judge-query.ts', 'lambda/release/judge-gate.ts'];
+    expect(built['lambda/release/judge-handler.ts'].inputs).toEqual(expect.arrayContaining(judgeSources));
+    for (const entry of HANDLERS.filter((e) => e !== 'lambda/release/judge-handler.ts')) {
+      expect([entry, built[entry].inputs.filter((i) => judgeSources.includes(i))]).toEqual([entry, []]);
+    }
+  });
+
+  test('the judge bundle runs in plain Node: a look at a 10% canary reads GetMetricData and records its verdict', async () => {
+    const services = Object.keys(fx.topology.services);
+    const release = {
+      owner: 'arn:aws:states:us-east-1:123456789012:execution:Release:bundle',
+      environment: fx.topology.environment,
+      actor: 'bundle',
+      strategy: 'canary',
+      services,
+      stable: 'blue',
+      candidate: 'green',
+      fromVersion: 'v1',
+      toVersion: 'v2',
+      steps: [10, 50, 100],
+      stepIndex: 1,
+      percent: 10,
+      approval: false,
+      awaitApproval: false,
+      candidateCountsBefore: Object.fromEntries(services.map((s) => [s, 0])),
+      scaledUp: true,
+      startedAt: new Date(Date.now() - 20 * 60_000).toISOString(),
+      shiftedAt: new Date(Date.now() - 10 * 60_000).toISOString(),
+    };
+    const policy = { bakeSeconds: 300, judge: { falseRollbackPercent: 1, errorRateMarginPoints: 0.1, latencyMarginPercent: 10, minRequests: 500, maxExtensions: 0, onInconclusive: 'pass' } };
+    const { result } = await invokeInChild(
+      built['lambda/release/judge-handler.ts'],
+      {
+        AWS_REGION: MOTO_REGION,
+        AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
+        AWS_ENDPOINT_URL: moto.endpoint,
+        TOPOLOGY_TABLE: fx.topology.lockTableName,
+        RELEASE_POLICY: JSON.stringify(policy),
+        // The ledger entry is logged to stdout, where the runner reads the result.
+        POWERTOOLS_LOG_LEVEL: 'SILENT',
+      },
+      { step: 'judge', release },
+    );
+    // No ALB metrics in moto: whatever the judge says (pass, or inconclusive decided at once by the policy: pass), the step goes on.
+    expect(result).toMatchObject({ percent: 10, extend: false, judgeLooks: 1 });
+    const dynamodb = new DynamoDBClient(moto.clientConfig);
+    try {
+      const [entry] = await readLedger({ clients: { dynamodb }, topology: fx.topology }, 5);
+      expect(entry).toMatchObject({ action: 'release:judge-verdict', detail: { owner: release.owner, look: 1, maxLooks: 2, window: { minutes: expect.any(Number) } } });
+      expect((entry.detail as { window: { minutes: number } }).window.minutes).toBeGreaterThanOrEqual(8);
+    } finally {
+      dynamodb.destroy();
+    }
+  }, 60000);
 
   test("every SDK client keeps only its package.json's version (the User-Agent's), not the rest of the file (lib/esbuild-worker.mjs)", () => {
     const rollback = readFileSync(built['lambda/rollback/handler.ts'].outfile, 'utf8');

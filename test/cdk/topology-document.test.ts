@@ -18,9 +18,9 @@ describe('GIVEN production synthesized', () => {
     for (const [id, f] of functions) expect({ id, vars: Object.keys(f.Properties.Environment?.Variables ?? {}) }).toEqual({ id, vars: expect.not.arrayContaining(['TOPOLOGY']) });
   });
 
-  test('THEN the switch, rollback, crash detection, release, backup and preflight checks handlers read the stored document, with its version in their configuration', () => {
+  test('THEN the switch, rollback, crash detection, release, backup, judge and preflight checks handlers read the stored document, with its version in their configuration', () => {
     expect(readers.map(([id]) => id.replace(/[A-F0-9]{8}$/, '')).sort()).toEqual(
-      ['AutomatedRollbackHandlerFunction', 'CrashDetectionHandlerFunction', 'ReleaseBackupHandlerFunction', 'ReleaseHandlerFunction', 'ReleasePreflightChecksHandlerFunction', 'TrafficControlSwitchFunction'].sort(),
+      ['AutomatedRollbackHandlerFunction', 'CrashDetectionHandlerFunction', 'ReleaseBackupHandlerFunction', 'ReleaseHandlerFunction', 'ReleaseJudgeHandlerFunction', 'ReleasePreflightChecksHandlerFunction', 'TrafficControlSwitchFunction'].sort(),
     );
     for (const [, f] of readers) {
       expect(f.Properties.Environment.Variables.TOPOLOGY_TABLE).toEqual({ Ref: lockId });

@@ -118,6 +118,7 @@ async function release(input: Record<string, unknown>, options: Partial<Rehearsa
   return runRehearsal(definition, input, {
     handlers: {
       [ids.handler]: asLocalHandler(releaseFn),
+      [ids.judge]: env.judgeHandler,
       ...(ids.backup ? { [ids.backup]: env.backupHandler } : {}),
       ...(ids.preflightChecks ? { [ids.preflightChecks]: env.preflightChecksHandler } : {}),
     },
@@ -365,7 +366,7 @@ test('4: GIVEN the operator rolls back during the 10% bake (traffic CLI rollback
     },
   });
   expect(run).toMatchObject({ status: 'FAILED', error: 'OperatorOverride' });
-  expect(run.states.slice(-4)).toEqual(['Gate', 'Shift', 'HoldState', 'ReleaseHeld']);
+  expect(run.states.slice(-6)).toEqual(['Gate', 'Judge', 'ExtendBake?', 'Shift', 'HoldState', 'ReleaseHeld']);
   expect(run.states).not.toContain('SafeState');
   expect(await weights()).toEqual(allOn('blue'));
   expect(await desired('blue')).toEqual([2, 2]);

@@ -8,7 +8,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { bundleHandlers, bundleName, type HandlerEntry } from '../../lib/bundles';
 
-export type HandlerName = 'switch' | 'rollback' | 'crash' | 'release' | 'backup' | 'preflight-checks' | 'custom-resources' | 'database-users';
+export type HandlerName = 'switch' | 'rollback' | 'crash' | 'release' | 'backup' | 'judge' | 'preflight-checks' | 'custom-resources' | 'database-users';
 
 export const HANDLER_ENTRY: Readonly<Record<HandlerName, HandlerEntry>> = {
   switch: 'lambda/switch/handler.ts',
@@ -16,6 +16,7 @@ export const HANDLER_ENTRY: Readonly<Record<HandlerName, HandlerEntry>> = {
   crash: 'lambda/crash/handler.ts',
   release: 'lambda/release/handler.ts',
   backup: 'lambda/release/backup-handler.ts',
+  judge: 'lambda/release/judge-handler.ts',
   'preflight-checks': 'lambda/release/preflight-checks-handler.ts',
   'custom-resources': 'lambda/custom-resources/handler.ts',
   'database-users': 'lambda/database/handler.ts',

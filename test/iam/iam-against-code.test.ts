@@ -65,6 +65,7 @@ export const KNOWN_UNEXERCISED: Readonly<Record<HandlerName, readonly string[]>>
   // Query is exercised: preflight reads completed releases from the ledger (downgrade check), granted in lib/release.ts.
   release: [],
   backup: [],
+  judge: [],
   'preflight-checks': [],
   'custom-resources': [],
   'database-users': [],
@@ -91,6 +92,7 @@ const FUNCTIONS: Record<HandlerName, HandlerFunction> = {
   crash: stack.crashDetection.handler,
   release: stack.release.handler,
   backup: stack.release.backupHandler!,
+  judge: stack.release.judgeHandler,
   'preflight-checks': stack.release.preflightChecksHandler!,
   'custom-resources': provider.function,
   'database-users': synth.stage.stateful.database.users.bootstrapFunction,
@@ -126,7 +128,7 @@ function runFor(topology: Topology, bind: (r: CfnResolver) => void = () => undef
 
 const findings: IamFinding[] = [];
 /** The switch run's calls and resolver, for the tests that prove the check catches a bad policy. */
-const recorded: { switch?: { calls: RecordedCall[]; run: Run } } = {};
+const recorded: { switch?: { calls: RecordedCall[]; run: Run }; judge?: { calls: RecordedCall[]; run: Run } } = {};
 const exercised = new Map<HandlerName, Set<string>>();
 /** The IAM actions evaluated per handler (including implied ones). */
 const evaluated = new Map<HandlerName, Set<string>>();
@@ -311,6 +313,7 @@ describe('release, backup and preflight checks (the production state machine, re
   const handlers = () => ({
     [ids.handler]: (e: unknown) => recordAs('release', () => env.handler(e)),
     [ids.backup!]: (e: unknown) => recordAs('backup', () => env.backupHandler(e)),
+    [ids.judge]: (e: unknown) => recordAs('judge', () => env.judgeHandler(e)),
     [ids.preflightChecks!]: (e: unknown) => recordAs('preflight-checks', () => env.preflightChecksHandler(e)),
   });
 
@@ -350,12 +353,23 @@ describe('release, backup and preflight checks (the production state machine, re
     const run = await releaseRun();
     check('release', inst.calls.filter((c) => c.handler === 'release'), run);
     check('backup', inst.calls.filter((c) => c.handler === 'backup'), run);
+    check('judge', inst.calls.filter((c) => c.handler === 'judge'), run);
     check('preflight-checks', inst.calls.filter((c) => c.handler === 'preflight-checks'), run);
   };
 
-  test('canary release to 100% with backup, migration, checks, gates, finish', async () => {
+  test('canary release to 100% with backup, migration, checks, gates, judge, finish', async () => {
     const run = await runRehearsal(definition, { actor: 'iam' }, { handlers: handlers() });
     expect(run.status).toBe('SUCCEEDED');
+    // The judge read both colors' ALB metrics at every canary step (the role's cloudwatch:GetMetricData on *).
+    expect(inst.calls.filter((c) => c.handler === 'judge').map((c) => c.command)).toEqual(expect.arrayContaining(['GetMetricData', 'PutItem']));
+    recorded.judge = { calls: inst.calls.filter((c) => c.handler === 'judge'), run: await releaseRun() };
+    await checkBoth();
+  });
+
+  test('a judge that fails the 10% step: its verdict is notified (the judge role publishes to the encrypted topic)', async () => {
+    env.judge = (series) => ({ outcome: 'fail', services: series.map((s) => ({ service: s.service, outcome: 'fail', reason: 'iam', numbers: {} })), summary: 'iam' });
+    expect(await runRehearsal(definition, {}, { handlers: handlers() })).toMatchObject({ status: 'FAILED', error: 'GateFailed' });
+    expect(inst.calls.filter((c) => c.handler === 'judge').map((c) => c.command)).toEqual(expect.arrayContaining(['GetMetricData', 'PutItem', 'Publish']));
     await checkBoth();
   });
 
@@ -543,6 +557,15 @@ describe('the check itself', () => {
     expect(describeFinding(found[0])).toContain(`considered: {"Effect":"Allow","Action":["dynamodb:BatchGetItem"`);
   });
 
+  test('the judge role needs its GetMetricData statement: without it every GetMetricData call is denied', () => {
+    const { calls, run } = recorded.judge!;
+    const statements = roleStatements(template, logicalId(FUNCTIONS.judge.role)).map((s) => run.resolver.statement(s));
+    expect(checkCalls('judge', calls, statements, SCOPE)).toEqual([]);
+    const without = statements.filter((s) => ![s.Action ?? []].flat().includes('cloudwatch:GetMetricData'));
+    const found = checkCalls('judge', calls, without, SCOPE);
+    expect([...new Set(found.map(findingKey))]).toEqual(['judge: GetMetricData → cloudwatch:GetMetricData on *']);
+  });
+
   test('every SDK command in each handler bundle is exercised above, but for KNOWN_UNEXERCISED', () => {
     const missing = Object.fromEntries(
       (Object.keys(HANDLER_ENTRY) as HandlerName[]).map((h) => [h, bundledCommands(h).filter((c) => !exercised.get(h)?.has(c)).sort()]),
@@ -554,6 +577,8 @@ describe('the check itself', () => {
     expect(isIntrinsic(topicKey)).toBe(true);
     expect([...evaluated.get('release')!]).toEqual(expect.arrayContaining(['ecs:RunTask', 'iam:PassRole', 'sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt']));
     for (const h of ['rollback', 'crash', 'backup', 'preflight-checks'] as const) expect([...evaluated.get(h)!]).toEqual(expect.arrayContaining(['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt']));
+    // The judge publishes only what a person must know (a fail, a hold, a policy decision): the failing-judge scenario.
+    expect([...evaluated.get('judge')!]).toEqual(expect.arrayContaining(['cloudwatch:GetMetricData', 'sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt']));
   });
 
   // Each scenario already failed on a gap not in KNOWN_GAPS; this catches the other direction: a gap fixed in lib/

@@ -16,7 +16,7 @@ import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { CreateStateMachineCommand, DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { main } from '../../cli/release';
-import { putReleaseRecord, readReleaseRecord } from '../../lambda/release/record';
+import { putReleaseRecord, readReleaseRecord, record } from '../../lambda/release/record';
 import { acquireLock, logger, readLedger, readRules, shift, TrafficClients, TrafficContext } from '../../lambda/traffic';
 import { deployStackOutputs, Fixture, useMotoFixture } from '../support/fixture';
 import { MotoServer } from '../support/moto';
@@ -109,6 +109,34 @@ describe('GIVEN Dev-Stateless with Topology and ReleaseStateMachineArn outputs i
       expect(lines[2]).toMatch(/^last release: release-1 RUNNING \(started \d{4}-\d\d-\d\dT[\d:.]+Z\)$/);
       expect(lines[3]).toBe('00:00:10  → A State');
       expect(lines).toHaveLength(4);
+    });
+
+    test("WHEN the running release's judge has looked THEN status shows its last verdicts with their numbers, not another execution's", async () => {
+      await canaryAt10('release-1');
+      const arn = await startRelease('release-1');
+      const rctx = { clients, topology: fx.topology, retry: ctx.retry, release: { sns: undefined as never } };
+      const verdict = (owner: string, look: number, outcome: string, action: string, numbers: Record<string, number>) =>
+        record(rctx as unknown as Parameters<typeof record>[0], {
+          actor: 'release',
+          event: 'judge-verdict',
+          message: `judge ${outcome}`,
+          notify: false,
+          detail: { owner, percent: 10, look, maxLooks: 9, outcome, action, byPolicy: false, summary: `look ${look}`, window: { minutes: 5 }, services: [{ service: 'frontend', outcome, reason: `${outcome} reason`, numbers }] },
+        });
+      await verdict('arn:aws:states:us-east-1:123456789012:execution:dev-release:older', 1, 'fail', 'fail', {});
+      await verdict(arn, 1, 'inconclusive', 'extend', { candidateRequests: 40, pValue: 0.21345 });
+      await verdict(arn, 2, 'pass', 'pass', { candidateRequests: 5200, pValue: 0.61 });
+      const r = await cli('status', '--env', 'dev');
+      expect(r).toMatchObject({ code: 0, err: '' });
+      const lines = r.out.split('\n');
+      const at = lines.indexOf('judge verdicts (last 2):');
+      expect(at).toBeGreaterThan(0);
+      expect(lines.slice(at + 1)).toEqual([
+        expect.stringMatching(/^ {2}\d\d:\d\d:\d\d {2}10% look 1\/9 over 5 min: INCONCLUSIVE → bake extended — look 1$/),
+        '      frontend  inconclusive inconclusive reason [candidateRequests=40 pValue=0.2135]',
+        expect.stringMatching(/^ {2}\d\d:\d\d:\d\d {2}10% look 2\/9 over 5 min: PASS → pass — look 2$/),
+        '      frontend  pass         pass reason [candidateRequests=5200 pValue=0.61]',
+      ]);
     });
 
     test('WHEN an older execution was stopped and a newer one runs THEN the running one is shown', async () => {

@@ -15,6 +15,7 @@ function roleStatements(rolePrefix: string): any[] {
 }
 const handlerStatements = () => roleStatements('ReleaseHandlerRole');
 const backupStatements = () => roleStatements('ReleaseBackupHandlerRole');
+const judgeStatements = () => roleStatements('ReleaseJudgeHandlerRole');
 const actionsOf = (s: any): string[] => [].concat(s.Action);
 const statementsWith = (action: string, statements = handlerStatements()) => statements.filter((s) => actionsOf(s).includes(action));
 const logicalIds = (type: string, prefix = '') => Object.keys(template.findResources(type)).filter((id) => id.startsWith(prefix));
@@ -81,12 +82,14 @@ test('only the backup function may call RDS; it gets the RDS calls, the topology
   }
 });
 
-test('the Backup Task invokes the backup function; every other Task the release function', () => {
+test('the Backup Task invokes the backup function, the Judge Task the judge function; every other Task the release function', () => {
   const fns = Object.keys(template.findResources('AWS::Lambda::Function'));
   const backupFn = fns.find((id) => id.startsWith('ReleaseBackupHandlerFunction'))!;
+  const judgeFn = fns.find((id) => id.startsWith('ReleaseJudgeHandlerFunction'))!;
   const releaseFn = fns.find((id) => id.startsWith('ReleaseHandlerFunction'))!;
   expect(definition.States.Backup.Resource).toBe(`arn:aws:lambda:us-east-1:123456789012:function:${backupFn}`);
-  const others = Object.entries(definition.States).filter(([name, s]) => s.Type === 'Task' && name !== 'Backup');
+  expect(definition.States.Judge.Resource).toBe(`arn:aws:lambda:us-east-1:123456789012:function:${judgeFn}`);
+  const others = Object.entries(definition.States).filter(([name, s]) => s.Type === 'Task' && name !== 'Backup' && name !== 'Judge');
   for (const [name, s] of others) expect([name, JSON.stringify(s)]).toEqual([name, expect.stringContaining(`function:${releaseFn}`)]);
 });
 
@@ -104,7 +107,7 @@ test('every Task has TimeoutSeconds, retries transient Lambda errors and (except
     else if (name === 'Finish') expect(s.Catch).toEqual([toHold, { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'FinishIncomplete' }]);
     // Catchers run in order: ReleaseHeld (an alarm of the stable color) and OperatorOverride (someone else moved the
     // weights) must reach HoldState before States.ALL rolls back.
-    else if (['Shift', 'Gate', 'FinalGate', 'WindowGate'].includes(name)) expect([name, s.Catch]).toEqual([name, [toHold, toSafe]]);
+    else if (['Shift', 'Gate', 'Judge', 'FinalGate', 'WindowGate'].includes(name)) expect([name, s.Catch]).toEqual([name, [toHold, toSafe]]);
     else expect([name, s.Catch]).toEqual([name, [toSafe]]);
   }
 });
@@ -130,6 +133,48 @@ test('Finish never reaches SafeState: no path from Finish leads to a rollback', 
   expect(catches).not.toContain('SafeState');
   expect(definition.States.FinishIncomplete).toEqual(expect.objectContaining({ Type: 'Fail', Error: 'FinishIncomplete', CausePath: '$.error.Cause' }));
   expect(definition.States.Finish.Next).toBe('Released');
+});
+
+test('Bake → Gate → Judge → ExtendBake?: an inconclusive judge with extensions left bakes again, else on to approval or the next shift', () => {
+  const { States } = definition;
+  expect(States.Bake.Next).toBe('Gate');
+  expect(States.Gate.Next).toBe('Judge');
+  expect(States.Judge).toMatchObject({ Type: 'Task', ResultPath: '$.release', Parameters: { step: 'judge', 'release.$': '$.release' }, Next: 'ExtendBake?' });
+  expect(States['ExtendBake?']).toEqual({
+    Type: 'Choice',
+    Comment: expect.any(String),
+    Choices: [{ Variable: '$.release.extend', BooleanEquals: true, Next: 'Bake' }],
+    Default: 'ApprovalNeeded?',
+  });
+  expect(States['ApprovalNeeded?']).toMatchObject({ Choices: [{ Variable: '$.release.awaitApproval', BooleanEquals: true, Next: 'Approval' }], Default: 'Shift' });
+  // The final and window gates at 100% are not judged (no stable load to compare): straight on.
+  expect(States.FinalGate.Next).toBe('RollbackWindow');
+  expect(States.WindowGate.Next).toBe('Finish');
+  // Without approval the Choice goes straight to the next shift.
+  const lean = definitionFromTemplate(buildReleaseTestStack({ ...TEST_POLICY, approvalAfterFirstStep: false }).template);
+  expect(lean.States['ExtendBake?']).toMatchObject({ Choices: [{ Variable: '$.release.extend', BooleanEquals: true, Next: 'Bake' }], Default: 'Shift' });
+});
+
+test('only the judge function may call GetMetricData (on *: no resource-level permissions); it gets the topology read, the ledger entry and the notification, nothing else', () => {
+  const judge = judgeStatements();
+  const [metrics, ...more] = statementsWith('cloudwatch:GetMetricData', judge);
+  expect(more).toEqual([]);
+  expect(metrics).toMatchObject({ Effect: 'Allow', Action: 'cloudwatch:GetMetricData', Resource: '*' });
+  expect(statementsWith('cloudwatch:GetMetricData')).toEqual([]);
+  expect(statementsWith('cloudwatch:GetMetricData', backupStatements())).toEqual([]);
+  const services = new Set(judge.flatMap(actionsOf).map((a) => a.split(':')[0]));
+  expect([...services].filter((s) => !['cloudwatch', 'dynamodb', 'ec2', 'kms', 'logs', 'sns', 'xray'].includes(s))).toEqual([]);
+  expect(judge.flatMap(actionsOf).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem']);
+  expect(JSON.stringify(statementsWith('dynamodb:GetItem', judge)[0].Resource)).toContain('Lock');
+  expect(JSON.stringify(statementsWith('dynamodb:PutItem', judge)[0].Resource)).toContain('Ledger');
+  expect(JSON.stringify(statementsWith('dynamodb:PutItem', judge)[0].Resource)).not.toContain('Lock');
+  expect(statementsWith('sns:Publish', judge)).toHaveLength(1);
+  for (const a of ['elasticloadbalancing:ModifyRule', 'ecs:UpdateService', 'cloudwatch:DescribeAlarms', 'cloudwatch:PutMetricData', 'dynamodb:DeleteItem', 'dynamodb:Query']) {
+    expect(statementsWith(a, judge)).toEqual([]);
+  }
+  const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((f: any) => f.Properties.Description?.includes('judge')) as any;
+  expect(Object.keys(fn.Properties.Environment.Variables).sort()).toEqual(['POWERTOOLS_SERVICE_NAME', 'RELEASE_POLICY', 'TOPOLOGY_TABLE', 'TOPOLOGY_VERSION']);
+  expect(JSON.parse(fn.Properties.Environment.Variables.RELEASE_POLICY).judge).toEqual(TEST_POLICY.judge);
 });
 
 test('an alarm on ReleaseSafeStateFailed (Sum >= 1 in 1 min) notifies the topic', () => {
@@ -177,7 +222,7 @@ test('waits come from the policy and the approval waits for a task token with th
 });
 
 test('the handler gets its wiring as environment variables', () => {
-  const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((f: any) => f.Properties.Environment?.Variables?.RELEASE_POLICY) as any;
+  const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((f: any) => f.Properties.Environment?.Variables?.LOCK_TTL_SECONDS) as any;
   const vars = fn.Properties.Environment.Variables;
   expect(JSON.parse(vars.RELEASE_POLICY)).toEqual(TEST_POLICY);
   expect(Object.keys(vars)).toEqual(

@@ -225,6 +225,15 @@ describe('d: operator override', () => {
     m.elbv2.on(ModifyRuleCommand).resolves({});
     await expect(shiftStep(ctx(), release)).resolves.toMatchObject({ percent: 50 });
   });
+  test("a shift starts the judge's window and the step's extensions afresh", async () => {
+    // The weights read back as the step's own target (as in the test above): the shift itself is not the point here.
+    given({ weights: { blue: 50, green: 50 } });
+    m.elbv2.on(ModifyRuleCommand).resolves({});
+    const before = Date.now();
+    const out = await shiftStep(ctx(), { ...release, extensions: 2, extend: true, judgeLooks: 3, shiftedAt: '2000-01-01T00:00:00.000Z' });
+    expect(out).toMatchObject({ percent: 50, extensions: 0, extend: false, judgeLooks: 3 });
+    expect(Date.parse(out.shiftedAt!)).toBeGreaterThanOrEqual(before - 1000);
+  });
   test('the hold says why: an operator changed the weights', async () => {
     given({ weights: { blue: 100, green: 0 } });
     await hold(ctx(), { executionId: OWNER, release, error: { Error: 'OperatorOverride', Cause: 'frontend is blue 100 / green 0' } });

@@ -20,12 +20,15 @@ import { backupSettingsFromEnv } from '../../lambda/release/backup';
 import { createBackupHandler } from '../../lambda/release/backup-handler';
 import { settingsFromEnv } from '../../lambda/release/context';
 import { createReleaseHandler } from '../../lambda/release/handler';
+import { createJudgeHandler, judgeSettingsFromEnv } from '../../lambda/release/judge-handler';
+import type { JudgeFunction } from '../../lambda/release/judge-gate';
 import { Color, COLORS, Topology } from '../../lambda/shared/topology';
 import { topologyLoader, writeTopology } from '../../lambda/shared/topology-store';
 import { createClients, destroyClients, TrafficClients, TrafficContext } from '../../lambda/traffic';
 import type { LocalHandler, ReleaseFunctionIds } from './rehearsal';
 import { buildFixture, Fixture, type FixtureOptions } from '../support/fixture';
 import { MotoServer } from '../support/moto';
+import { judge as realJudge } from '../../lambda/release/judge';
 
 /** A release state in the middle of a green canary at 10 % (step 1 of 10 → 50 → 100), for the steps' unit tests. */
 export function releaseAt10(overrides: Partial<ReleaseState> = {}): ReleaseState {
@@ -105,6 +108,14 @@ export interface ReleaseEnvironment {
   readonly handler: LocalHandler;
   /** The backup handler (lambda/release/backup-handler.ts) in-process. */
   readonly backupHandler: LocalHandler;
+  /** The judge handler (lambda/release/judge-handler.ts) in-process; it sees each step's shift a bake ago (the Wait states take 0 s). */
+  readonly judgeHandler: LocalHandler;
+  /**
+   * The judge the judge handler asks. moto holds no ALB metrics (nothing serves traffic), so by default every look
+   * passes (`passingJudge`) and the rehearsals judge the alarms; set it to drive a verdict, or to undefined for the
+   * real judge (judge.ts). GetMetricData is called either way.
+   */
+  judge: JudgeFunction | undefined;
   /** The preflight checks handler (lambda/release/preflight-checks-handler.ts) in-process. */
   readonly preflightChecksHandler: LocalHandler;
   /** ECR and ACM clients of the preflight checks (recorded by test/iam). */
@@ -183,6 +194,7 @@ export async function buildReleaseEnvironment(
     },
   };
   const env = {
+    judge: passingJudge as JudgeFunction | undefined,
     migrationExitCode: 0 as number | 'running',
     steps: [] as string[],
     runTasks: [] as Record<string, any>[],
@@ -243,6 +255,13 @@ export async function buildReleaseEnvironment(
     settings: () => backupSettingsFromEnv({ DATABASE_INSTANCE_ID: 'rehearsal-db' }),
     retry,
   });
+  const innerJudge = createJudgeHandler({
+    clients: { cloudwatch: clients.cloudwatch, dynamodb: clients.dynamodb, sns },
+    topology: topologyLoader({ dynamodb: clients.dynamodb, env: topologyEnv, retry }),
+    settings: () => judgeSettingsFromEnv({ RELEASE_POLICY: JSON.stringify(policy) }),
+    retry,
+    judge: (series, settings, look) => (env.judge ?? realJudge)(series, settings, look),
+  });
   const local = (run: LocalHandler, name: string): LocalHandler => async (event: unknown) => {
     env.steps.push(`${name}:${(event as { step?: string })?.step ?? '?'}`);
     // Lambda hands the state machine JSON, not class instances.
@@ -274,6 +293,14 @@ export async function buildReleaseEnvironment(
   });
   const handler = local(inner, 'release');
   const backupHandler = local(innerBackup, 'backup');
+  // The Wait states take 0 s here: the judge sees its step's shift a bake ago, so its window holds whole minutes and
+  // GetMetricData is called as after a real bake (the ledger keeps real time).
+  const judgeHandler = local(async (event: unknown) => {
+    const e = event as { release?: { shiftedAt?: string } };
+    const shiftedAt = e?.release?.shiftedAt;
+    if (!shiftedAt) return innerJudge(event);
+    return innerJudge({ ...e, release: { ...e.release, shiftedAt: new Date(Date.parse(shiftedAt) - policy.bakeSeconds * 1000).toISOString() } });
+  }, 'judge');
   const preflightChecksHandler = local(innerChecks, 'preflightChecks');
   return Object.assign(env, {
     fixture,
@@ -284,6 +311,7 @@ export async function buildReleaseEnvironment(
     ctx: { clients, topology, retry } as TrafficContext,
     handler,
     backupHandler,
+    judgeHandler,
     preflightChecksHandler,
     ecr,
     acm,
@@ -292,6 +320,7 @@ export async function buildReleaseEnvironment(
     handlers(ids: ReleaseFunctionIds) {
       return {
         [ids.handler]: handler,
+        [ids.judge]: judgeHandler,
         ...(ids.backup ? { [ids.backup]: backupHandler } : {}),
         ...(ids.preflightChecks ? { [ids.preflightChecks]: preflightChecksHandler } : {}),
       };
@@ -305,3 +334,10 @@ export async function buildReleaseEnvironment(
     },
   });
 }
+
+/** A judge that passes every service (the rehearsals' default: moto has no ALB metrics to judge). */
+export const passingJudge: JudgeFunction = (series) => ({
+  outcome: 'pass',
+  services: series.map((s) => ({ service: s.service, outcome: 'pass', reason: 'rehearsal: passing judge', numbers: { candidateRequests: s.candidate.requests.reduce((a, b) => a + b, 0) } })),
+  summary: 'rehearsal: passing judge',
+});

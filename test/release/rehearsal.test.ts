@@ -56,12 +56,12 @@ async function ledgerActions() {
   return (await readLedger(env.ctx, 200)).map((e) => e.action as string).reverse();
 }
 
-test('the Backup and PreflightChecks Tasks invoke their own functions of the production stack and every other Task the release function', () => {
+test('the Backup, PreflightChecks and Judge Tasks invoke their own functions of the production stack and every other Task the release function', () => {
   expect(ids.backup).toBeDefined();
   expect(ids.preflightChecks).toBeDefined();
-  expect(new Set([ids.handler, ids.backup, ids.preflightChecks]).size).toBe(3);
+  expect(new Set([ids.handler, ids.backup, ids.preflightChecks, ids.judge]).size).toBe(4);
   const tasks = Object.entries(definition.States).filter(([, s]) => s.Type === 'Task');
-  const own: Record<string, string | undefined> = { Backup: ids.backup, PreflightChecks: ids.preflightChecks };
+  const own: Record<string, string | undefined> = { Backup: ids.backup, PreflightChecks: ids.preflightChecks, Judge: ids.judge };
   for (const [name, state] of tasks) expect([name, taskFunctionId(state)]).toEqual([name, own[name] ?? ids.handler]);
   // Right after Preflight, before the backup: nothing is scaled or moved before the images and certificates are checked.
   expect(definition.States.Preflight.Next).toBe('PreflightChecks');

@@ -90,6 +90,8 @@ export interface ReleaseFunctionIds {
   readonly handler: string;
   /** The backup handler (Task Backup); absent when the policy takes no backup. */
   readonly backup?: string;
+  /** The judge handler (Task Judge). */
+  readonly judge: string;
   /** The preflight checks handler (Task PreflightChecks); absent without repositories and certificates. */
   readonly preflightChecks?: string;
 }
@@ -102,6 +104,7 @@ export function releaseFunctionIds(scope: IConstruct): ReleaseFunctionIds {
   const [release] = found;
   return {
     handler: id(release.handler),
+    judge: id(release.judgeHandler),
     ...(release.backupHandler ? { backup: id(release.backupHandler) } : {}),
     ...(release.preflightChecksHandler ? { preflightChecks: id(release.preflightChecksHandler) } : {}),
   };

@@ -155,6 +155,8 @@ export const CALL_MAP: Readonly<Record<string, Readonly<Record<string, Mapper>>>
       i.AlarmNames?.length ? (i.AlarmNames as string[]).map((n) => ({ action: 'cloudwatch:DescribeAlarms', resource: arn(s, 'cloudwatch', `alarm:${n}`) })) : one('cloudwatch:DescribeAlarms', '*'),
     // No resource; the namespace is the condition key that scopes it.
     PutMetricData: (i) => one('cloudwatch:PutMetricData', '*', { 'cloudwatch:namespace': i.Namespace }),
+    // GetMetricData supports no resource-level permissions and no condition keys: `*`, whatever metrics it reads.
+    GetMetricData: () => one('cloudwatch:GetMetricData', '*'),
   },
   sns: {
     // Publishing to an encrypted topic also needs kms:GenerateDataKey* and kms:Decrypt on its key, with the

@@ -15,6 +15,14 @@ const round = (v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? N
  * the last `limit`: one line per look (time, step, look number, outcome, what the release did) and one per service with
  * its numbers (samples, rates, p-value or probability as the judge reports them).
  */
+/** The ledger entries of one execution's last `limit` judge verdicts, oldest first (`release status`, with `--json` too). */
+export function judgeVerdictEntries(entries: readonly LedgerEntry[], executionArn: string, limit = STATUS_VERDICTS): LedgerEntry[] {
+  return entries
+    .filter((e) => (e.action as string) === 'release:judge-verdict' && (e.detail as { owner?: string } | undefined)?.owner === executionArn)
+    .sort((a, b) => a.sk.localeCompare(b.sk))
+    .slice(-limit);
+}
+
 export function judgeVerdictLines(entries: readonly LedgerEntry[], executionArn: string, limit = STATUS_VERDICTS): string[] {
   type Detail = {
     owner?: string;
@@ -28,10 +36,7 @@ export function judgeVerdictLines(entries: readonly LedgerEntry[], executionArn:
     window?: { minutes?: number };
     services?: { service: string; outcome: string; reason: string; numbers?: Record<string, number> }[];
   };
-  const verdicts = entries
-    .filter((e) => (e.action as string) === 'release:judge-verdict' && (e.detail as Detail | undefined)?.owner === executionArn)
-    .sort((a, b) => a.sk.localeCompare(b.sk))
-    .slice(-limit);
+  const verdicts = judgeVerdictEntries(entries, executionArn, limit);
   if (verdicts.length === 0) return [];
   const lines = [`judge verdicts (last ${verdicts.length}):`];
   for (const e of verdicts) {

@@ -38,7 +38,7 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { readReleaseRecord } from '../lambda/release/record';
-import { judgeVerdictLines, STATUS_LEDGER_ENTRIES } from './judge-status';
+import { judgeVerdictEntries, judgeVerdictLines, STATUS_LEDGER_ENTRIES } from './judge-status';
 import { readLedger } from '../lambda/traffic/ledger';
 import {
   clientConfig,
@@ -343,6 +343,10 @@ export async function main(argv: readonly string[], deps: ReleaseCliDeps = {}): 
                     events: (h?.events ?? []).map(describeEvent).filter(Boolean).slice(0, 12).reverse(),
                   }
                 : null,
+              // The judge's last verdicts of that execution, each with its numbers (as the ledger holds them).
+              judgeVerdicts: exec
+                ? judgeVerdictEntries(await readLedger(ctx, STATUS_LEDGER_ENTRIES), exec.executionArn!).map((e) => ({ time: e.time, ...(e.detail as object) }))
+                : [],
             }),
           );
           return 0;

@@ -32,6 +32,7 @@ export class CicdStack extends EnvironmentStack {
       createOidcProvider: cicd.createOidcProvider,
       releaseStateMachine,
       lockTable: stateless.trafficControl.lockTable,
+      ledgerTable: stateless.trafficControl.ledgerTable,
       releaseStackName: stateless.stackName,
     });
     // As in the stateless stack: CDK writes one AWS::IAM::Policy holding only this role's scoped statements.

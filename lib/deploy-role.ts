@@ -27,6 +27,8 @@ export const RELEASE_CLI_ACTIONS = {
   stack: ['cloudformation:DescribeStacks'],
   /** The topology document, the lock and the release record: items of the lock table. */
   lockTable: ['dynamodb:GetItem'],
+  /** `status` lists the judge's last verdicts and `report` sums up a release: a query of the ledger. */
+  ledgerTable: ['dynamodb:Query'],
   /** Start a release, then follow it (`status` lists the last one). */
   stateMachine: ['states:StartExecution', 'states:ListExecutions'],
   executions: ['states:DescribeExecution', 'states:GetExecutionHistory'],
@@ -48,6 +50,8 @@ export interface GitHubDeployRoleProps {
   readonly releaseStateMachine: sfn.IStateMachine;
   /** The traffic-control lock table (topology document, lock, release record), read by the release CLI. */
   readonly lockTable: dynamodb.ITableV2;
+  /** The ledger, read by `release status` (the judge's verdicts) and `release report`. */
+  readonly ledgerTable: dynamodb.ITableV2;
   /** Name of the stack whose outputs the release CLI reads (`<Stage>-Stateless`). */
   readonly releaseStackName: string;
   /**
@@ -97,16 +101,18 @@ export class GitHubDeployRole extends Construct {
     const releaseStack = `arn:${partition}:cloudformation:${region}:${account}:stack/${props.releaseStackName}/*`;
     add(RELEASE_CLI_ACTIONS.stack, [releaseStack]);
     add(RELEASE_CLI_ACTIONS.lockTable, [props.lockTable.tableArn]);
+    add(RELEASE_CLI_ACTIONS.ledgerTable, [props.ledgerTable.tableArn]);
     add(RELEASE_CLI_ACTIONS.stateMachine, [props.releaseStateMachine.stateMachineArn]);
     const executions = executionArnPattern(props.releaseStateMachine.stateMachineArn, stack);
     add(RELEASE_CLI_ACTIONS.executions, [executions]);
     add(RELEASE_CLI_ACTIONS.anyResource, ['*']);
-    // The table is encrypted with the environment's key: GetItem decrypts through DynamoDB only.
-    if (props.lockTable.encryptionKey) {
+    // The tables are encrypted with the environment's key: GetItem and Query decrypt through DynamoDB only.
+    const keys = [...new Set([props.lockTable.encryptionKey?.keyArn, props.ledgerTable.encryptionKey?.keyArn].filter((k): k is string => !!k))];
+    if (keys.length > 0) {
       this.role.addToPolicy(
         new iam.PolicyStatement({
           actions: ['kms:Decrypt'],
-          resources: [props.lockTable.encryptionKey.keyArn],
+          resources: keys,
           conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${region}.amazonaws.com` } },
         }),
       );

@@ -130,10 +130,10 @@ export async function judgeStep(ctx: JudgeStepContext, release: ReleaseState): P
     services: verdict.services,
     totals: totals(series),
   };
-  // Every verdict to the ledger; the notification for what a person must know: a rollback, a hold, a policy decision.
-  const loud = action === 'fail' || action === 'hold' || byPolicy;
+  // Every verdict to the ledger and the notification (the issue: "every verdict and its numbers go to the ledger and
+  // the notification"): the team's channel follows the release look by look, as it does every shift.
   try {
-    await record(ctx, { actor: release.actor, event: 'judge-verdict', message, detail, notify: loud });
+    await record(ctx, { actor: release.actor, event: 'judge-verdict', message, detail });
   } catch (e) {
     // A failed ledger write must not turn a judged failure into a pass nor a pass into a rollback: a fail or hold
     // still acts (the safe state and the hold step record too); a pass or an extension fails the step (caught: safe state).

@@ -93,7 +93,11 @@ export function releaseNotification(
   const first = input.weightsAfter && Object.values(input.weightsAfter).find((w) => w);
   const head = headline({
     environment,
-    verdict: VERDICT[input.event] ?? 'Release',
+    // A judge verdict's first line says the verdict and what follows (extend, pass, fail, hold).
+    verdict:
+      input.event === 'judge-verdict' && input.detail
+        ? `Judge ${String(input.detail.outcome)}, ${String(input.detail.action)}`
+        : (VERDICT[input.event] ?? 'Release'),
     step: input.event,
     services,
     colors: first ? formatWeights(first) : undefined,

@@ -17,6 +17,7 @@ const ACCOUNT = '123456789012';
 const REGION = 'eu-west-1';
 const MACHINE = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:Release-abc`;
 const TABLE = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/Lock-xyz`;
+const LEDGER = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/staging-ledger`;
 const KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/11111111-2222-3333-4444-555555555555`;
 
 function build(props: Partial<GitHubDeployRoleProps> = {}, qualifier?: string): { stack: Stack; template: Template; role: GitHubDeployRole } {
@@ -30,6 +31,7 @@ function build(props: Partial<GitHubDeployRoleProps> = {}, qualifier?: string): 
     githubEnvironment: 'staging',
     releaseStateMachine: sfn.StateMachine.fromStateMachineArn(stack, 'Machine', MACHINE),
     lockTable: dynamodb.TableV2.fromTableAttributes(stack, 'Lock', { tableArn: TABLE, encryptionKey: kms.Key.fromKeyArn(stack, 'Key', KEY) }),
+    ledgerTable: dynamodb.TableV2.fromTableAttributes(stack, 'Ledger', { tableArn: LEDGER, encryptionKey: kms.Key.fromKeyArn(stack, 'LedgerKey', KEY) }),
     releaseStackName: 'Staging-Stateless',
     ...props,
   });
@@ -81,6 +83,7 @@ describe('GitHubDeployRole', () => {
       { actions: ['sts:AssumeRole'], resources: BOOTSTRAP_ROLES.map(boot) },
       { actions: ['cloudformation:DescribeStacks'], resources: [`arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/Staging-Stateless/*`] },
       { actions: ['dynamodb:GetItem'], resources: [TABLE] },
+      { actions: ['dynamodb:Query'], resources: [LEDGER] },
       { actions: ['states:ListExecutions', 'states:StartExecution'], resources: [MACHINE] },
       { actions: ['states:DescribeExecution', 'states:GetExecutionHistory'], resources: [`arn:aws:states:${REGION}:${ACCOUNT}:execution:Release-abc:*`] },
       { actions: ['elasticloadbalancing:DescribeRules'], resources: ['*'] },

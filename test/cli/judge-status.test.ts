@@ -1,5 +1,5 @@
 /** `release status`: the judge's verdict lines from ledger entries (pure). The CLI run against moto is in test/release/cli.moto.test.ts. */
-import { judgeVerdictLines, STATUS_VERDICTS } from '../../cli/judge-status';
+import { judgeVerdictEntries, judgeVerdictLines, STATUS_VERDICTS } from '../../cli/judge-status';
 import type { LedgerEntry } from '../../lambda/traffic/ledger';
 
 const ARN = 'arn:aws:states:us-east-1:123456789012:execution:production-release:r1';
@@ -24,6 +24,11 @@ test('the last five verdicts of the execution, oldest first; other executions an
   const lines = judgeVerdictLines(entries, ARN);
   expect(lines[0]).toBe(`judge verdicts (last ${STATUS_VERDICTS}):`);
   expect(lines.slice(1).map((l) => /look (\d)\/9/.exec(l)![1])).toEqual(['3', '4', '5', '6', '7']);
+});
+
+test('--json gets the same verdicts as entries (what `release status --json` lists under judgeVerdicts)', () => {
+  const entries = [...Array.from({ length: 7 }, (_, i) => entry(i + 1, {})), entry(9, {}, 'arn:aws:states:us-east-1:123456789012:execution:production-release:other')].reverse();
+  expect(judgeVerdictEntries(entries, ARN).map((e) => (e.detail as { look: number }).look)).toEqual([3, 4, 5, 6, 7]);
 });
 
 test('a verdict the policy decided says so; numbers are rounded to 4 significant digits', () => {

@@ -83,9 +83,10 @@ function recorded(requests: readonly ProxiedRequest[]): RecordedCall[] {
 function statements(): Statement[] {
   const r = new CfnResolver({ template, scope: SCOPE, literals: [[ENVIRONMENTS.dev.account, ACCOUNT]] });
   const lockTableArn = `arn:aws:dynamodb:us-east-1:${ACCOUNT}:table/${fx.topology.lockTableName}`;
+  const ledgerTableArn = `arn:aws:dynamodb:us-east-1:${ACCOUNT}:table/${fx.topology.ledgerTableName}`;
   const policy = JSON.stringify(roleStatements(template, roleId));
   for (const [, name] of policy.matchAll(/"Fn::ImportValue":"([^"]+)"/g)) {
-    const value = /ReleaseStateMachine/.test(name) ? stateMachineArn : /TrafficControlLock/.test(name) ? lockTableArn : /AppKey/.test(name) ? `arn:aws:kms:us-east-1:${ACCOUNT}:key/app` : undefined;
+    const value = /ReleaseStateMachine/.test(name) ? stateMachineArn : /TrafficControlLock/.test(name) ? lockTableArn : /TrafficControlLedger/.test(name) ? ledgerTableArn : /AppKey/.test(name) ? `arn:aws:kms:us-east-1:${ACCOUNT}:key/app` : undefined;
     if (!value) throw new Error(`the deploy role imports ${name}, which this test does not bind`);
     r.bind({ 'Fn::ImportValue': name }, value);
   }
@@ -110,6 +111,7 @@ test('GIVEN the pipeline starts a release and follows it, then asks for its stat
   expect([...new Set(calls.map((c) => `${c.client}:${c.command}`))].sort()).toEqual([
     'cloudformation:DescribeStacks',
     'dynamodb:GetItem',
+    'dynamodb:Query',
     'elbv2:DescribeRules',
     'sfn:DescribeExecution',
     'sfn:GetExecutionHistory',

@@ -69,7 +69,7 @@ async function lastLedgerEntry() {
   return (await readLedger(env.ctx, 1))[0];
 }
 
-test('GIVEN a canary release that succeeds THEN its report (ledger and topic) has the versions, every step with its duration and the 5 gates; report prints it', async () => {
+test('GIVEN a canary release that succeeds THEN its report (ledger and topic) has the versions, every step with its duration and the 5 gates and 3 judge verdicts; report prints it', async () => {
   const run = await runRehearsal(definition, { actor: 'rehearsal', strategy: 'canary' }, { handlers: env.handlers(ids), executionName: 'ok-1' });
   expect(run.status).toBe('SUCCEEDED');
   const entry = await lastLedgerEntry();
@@ -77,7 +77,8 @@ test('GIVEN a canary release that succeeds THEN its report (ledger and topic) ha
   expect(entry.detail).toMatchObject({ executionArn: run.executionArn, environment: 'dev', outcome: 'succeeded', stable: 'blue', candidate: 'green', services: ['frontend', 'backend'], alarms: [] });
   const report = entry.detail as any;
   expect(report.fromVersion).toMatch(/^frontend \S+, backend \S+$/);
-  expect(report.gates).toHaveLength(5);
+  expect(report.gates).toHaveLength(8);
+  expect(report.gates.filter((g: any) => g.event === 'judge-verdict')).toHaveLength(3);
   expect(report.gates.every((g: any) => g.outcome === 'pass')).toBe(true);
   expect(report.steps.map((s: any) => s.event)).toEqual(expect.arrayContaining(['started', 'migration-started', 'migration-succeeded', 'scaled-up', 'stable', 'pre-traffic-passed', 'shifted', 'gate-passed', 'completed']));
   expect(report.steps[report.steps.length - 1].event).toBe('completed');
@@ -86,7 +87,7 @@ test('GIVEN a canary release that succeeds THEN its report (ledger and topic) ha
   const note = published.find((p) => p.Subject?.startsWith('[dev] Release report: report'))!;
   const text0 = notificationText(note.Message!).split('\n');
   expect(text0[0]).toBe(note.Subject);
-  expect(text0[2]).toMatch(/^release of dev SUCCEEDED after \d+ s: green frontend .* 5 gate\(s\) pass, pass, pass, pass, pass; alarms seen: none$/);
+  expect(text0[2]).toMatch(/^release of dev SUCCEEDED after \d+ s: green frontend .* 8 gate\(s\) pass, pass, pass, pass, pass, pass, pass, pass; alarms seen: none$/);
   expect(text0.find((l) => l.startsWith('detail: '))).toMatch(/"outcome":"succeeded"/);
 
   const text = await cli('report', '--env', 'dev');

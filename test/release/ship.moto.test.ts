@@ -171,6 +171,7 @@ describe('--json status', () => {
       releaseRecord: null,
       lock: null,
       execution: null,
+      judgeVerdicts: [],
     });
   });
 

@@ -128,6 +128,11 @@ export const FINISH_INCOMPLETE_ERROR = 'FinishIncomplete';
  * that repeats ends in the catch as before. Sandbox.Timedout is not retried: a step that hung for the function's
  * whole timeout goes to the safe state rather than keep traffic split for three more timeouts.
  */
+/** Failed polls (not CandidateUnhealthy) in one bake after which the bake finishes without polling. */
+export const BAKE_POLL_ERRORS = 3;
+/** The watch step's verdict: the new color's targets are unhealthy (lambda/release/errors.ts). */
+const CANDIDATE_UNHEALTHY_ERROR = 'CandidateUnhealthy';
+
 const TRANSIENT_ERRORS = [
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
@@ -313,9 +318,17 @@ export class ReleaseStateMachine extends Construct {
       id: string,
       payload: Record<string, unknown>,
       resultPath: string,
-      opts: { comment?: string; resultSelector?: Record<string, unknown>; lambdaFunction?: lambda.IFunction; holdable?: boolean; catchAll?: sfn.IChainable } = {},
+      opts: {
+        comment?: string;
+        resultSelector?: Record<string, unknown>;
+        lambdaFunction?: lambda.IFunction;
+        holdable?: boolean;
+        catchAll?: sfn.IChainable;
+        toSafeFirst?: readonly string[];
+        catchAllResultPath?: string;
+      } = {},
     ) =>
-      this.task(id, payload, resultPath, { ...opts, catchToSafe: true, safeState: opts.catchAll ?? safeState, held: opts.holdable ? hold : undefined });
+      this.task(id, payload, resultPath, { ...opts, catchToSafe: true, safeState: opts.catchAll ?? safeState, safeStateForFirst: safeState, held: opts.holdable ? hold : undefined });
     const release = { 'release.$': '$.release' };
     const poll = { 'done.$': '$.done', 'detail.$': '$.detail' };
 
@@ -503,8 +516,9 @@ export class ReleaseStateMachine extends Construct {
 
   /**
    * A bake of `seconds` followed by `next`; returns the bake's first state. Without `watch` one Wait. With it, a loop:
-   * `<id>` (Pass: starts the clock) → `<id>Wait` (pollSeconds) → `<id>Watch` (the new color's target health; the
-   * catch-all routes CandidateUnhealthy into SafeState like GateFailed) → `<id>Done?` (bake time up → `next`, else
+   * `<id>` (Pass: starts the clock) → `<id>Wait` (pollSeconds) → `<id>Watch` (the new color's target health;
+   * CandidateUnhealthy goes to SafeState like GateFailed, any other failure to `<id>PollFailed`, counted: after
+   * BAKE_POLL_ERRORS the rest of the bake is the plain Wait `<id>Unwatched`) → `<id>Done?` (bake time up → `next`, else
    * wait again). The elapsed time is measured from the Pass's entered time, not counted in polls, so slow polls never
    * stretch the bake. Each poll adds 9 history events (lambda/release/policy.ts worstCaseHistoryEvents).
    */
@@ -513,7 +527,12 @@ export class ReleaseStateMachine extends Construct {
     seconds: number,
     next: sfn.IChainable,
     watch: BakeWatchProps | undefined,
-    t: (id: string, payload: Record<string, unknown>, resultPath: string, opts?: { comment?: string }) => tasks.LambdaInvoke,
+    t: (
+      id: string,
+      payload: Record<string, unknown>,
+      resultPath: string,
+      opts?: { comment?: string; catchAll?: sfn.IChainable; toSafeFirst?: readonly string[]; catchAllResultPath?: string },
+    ) => tasks.LambdaInvoke,
     comment?: string,
   ): sfn.State {
     if (!watch) {
@@ -523,12 +542,31 @@ export class ReleaseStateMachine extends Construct {
     }
     const start = new sfn.Pass(this, id, {
       comment: `${comment ? `${comment}; ` : ''}bake ${seconds} s, the new color's target health polled every ${watch.pollSeconds} s`,
-      parameters: { 'since.$': '$$.State.EnteredTime', seconds, percent: watch.unhealthyTargetsPercent, polls: watch.unhealthyPolls, strikes: 0 },
+      parameters: { 'since.$': '$$.State.EnteredTime', seconds, percent: watch.unhealthyTargetsPercent, polls: watch.unhealthyPolls, strikes: 0, errors: { n: 0 } },
       resultPath: '$.watch',
     });
     const wait = new sfn.Wait(this, `${id}Wait`, { time: sfn.WaitTime.duration(Duration.seconds(Math.min(watch.pollSeconds, Math.max(seconds, 1)))) });
+    // A poll that fails for any other reason (DescribeTargetHealth throttled past the step's retries, a topology read,
+    // a Lambda timeout) says nothing against the new color: it must not roll back a healthy release. It is counted;
+    // the loop polls on, and after BAKE_POLL_ERRORS failed polls in one bake the rest of the bake is one plain Wait
+    // (the alarms and the gate still judge). Without this, a bake of hundreds of polls made every transient error a
+    // rollback.
+    const fallback = new sfn.Wait(this, `${id}Unwatched`, {
+      comment: `${BAKE_POLL_ERRORS} polls failed: the rest of the bake without polling (at most ${seconds} s)`,
+      time: sfn.WaitTime.duration(Duration.seconds(seconds)),
+    });
+    fallback.next(next);
+    const countError = new sfn.Pass(this, `${id}PollFailed`, {
+      comment: 'One more failed poll of this bake',
+      parameters: { 'n.$': 'States.MathAdd($.watch.errors.n, 1)' },
+      resultPath: '$.watch.errors',
+    });
+    countError.next(new sfn.Choice(this, `${id}TooManyFailedPolls?`).when(sfn.Condition.numberGreaterThanEquals('$.watch.errors.n', BAKE_POLL_ERRORS), fallback).otherwise(wait));
     const poll = t(`${id}Watch`, { step: 'watch', 'release.$': '$.release', 'watch.$': '$.watch' }, '$.watch', {
-      comment: `Unhealthy targets of the new color in ${watch.unhealthyPolls} polls in a row → CandidateUnhealthy → rollback`,
+      comment: `Unhealthy targets of the new color in ${watch.unhealthyPolls} polls in a row → CandidateUnhealthy → rollback; any other failure → ${id}PollFailed`,
+      toSafeFirst: [CANDIDATE_UNHEALTHY_ERROR],
+      catchAll: countError,
+      catchAllResultPath: '$.watchError',
     });
     start.next(wait);
     wait.next(poll);
@@ -548,6 +586,11 @@ export class ReleaseStateMachine extends Construct {
       comment?: string;
       resultSelector?: Record<string, unknown>;
       lambdaFunction?: lambda.IFunction;
+      /** Errors that go to the safe state (`$.error`) before the catch-all, when the catch-all goes elsewhere. */
+      toSafeFirst?: readonly string[];
+      safeStateForFirst?: sfn.IChainable;
+      /** Where the catch-all puts the error. @default '$.error' */
+      catchAllResultPath?: string;
     },
   ): tasks.LambdaInvoke {
     const task = new tasks.LambdaInvoke(this, id, {
@@ -563,7 +606,8 @@ export class ReleaseStateMachine extends Construct {
     task.addRetry({ errors: TRANSIENT_ERRORS, interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
     // Catchers are evaluated in order: ReleaseHeld and OperatorOverride must come before States.ALL.
     if (opts.held) task.addCatch(opts.held, { errors: [RELEASE_HELD_ERROR, OPERATOR_OVERRIDE_ERROR], resultPath: '$.error' });
-    if (opts.catchToSafe && opts.safeState) task.addCatch(opts.safeState, { resultPath: '$.error' });
+    if (opts.toSafeFirst?.length && opts.safeStateForFirst) task.addCatch(opts.safeStateForFirst, { errors: [...opts.toSafeFirst], resultPath: '$.error' });
+    if (opts.catchToSafe && opts.safeState) task.addCatch(opts.safeState, { resultPath: opts.catchAllResultPath ?? '$.error' });
     return task;
   }
 

@@ -1,4 +1,5 @@
 import { CfnElement } from 'aws-cdk-lib';
+import { BAKE_POLL_ERRORS } from '../../lib/release';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { ENVIRONMENTS, type EnvironmentName } from '../../config';
 import { definitionFromTemplate, taskFunctionId } from '../release/rehearsal';
@@ -113,19 +114,93 @@ describe('production: watched bakes', () => {
     const definition = definitionFromTemplate(template);
     const policy = ENVIRONMENTS.production.release;
 
+    /** The Bake loop alone, run locally: the poll answered by `watch`, Gate a success, SafeState a failure. */
+    async function runBake(watch: (input: any, poll: number) => unknown): Promise<{ end: string; states: string[]; polls: number }> {
+      const ids = ['Bake', 'BakeWait', 'BakeWatch', 'BakeDone?', 'BakePollFailed', 'BakeTooManyFailedPolls?', 'BakeUnwatched'];
+      const states: Record<string, any> = JSON.parse(JSON.stringify(Object.fromEntries(ids.map((id) => [id, definition.States[id]]))));
+      // aws-local-stepfunctions has no $$.State.EnteredTime (the rehearsal substitutes it too).
+      delete states.Bake.Parameters['since.$'];
+      states.Bake.Parameters.since = '2030-01-01T00:00:00.000Z';
+      states.Gate = { Type: 'Succeed' };
+      states.SafeState = { Type: 'Fail', Error: 'SafeState' };
+      const machine = new StateMachine({ StartAt: 'Bake', States: states } as any, { validationOptions: { checkArn: false, checkPaths: true } });
+      let polls = 0;
+      const exec = machine.run({ release: {} } as any, {
+        overrides: {
+          // payloadResponseOnly: the Task's Resource is the function itself, its input the payload, its output the result.
+          taskResourceLocalHandlers: { BakeWatch: async (i: any) => (await watch(i, ++polls)) as any },
+          waitTimeOverrides: { BakeWait: 0, BakeUnwatched: 0 },
+        },
+      });
+      const seen: string[] = [];
+      const collecting = (async () => {
+        for await (const ev of exec.eventLogs as AsyncIterable<any>) if (ev.type === 'StateEntered') seen.push(ev.state.name);
+      })().catch(() => undefined);
+      const end = await exec.result.then(
+        () => 'Gate',
+        // SafeState is the only Fail state of this definition.
+        (e: any) => (/because of a Fail state/.test(String(e)) ? 'SafeState' : `error ${String(e)}`),
+      );
+      await Promise.race([collecting, new Promise((r) => setTimeout(r, 50))]);
+      return { end, states: seen, polls };
+    }
+    const failing = (name: string) => Object.assign(new Error(`${name} from the poll`), { name });
+
+    test('a poll that fails for another reason than CandidateUnhealthy is counted, not a rollback: the next poll goes on; three failures finish the bake unwatched → Gate', async () => {
+      const flaky = await runBake((input, poll) => {
+        if (poll === 1) throw failing('ThrottlingException');
+        return { ...input.watch, done: true };
+      });
+      expect(flaky).toEqual({ end: 'Gate', states: expect.arrayContaining(['BakePollFailed', 'BakeTooManyFailedPolls?']), polls: 2 });
+      expect(flaky.states).not.toContain('BakeUnwatched');
+
+      const down = await runBake(() => {
+        throw failing('Sandbox.Timedout');
+      });
+      expect(down.end).toBe('Gate');
+      expect(down.polls).toBe(BAKE_POLL_ERRORS);
+      expect(down.states).toContain('BakeUnwatched');
+    });
+
+    test('CandidateUnhealthy from a poll goes to SafeState (the rollback)', async () => {
+      const r = await runBake(() => {
+        throw failing('CandidateUnhealthy');
+      });
+      expect(r.end).toBe('SafeState');
+      expect(r.states).not.toContain('BakePollFailed');
+    });
+
     test.each([
       ['Bake', policy.bakeSeconds, 'Gate'],
       ['FinalBake', policy.finalBakeSeconds, 'FinalGate'],
       ['RollbackWindow', policy.rollbackWindowSeconds, 'WindowGate'],
-    ])('%s of %d s: start the clock, wait, watch (failures to SafeState), done → %s', (id, seconds, next) => {
+    ])('%s of %d s: start the clock, wait, watch (CandidateUnhealthy to SafeState, other failures counted), done → %s', (id, seconds, next) => {
       const s = definition.States;
       expect(s[id]).toMatchObject({ Type: 'Pass', ResultPath: '$.watch', Next: `${id}Wait` });
-      expect(s[id].Parameters).toEqual({ 'since.$': '$$.State.EnteredTime', seconds, percent: ENVIRONMENTS.production.monitoring.unhealthyTargetsPercent, polls: crashConfig.unhealthyPolls, strikes: 0 });
+      expect(s[id].Parameters).toEqual({ 'since.$': '$$.State.EnteredTime', seconds, percent: ENVIRONMENTS.production.monitoring.unhealthyTargetsPercent, polls: crashConfig.unhealthyPolls, strikes: 0, errors: { n: 0 } });
       expect(s[`${id}Wait`]).toEqual({ Type: 'Wait', Seconds: crashConfig.pollSeconds, Next: `${id}Watch` });
       const watch = s[`${id}Watch`];
       expect(watch).toMatchObject({ Type: 'Task', ResultPath: '$.watch', TimeoutSeconds: 120, Next: `${id}Done?` });
       expect(watch.Parameters).toEqual({ step: 'watch', 'release.$': '$.release', 'watch.$': '$.watch' });
-      expect(watch.Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'SafeState' })]);
+      // Only the watch's verdict rolls back; any other failure of a poll is counted and the bake goes on.
+      expect(watch.Catch).toEqual([
+        { ErrorEquals: ['CandidateUnhealthy'], ResultPath: '$.error', Next: 'SafeState' },
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.watchError', Next: `${id}PollFailed` },
+      ]);
+      expect(s[id].Parameters.errors).toEqual({ n: 0 });
+      expect(s[`${id}PollFailed`]).toEqual({
+        Type: 'Pass',
+        Comment: expect.any(String),
+        Parameters: { 'n.$': 'States.MathAdd($.watch.errors.n, 1)' },
+        ResultPath: '$.watch.errors',
+        Next: `${id}TooManyFailedPolls?`,
+      });
+      expect(s[`${id}TooManyFailedPolls?`]).toEqual({
+        Type: 'Choice',
+        Choices: [{ Variable: '$.watch.errors.n', NumericGreaterThanEquals: BAKE_POLL_ERRORS, Next: `${id}Unwatched` }],
+        Default: `${id}Wait`,
+      });
+      expect(s[`${id}Unwatched`]).toEqual({ Type: 'Wait', Comment: expect.any(String), Seconds: seconds, Next: next });
       expect(s[`${id}Done?`]).toEqual({ Type: 'Choice', Choices: [{ Variable: '$.watch.done', BooleanEquals: true, Next: next }], Default: `${id}Wait` });
     });
 

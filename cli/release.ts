@@ -230,25 +230,36 @@ export function describeEvent(e: HistoryEvent): string | undefined {
 }
 
 /**
- * Prints each history event once, until the execution ends. Every poll pages through the history and prints only the
- * events newer than the last one printed; the status is read before the history, so the events that ended the
+ * Prints each history event once, until the execution ends. Every poll reads the history newest first, back to the
+ * last event printed, and prints the new ones in order (test/release/follow.test.ts); the status is read before the history, so the events that ended the
  * execution are printed before the final line.
  */
-async function follow(sfn: SFNClient, executionArn: string, out: (l: string) => void, pollMs: number): Promise<string> {
+export async function follow(sfn: SFNClient, executionArn: string, out: (l: string) => void, pollMs: number): Promise<string> {
   let lastId = 0;
   for (;;) {
     const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    // Newest first, only back to the last event seen: a production release with watched bakes has thousands of
+    // events, and re-reading them from the first on every poll would call GetExecutionHistory dozens of times a
+    // second, past its quota (throttled: the follow would fail while the release runs on).
+    const fresh: HistoryEvent[] = [];
     let token: string | undefined;
+    let seen = false;
     do {
-      const h = await sfn.send(new GetExecutionHistoryCommand({ executionArn, nextToken: token, maxResults: 100 }));
+      const h = await sfn.send(new GetExecutionHistoryCommand({ executionArn, nextToken: token, maxResults: 100, reverseOrder: true }));
       for (const e of h.events ?? []) {
-        if ((e.id ?? 0) <= lastId) continue;
-        lastId = e.id ?? lastId;
-        const line = describeEvent(e);
-        if (line) out(line);
+        if ((e.id ?? 0) <= lastId) {
+          seen = true;
+          break;
+        }
+        fresh.push(e);
       }
       token = h.nextToken;
-    } while (token);
+    } while (token && !seen);
+    for (const e of fresh.reverse()) {
+      lastId = Math.max(lastId, e.id ?? 0);
+      const line = describeEvent(e);
+      if (line) out(line);
+    }
     if (d.status !== 'RUNNING') {
       out(`release ${d.status}${d.error ? `: ${d.error}: ${d.cause ?? ''}` : ''}`);
       return d.status ?? 'UNKNOWN';

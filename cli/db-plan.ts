@@ -95,6 +95,23 @@ export function restoredInstanceId(liveId: string, time: Date): string {
 }
 
 /**
+ * IOPS and throughput to ask for: only what was provisioned. DescribeDBInstances reports gp3's baseline (3000 IOPS,
+ * 125 MiB/s) below the engine's threshold (400 GiB for PostgreSQL), and the restore rejects any IOPS or throughput
+ * there ("You can't specify IOPS or storage throughput for engine postgres and a storage size less than 400").
+ * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Storage.html#gp3-storage
+ */
+export function provisionedStorage(instance: Pick<DBInstance, 'StorageType' | 'Iops' | 'StorageThroughput' | 'AllocatedStorage'>): { Iops?: number; StorageThroughput?: number } {
+  const type = instance.StorageType ?? '';
+  if (type === 'io1' || type === 'io2') return instance.Iops ? { Iops: instance.Iops } : {};
+  if (type === 'gp3' && (instance.AllocatedStorage ?? 0) >= GP3_PROVISIONED_MIN_GIB) {
+    return { ...(instance.Iops ? { Iops: instance.Iops } : {}), ...(instance.StorageThroughput ? { StorageThroughput: instance.StorageThroughput } : {}) };
+  }
+  return {};
+}
+/** PostgreSQL's gp3 size from which IOPS and throughput may be set (below it the baseline is fixed). */
+const GP3_PROVISIONED_MIN_GIB = 400;
+
+/**
  * RestoreDBInstanceToPointInTime beside the live instance, never replacing it: the live instance's subnet group,
  * security groups, parameter and option groups, class, Multi-AZ and storage; no public access; deletion protection on.
  * The restored instance is encrypted with the source's KMS key (a point-in-time restore keeps it; the API takes none).
@@ -112,7 +129,7 @@ export function restoreRequest(instance: DBInstance, target: string, time: Date,
     ...(instance.OptionGroupMemberships?.[0]?.OptionGroupName && !instance.OptionGroupMemberships[0].OptionGroupName.startsWith('default:') ? { OptionGroupName: instance.OptionGroupMemberships[0].OptionGroupName } : {}),
     MultiAZ: instance.MultiAZ,
     StorageType: instance.StorageType,
-    ...(instance.Iops ? { Iops: instance.Iops } : {}),
+    ...provisionedStorage(instance),
     ...(instance.MaxAllocatedStorage ? { MaxAllocatedStorage: instance.MaxAllocatedStorage } : {}),
     ...(instance.EnabledCloudwatchLogsExports?.length ? { EnableCloudwatchLogsExports: instance.EnabledCloudwatchLogsExports } : {}),
     EnableIAMDatabaseAuthentication: instance.IAMDatabaseAuthenticationEnabled,

@@ -19,6 +19,7 @@ import {
   parseRestoreTime,
   procedureCommand,
   restoredInstanceId,
+  provisionedStorage,
   restoreRequest,
   restoreWindow,
   snapshotVerdict,
@@ -247,5 +248,18 @@ describe('effects', () => {
     });
     expect(lines[0]).toMatch(/was not touched/);
     expect(ledgerActions()).toEqual([['database:restore', undefined]]);
+  });
+});
+
+describe('restore: IOPS and throughput only where provisioned (gp3 below 400 GiB rejects them)', () => {
+  test.each([
+    [{ StorageType: 'gp3', AllocatedStorage: 100, Iops: 3000, StorageThroughput: 125 }, {}],
+    [{ StorageType: 'gp3', AllocatedStorage: 500, Iops: 12000, StorageThroughput: 500 }, { Iops: 12000, StorageThroughput: 500 }],
+    [{ StorageType: 'io1', AllocatedStorage: 100, Iops: 5000 }, { Iops: 5000 }],
+    [{ StorageType: 'gp2', AllocatedStorage: 100, Iops: 300 }, {}],
+  ])('%j → %j', (instance, expected) => {
+    expect(provisionedStorage(instance)).toEqual(expected);
+    const req = restoreRequest({ DBInstanceIdentifier: 'live', ...instance }, 'live-pitr', new Date('2030-01-01T00:00:00Z'), 'production');
+    expect({ Iops: req.Iops, StorageThroughput: req.StorageThroughput }).toEqual({ Iops: undefined, StorageThroughput: undefined, ...expected });
   });
 });

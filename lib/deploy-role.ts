@@ -56,7 +56,7 @@ export interface GitHubDeployRoleProps {
   readonly releaseStackName: string;
   /**
    * Longest session a workflow may ask for (`role-duration-seconds`): a deploy and the release it follows.
-   * @default Duration.hours(4)
+   * @default Duration.hours(6) - the production job's timeout (GitHub-hosted runners' maximum)
    */
   readonly maxSessionDuration?: Duration;
 }
@@ -83,7 +83,7 @@ export class GitHubDeployRole extends Construct {
 
     this.role = new iam.Role(this, 'Role', {
       description: `GitHub Actions of ${props.githubRepository}, environment ${props.githubEnvironment}: cdk deploy and releases`,
-      maxSessionDuration: props.maxSessionDuration ?? Duration.hours(4),
+      maxSessionDuration: props.maxSessionDuration ?? Duration.hours(6),
       // Both claims exactly: the audience GitHub's token carries for AWS, and the one subject of deploy jobs. A job
       // without `environment:` (a pull request's) gets another sub and is refused.
       assumedBy: new iam.WebIdentityPrincipal(this.oidcProviderArn, {

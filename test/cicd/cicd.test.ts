@@ -73,7 +73,7 @@ describe('GitHubDeployRole', () => {
           },
         ],
       },
-      MaxSessionDuration: 4 * 3600,
+      MaxSessionDuration: 6 * 3600,
     });
   });
 

@@ -666,6 +666,15 @@ export class ReleaseStateMachine extends Construct {
   private grantPreflightChecks(props: ReleaseStateMachineProps, fn: HandlerFunction, repositories: readonly ecr.IRepository[], certificates: readonly acm.ICertificate[]): void {
     if (repositories.length > 0) {
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecr:DescribeImages', 'ecr:DescribeImageScanFindings'], resources: [...new Set(repositories.map((r) => r.repositoryArn))] }));
+      // With ECR enhanced scanning (Amazon Inspector), DescribeImageScanFindings also needs the caller to hold
+      // inspector2:ListFindings; without it every release of a registry on enhanced scanning fails in preflight.
+      // https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-scanning-enhanced-iam.html
+      // ListFindings supports no resource-level permissions (Service Authorization Reference, Amazon Inspector2).
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['inspector2:ListFindings'], resources: ['*'] }));
+      Validations.of(fn).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'inspector2:ListFindings (read-only) has no resource-level permissions; ECR requires it of DescribeImageScanFindings callers under enhanced scanning',
+      });
     }
     if (certificates.length > 0) {
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['acm:DescribeCertificate'], resources: certificates.map((c) => c.certificateArn) }));

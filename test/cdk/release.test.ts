@@ -78,6 +78,10 @@ describe.each(Object.keys(ENVIRONMENTS) as EnvironmentName[])('%s release state 
     const acm = mine.filter((s) => actions(s).some((a) => a.startsWith('acm:')));
     expect(acm).toEqual([{ Effect: 'Allow', Action: 'acm:DescribeCertificate', Resource: stage.stateless.resolve(stage.stateless.loadBalancer.certificates[0].certificateArn) }]);
     expect(mine.some((s) => s.Resource === '*' && actions(s).some((a) => /^(ecr|acm):/.test(a)))).toBe(false);
+    // Enhanced scanning (Amazon Inspector): DescribeImageScanFindings needs inspector2:ListFindings of its caller.
+    // (CDK merges it with the role's other `*` statements: VPC networking and X-Ray.)
+    const inspector = mine.filter((s) => actions(s).some((a) => a.startsWith('inspector2:')));
+    expect(inspector.map((s) => ({ resource: s.Resource, actions: actions(s).filter((a) => a.startsWith('inspector2:')) }))).toEqual([{ resource: '*', actions: ['inspector2:ListFindings'] }]);
   });
 
   test('THEN the preflight checks function knows the repositories, the certificates and the scan policy', () => {

@@ -80,8 +80,11 @@ const EVENTS_PER_TASK = 5 + 3 * 3;
 export function worstCaseHistoryEvents(policy: ReleasePolicy, watchPollSeconds: number): number {
   const steps = Math.max(stepsFor(policy, 'canary').length, 1);
   const turns = (seconds: number, every: number) => Math.ceil(seconds / every) + 1;
-  const watched = steps * turns(policy.bakeSeconds, watchPollSeconds) + turns(policy.finalBakeSeconds, watchPollSeconds) + turns(policy.rollbackWindowSeconds, watchPollSeconds);
+  // Every bake may be repeated judge.maxExtensions times (lib/release.ts ExtendBake?), each with its gate and judge
+  // tasks and the choice between them.
+  const looks = steps * (1 + policy.judge.maxExtensions);
+  const watched = looks * turns(policy.bakeSeconds, watchPollSeconds) + turns(policy.finalBakeSeconds, watchPollSeconds) + turns(policy.rollbackWindowSeconds, watchPollSeconds);
   const loops = (policy.migrationCommand ? turns(policy.migrationTimeoutSeconds, POLL_SECONDS) : 0) + turns(policy.stabilizeTimeoutSeconds, POLL_SECONDS);
-  const bakeStarts = (steps + 2) * 2;
-  return (watched + loops) * EVENTS_PER_POLL + bakeStarts + (steps * 3 + 12) * EVENTS_PER_TASK + 10;
+  const bakeStarts = (looks + 2) * 2;
+  return (watched + loops) * EVENTS_PER_POLL + bakeStarts + (steps * 3 + looks * 2 + 12) * EVENTS_PER_TASK + looks * 2 + 10;
 }

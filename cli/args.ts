@@ -205,6 +205,11 @@ export function stackName(env: Environment): string {
   return `${stageName(env)}-Stateless`;
 }
 
+/** Stack holding the network and the database: `<Stage>-Stateful`. */
+export function statefulStackName(env: Environment): string {
+  return `${stageName(env)}-Stateful`;
+}
+
 /** One command of a CLI's help: what it does in a line, and an example that works as written. */
 export interface CommandHelp {
   readonly command: string;

@@ -18,7 +18,8 @@
  * one) and prints the steps to switch to it, or to delete it.
  * Every run is recorded in the environment's ledger (`database:<procedure>`), start and end.
  *
- * Where the task runs comes from the stack output `DatabaseTask` of `<Stage>-Stateless` (lambda/shared/database-task.ts);
+ * Where the task runs comes from the stack outputs `DatabaseTask` of `<Stage>-Stateless` and `DatabaseNetwork` of
+ * `<Stage>-Stateful` (lambda/shared/database-task.ts);
  * account, region and profile from config (cli/account.ts), checked before any other call.
  * Exit codes: the task's exit code (0 done); 1 refused, failed, timed out, or the task stopped without one; 2 usage,
  * environment, credentials, stack not deployed.
@@ -39,7 +40,7 @@ import {
   RestoreDBInstanceToPointInTimeCommand,
 } from '@aws-sdk/client-rds';
 import { ENVIRONMENTS as CONFIGS, type EnvironmentConfig } from '../config';
-import { DATABASE_TASK_OUTPUT, type DatabaseTask, parseDatabaseTask } from '../lambda/shared/database-task';
+import { DATABASE_NETWORK_OUTPUT, DATABASE_TASK_OUTPUT, type DatabaseTask, parseDatabaseTask } from '../lambda/shared/database-task';
 import { type Color, COLORS } from '../lambda/shared/topology';
 import {
   acquireLock,
@@ -58,7 +59,7 @@ import {
   type TrafficContext,
 } from '../lambda/traffic';
 import { awsTarget, type EnvironmentTargets, verifyAccount } from './account';
-import { ENVIRONMENTS, type Environment, stackName, TARGET_USAGE, tokenize, UsageError } from './args';
+import { ENVIRONMENTS, type Environment, stackName, statefulStackName, TARGET_USAGE, tokenize, UsageError } from './args';
 import {
   liveColorOf,
   logStreamName,
@@ -173,19 +174,29 @@ export class DbRefused extends Error {
   }
 }
 
-/** Reads the `DatabaseTask` output of the environment's stateless stack. */
-export async function readDatabaseTask(cfn: CloudFormationClient, env: Environment): Promise<DatabaseTask> {
-  const name = stackName(env);
+/** Reads the output `key` of the stack `name`; undefined when the stack has none. */
+async function readOutput(cfn: CloudFormationClient, env: Environment, name: string, key: string): Promise<string | undefined> {
   const out = await cfn.send(new DescribeStacksCommand({ StackName: name })).catch((e) => {
     if ((e as Error)?.name === 'ValidationError') throw new EnvironmentError(`stack ${name} is not deployed (environment ${env})`);
     throw classifyError(e);
   });
-  const raw = out.Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === DATABASE_TASK_OUTPUT)?.OutputValue;
-  if (!raw) throw new EnvironmentError(`stack ${name} has no output ${DATABASE_TASK_OUTPUT}: set database.procedures in config/${env}.ts and deploy it`);
+  return out.Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === key)?.OutputValue;
+}
+
+/**
+ * Reads where the procedures run: the `DatabaseTask` output of the environment's stateless stack and the
+ * `DatabaseNetwork` output of its stateful stack (lambda/shared/database-task.ts says why two).
+ */
+export async function readDatabaseTask(cfn: CloudFormationClient, env: Environment): Promise<DatabaseTask> {
+  const stateless = stackName(env);
+  const stateful = statefulStackName(env);
+  const [taskRaw, networkRaw] = await Promise.all([readOutput(cfn, env, stateless, DATABASE_TASK_OUTPUT), readOutput(cfn, env, stateful, DATABASE_NETWORK_OUTPUT)]);
+  const missing = [...(taskRaw ? [] : [`${stateless} has no output ${DATABASE_TASK_OUTPUT}`]), ...(networkRaw ? [] : [`${stateful} has no output ${DATABASE_NETWORK_OUTPUT}`])];
+  if (missing.length > 0) throw new EnvironmentError(`${missing.join(' and ')}: set database.procedures in config/${env}.ts and deploy both stacks`);
   try {
-    return parseDatabaseTask(raw);
+    return parseDatabaseTask(taskRaw, networkRaw);
   } catch (e) {
-    throw new EnvironmentError(`stack ${name}: ${(e as Error).message.replace(/\n\s*/g, ' ')}`);
+    throw new EnvironmentError(`stacks ${stateful} and ${stateless}: ${(e as Error).message.replace(/\n\s*/g, ' ')}`);
   }
 }
 

@@ -1,5 +1,7 @@
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import { Aspects, Validations } from 'aws-cdk-lib';
+import { Aspects, CfnOutput, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { DATABASE_NETWORK_OUTPUT, type DatabaseNetwork } from '../lambda/shared/database-task';
 import type { Construct } from 'constructs';
 import { EnvironmentStack, type EnvironmentStackProps } from './environment-stack';
 import { AuditLogs } from './audit';
@@ -45,6 +47,18 @@ export class StatefulStack extends EnvironmentStack {
       encryptionKey: key,
       logRetention: c.logRetentionDays as logs.RetentionDays,
     });
+    if (c.database.procedures) {
+      // Where `npm run db` runs its tasks and which instance it restores (cli/db.ts): rendered here, where the subnets and
+      // the instance live, so that no output of the stateless stack re-exports an import (lambda/shared/database-task.ts).
+      const network: DatabaseNetwork = {
+        subnets: this.network.vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds,
+        databaseInstanceId: this.database.primary.instanceIdentifier,
+      };
+      new CfnOutput(this, DATABASE_NETWORK_OUTPUT, {
+        description: 'Where `npm run db` runs the database procedures: private subnets and the primary instance (the task: the stateless stack)',
+        value: this.toJsonString(network),
+      });
+    }
     this.cache = new Cache(this, 'Cache', { vpc: this.network.vpc, config: c.cache, encryptionKey: key });
     this.audit = new AuditLogs(this, 'Audit', {
       encryptionKey: key,

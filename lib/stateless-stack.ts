@@ -11,7 +11,7 @@ import { EnvironmentStack, type EnvironmentStackProps } from './environment-stac
 import type { SecretSource } from '../config';
 import { COLOR_HEADER, COLORS, type ServiceName } from '../lambda/shared/topology';
 import { TOPOLOGY_TABLE_OUTPUT } from '../lambda/shared/topology-store';
-import { DATABASE_TASK_OUTPUT, type DatabaseTask } from '../lambda/shared/database-task';
+import { DATABASE_TASK_OUTPUT, type DatabaseTaskPart } from '../lambda/shared/database-task';
 import { Cache } from './cache';
 import { EnvironmentKey } from './encryption';
 import { LiveImageGuard } from './image-guard';
@@ -245,20 +245,19 @@ export class StatelessStack extends EnvironmentStack {
         : undefined,
     });
     // Where `npm run db` runs the database procedures (cli/db.ts): the migrating service's migration task definitions.
+    // The subnets and the instance are the stateful stack's output `DatabaseNetwork` (lambda/shared/database-task.ts).
     const procedureService = c.database.procedures ? serviceNames.find((s) => c.services[s].runsMigration) : undefined;
     if (procedureService) {
       const colors = this.services[procedureService].colors;
-      const task: DatabaseTask = {
+      const task: DatabaseTaskPart = {
         service: procedureService,
         taskDefinitions: { blue: colors.blue.migrationTaskDefinition!.taskDefinitionArn, green: colors.green.migrationTaskDefinition!.taskDefinitionArn },
         containerName: 'App',
-        subnets: vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds,
         securityGroups: [securityGroups[procedureService].securityGroupId],
         logGroupName: this.services[procedureService].logGroup.logGroupName,
-        databaseInstanceId: database.primary.instanceIdentifier,
       };
       new CfnOutput(this, DATABASE_TASK_OUTPUT, {
-        description: 'Where `npm run db` runs the database procedures: task definitions per color, network, log group, database instance',
+        description: 'Where `npm run db` runs the database procedures: task definitions per color, security group, log group (network and instance: the stateful stack)',
         value: this.toJsonString(task),
       });
     }

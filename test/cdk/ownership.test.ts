@@ -74,3 +74,17 @@ describe('weights and task counts belong to traffic control, not to CloudFormati
     expect(guard.Properties.Environment).toBe('production');
   });
 });
+
+describe('cross-stack references', () => {
+  test.each(Object.keys(ENVIRONMENTS) as (keyof typeof ENVIRONMENTS)[])(
+    'GIVEN %s THEN no stack output re-exports an import of another stack (cfn-lint W6001; the CI lint fails on it)',
+    (name) => {
+      const templates = synthEnvironment(name);
+      for (const stack of ['stateful', 'stateless', 'monitoring'] as const) {
+        const outputs = templates[stack].toJSON().Outputs ?? {};
+        const reexports = Object.entries(outputs).filter(([, o]) => JSON.stringify((o as { Value: unknown }).Value).includes('Fn::ImportValue'));
+        expect({ stack, reexports: reexports.map(([id]) => id) }).toEqual({ stack, reexports: [] });
+      }
+    },
+  );
+});

@@ -93,13 +93,19 @@ describe.each(Object.keys(ENVIRONMENTS) as EnvironmentName[])('%s release state 
     expect(vars.IMAGE_SCAN === undefined ? undefined : JSON.parse(vars.IMAGE_SCAN)).toEqual(policy.imageScan);
   });
 
-  test('THEN the DatabaseTask output names the migrating service, its migration task definitions, network, log group and database', () => {
+  test('THEN the DatabaseTask output names the migrating service, its migration task definitions, security group and log group; DatabaseNetwork of the stateful stack the subnets and the database', () => {
     const outputs = stateless.findOutputs('DatabaseTask');
-    expect(Object.keys(outputs)).toEqual(ENVIRONMENTS[name].database.procedures ? ['DatabaseTask'] : []);
+    const procedures = ENVIRONMENTS[name].database.procedures ? ['DatabaseTask'] : [];
+    expect(Object.keys(outputs)).toEqual(procedures);
     const text = JSON.stringify(outputs.DatabaseTask?.Value ?? '');
-    for (const key of ['service', 'taskDefinitions', 'containerName', 'subnets', 'securityGroups', 'logGroupName', 'databaseInstanceId']) expect(text).toContain(key);
+    for (const key of ['service', 'taskDefinitions', 'containerName', 'securityGroups', 'logGroupName']) expect(text).toContain(key);
+    expect(text).not.toContain('Fn::ImportValue');
     expect(text).toMatch(/BackendBlueMigrationTask/);
     expect(text).toMatch(/BackendGreenMigrationTask/);
+    const network = synthEnvironment(name).stateful.findOutputs('DatabaseNetwork');
+    expect(Object.keys(network)).toEqual(procedures.length ? ['DatabaseNetwork'] : []);
+    const net = JSON.stringify(network.DatabaseNetwork?.Value ?? '');
+    if (procedures.length) for (const ref of ['subnets', 'NetworkVpcPrivateSubnet1', 'databaseInstanceId', 'DatabasePrimary']) expect(net).toContain(ref);
   });
 
   test('THEN it is a Standard state machine with logging of all events and X-Ray tracing', () => {

@@ -54,7 +54,10 @@ useMotoFixture(async (s) => {
     taskDefinitions[color] = td.taskDefinition!.taskDefinitionArn!;
   }
   task = { service: 'backend', taskDefinitions, containerName: 'App', subnets: fx.subnetIds, securityGroups: [fx.securityGroupId], logGroupName: GROUP, databaseInstanceId: DB };
-  await deployStackOutputs(moto.clientConfig, fx.topology, { DatabaseTask: JSON.stringify(task) });
+  // Each stack renders what it owns (lambda/shared/database-task.ts): the task here, the network and instance in Stateful.
+  const { subnets, databaseInstanceId, ...part } = task;
+  await deployStackOutputs(moto.clientConfig, fx.topology, { DatabaseTask: JSON.stringify(part) });
+  await deployStackOutputs(moto.clientConfig, fx.topology, { DatabaseNetwork: JSON.stringify({ subnets, databaseInstanceId }) }, 'Dev-Stateful');
 });
 afterAll(() => {
   rds?.destroy();

@@ -143,8 +143,14 @@ describe('planners', () => {
   });
 
   test('parseDatabaseTask lists every problem', () => {
-    expect(parseDatabaseTask(JSON.stringify(TASK))).toEqual(TASK);
-    expect(() => parseDatabaseTask(JSON.stringify({ ...TASK, subnets: [], taskDefinitions: { blue: 'x' } }))).toThrow(/taskDefinitions\.green[\s\S]*subnets/);
+    const { subnets, databaseInstanceId, ...part } = TASK;
+    expect(parseDatabaseTask(JSON.stringify(part), JSON.stringify({ subnets, databaseInstanceId }))).toEqual(TASK);
+    expect(() => parseDatabaseTask(JSON.stringify({ ...part, taskDefinitions: { blue: 'x' } }), JSON.stringify({ subnets: [], databaseInstanceId }))).toThrow(
+      /DatabaseTask\.taskDefinitions\.green[\s\S]*DatabaseNetwork\.subnets/,
+    );
+    expect(() => parseDatabaseTask(JSON.stringify(part), undefined)).toThrow(/output DatabaseNetwork is empty/);
+    // The stateful stack owns the network: a stale copy in the stateless output does not win.
+    expect(parseDatabaseTask(JSON.stringify({ ...part, subnets: ['old'] }), JSON.stringify({ subnets, databaseInstanceId })).subnets).toEqual(subnets);
   });
 });
 

@@ -36,7 +36,7 @@ async function main(): Promise<void> {
       for (const [name, cfg] of Object.entries(ENVIRONMENTS)) {
         console.log(
           `${name.padEnd(10)} ${cfg.release.strategy.padEnd(10)} steps ${cfg.release.canarySteps.join('/')}: ` +
-            `${timeToFullTraffic(cfg.release)} s of bakes to 100%, worst case ${worstCaseTimeToFullTraffic(cfg.release)} s incl. migration and stabilize timeouts`,
+            `${timeToFullTraffic(cfg.release)} s of bakes to 100%, worst case ${worstCaseTimeToFullTraffic(cfg.release)} s incl. migration and stabilize timeouts and every judge extension`,
         );
       }
       console.log(`canary rehearsal: ${run.states.length} states in ${run.ms} ms`);

@@ -34,10 +34,12 @@ export function timeToFullTraffic(policy: ReleasePolicy, strategy: Strategy = po
 
 /**
  * Worst case from start until 100%: every bounded wait before full traffic at its limit (migration and stabilize
- * timeouts) plus the bakes; still excluding the approval wait.
+ * timeouts) plus the bakes, each repeated `judge.maxExtensions` times by an inconclusive judge; still excluding the
+ * approval wait.
  */
 export function worstCaseTimeToFullTraffic(policy: ReleasePolicy, strategy: Strategy = policy.strategy): number {
-  return (policy.migrationCommand ? policy.migrationTimeoutSeconds : 0) + policy.stabilizeTimeoutSeconds + timeToFullTraffic(policy, strategy);
+  const bakes = timeToFullTraffic(policy, strategy) * (1 + policy.judge.maxExtensions);
+  return (policy.migrationCommand ? policy.migrationTimeoutSeconds : 0) + policy.stabilizeTimeoutSeconds + bakes;
 }
 
 /** Longest interval between two target-health polls of a bake (config monitoring.crash.pollSeconds is validated to it). */

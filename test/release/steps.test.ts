@@ -6,7 +6,7 @@ import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { SNSClient, PublishCommand } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { settingsFromEnv } from '../../lambda/release/context';
-import { stateMachineTimeoutSeconds, stepsFor, timeToFullTraffic } from '../../lambda/release/policy';
+import { stateMachineTimeoutSeconds, stepsFor, timeToFullTraffic, worstCaseTimeToFullTraffic } from '../../lambda/release/policy';
 import { backupSettingsFromEnv, snapshotIdentifier } from '../../lambda/release/backup';
 import { createBackupHandler } from '../../lambda/release/backup-handler';
 import { createReleaseHandler } from '../../lambda/release/handler';
@@ -110,6 +110,11 @@ describe('policy arithmetic', () => {
     expect(timeToFullTraffic(REHEARSAL_POLICY)).toBe(900);
     expect(timeToFullTraffic(REHEARSAL_POLICY, 'blue-green')).toBe(0);
     expect(timeToFullTraffic(ENVIRONMENTS.production.release)).toBeLessThanOrEqual(45 * 60);
+    // The worst case repeats every bake for each judge extension (README: 75 minutes for production).
+    const p = ENVIRONMENTS.production.release;
+    expect(worstCaseTimeToFullTraffic(p)).toBe((p.migrationCommand ? p.migrationTimeoutSeconds : 0) + p.stabilizeTimeoutSeconds + 900 * (1 + p.judge.maxExtensions));
+    expect(worstCaseTimeToFullTraffic(p)).toBe(75 * 60);
+    expect(worstCaseTimeToFullTraffic(p)).toBeLessThan(stateMachineTimeoutSeconds(p));
   });
   test('the overall timeout exceeds every bounded wait together', () => {
     const p = REHEARSAL_POLICY;

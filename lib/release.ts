@@ -177,8 +177,32 @@ export class ReleaseStateMachine extends Construct {
   readonly preflightChecksHandler?: HandlerFunction;
   /** Log group of the state machine (level ALL, with execution data). */
   readonly logGroup: logs.LogGroup;
-  /** ReleaseSafeStateFailed ≥ 1 in a minute: the safe state could not put traffic back safely; notifies the topic. */
-  readonly safeStateFailedAlarm: cloudwatch.Alarm;
+  private readonly environment: string;
+
+  /**
+   * ReleaseSafeStateFailed >= 1 in a minute: the safe state could not finish its own work (or found the stable color not
+   * running), the release lock is kept and the record says safe-failed; someone must look now. Notifies `topic`.
+   * Created in `scope`, the environment's monitoring stack beside its other operations alarms (lib/monitoring-stack.ts).
+   */
+  addSafeStateFailedAlarm(scope: Construct, topic: sns.ITopic): cloudwatch.Alarm {
+    const environment = this.environment;
+    const alarm = new cloudwatch.Alarm(scope, 'ReleaseSafeStateFailedAlarm', {
+      alarmDescription: `${environment}: RELEASE SAFE STATE FAILED: traffic may not be on a running color and the release lock is kept; see npm run release -- status --env ${environment}`,
+      metric: new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: RELEASE_METRICS.safeStateFailed,
+        dimensionsMap: { Environment: environment },
+        statistic: 'Sum',
+        period: Duration.minutes(1),
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    alarm.addAlarmAction(new cwActions.SnsAction(topic));
+    return alarm;
+  }
 
   constructor(scope: Construct, id: string, props: ReleaseStateMachineProps) {
     super(scope, id);
@@ -495,23 +519,7 @@ export class ReleaseStateMachine extends Construct {
       ],
     });
 
-    // The safe state could not finish its own work (or found the stable color not running): the release lock is kept,
-    // the record says safe-failed; someone must look now.
-    this.safeStateFailedAlarm = new cloudwatch.Alarm(this, 'SafeStateFailedAlarm', {
-      alarmDescription: `${topology.environment}: RELEASE SAFE STATE FAILED: traffic may not be on a running color and the release lock is kept; see npm run release -- status --env ${topology.environment}`,
-      metric: new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: RELEASE_METRICS.safeStateFailed,
-        dimensionsMap: { Environment: topology.environment },
-        statistic: 'Sum',
-        period: Duration.minutes(1),
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    this.safeStateFailedAlarm.addAlarmAction(new cwActions.SnsAction(props.notificationTopic));
+    this.environment = topology.environment;
   }
 
   /**

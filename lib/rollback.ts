@@ -1,4 +1,4 @@
-import { Arn, ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -14,7 +14,7 @@ import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, ROLLBACK_METRICS } from '../lambda/shared/metrics';
 import { ROLLBACK_TIMEOUT_SECONDS } from '../lambda/rollback/budget';
 import { HandlerFunction } from './handler-function';
-import { acknowledgeKmsGrantWildcards, iam5ResourceFinding } from './nag';
+import { acknowledgeIam5Resource, acknowledgeKmsGrantWildcards } from './nag';
 import type { TrafficControl } from './traffic-control';
 
 
@@ -43,7 +43,7 @@ export interface AutomatedRollbackProps {
 export class AutomatedRollback extends Construct {
   readonly handler: HandlerFunction;
   readonly rule: events.Rule;
-  readonly failureAlarms: cloudwatch.Alarm[];
+  private readonly environment: string;
 
   constructor(scope: Construct, id: string, props: AutomatedRollbackProps) {
     super(scope, id);
@@ -82,16 +82,27 @@ export class AutomatedRollback extends Construct {
       targets: [new targets.LambdaFunction(fn, { retryAttempts: 2, maxEventAge: Duration.minutes(10) })],
     });
 
-    const notify = new actions.SnsAction(props.topic);
+    this.environment = props.environment;
+  }
+
+  /**
+   * The rollback's failure alarms (failed, incomplete, Lambda errors), each notifying `topic`, created in `scope`: the
+   * environment's monitoring stack beside its other operations alarms (lib/monitoring-stack.ts), which keeps the
+   * stateless stack's resources within 90 % of the quota with ten services.
+   */
+  addFailureAlarms(scope: Construct, topic: sns.ITopic): cloudwatch.Alarm[] {
+    const fn = this.handler.function;
+    const environment = this.environment;
+    const notify = new actions.SnsAction(topic);
     const metric = (name: string) =>
-      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { Environment: props.environment }, statistic: 'Sum', period: Duration.minutes(1) });
-    this.failureAlarms = [
+      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { Environment: environment }, statistic: 'Sum', period: Duration.minutes(1) });
+    return [
       ['Failed', 'ROLLBACK FAILED: traffic could not be moved back to the stable color', metric(ROLLBACK_METRICS.failed)],
       ['Incomplete', 'rollback incomplete: traffic is safe, a later step (stop release, scale down, ledger) failed', metric(ROLLBACK_METRICS.incomplete)],
       ['Errors', 'the rollback Lambda failed an invocation', fn.metricErrors({ period: Duration.minutes(1), statistic: 'Sum' })],
     ].map(([alarmId, description, m]) => {
-      const a = new cloudwatch.Alarm(this, `${alarmId as string}Alarm`, {
-        alarmDescription: `${props.environment}: ${description as string}`,
+      const a = new cloudwatch.Alarm(scope, `AutomatedRollback${alarmId as string}Alarm`, {
+        alarmDescription: `${environment}: ${description as string}`,
         metric: m as cloudwatch.IMetric,
         threshold: 1,
         evaluationPeriods: 1,
@@ -125,8 +136,5 @@ export function grantRollback(handler: HandlerFunction, props: Pick<AutomatedRol
     arnFormat: ArnFormat.COLON_RESOURCE_NAME,
   });
   handler.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StopExecution'], resources: [executions] }));
-  Validations.of(handler).acknowledge({
-    id: iam5ResourceFinding(handler, executions),
-    reason: 'Execution names are chosen at start; the pattern covers executions of this environment\'s release state machine only',
-  });
+  acknowledgeIam5Resource(handler, executions, 'Execution names are chosen at start; the pattern covers executions of this environment\'s release state machine only');
 }

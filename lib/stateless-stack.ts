@@ -20,7 +20,6 @@ import { RollbackAlarms } from './rollback-alarms';
 import { PublicLoadBalancer } from './load-balancer';
 import { ReleaseStateMachine } from './release';
 import { AutomatedRollback } from './rollback';
-import { CrashDetection } from './crash-detection';
 import { hostPriorities, ServiceRouting } from './routing';
 import { pascalCase } from './names';
 import { ColoredService, TaskSecret } from './services';
@@ -46,7 +45,9 @@ export class StatelessStack extends EnvironmentStack {
   readonly rollbackAlarms: RollbackAlarms;
   readonly release: ReleaseStateMachine;
   readonly automatedRollback: AutomatedRollback;
-  readonly crashDetection: CrashDetection;
+  readonly cluster: ecs.Cluster;
+  /** Encrypts the application logs, the traffic ledger and the handlers' environments. */
+  readonly appKey: EnvironmentKey;
   /** Release, rollback and alarm notifications of the environment. */
   readonly notifications: Notifications;
 
@@ -55,11 +56,11 @@ export class StatelessStack extends EnvironmentStack {
     const { config: c, stateful } = props;
     const vpc = stateful.network.vpc;
     const logRetention = c.logRetentionDays as logs.RetentionDays;
-    const key = new EnvironmentKey(this, 'AppKey', { description: `${c.name}: application logs, traffic ledger` });
+    const key = (this.appKey = new EnvironmentKey(this, 'AppKey', { description: `${c.name}: application logs, traffic ledger` }));
     // Any CDK provider a construct brings in: logs with retention, a ServiceTimeout (lib/provider-logs.ts).
     Aspects.of(this).add(new CdkProviderDefaults({ retention: logRetention, encryptionKey: key }));
 
-    const cluster = new ecs.Cluster(this, 'Cluster', { vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
+    const cluster = (this.cluster = new ecs.Cluster(this, 'Cluster', { vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED }));
     const hostedZone = route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', {
       hostedZoneId: c.hostedZone.zoneId,
       zoneName: c.hostedZone.zoneName,
@@ -269,17 +270,6 @@ export class StatelessStack extends EnvironmentStack {
     this.automatedRollback = new AutomatedRollback(this, 'AutomatedRollback', {
       environment: c.name,
       alarms: COLORS.map((color) => this.rollbackAlarms.colors[color].composite),
-      trafficControl: this.trafficControl,
-      releaseStateMachine: this.release.stateMachine,
-      topic: notifications.topic,
-      vpc,
-      encryptionKey: key,
-      logRetention,
-    });
-    this.crashDetection = new CrashDetection(this, 'CrashDetection', {
-      environment: c.name,
-      cluster,
-      crash: c.monitoring.crash,
       trafficControl: this.trafficControl,
       releaseStateMachine: this.release.stateMachine,
       topic: notifications.topic,

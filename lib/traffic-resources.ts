@@ -7,7 +7,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { HandlerFunction } from './handler-function';
-import { iam5ResourceFinding } from './nag';
+import { acknowledgeIam5Resource, iam5ResourceFinding } from './nag';
 
 export interface TrafficResourceProviderProps {
   readonly vpc: ec2.IVpc;
@@ -41,10 +41,7 @@ export function grantTrafficWrites(grantee: iam.IGrantable & Construct, scope: {
   grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['elasticloadbalancing:ModifyRule'], resources: [rules] }));
   grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ecs:DescribeServices', 'ecs:UpdateService'], resources: [services] }));
   for (const pattern of [rules, services]) {
-    Validations.of(grantee).acknowledge({
-      id: iam5ResourceFinding(grantee, pattern),
-      reason: 'Rules and services of this environment only: the rules of its one production listener, the services of its one cluster',
-    });
+    acknowledgeIam5Resource(grantee, pattern, 'Rules and services of this environment only: the rules of its one production listener, the services of its one cluster');
   }
 }
 

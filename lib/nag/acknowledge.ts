@@ -11,6 +11,21 @@ export function iam5ResourceFinding(scope: IConstruct, resource: string): string
   return `AwsSolutions-IAM5[Resource::${flattenCfnReference(Stack.of(scope).resolve(resource))}]`;
 }
 
+/**
+ * Acknowledges AwsSolutions-IAM5 for the wildcard `resource` on `scope`, naming the finding once the app is prepared:
+ * a resource of another stack (a role in the monitoring stack granted on the stateless stack's listener rules) is an
+ * `Fn::ImportValue` in the template only after CDK resolves cross-stack references, and cdk-nag names the finding by
+ * that form. Node validations run after that step and before the assembly (and cdk-nag) reads the acknowledgments.
+ */
+export function acknowledgeIam5Resource(scope: IConstruct, resource: string, reason: string): void {
+  scope.node.addValidation({
+    validate: () => {
+      Validations.of(scope).acknowledge({ id: iam5ResourceFinding(scope, resource), reason });
+      return [];
+    },
+  });
+}
+
 /** CDK's grants on a KMS-encrypted table or topic use `kms:GenerateDataKey*` and `kms:ReEncrypt*` on that one key. */
 export function acknowledgeKmsGrantWildcards(scope: IConstruct, what: string): void {
   for (const action of ['kms:GenerateDataKey*', 'kms:ReEncrypt*']) {

@@ -1,2 +1,2 @@
-export { acknowledgeKmsGrantWildcards, iam5ResourceFinding } from './acknowledge';
+export { acknowledgeIam5Resource, acknowledgeKmsGrantWildcards, iam5ResourceFinding } from './acknowledge';
 export { DeployInvariantChecks } from './pack';

@@ -293,22 +293,26 @@ describe('automated rollback wiring (production)', () => {
     expect(JSON.stringify(stop.Resource)).toMatch(/ReleaseStateMachine/);
   });
 
-  test('GIVEN a rollback that fails THEN it pages: RollbackFailed, RollbackIncomplete and Lambda errors alarm to the topic', () => {
-    for (const metric of ['RollbackFailed', 'RollbackIncomplete']) {
-      stateless.hasResourceProperties('AWS::CloudWatch::Alarm', {
+  test('GIVEN a rollback that fails THEN it pages: RollbackFailed, RollbackIncomplete and Lambda errors alarm to the topic (monitoring stack)', () => {
+    const topic = { 'Fn::ImportValue': Match.stringLikeRegexp('^Production-Stateless:ExportsOutputRefNotificationsTopic') };
+    for (const metric of ['RollbackFailed', 'RollbackIncomplete', 'ReleaseSafeStateFailed']) {
+      monitoring.hasResourceProperties('AWS::CloudWatch::Alarm', {
         MetricName: metric,
         Namespace: 'SafeReleases',
         Dimensions: [{ Name: 'Environment', Value: 'production' }],
         Threshold: 1,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-        AlarmActions: [{ Ref: Match.stringLikeRegexp('^NotificationsTopic') }],
+        AlarmActions: [topic],
       });
     }
-    stateless.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    monitoring.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'Errors',
       Namespace: 'AWS/Lambda',
-      Dimensions: [{ Name: 'FunctionName', Value: { Ref: rollbackId } }],
+      Dimensions: [{ Name: 'FunctionName', Value: { 'Fn::ImportValue': Match.stringLikeRegexp(`^Production-Stateless:ExportsOutputRef${rollbackId}`) } }],
+      AlarmActions: [topic],
     });
+    // None of them in the stateless stack: it keeps its room for ten services.
+    expect(resourcesOf(stateless, 'AWS::CloudWatch::Alarm').filter(([, a]) => ['RollbackFailed', 'RollbackIncomplete', 'ReleaseSafeStateFailed'].includes(a.Properties.MetricName))).toEqual([]);
   });
 });
 
@@ -324,12 +328,12 @@ describe('live weights (production)', () => {
   });
 
   test('THEN every role that shifts traffic may publish metrics to the SafeReleases namespace only', () => {
-    const publishers = resourcesOf(stateless, 'AWS::IAM::Policy').filter(([, p]) =>
+    const publishers = [...resourcesOf(stateless, 'AWS::IAM::Policy'), ...resourcesOf(monitoring, 'AWS::IAM::Policy')].filter(([, p]) =>
       (p.Properties.PolicyDocument.Statement as any[]).some((s) => s.Action === 'cloudwatch:PutMetricData'),
     );
     expect(publishers.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
       'AutomatedRollbackHandlerRoleDefaultPolicy',
-      // Rolls back through the rollback core, which publishes the weights after a move.
+      // Rolls back through the rollback core, which publishes the weights after a move (monitoring stack).
       'CrashDetectionHandlerRoleDefaultPolicy',
       'ReleaseHandlerRoleDefaultPolicy',
       'TrafficControlSwitchRoleDefaultPolicy',
@@ -341,9 +345,9 @@ describe('live weights (production)', () => {
   });
 });
 
-describe('crash detection (production)', () => {
-  const stack = synthEnvironment('production').stage.stateless;
-  const template = stateless;
+describe('crash detection (production), in the monitoring stack', () => {
+  const stack = synthEnvironment('production').stage.monitoring;
+  const template = monitoring;
   const fnId = stack.getLogicalId(stack.crashDetection.handler.function.node.defaultChild as CfnResource);
   const roleId = stack.getLogicalId(stack.crashDetection.handler.role.node.defaultChild as CfnResource);
   const crashConfig = ENVIRONMENTS.production.monitoring.crash;
@@ -354,7 +358,8 @@ describe('crash detection (production)', () => {
       source: ['aws.ecs'],
       'detail-type': ['ECS Task State Change'],
       detail: {
-        clusterArn: [{ 'Fn::GetAtt': [expect.stringMatching(/^Cluster/), 'Arn'] }],
+        // The stateless stack's cluster, through its export.
+        clusterArn: [{ 'Fn::ImportValue': expect.stringMatching(/^Production-Stateless:ExportsOutputFnGetAttCluster/) }],
         lastStatus: ['STOPPED'],
         group: [{ prefix: 'service:' }],
         $or: [{ stopCode: ['EssentialContainerExited', 'TaskFailedToStart'] }, { stoppedReason: [{ prefix: 'Task failed' }] }],
@@ -373,7 +378,7 @@ describe('crash detection (production)', () => {
     expect(fn.Properties.Environment.Variables).toMatchObject({
       CRASH_TASKS: String(crashConfig.tasks),
       CRASH_WINDOW_SECONDS: String(crashConfig.windowSeconds),
-      RELEASE_STATE_MACHINE_ARN: { Ref: expect.stringMatching(/^ReleaseStateMachine/) },
+      RELEASE_STATE_MACHINE_ARN: { 'Fn::ImportValue': expect.stringMatching(/^Production-Stateless:ExportsOutputRefReleaseStateMachine/) },
     });
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: fnId },

@@ -45,14 +45,14 @@ function sourceFingerprint(): string {
 const cache = new Map<string, SynthesizedEnvironment>();
 
 /**
- * Synthesizes one environment as `bin/app.ts` does (same feature flags, cdk-nag packs on; bundling skipped).
- * `Template.fromStack` runs the validation plugins, so a cdk-nag finding fails here.
+ * Synthesizes one environment as `bin/app.ts` does (same feature flags; bundling skipped). The cdk-nag packs are
+ * validation plugins of the App and run on the App's synth only, not on a stage's (`Template.fromStack`): the packs
+ * are checked by `npm run synth`, test/cdk/nag.test.ts and the ten-services test (test/cdk/services.test.ts).
  *
  * Jest loads every test file in a fresh module registry, so an in-memory memo only serves one file; a dozen files
  * synthesize the same three environments. The three templates are therefore also kept on disk (TEMPLATE_CACHE),
  * keyed by the source fingerprint, the checkout's path (asset paths are absolute) and the config: a file that
- * finds them there skips the synth, which passed cdk-nag with exactly these inputs when it was written. `stage`
- * (the construct tree) is synthesized on first access only, and then with cdk-nag again.
+ * finds them there skips the synth. `stage` (the construct tree) is synthesized on first access only.
  */
 export function synthEnvironment(name: EnvironmentName, override?: (c: EnvironmentConfig) => EnvironmentConfig): SynthesizedEnvironment {
   const config = override ? override(ENVIRONMENTS[name]) : ENVIRONMENTS[name];

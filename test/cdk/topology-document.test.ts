@@ -7,7 +7,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { TRAFFIC_RESOURCE_SERVICE_TIMEOUT } from '../../lib/traffic-resources';
 import { synthEnvironment } from './support';
 
-const { stateless } = synthEnvironment('production');
+const { stateless, monitoring } = synthEnvironment('production');
 const functions = Object.entries(stateless.findResources('AWS::Lambda::Function')) as [string, any][];
 const lockId = Object.keys(stateless.findResources('AWS::DynamoDB::GlobalTable')).find((id) => id.startsWith('TrafficControlLock'))!;
 const documentId = Object.keys(stateless.findResources('Custom::TopologyDocument'))[0];
@@ -18,9 +18,9 @@ describe('GIVEN production synthesized', () => {
     for (const [id, f] of functions) expect({ id, vars: Object.keys(f.Properties.Environment?.Variables ?? {}) }).toEqual({ id, vars: expect.not.arrayContaining(['TOPOLOGY']) });
   });
 
-  test('THEN the switch, rollback, crash detection, release, backup, judge and preflight checks handlers read the stored document, with its version in their configuration', () => {
+  test('THEN the switch, rollback, release, backup, judge and preflight checks handlers read the stored document, with its version in their configuration', () => {
     expect(readers.map(([id]) => id.replace(/[A-F0-9]{8}$/, '')).sort()).toEqual(
-      ['AutomatedRollbackHandlerFunction', 'CrashDetectionHandlerFunction', 'ReleaseBackupHandlerFunction', 'ReleaseHandlerFunction', 'ReleaseJudgeHandlerFunction', 'ReleasePreflightChecksHandlerFunction', 'TrafficControlSwitchFunction'].sort(),
+      ['AutomatedRollbackHandlerFunction', 'ReleaseBackupHandlerFunction', 'ReleaseHandlerFunction', 'ReleaseJudgeHandlerFunction', 'ReleasePreflightChecksHandlerFunction', 'TrafficControlSwitchFunction'].sort(),
     );
     for (const [, f] of readers) {
       expect(f.Properties.Environment.Variables.TOPOLOGY_TABLE).toEqual({ Ref: lockId });
@@ -39,6 +39,12 @@ describe('GIVEN production synthesized', () => {
     // The document as deployed: the topology rendered into the template (no construct tree needed).
     const rendered = JSON.stringify(doc.Properties.Document);
     for (const name of ['clusterName', 'rollbackAlarmNames', 'comparisonAlarmNames', 'notificationTopicArn', 'testListener', 'checks']) expect(rendered).toContain(name);
+  });
+
+  test('THEN crash detection (monitoring stack) reads the same document through the stateless stack\'s exports', () => {
+    const [[, fn]] = Object.entries(monitoring.findResources('AWS::Lambda::Function')).filter(([id]) => id.startsWith('CrashDetectionHandlerFunction')) as [string, any][];
+    expect(fn.Properties.Environment.Variables.TOPOLOGY_TABLE).toEqual({ 'Fn::ImportValue': expect.stringMatching(/^Production-Stateless:ExportsOutputRefTrafficControlLock/) });
+    expect(fn.Properties.Environment.Variables.TOPOLOGY_VERSION).toEqual({ 'Fn::ImportValue': expect.stringMatching(/^Production-Stateless:ExportsOutputFnGetAttTrafficControlTopology.*Version/) });
   });
 
   test('THEN every reader may GetItem on the lock table and the provider may write and delete the item', () => {

@@ -34,7 +34,7 @@ import { buildFixture, type Fixture } from '../support/fixture';
 import { type ArnScope, authorizationsOf, type CallFacts } from '../support/iam-calls';
 import { checkCalls, describeFinding, findingKey, type IamFinding } from '../support/iam-check';
 import type { Statement } from '../support/iam-policy';
-import { CfnResolver, isIntrinsic, roleStatements } from '../support/iam-resolve';
+import { CfnResolver, exportsOf, isIntrinsic, roleStatements } from '../support/iam-resolve';
 import { type Instrument, instrumentClients, type RecordedCall, recordAs, throttlingError } from '../support/instrument';
 import { startMoto, type MotoServer } from '../support/moto';
 import { handleDatabaseUsers } from '../../lambda/database/handler';
@@ -79,17 +79,19 @@ const noSleep = { sleep: async () => undefined };
 
 const synth = synthEnvironment('production');
 const stack = synth.stage.stateless;
-type TemplateJson = { Resources: Record<string, { Type: string; Properties?: any }> };
+type TemplateJson = { Resources: Record<string, { Type: string; Properties?: any }>; Outputs?: Record<string, { Value: any; Export?: { Name: any } }> };
 const template = synth.stateless.toJSON() as TemplateJson;
 /** The database users bootstrap lives in the stateful stack; every other handler in the stateless one. */
 const statefulTemplate = synth.stateful.toJSON() as TemplateJson;
-const stackOf = (h: HandlerName) => (h === 'database-users' ? synth.stage.stateful : stack);
-const templateOf = (h: HandlerName) => (h === 'database-users' ? statefulTemplate : template);
+/** Crash detection lives in the monitoring stack (lib/monitoring-stack.ts); its policy imports the stateless stack's exports. */
+const monitoringTemplate = synth.monitoring.toJSON() as TemplateJson;
+const stackOf = (h: HandlerName) => (h === 'database-users' ? synth.stage.stateful : h === 'crash' ? synth.stage.monitoring : stack);
+const templateOf = (h: HandlerName) => (h === 'database-users' ? statefulTemplate : h === 'crash' ? monitoringTemplate : template);
 const provider = stack.node.findAll().find((c): c is TrafficResourceProvider => c instanceof TrafficResourceProvider)!;
 const FUNCTIONS: Record<HandlerName, HandlerFunction> = {
   switch: stack.trafficControl.switchFunction,
   rollback: stack.automatedRollback.handler,
-  crash: stack.crashDetection.handler,
+  crash: synth.stage.monitoring.crashDetection.handler,
   release: stack.release.handler,
   backup: stack.release.backupHandler!,
   judge: stack.release.judgeHandler,
@@ -114,7 +116,9 @@ interface Run {
 }
 
 function runFor(topology: Topology, bind: (r: CfnResolver) => void = () => undefined, facts: CallFacts = {}): Run {
-  const r = new CfnResolver({ template, scope: SCOPE, literals: [[PRODUCTION.account, ACCOUNT]] });
+  // The monitoring stack's resources too (crash detection's own log group), its imports through the stateless exports.
+  const resources = { Resources: { ...monitoringTemplate.Resources, ...template.Resources } };
+  const r = new CfnResolver({ template: resources, scope: SCOPE, literals: [[PRODUCTION.account, ACCOUNT]], exports: exportsOf(template) });
   r.zip(stack.resolve(stack.trafficControl.topology), topology);
   // Grants on the production listener's rules (a pattern) resolve through the listener: the emulator's, named by its
   // rules' ARNs (`…:listener-rule/app/<lb>/<id>/<listener>/<rule>` → `…:listener/app/<lb>/<id>/<listener>`).

@@ -37,6 +37,20 @@ export interface ResolverOptions {
    * (stacks with a concrete env write it literally into ARNs) → the emulator's account.
    */
   readonly literals?: readonly (readonly [string, string])[];
+  /**
+   * The exports of `template`'s stack (its Outputs' Export.Name → Value): a policy of another stack (the monitoring
+   * stack's crash detection) names them by `Fn::ImportValue`, resolved to the exported expression here.
+   */
+  readonly exports?: Readonly<Record<string, Json>>;
+}
+
+/** The exports of a synthesized template: Export.Name → the output's Value expression. */
+export function exportsOf(template: { Outputs?: Record<string, { Value: Json; Export?: { Name: Json } }> }): Record<string, Json> {
+  return Object.fromEntries(
+    Object.values(template.Outputs ?? {})
+      .filter((o) => typeof o.Export?.Name === 'string')
+      .map((o) => [o.Export!.Name as string, o.Value]),
+  );
 }
 
 export class CfnResolver {
@@ -44,9 +58,11 @@ export class CfnResolver {
   private readonly template: ResolverOptions['template'];
   private readonly scope: ArnScope;
   private readonly literals: readonly (readonly [string, string])[];
+  private readonly exports: Readonly<Record<string, Json>>;
 
   constructor(options: ResolverOptions) {
     this.template = options.template;
+    this.exports = options.exports ?? {};
     this.scope = options.scope;
     this.literals = options.literals ?? [];
   }
@@ -151,6 +167,8 @@ export class CfnResolver {
         if (i < 0 || i >= values.length) return unresolved(`Fn::Select index ${i} of ${values.length} item(s) ${JSON.stringify(values)}: CloudFormation fails the deploy`);
         return values[i];
       }
+      case 'Fn::ImportValue':
+        return typeof arg === 'string' && arg in this.exports ? this.resolve(this.exports[arg]) : unresolved(`Fn::ImportValue ${keyOf(arg)} (not an export of this template)`);
       default:
         return unresolved(`${fn} ${keyOf(arg)}`);
     }

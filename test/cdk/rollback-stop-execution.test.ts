@@ -32,14 +32,18 @@ function evaluate(e: Cfn, refs: Record<string, string>): string | string[] {
   }
 }
 
-const { stateless } = synthEnvironment('production');
+const { stateless, monitoring } = synthEnvironment('production');
 
 test('THEN the rollback and crash detection roles may stop executions of the release state machine, resolved as CloudFormation resolves it', () => {
   const [smId] = Object.keys(stateless.findResources('AWS::StepFunctions::StateMachine'));
   const statements = (Object.values(stateless.findResources('AWS::IAM::Policy')) as any[]).flatMap((p) => p.Properties.PolicyDocument.Statement);
   const stop = statements.filter((s) => [s.Action].flat().includes('states:StopExecution'));
-  // One statement per role that runs the rollback core (lib/rollback.ts grantRollback): the rollback and crash detection.
-  expect(stop).toHaveLength(2);
+  // One statement per role that runs the rollback core (lib/rollback.ts grantRollback): the rollback here, crash
+  // detection in the monitoring stack (through the state machine's export).
+  expect(stop).toHaveLength(1);
+  const crash = (Object.values(monitoring.findResources('AWS::IAM::Policy')) as any[]).flatMap((p) => p.Properties.PolicyDocument.Statement).filter((s) => [s.Action].flat().includes('states:StopExecution'));
+  expect(crash).toHaveLength(1);
+  expect(JSON.stringify(crash[0].Resource)).toMatch(/Fn::ImportValue.*ExportsOutputRefReleaseStateMachine/);
   const refs = {
     [smId]: 'arn:aws:states:us-east-1:333333333333:stateMachine:ReleaseStateMachine2E01A3A5-AbCdEfGhIjKl',
     'AWS::Partition': 'aws',

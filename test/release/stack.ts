@@ -138,5 +138,7 @@ export function buildReleaseTestStack(policy: ReleasePolicy = TEST_POLICY): Rele
     database,
     migration: { service: 'backend', taskDefinitions: taskDefinitions.backend, containerName: 'backend', subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, securityGroup: sg },
   });
+  // As lib/monitoring-stack.ts does, here in the same stack.
+  release.addSafeStateFailedAlarm(stack, topic);
   return { stack, release, template: Template.fromStack(stack) };
 }
